@@ -1,0 +1,80 @@
+"""Exceptions raised by django-workos-pipes.
+
+They extend Django's own where one fits, so Django's machinery treats them right:
+:class:`PipesConfigurationError` is an ``ImproperlyConfigured``. No message built here
+ever contains an API key or an access token.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class PipesError(Exception):
+    """Base class of every error this package raises."""
+
+
+class PipesConfigurationError(PipesError, ImproperlyConfigured):
+    """A setting is missing or has a value that cannot work."""
+
+
+class PipesAPIError(PipesError):
+    """WorkOS answered a request with a client error (4xx) or a body that makes no sense."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.code = code
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = [f"WorkOS answered {self.status_code}"]
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return f"{' '.join(parts)}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, "
+            f"request_id={self.request_id!r}, message={self.message!r})"
+        )
+
+
+class PipesUnavailable(PipesError):
+    """WorkOS could not be reached, timed out, or kept failing (429/5xx) past the retries."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, request_id: str | None = None
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        suffix = f" (request_id={self.request_id})" if self.request_id else ""
+        return f"{self.message}{suffix}"
+
+
+class PipesMalformedResponse(PipesAPIError, PipesUnavailable):
+    """WorkOS answered 2xx with a body that is not what the API promises.
+
+    It is a :class:`PipesAPIError` (WorkOS did answer) and a :class:`PipesUnavailable`
+    (no usable answer came back), so callers that fall back to a cached token, or
+    render the "unavailable" page, treat it like an outage.
+    """
+
+    def __init__(self, message: str, *, status_code: int, request_id: str | None = None) -> None:
+        PipesAPIError.__init__(
+            self, message, status_code=status_code, request_id=request_id, code="malformed_response"
+        )

@@ -1,0 +1,1 @@
+"""Helpers for testing projects that use django-workos-pipes."""
