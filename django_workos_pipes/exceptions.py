@@ -33,7 +33,7 @@ class PipesAPIError(PipesError):
         self.status_code = status_code
         self.request_id = request_id
         self.code = code
-        super().__init__(str(self))
+        PipesError.__init__(self, message)
 
     def __str__(self) -> str:
         parts = [f"WorkOS answered {self.status_code}"]
@@ -59,7 +59,7 @@ class PipesUnavailable(PipesError):
         self.message = message
         self.status_code = status_code
         self.request_id = request_id
-        super().__init__(str(self))
+        PipesError.__init__(self, message)
 
     def __str__(self) -> str:
         suffix = f" (request_id={self.request_id})" if self.request_id else ""

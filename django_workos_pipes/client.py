@@ -1,0 +1,259 @@
+"""The HTTP client for the WorkOS API: one ``requests.Session`` per process.
+
+urllib3's ``Retry`` does the retrying (429, 5xx, connection errors, ``Retry-After``,
+capped exponential backoff with jitter, POST included); this module only turns answers
+into results and exceptions. Every POST carries an ``Idempotency-Key`` that stays the
+same across its retries, so a retried call can't act twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
+from .masking import mask_id
+from .results import TokenResult
+
+logger = logging.getLogger("django_workos_pipes")
+
+USER_AGENT = f"django-workos-pipes/{__version__} python-requests/{requests.__version__}"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class _CappedRetry(Retry):
+    """A ``Retry`` that waits at most ``backoff_max`` for a ``Retry-After``.
+
+    urllib3 honours ``Retry-After`` as sent; inside a web request, a server asking for
+    an hour must not hold a worker for an hour.
+    """
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), self.backoff_max)
+
+
+@functools.lru_cache(maxsize=8)
+def _session(
+    pid: int, max_retries: int, backoff_factor: float, backoff_max: float
+) -> requests.Session:
+    """The process's session for one retry policy; ``pid`` keys it so a fork gets its own."""
+    retry = _CappedRetry(
+        total=max_retries,
+        connect=max_retries,
+        read=max_retries,
+        status=max_retries,
+        other=0,
+        redirect=0,
+        allowed_methods=None,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        backoff_jitter=backoff_factor,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=32)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+@dataclass(frozen=True)
+class PipesClient:
+    """Calls the WorkOS Pipes endpoints; knows nothing of caching or Django requests."""
+
+    api_key: str
+    base_url: str
+    timeout: float = 5.0
+    max_retries: int = 3
+    backoff_factor: float = 0.5
+    backoff_max: float = 5.0
+
+    def __repr__(self) -> str:
+        return f"PipesClient(base_url={self.base_url!r})"
+
+    def get_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> TokenResult:
+        body: dict[str, Any] = {"user_id": user_id}
+        if organization_id is not None:
+            body["organization_id"] = organization_id
+        path = f"/data-integrations/{quote(provider, safe='')}/token"
+        data, response = self._request(
+            "POST", path, json=body, operation="token", provider=provider, user_id=user_id
+        )
+        try:
+            return TokenResult.from_api(data)
+        except ValueError as exc:
+            raise PipesMalformedResponse(
+                f"unexpected token answer: {exc}",
+                status_code=response.status_code,
+                request_id=response.headers.get("X-Request-ID"),
+            ) from None
+
+    def authorize_url(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        return_to: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> str:
+        """The WorkOS URL that starts the connect flow; with ``connected_account_id``,
+        the flow reauthorizes that account."""
+        body: dict[str, Any] = {"user_id": user_id, "return_to": return_to}
+        if organization_id is not None:
+            body["organization_id"] = organization_id
+        if connected_account_id is not None:
+            body["connection_intent"] = "reauthorize"
+            body["connected_account_id"] = connected_account_id
+        path = f"/data-integrations/{quote(provider, safe='')}/authorize"
+        data, response = self._request(
+            "POST", path, json=body, operation="authorize", provider=provider, user_id=user_id
+        )
+        url = data.get("url") if isinstance(data, Mapping) else None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise PipesMalformedResponse(
+                "authorize answer has no 'url'",
+                status_code=response.status_code,
+                request_id=response.headers.get("X-Request-ID"),
+            )
+        return url
+
+    def get_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> Mapping[str, Any] | None:
+        """The connected account object, or None when WorkOS knows no such account."""
+        path = (
+            f"/user_management/users/{quote(user_id, safe='')}"
+            f"/connected_accounts/{quote(provider, safe='')}"
+        )
+        params = {"organization_id": organization_id} if organization_id else None
+        try:
+            data, response = self._request(
+                "GET",
+                path,
+                params=params,
+                operation="connected_account",
+                provider=provider,
+                user_id=user_id,
+            )
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        if not isinstance(data, Mapping):
+            raise PipesMalformedResponse(
+                "connected account answer is not an object",
+                status_code=response.status_code,
+                request_id=response.headers.get("X-Request-ID"),
+            )
+        return data
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        provider: str,
+        user_id: str,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[Any, requests.Response]:
+        headers = {
+            "Authorization": f"Bearer {self.api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        if method == "POST":
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        session = _session(os.getpid(), self.max_retries, self.backoff_factor, self.backoff_max)
+        started = time.perf_counter()
+        try:
+            response = session.request(
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            _log_call(operation, provider, user_id, type(exc).__name__, None, elapsed)
+            raise PipesUnavailable(f"WorkOS could not be reached ({type(exc).__name__})") from None
+        elapsed = (time.perf_counter() - started) * 1000
+        request_id = response.headers.get("X-Request-ID")
+        _log_call(operation, provider, user_id, response.status_code, request_id, elapsed)
+        return _decode(response, request_id), response
+
+
+def _decode(response: requests.Response, request_id: str | None) -> Any:
+    status = response.status_code
+    if status in RETRY_STATUSES:
+        raise PipesUnavailable(
+            f"WorkOS answered {status} after retries", status_code=status, request_id=request_id
+        )
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if 200 <= status < 300:
+        if data is None:
+            raise PipesMalformedResponse(
+                "answer is not JSON", status_code=status, request_id=request_id
+            )
+        return data
+    if status >= 500:
+        raise PipesUnavailable(
+            f"WorkOS answered {status}", status_code=status, request_id=request_id
+        )
+    message, code = _error_details(data, response.reason)
+    raise PipesAPIError(message, status_code=status, request_id=request_id, code=code)
+
+
+def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
+    """WorkOS error bodies use ``message``/``code``, sometimes ``error``/``error_description``."""
+    if not isinstance(data, Mapping):
+        return reason or "error", None
+    message = data.get("message") or data.get("error_description") or data.get("error")
+    code = data.get("code") or data.get("error")
+    return (
+        str(message) if message else (reason or "error"),
+        str(code) if code else None,
+    )
+
+
+def _log_call(
+    operation: str,
+    provider: str,
+    user_id: str,
+    status: int | str,
+    request_id: str | None,
+    elapsed_ms: float,
+) -> None:
+    logger.info(
+        "WorkOS %s provider=%s user=%s status=%s request_id=%s elapsed_ms=%.0f",
+        operation,
+        provider,
+        mask_id(user_id),
+        status,
+        request_id or "-",
+        elapsed_ms,
+    )
