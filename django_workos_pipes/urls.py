@@ -1,0 +1,15 @@
+"""URLs of the app: ``path("pipes/", include("django_workos_pipes.urls"))``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "workos_pipes"
+
+urlpatterns = [
+    path("connect/<str:provider>/", views.connect, name="connect"),
+    path("reauthorize/<str:provider>/", views.reauthorize, name="reauthorize"),
+    path("webhook/", views.webhook, name="webhook"),
+]
