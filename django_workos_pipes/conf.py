@@ -7,10 +7,11 @@ tests and a missing API key fails on first use with the name of the setting to f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import environ
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from .exceptions import PipesConfigurationError
 
@@ -150,9 +151,7 @@ class PipesSettings:
 
 def _import(value: Any, name: str) -> Callable[..., Any]:
     if callable(value):
-        return value
-    from django.utils.module_loading import import_string
-
+        return cast(Callable[..., Any], value)
     try:
         imported = import_string(str(value))
     except ImportError as exc:
@@ -161,7 +160,7 @@ def _import(value: Any, name: str) -> Callable[..., Any]:
         ) from exc
     if not callable(imported):
         raise PipesConfigurationError(f"WORKOS_PIPES['{name}'] = {value!r} is not callable.")
-    return imported  # type: ignore[no-any-return]
+    return cast(Callable[..., Any], imported)
 
 
 app_settings = PipesSettings()

@@ -66,7 +66,8 @@ class PipesUnavailable(PipesError):
         return f"{self.message}{suffix}"
 
 
-class PipesMalformedResponse(PipesAPIError, PipesUnavailable):
+# Both bases store status_code; here it is always the int of the 2xx answer.
+class PipesMalformedResponse(PipesAPIError, PipesUnavailable):  # type: ignore[misc]
     """WorkOS answered 2xx with a body that is not what the API promises.
 
     It is a :class:`PipesAPIError` (WorkOS did answer) and a :class:`PipesUnavailable`
