@@ -1,0 +1,50 @@
+"""A faithful local stand-in for the WorkOS Pipes API, standard library only.
+
+Run it with ``python -m django_workos_pipes.emulator --port 4100`` (or the
+``workos_pipes_emulator`` management command), or from Python::
+
+    with Emulator(webhook_url=url, webhook_secret="whsec") as emu:
+        emu.connect("salesforce", "user_123")
+        client = WorkOSClient(api_key=emu.api_key, client_id="client_x", base_url=emu.url)
+
+It needs no Django settings: nothing here imports Django.
+"""
+
+from __future__ import annotations
+
+from .app import (
+    DEFAULT_API_KEY,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    EVENT_CONNECTED,
+    EVENT_DISCONNECTED,
+    EVENT_REAUTHORIZATION_NEEDED,
+    Call,
+    Emulator,
+)
+from .faults import FAULT_KINDS, MALFORMED_BODY
+from .persistence import StateFileError
+from .providers import Provider
+from .state import CONNECTED, DISCONNECTED, NEEDS_REAUTHORIZATION, Connection, UnknownConnection
+from .webhooks import Delivery
+
+__all__ = [
+    "CONNECTED",
+    "DEFAULT_API_KEY",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "DISCONNECTED",
+    "EVENT_CONNECTED",
+    "EVENT_DISCONNECTED",
+    "EVENT_REAUTHORIZATION_NEEDED",
+    "FAULT_KINDS",
+    "MALFORMED_BODY",
+    "NEEDS_REAUTHORIZATION",
+    "Call",
+    "Connection",
+    "Delivery",
+    "Emulator",
+    "Provider",
+    "StateFileError",
+    "UnknownConnection",
+]

@@ -1,0 +1,250 @@
+"""The control API and page under ``/_emulator/``: drive the emulator from outside.
+
+Other processes (the example project, a browser test, a developer with curl) flip
+connections, queue faults and read what happened here. Every action accepts JSON and
+answers JSON, or accepts the control page's HTML forms and redirects back to the
+page. No API key is needed: the emulator is a local tool and binds to 127.0.0.1 by
+default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from .pages import Dashboard, control_page
+from .state import Connection, UnknownConnection
+from .web import (
+    HttpError,
+    Request,
+    Response,
+    Router,
+    error_response,
+    html_response,
+    json_response,
+    no_content,
+    redirect,
+)
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+PAGE = "/_emulator/"
+RECENT_EVENTS = 20
+
+
+class ControlApi:
+    """Handlers for ``/_emulator/*``."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self._actions: dict[str, Callable[[str, str, str | None], Connection]] = {
+            "needs_reauthorization": emulator.needs_reauthorization,
+            "disconnect": emulator.disconnect,
+            "expire": emulator.expire,
+        }
+
+    def register(self, router: Router) -> None:
+        router.add("GET", "/_emulator", self.page)
+        router.add("GET", "/_emulator/state", self.state)
+        router.add("POST", "/_emulator/connections", self.connect)
+        router.add("POST", "/_emulator/connections/{action}", self.change)
+        router.add("POST", "/_emulator/faults", self.add_fault)
+        router.add("DELETE", "/_emulator/faults", self.clear_faults)
+        router.add("POST", "/_emulator/faults/clear", self.clear_faults)
+        router.add("GET", "/_emulator/calls", self.calls)
+        router.add("GET", "/_emulator/events", self.events)
+        router.add("POST", "/_emulator/reset", self.reset)
+
+    # Reading -----------------------------------------------------------------------
+
+    def page(self, request: Request, params: Mapping[str, str]) -> Response:
+        emulator = self.emulator
+        board = Dashboard(
+            base_url=emulator.url,
+            masked_api_key=emulator.masked_api_key,
+            webhook_url=emulator.webhook_url,
+            token_calls=emulator.token_calls,
+            providers=list(emulator.providers.values()),
+            connections=emulator.connections(),
+            faults=emulator.faults,
+            events=list(reversed(emulator.events[-RECENT_EVENTS:])),
+            deliveries={str(d.event["id"]): d.to_json() for d in emulator.deliveries},
+            notice=request.query.get("notice"),
+            error=request.query.get("error"),
+        )
+        return html_response(200, control_page(board))
+
+    def state(self, request: Request, params: Mapping[str, str]) -> Response:
+        emulator = self.emulator
+        return json_response(
+            200,
+            {
+                "url": emulator.url,
+                "api_key": emulator.masked_api_key,
+                "webhook_url": emulator.webhook_url,
+                "token_lifetime": emulator.token_lifetime,
+                "providers": sorted(emulator.providers),
+                "connections": [_connection_json(c) for c in emulator.connections()],
+                "faults": emulator.faults,
+                "token_calls": emulator.token_calls,
+            },
+        )
+
+    def calls(self, request: Request, params: Mapping[str, str]) -> Response:
+        calls = [call._asdict() for call in self.emulator.calls]
+        return json_response(200, {"token_calls": self.emulator.token_calls, "calls": calls})
+
+    def events(self, request: Request, params: Mapping[str, str]) -> Response:
+        deliveries = [delivery.to_json() for delivery in self.emulator.deliveries]
+        return json_response(200, {"events": self.emulator.events, "deliveries": deliveries})
+
+    # Changing ----------------------------------------------------------------------
+
+    def connect(self, request: Request, params: Mapping[str, str]) -> Response:
+        def act(data: dict[str, Any]) -> Response:
+            scopes = data.get("scopes")
+            connection = self.emulator.connect(
+                _required(data, "provider"),
+                _required(data, "user_id"),
+                _optional(data, "organization_id"),
+                scopes=None if scopes in (None, "") else _scope_list(scopes),
+                missing_scopes=_scope_list(data.get("missing_scopes") or []),
+            )
+            return self._done(request, 201, _connection_json(connection), "Connected.")
+
+        return self._run(request, act)
+
+    def change(self, request: Request, params: Mapping[str, str]) -> Response:
+        action = self._actions.get(params["action"])
+        if action is None:
+            return error_response(404, f"Unknown action {params['action']!r}.", "not_found")
+
+        def act(data: dict[str, Any]) -> Response:
+            connection = action(
+                _required(data, "provider"),
+                _required(data, "user_id"),
+                _optional(data, "organization_id"),
+            )
+            label = params["action"].replace("_", " ")
+            return self._done(request, 200, _connection_json(connection), f"Done: {label}.")
+
+        return self._run(request, act)
+
+    def add_fault(self, request: Request, params: Mapping[str, str]) -> Response:
+        def act(data: dict[str, Any]) -> Response:
+            self.emulator.inject_fault(
+                _required(data, "kind"),
+                count=_integer(data, "count", 1),
+                status=_integer(data, "status", 503),
+                retry_after=_retry_after(data.get("retry_after")),
+                delay=_decimal(data, "delay", 0.0),
+            )
+            return self._done(request, 201, {"faults": self.emulator.faults}, "Fault queued.")
+
+        return self._run(request, act)
+
+    def clear_faults(self, request: Request, params: Mapping[str, str]) -> Response:
+        self.emulator.clear_faults()
+        return self._done(request, 204, None, "Faults cleared.")
+
+    def reset(self, request: Request, params: Mapping[str, str]) -> Response:
+        self.emulator.reset()
+        return self._done(request, 204, None, "Emulator reset.")
+
+    # Shared steps ------------------------------------------------------------------
+
+    def _run(self, request: Request, act: Callable[[dict[str, Any]], Response]) -> Response:
+        """Read the parameters (form or JSON), act, and turn mistakes into answers."""
+        try:
+            data: dict[str, Any] = (
+                dict(request.form()) if request.is_form else request.json_object()
+            )
+            return act(data)
+        except UnknownConnection as exc:
+            return self._failed(request, 404, str(exc), "entity_not_found")
+        except (ValueError, TypeError) as exc:
+            return self._failed(request, 422, str(exc), "invalid_request_parameters")
+        except HttpError as exc:
+            return exc.response
+
+    def _done(self, request: Request, status: int, data: Any, notice: str) -> Response:
+        if request.is_form:
+            return redirect(f"{PAGE}?{urlencode({'notice': notice})}", 303)
+        return no_content() if data is None else json_response(status, data)
+
+    def _failed(self, request: Request, status: int, message: str, code: str) -> Response:
+        if request.is_form:
+            return redirect(f"{PAGE}?{urlencode({'error': message})}", 303)
+        return error_response(status, message, code)
+
+
+def _connection_json(connection: Connection) -> dict[str, Any]:
+    """The API object plus what only the emulator knows: the token and its expiry."""
+    token = connection.token_answer()["access_token"]
+    return {
+        **connection.event_data(),
+        "missing_scopes": list(connection.missing_scopes),
+        "access_token": token["access_token"],
+        "expires_at": token["expires_at"],
+    }
+
+
+def _required(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} is required")
+    return value.strip()
+
+
+def _optional(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value.strip()
+
+
+def _scope_list(value: Any) -> list[str]:
+    """Scopes as a JSON list, or as the page's "a, b c" text."""
+    if isinstance(value, str):
+        return [scope for scope in re.split(r"[\s,]+", value) if scope]
+    if isinstance(value, list) and all(isinstance(scope, str) for scope in value):
+        return value
+    raise ValueError("scopes must be a list of strings")
+
+
+def _integer(data: Mapping[str, Any], name: str, default: int) -> int:
+    value = data.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ValueError(f"{name} must be a whole number")
+
+
+def _decimal(data: Mapping[str, Any], name: str, default: float) -> float:
+    value = data.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number") from None
+
+
+def _retry_after(value: Any) -> int | str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("retry_after must be a number of seconds or an HTTP date")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value

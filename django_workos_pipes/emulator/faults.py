@@ -1,0 +1,119 @@
+"""Faults for the next N token calls: errors, slowness, and broken connections.
+
+A client has to survive what the real API does on a bad day: 5xx and 429 answers
+(with ``Retry-After``), slow answers, connections dropped before or halfway through
+an answer, and bodies in the wrong shape. Faults queue up in the order they were
+injected; each one serves ``count`` token calls, then the next one takes over.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
+
+from . import wire
+from .web import Response, json_response
+
+FaultKind = Literal["status", "latency", "drop", "drop_mid_answer", "malformed"]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+
+# A body a careless client might accept: ``active`` is true, but the token is a bare
+# string instead of the documented ``access_token`` object.
+MALFORMED_BODY: dict[str, Any] = {"active": True, "access_token": "ya29.not-an-object"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to a token call instead of (or before) answering it normally."""
+
+    kind: str
+    status: int = 503
+    retry_after: int | str | None = None
+    delay: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "delay": self.delay,
+        }
+
+
+def make_fault(
+    kind: str,
+    status: int = 503,
+    retry_after: int | str | None = None,
+    delay: float = 0.0,
+) -> Fault:
+    """Check the parameters once, when the fault is injected, not when it fires."""
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+    if kind == "status" and not 400 <= status <= 599:
+        raise ValueError("a status fault needs an HTTP error status (400-599)")
+    if not 0 <= delay <= 600:  # also refuses NaN
+        raise ValueError("delay must be between 0 and 600 seconds")
+    if isinstance(retry_after, str) and any(c in retry_after for c in "\r\n"):
+        raise ValueError("retry_after must be a number of seconds or an HTTP date")
+    return Fault(kind, status, retry_after, float(delay))
+
+
+class FaultQueue:
+    """Thread-safe queue of faults, each with the number of calls it still applies to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Fault, int]] = []
+
+    def add(self, fault: Fault, count: int = 1) -> None:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self._pending.append((fault, count))
+
+    def take(self) -> Fault | None:
+        """The fault for this call, if any, counting the call against it."""
+        with self._lock:
+            if not self._pending:
+                return None
+            fault, remaining = self._pending[0]
+            if remaining <= 1:
+                self._pending.pop(0)
+            else:
+                self._pending[0] = (fault, remaining - 1)
+            return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{**fault.to_json(), "remaining": n} for fault, n in self._pending]
+
+
+def fault_response(fault: Fault) -> Response | None:
+    """The answer a fault gives instead of the normal one; ``None``: answer normally.
+
+    ``latency`` only delays the call and ``drop_mid_answer`` needs the normal answer to
+    cut (see :func:`cut_short`), so both answer ``None`` here.
+    """
+    if fault.kind == "status":
+        return _status_response(fault)
+    if fault.kind == "drop":
+        return Response(status=200, cut_after=0)
+    if fault.kind == "malformed":
+        return json_response(200, MALFORMED_BODY)
+    return None
+
+
+def cut_short(answer: Response) -> Response:
+    """``answer`` with complete headers but only half its body, then a hang-up."""
+    return replace(answer, cut_after=-max(1, len(answer.body) // 2))
+
+
+def _status_response(fault: Fault) -> Response:
+    body = wire.error_body(wire.status_phrase(fault.status), wire.status_code_name(fault.status))
+    headers = [] if fault.retry_after is None else [("Retry-After", str(fault.retry_after))]
+    return json_response(fault.status, body, headers)

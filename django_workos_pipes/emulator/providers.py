@@ -1,0 +1,93 @@
+"""The providers the emulator answers for, with the scopes its consent page grants.
+
+A real WorkOS environment answers only for the data integrations set up in its
+dashboard and gives a 404 for any other slug, so the emulator keeps a list too. Each
+provider also says what its tokens look like, so masked tokens in a demo read like
+the real thing (``ya29…``, ``xoxp…``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One data integration: its slug, display name, default scopes and token prefix."""
+
+    slug: str
+    name: str
+    scopes: tuple[str, ...] = ()
+    token_prefix: str = "tok_"
+
+
+BUILTIN: tuple[Provider, ...] = (
+    Provider("salesforce", "Salesforce", ("api", "refresh_token", "id"), "00D"),
+    Provider(
+        "hubspot",
+        "HubSpot",
+        ("oauth", "crm.objects.contacts.read", "crm.objects.companies.read"),
+        "CJT",
+    ),
+    Provider("slack", "Slack", ("channels:read", "chat:write", "users:read"), "xoxp-"),
+    Provider(
+        "google",
+        "Google",
+        (
+            "openid",
+            "email",
+            "https://www.googleapis.com/auth/calendar.readonly",
+            "https://www.googleapis.com/auth/drive.readonly",
+        ),
+        "ya29.",
+    ),
+    Provider("microsoft", "Microsoft", ("offline_access", "User.Read", "Calendars.Read"), "EwBo"),
+    Provider("jira", "Jira", ("read:jira-work", "read:jira-user", "offline_access"), "eyJh"),
+    Provider("github", "GitHub", ("repo", "read:user"), "gho_"),
+    Provider("notion", "Notion", ("read_content",), "ntn_"),
+    Provider("asana", "Asana", ("default",), "2/12"),
+    Provider(
+        "dropbox",
+        "Dropbox",
+        ("account_info.read", "files.metadata.read", "files.content.read"),
+        "sl.B",
+    ),
+    Provider("apollo-oauth", "Apollo", ("read_user_profile", "contacts_search"), "apo_"),
+)
+
+
+def custom(slug: str, scopes: Sequence[str] = ()) -> Provider:
+    """A provider the built-in list lacks, named after its slug (``my-crm`` -> ``My Crm``)."""
+    if not slug or slug != slug.strip() or "/" in slug:
+        raise ValueError(f"invalid provider slug {slug!r}")
+    return Provider(slug, slug.replace("-", " ").replace("_", " ").title(), tuple(scopes))
+
+
+def parse_spec(spec: str) -> Provider:
+    """Read ``--provider slug[=scope,scope]`` from the command line."""
+    slug, _, scopes = spec.partition("=")
+    return custom(slug.strip(), [s.strip() for s in scopes.split(",") if s.strip()])
+
+
+def registry(
+    extra: Mapping[str, Sequence[str]] | Iterable[Provider] | None = None,
+) -> dict[str, Provider]:
+    """The built-in providers plus ``extra`` ones (same slug: the extra one wins)."""
+    providers = {provider.slug: provider for provider in BUILTIN}
+    if extra is None:
+        return providers
+    if isinstance(extra, Mapping):
+        added = [_merge(providers.get(slug), slug, scopes) for slug, scopes in extra.items()]
+    else:
+        added = list(extra)
+    providers.update((provider.slug, provider) for provider in added)
+    return providers
+
+
+def _merge(known: Provider | None, slug: str, scopes: Sequence[str]) -> Provider:
+    if isinstance(scopes, str):
+        raise TypeError(f"scopes for {slug!r} must be a list of strings, not a string")
+    if known is None:
+        return custom(slug, scopes)
+    return Provider(known.slug, known.name, tuple(scopes), known.token_prefix)

@@ -1,0 +1,269 @@
+"""The emulator's memory: connected accounts, their tokens, and pending consents.
+
+One :class:`Store` behind one lock, holding immutable :class:`Connection` snapshots, so
+many server threads and the test thread can read and change it at once and nobody
+ever sees half an update.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import wire
+from .providers import Provider
+
+CONNECTED = "connected"
+NEEDS_REAUTHORIZATION = "needs_reauthorization"
+DISCONNECTED = "disconnected"
+
+# WorkOS refreshes a token when asked near its expiry; the emulator does the same
+# within this window (or half the lifetime, for very short lifetimes).
+REFRESH_WINDOW = 300.0
+
+Key = tuple[str, str, str | None]
+
+
+class UnknownConnection(LookupError):
+    """No connected account exists for this provider, user and organization."""
+
+
+def make_key(provider: str, user_id: str, organization_id: str | None) -> Key:
+    return (provider, user_id, organization_id or None)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A connected account and its current access token, as the emulator holds it."""
+
+    id: str
+    provider: str
+    user_id: str
+    organization_id: str | None
+    scopes: tuple[str, ...]
+    missing_scopes: tuple[str, ...]
+    state: str
+    access_token: str
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> Key:
+        return make_key(self.provider, self.user_id, self.organization_id)
+
+    @property
+    def data_integration_id(self) -> str:
+        return wire.stable_id("data_integration", self.provider)
+
+    def connected_account(self, state: str | None = None) -> dict[str, Any]:
+        """The ``connected_account`` object of the user-management endpoints."""
+        return {
+            "object": "connected_account",
+            "id": self.id,
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "scopes": list(self.scopes),
+            "state": state or self.state,
+            "connection_role": "compatibility",
+            "account_identifier": None,
+            "account_display_name": None,
+            "auth_method": "oauth",
+            "created_at": wire.timestamp(self.created_at),
+            "updated_at": wire.timestamp(self.updated_at),
+        }
+
+    def event_data(self, state: str | None = None) -> dict[str, Any]:
+        """The ``data`` of a ``pipes.connected_account.*`` webhook event."""
+        return {
+            **self.connected_account(state),
+            "data_integration_id": self.data_integration_id,
+            "provider_slug": self.provider,
+        }
+
+    def token_answer(self) -> dict[str, Any]:
+        """The body of a token call while this account is connected."""
+        return {
+            "active": True,
+            "access_token": {
+                "object": "access_token",
+                "access_token": self.access_token,
+                "expires_at": wire.expiry(self.expires_at),
+                "scopes": list(self.scopes),
+                "missing_scopes": list(self.missing_scopes),
+            },
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything needed to restore the connection from a state file."""
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "scopes": list(self.scopes),
+            "missing_scopes": list(self.missing_scopes),
+            "state": self.state,
+            "access_token": self.access_token,
+            "expires_at": wire.expiry(self.expires_at),
+            "created_at": wire.timestamp(self.created_at),
+            "updated_at": wire.timestamp(self.updated_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Connection:
+        created = wire.parse_timestamp(data["created_at"])
+        updated = wire.parse_timestamp(data["updated_at"])
+        if created is None or updated is None:
+            raise ValueError("created_at and updated_at are required")
+        return cls(
+            id=str(data["id"]),
+            provider=str(data["provider"]),
+            user_id=str(data["user_id"]),
+            organization_id=data.get("organization_id") or None,
+            scopes=tuple(data.get("scopes") or ()),
+            missing_scopes=tuple(data.get("missing_scopes") or ()),
+            state=str(data.get("state") or CONNECTED),
+            access_token=str(data["access_token"]),
+            expires_at=wire.parse_timestamp(data.get("expires_at")),
+            created_at=created,
+            updated_at=updated,
+        )
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """An authorize call waiting for the user's Allow or Deny on the consent page."""
+
+    id: str
+    provider: str
+    user_id: str
+    organization_id: str | None
+    return_to: str | None
+    connection_intent: str | None
+    connected_account_id: str | None
+    created_at: datetime
+
+
+class Store:
+    """Thread-safe connections and consents; tokens are minted and rotated here."""
+
+    def __init__(self, providers: Mapping[str, Provider], token_lifetime: float | None) -> None:
+        self._providers = providers
+        self._lifetime = token_lifetime
+        self._lock = threading.RLock()
+        self._connections: dict[Key, Connection] = {}
+        self._consents: dict[str, ConsentRequest] = {}
+
+    def get(self, key: Key) -> Connection | None:
+        with self._lock:
+            return self._connections.get(key)
+
+    def all(self) -> list[Connection]:
+        with self._lock:
+            return sorted(self._connections.values(), key=lambda c: c.created_at)
+
+    def connect(self, key: Key, scopes: Sequence[str], missing_scopes: Sequence[str]) -> Connection:
+        """Create or re-connect an account: a fresh token, the state ``connected``."""
+        moment = wire.now()
+        with self._lock:
+            existing = self._connections.get(key)
+            connection = Connection(
+                id=existing.id if existing else wire.new_id("ca"),
+                provider=key[0],
+                user_id=key[1],
+                organization_id=key[2],
+                scopes=tuple(scopes),
+                missing_scopes=tuple(missing_scopes),
+                state=CONNECTED,
+                access_token=self._mint(key[0]),
+                expires_at=self._expiry(moment),
+                created_at=existing.created_at if existing else moment,
+                updated_at=moment,
+            )
+            self._connections[key] = connection
+            return connection
+
+    def set_state(self, key: Key, state: str) -> Connection:
+        with self._lock:
+            changed = replace(self._require(key), state=state, updated_at=wire.now())
+            self._connections[key] = changed
+            return changed
+
+    def expire(self, key: Key) -> Connection:
+        """Put the token's expiry in the past, so the next token call rotates it."""
+        with self._lock:
+            current = self._require(key)
+            past = wire.now().replace(microsecond=0) - timedelta(seconds=1)
+            changed = replace(current, expires_at=past)
+            self._connections[key] = changed
+            return changed
+
+    def remove(self, key: Key) -> Connection:
+        with self._lock:
+            removed = self._require(key)
+            del self._connections[key]
+            return removed
+
+    def token(self, key: Key) -> tuple[Connection | None, bool]:
+        """The connection for a token call, rotated first if due; and whether it rotated."""
+        moment = wire.now()
+        with self._lock:
+            current = self._connections.get(key)
+            if current is None or current.state != CONNECTED or not self._due(current, moment):
+                return current, False
+            rotated = replace(
+                current, access_token=self._mint(key[0]), expires_at=self._expiry(moment)
+            )
+            self._connections[key] = rotated
+            return rotated, True
+
+    def replace_all(self, connections: Iterable[Connection]) -> None:
+        with self._lock:
+            self._connections = {c.key: c for c in connections}
+
+    def add_consent(self, consent: ConsentRequest) -> None:
+        with self._lock:
+            self._consents[consent.id] = consent
+
+    def consent(self, consent_id: str) -> ConsentRequest | None:
+        with self._lock:
+            return self._consents.get(consent_id)
+
+    def pop_consent(self, consent_id: str) -> ConsentRequest | None:
+        """Take a consent out, so each link can be answered once."""
+        with self._lock:
+            return self._consents.pop(consent_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._connections.clear()
+            self._consents.clear()
+
+    def _require(self, key: Key) -> Connection:
+        connection = self._connections.get(key)
+        if connection is None:
+            provider, user_id, organization_id = key
+            where = f" in {organization_id}" if organization_id else ""
+            raise UnknownConnection(f"no {provider} connection for {user_id}{where}")
+        return connection
+
+    def _mint(self, provider: str) -> str:
+        known = self._providers.get(provider)
+        prefix = known.token_prefix if known else "tok_"
+        return f"{prefix}emu_{secrets.token_urlsafe(32)}"
+
+    def _expiry(self, moment: datetime) -> datetime | None:
+        if not self._lifetime:
+            return None
+        return moment.replace(microsecond=0) + timedelta(seconds=self._lifetime)
+
+    def _due(self, connection: Connection, moment: datetime) -> bool:
+        if connection.expires_at is None:
+            return False
+        window = min(REFRESH_WINDOW, (self._lifetime or 0) / 2)
+        return (connection.expires_at - moment).total_seconds() <= window
