@@ -148,7 +148,9 @@ class PipesService:
         token_ttl: float | None = None,
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
+        client: PipesClient | None = None,
     ) -> None:
+        self._client = client
         self._api_key = api_key
         self._base_url = base_url
         self._cache_alias = cache_alias
@@ -176,6 +178,10 @@ class PipesService:
 
     @property
     def client(self) -> PipesClient:
+        """The HTTP client: the one given to the constructor (a test double, say), or one
+        built from the current settings."""
+        if self._client is not None:
+            return self._client
         return PipesClient(
             api_key=self._api_key or app_settings.API_KEY,
             base_url=(self._base_url or app_settings.BASE_URL).rstrip("/"),
