@@ -126,13 +126,18 @@ def serve(emulator: Emulator, out: Output) -> int:
     return 0
 
 
+def configure_logging(verbose: bool) -> None:
+    """Warnings (failed webhooks) always reach stderr; every request only when verbose."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     options = vars(parser.parse_args(argv))
-    logging.basicConfig(
-        level=logging.INFO if options["verbose"] else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
+    configure_logging(options["verbose"])
     try:
         emulator = emulator_from_options(options)
     except StateFileError as exc:
