@@ -14,6 +14,12 @@ from collections.abc import Iterable
 
 HEADER = "WorkOS-Signature"
 DEFAULT_TOLERANCE = 180
+# WorkOS sends about 85 characters; anything far longer is not a signature header, and
+# refusing it early bounds the work an anonymous sender can ask for.
+MAX_HEADER_LENGTH = 1024
+# Milliseconds since 1970 have 13 digits until the year 2286. A longer "timestamp" would
+# only exercise int()'s digit limit or overflow the float conversion.
+MAX_TIMESTAMP_DIGITS = 16
 
 
 class SignatureError(ValueError):
@@ -21,6 +27,7 @@ class SignatureError(ValueError):
 
 
 def compute_digest(timestamp: str, body: bytes, secret: str) -> str:
+    """Lower-case hex HMAC-SHA256 of ``"<timestamp>.<body>"`` keyed with ``secret``."""
     message = timestamp.encode("ascii") + b"." + body
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
@@ -33,7 +40,13 @@ def sign(body: bytes, secret: str, timestamp: float | None = None) -> str:
 
 
 def parse_header(header: str) -> tuple[str, list[str]]:
-    """Split a header into its timestamp string and its ``v1`` digests."""
+    """Split a header into its timestamp string and its ``v1`` digests.
+
+    Raises :class:`SignatureError` for anything that can't be a WorkOS header, so callers
+    never meet ``ValueError`` or ``OverflowError`` from a hostile value.
+    """
+    if len(header) > MAX_HEADER_LENGTH:
+        raise SignatureError("signature header too long")
     timestamp = ""
     digests: list[str] = []
     for part in header.split(","):
@@ -44,7 +57,8 @@ def parse_header(header: str) -> tuple[str, list[str]]:
             timestamp = value
         elif key == "v1":
             digests.append(value)
-    if not timestamp.isascii() or not timestamp.isdigit() or not digests:
+    valid_timestamp = timestamp.isascii() and timestamp.isdigit()
+    if not valid_timestamp or len(timestamp) > MAX_TIMESTAMP_DIGITS or not digests:
         raise SignatureError("malformed signature header")
     return timestamp, digests
 

@@ -1,14 +1,223 @@
-"""Placeholder for the WorkOS webhook endpoint, replaced by the webhook work.
+"""The WorkOS webhook endpoint: verify, acknowledge once, invalidate cached tokens.
 
-It exists only so ``django_workos_pipes.views`` (and the URL conf) can be imported
-before the real endpoint lands.
+``path("pipes/", include("django_workos_pipes.urls"))`` routes it as
+``workos_pipes:webhook``; :func:`webhook` (also importable from
+``django_workos_pipes.views``) or ``WebhookView.as_view(...)`` serve custom routes.
+
+A delivery is answered:
+
+- 405 for any method but POST;
+- 503 while no webhook secret is configured (system check ``workos_pipes.W002``), so
+  WorkOS keeps the events and retries them once the secret is set;
+- 400, with a short plain-text reason and a warning in the log, when the signature is
+  missing, malformed, wrong or outside ``WEBHOOK_TOLERANCE``, or when the verified body
+  is not an event envelope;
+- 200 once the event is handled, and 200 again, without handling it twice, for every
+  later delivery of the same event id;
+- 409 while another delivery of the same id is being handled, so WorkOS retries later;
+- 500 when a signal receiver raises: the event is not marked handled and WorkOS retries.
 """
 
 from __future__ import annotations
 
+import enum
+import hashlib
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth import decorators as auth_decorators
+from django.core.cache import BaseCache
 from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from . import signatures
+from .conf import app_settings
+from .events import EnvelopeError, Event, handle_event, parse_event
+from .service import KEY_PREFIX, PipesService, pipes
+
+logger = logging.getLogger("django_workos_pipes.webhooks")
+
+IDEMPOTENCY_TTL = 7 * 86400
+"""How long a handled event id is remembered: well past WorkOS's retry window."""
+
+CLAIM_TIMEOUT = 60
+"""How long one delivery may hold an event id while handling it. A process that dies
+mid-handling blocks redeliveries of that id no longer than this."""
+
+HANDLED = "handled"
+PROCESSING = "processing"
 
 
-def webhook(request: HttpRequest) -> HttpResponse:
-    """Refuse every delivery (503) until the real, signature-checking view replaces this."""
-    return HttpResponse(status=503)
+def _login_not_required(view_func: Any) -> Any:
+    """Exempt the view from Django 5.1+'s ``LoginRequiredMiddleware``: WorkOS never logs in.
+
+    Older Django has no such middleware, and nothing to exempt the view from.
+    """
+    exempt = getattr(auth_decorators, "login_not_required", None)
+    return exempt(view_func) if exempt is not None else view_func
+
+
+class Claim(enum.Enum):
+    """What the ledger says about an event id when a delivery arrives."""
+
+    NEW = "new"
+    HANDLED = "handled"
+    IN_PROGRESS = "in progress"
+
+
+class EventLedger:
+    """Remembers, in the shared cache, which event ids are handled or being handled.
+
+    One key per event id holds ``"processing"`` (added with ``cache.add``, so of two
+    concurrent deliveries only one handles the event) and then ``"handled"``. The cache
+    is an optimisation here too: when it fails, events are handled anyway, since
+    invalidating a token twice is harmless and missing an invalidation is not.
+    """
+
+    def __init__(self, cache: BaseCache, *, ttl: float, claim_timeout: float) -> None:
+        self.cache = cache
+        self.ttl = ttl
+        self.claim_timeout = claim_timeout
+
+    @staticmethod
+    def key(event_id: str) -> str:
+        """A digest, so any id WorkOS sends makes a key every backend accepts."""
+        digest = hashlib.blake2b(event_id.encode("utf-8", "replace"), digest_size=20)
+        return f"{KEY_PREFIX}:webhook-event:{digest.hexdigest()}"
+
+    def claim(self, event_id: str) -> Claim:
+        key = self.key(event_id)
+        try:
+            if self.cache.add(key, PROCESSING, math.ceil(self.claim_timeout)):
+                return Claim.NEW
+            state = self.cache.get(key)
+        except Exception as exc:  # any backend error means "no cache"
+            self._warn(exc, event_id, "handling it without a duplicate check")
+            return Claim.NEW
+        # A claim that vanished between add and get was released by a failed delivery;
+        # answering "in progress" makes WorkOS retry it.
+        return Claim.HANDLED if state == HANDLED else Claim.IN_PROGRESS
+
+    def mark_handled(self, event_id: str) -> None:
+        try:
+            self.cache.set(self.key(event_id), HANDLED, math.ceil(self.ttl))
+        except Exception as exc:  # any backend error means "no cache"
+            self._warn(exc, event_id, "a redelivery will be handled again")
+
+    def release(self, event_id: str) -> None:
+        try:
+            self.cache.delete(self.key(event_id))
+        except Exception as exc:  # any backend error means "no cache"
+            self._warn(exc, event_id, "its redelivery waits for the claim to expire")
+
+    @staticmethod
+    def _warn(exc: Exception, event_id: str, consequence: str) -> None:
+        logger.warning(
+            "Cache unavailable (%s) for WorkOS event %s: %s.",
+            type(exc).__name__,
+            event_id,
+            consequence,
+        )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(_login_not_required, name="dispatch")
+class WebhookView(View):
+    """Receives WorkOS webhooks. Attributes left as None follow ``settings.WORKOS_PIPES``.
+
+    ``WebhookView.as_view(secrets=[...], tolerance=..., service=...)`` serves a custom
+    route, e.g. a second WorkOS environment with its own secret and token service.
+    """
+
+    http_method_names = ["post"]
+    secrets: Sequence[str] | None = None
+    """Accepted secrets; default ``WORKOS_PIPES["WEBHOOK_SECRET"]``. Give several to rotate."""
+    tolerance: float | None = None
+    """Seconds a signature's timestamp may differ from now; default ``WEBHOOK_TOLERANCE``."""
+    service: PipesService | None = None
+    """The token service to invalidate; default the package's ``pipes``."""
+    idempotency_ttl: float = IDEMPOTENCY_TTL
+    claim_timeout: float = CLAIM_TIMEOUT
+
+    def get_secrets(self) -> tuple[str, ...]:
+        if self.secrets is not None:
+            return tuple(secret for secret in self.secrets if secret)
+        return app_settings.WEBHOOK_SECRETS
+
+    def get_tolerance(self) -> float:
+        return app_settings.WEBHOOK_TOLERANCE if self.tolerance is None else self.tolerance
+
+    def get_service(self) -> PipesService:
+        return pipes if self.service is None else self.service
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        secrets = self.get_secrets()
+        if not secrets:
+            logger.warning(
+                "WorkOS webhook refused: no webhook secret is configured "
+                "(set WORKOS_PIPES['WEBHOOK_SECRET']; see check workos_pipes.W002)."
+            )
+            return _plain("webhook secret not configured", status=503)
+        try:
+            payload = request.body
+        except RawPostDataException:  # a middleware consumed a form body before us
+            return self.reject(request, "body already consumed")
+        try:
+            signatures.verify(
+                payload,
+                request.headers.get(signatures.HEADER),
+                secrets,
+                tolerance=self.get_tolerance(),
+            )
+            event = parse_event(payload)
+        except (signatures.SignatureError, EnvelopeError) as exc:
+            return self.reject(request, str(exc))
+        return self.deliver(event, payload)
+
+    def deliver(self, event: Event, payload: bytes) -> HttpResponse:
+        """Handle a verified event once per id, marking it handled only if that succeeds."""
+        service = self.get_service()
+        ledger = EventLedger(
+            service.cache, ttl=self.idempotency_ttl, claim_timeout=self.claim_timeout
+        )
+        event_id: str = event["id"]
+        claim = ledger.claim(event_id)
+        if claim is Claim.HANDLED:
+            logger.info("WorkOS event %s (%s) already handled.", event_id, event["event"])
+            return _plain("already handled")
+        if claim is Claim.IN_PROGRESS:
+            logger.info("WorkOS event %s is being handled by another delivery.", event_id)
+            return _plain("event is being handled; retry later", status=409)
+        try:
+            handle_event(event, payload, service=service, sender=type(self))
+        except BaseException as exc:
+            ledger.release(event_id)
+            logger.warning(
+                "WorkOS event %s (%s) failed (%s); answering 500 so WorkOS delivers it again.",
+                event_id,
+                event["event"],
+                type(exc).__name__,
+            )
+            raise
+        ledger.mark_handled(event_id)
+        return _plain("ok")
+
+    def reject(self, request: HttpRequest, reason: str) -> HttpResponse:
+        """400 with ``reason``; the log names the reason and the sender, never the body."""
+        logger.warning(
+            "WorkOS webhook rejected: %s (from %s)", reason, request.META.get("REMOTE_ADDR", "-")
+        )
+        return _plain(reason, status=400)
+
+
+def _plain(text: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+webhook = WebhookView.as_view()
+"""The endpoint as a view function, for ``path("...", webhook)``."""
