@@ -1,0 +1,86 @@
+"""Where a user goes to connect a provider, and where they may be sent back to.
+
+``CONNECT_URL`` and ``REAUTHORIZE_URL`` may each be a URL name (reversed with the
+provider), a path or an absolute URL; ``{provider}`` in a path or URL is replaced with
+the provider slug. The page to come back to travels as ``next``, merged into any query
+the configured URL already has, exactly as ``redirect_to_login`` does it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.http import HttpRequest, QueryDict
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from .conf import app_settings
+from .exceptions import PipesConfigurationError
+
+# What an OAuth authorization server appends to the redirect URI when it refuses
+# (RFC 6749, section 4.1.2.1).
+OAUTH_ERROR_PARAMS = ("error", "error_description", "error_uri")
+
+
+def connect_url(provider: str, next_url: str | None = None) -> str:
+    """The page that starts the connect flow for ``provider``."""
+    return _url("CONNECT_URL", app_settings.CONNECT_URL, provider, next_url)
+
+
+def reauthorize_url(provider: str, next_url: str | None = None) -> str:
+    """The page that starts the reauthorize flow for ``provider``."""
+    return _url("REAUTHORIZE_URL", app_settings.REAUTHORIZE_URL, provider, next_url)
+
+
+def safe_next(request: HttpRequest) -> str:
+    """The ``next`` the request asks for, if it stays on this site; else ``LOGIN_REDIRECT_URL``.
+
+    Read from POST, then GET, like ``LoginView``. A foreign host or scheme
+    (``//evil.com``, ``https:evil.com``, ``javascript:``...) is never returned.
+    """
+    candidate = request.POST.get("next", request.GET.get("next", ""))
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def without_oauth_error(url: str) -> str:
+    """``url`` without the error parameters a refused consent appended to it."""
+    parts = urlsplit(url)
+    query = QueryDict(parts.query, mutable=True)
+    for name in OAUTH_ERROR_PARAMS:
+        query.pop(name, None)
+    return urlunsplit(parts._replace(query=query.urlencode(safe="/")))
+
+
+def _url(setting: str, value: str, provider: str, next_url: str | None) -> str:
+    url = _resolve(setting, value, provider)
+    if next_url is None:
+        return url
+    parts = urlsplit(url)
+    query = QueryDict(parts.query, mutable=True)
+    query["next"] = next_url
+    return urlunsplit(parts._replace(query=query.urlencode(safe="/")))
+
+
+def _resolve(setting: str, value: str, provider: str) -> str:
+    """A path or URL (it has a ``/``) is used as is; anything else is a URL name.
+
+    A URL name is reversed with ``provider`` first, then without arguments (a page that
+    lists every connection, say).
+    """
+    if "/" in value:
+        return value.replace("{provider}", quote(provider, safe=""))
+    for kwargs in ({"provider": provider}, None):
+        try:
+            return reverse(value, kwargs=kwargs)
+        except NoReverseMatch:
+            continue
+    raise PipesConfigurationError(
+        f"WORKOS_PIPES['{setting}'] = {value!r} is neither a path, an absolute URL, nor a "
+        "URL name that reverses (with a 'provider' argument or none)."
+    )

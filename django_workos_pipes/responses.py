@@ -1,0 +1,75 @@
+"""The answers given instead of a view: redirects, the unavailable page, a refused consent.
+
+A redirect takes the kind of client into account: a browser gets a 302; htmx gets a
+200 with ``HX-Redirect``, since it would follow a 302 inside the page and swap the
+login or consent page into a fragment; a client that accepts JSON but not HTML gets a
+JSON body it can act on, with the URL a person should visit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.utils.encoding import iri_to_uri
+
+from .exceptions import PipesError
+
+logger = logging.getLogger("django_workos_pipes")
+
+UNAVAILABLE_TEMPLATE = "workos_pipes/unavailable.html"
+DENIED_TEMPLATE = "workos_pipes/denied.html"
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """True for API clients: JSON accepted, HTML not (a browser's ``*/*`` accepts both)."""
+    return request.accepts("application/json") and not request.accepts("text/html")
+
+
+def client_redirect(
+    request: HttpRequest, url: str, *, status: int, body: dict[str, Any]
+) -> HttpResponse:
+    """Send the client to ``url``; ``status`` and ``body`` are for JSON clients."""
+    if is_htmx(request):
+        response = HttpResponse()
+        response["HX-Redirect"] = iri_to_uri(url)
+        return response
+    if wants_json(request):
+        return JsonResponse({**body, "redirect": url}, status=status)
+    return HttpResponseRedirect(url)
+
+
+def login_required(request: HttpRequest) -> HttpResponse:
+    """What ``login_required`` does, with ``next`` = this request's path and query."""
+    response = redirect_to_login(request.get_full_path())
+    if is_htmx(request) or wants_json(request):
+        return client_redirect(request, response.url, status=401, body={"error": "login_required"})
+    return response
+
+
+def unavailable(request: HttpRequest, provider: str, exc: PipesError) -> HttpResponse:
+    """A 503 (and a warning in the log) when WorkOS gave no usable answer.
+
+    Never a 500: the request is fine and may succeed later. The log line names the
+    failure and its request id, nothing secret.
+    """
+    logger.warning("No answer from WorkOS for provider=%s, answering 503: %s", provider, exc)
+    if wants_json(request):
+        return JsonResponse({"error": "unavailable", "provider": provider}, status=503)
+    return render(request, UNAVAILABLE_TEMPLATE, {"provider": provider}, status=503)
+
+
+def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> HttpResponse:
+    """A 403 page for a user who came back from a consent they did not give.
+
+    Redirecting them to the consent again would loop; this page lets them choose.
+    """
+    context = {"provider": provider, "error": error, "retry_url": retry_url}
+    return render(request, DENIED_TEMPLATE, context, status=403)
