@@ -1,0 +1,57 @@
+"""``PipeRequiredMixin``: ``require_pipe`` for class-based views.
+
+It makes the same decision as the decorator, through the same functions, before the
+view dispatches; for a ``View`` with async handlers it decides without blocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from .decorators import acheck_pipe, check_pipe
+
+
+class PipeRequiredMixin:
+    """Dispatch only when the user's connections are active and scoped.
+
+    Set ``pipe_provider`` (and ``pipe_scopes``) for one provider, or ``pipe_providers``,
+    a mapping of provider to required scopes, for several; they are checked in order and
+    the first one missing decides where the user goes. Tokens are in ``request.pipes``.
+    """
+
+    pipe_provider: str | None = None
+    pipe_scopes: Sequence[str] = ()
+    pipe_providers: Mapping[str, Sequence[str]] = {}
+
+    def get_pipe_requirements(self) -> dict[str, tuple[str, ...]]:
+        """Provider -> required scopes; override to decide per request."""
+        requirements: dict[str, tuple[str, ...]] = {}
+        if self.pipe_provider:
+            requirements[self.pipe_provider] = tuple(self.pipe_scopes)
+        requirements.update((name, tuple(scopes)) for name, scopes in self.pipe_providers.items())
+        if not requirements:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} is missing pipe_provider (or pipe_providers)."
+            )
+        return requirements
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "view_is_async", False):
+            return self._adispatch(request, *args, **kwargs)
+        for provider, scopes in self.get_pipe_requirements().items():
+            response = check_pipe(request, provider, scopes)
+            if response is not None:
+                return response
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        for provider, scopes in self.get_pipe_requirements().items():
+            response = await acheck_pipe(request, provider, scopes)
+            if response is not None:
+                return response
+        return await super().dispatch(request, *args, **kwargs)  # type: ignore[misc,no-any-return]

@@ -1,0 +1,54 @@
+"""What a template may know about a connection: everything but the token.
+
+Tokens never reach client-side code, so :class:`PipeStatus` is built from a result
+without keeping its :class:`~django_workos_pipes.results.AccessToken`: no attribute,
+method, ``str``, ``repr`` or lookup can lead a template to the token string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .results import TokenResult
+
+# ``error`` values that don't come from WorkOS.
+UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
+ANONYMOUS = "anonymous"  # no WorkOS user behind the request, so no connection to look up
+
+
+@dataclass(frozen=True, slots=True)
+class PipeStatus:
+    """The state of one user's connection to ``provider``.
+
+    ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
+    ``needs_reauthorization``...), ``"unknown"`` or ``"anonymous"``.
+    """
+
+    provider: str
+    active: bool
+    error: str | None = None
+    scopes: tuple[str, ...] = ()
+    missing_scopes: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_result(cls, provider: str, result: TokenResult) -> PipeStatus:
+        token = result.access_token
+        if not result.active or token is None:
+            return cls(provider, active=False, error=result.error or UNKNOWN)
+        return cls(
+            provider,
+            active=True,
+            scopes=token.scopes,
+            missing_scopes=token.missing_scopes,
+            expires_at=token.expires_at,
+        )
+
+    @classmethod
+    def unknown(cls, provider: str) -> PipeStatus:
+        return cls(provider, active=False, error=UNKNOWN)
+
+    @classmethod
+    def anonymous(cls, provider: str) -> PipeStatus:
+        return cls(provider, active=False, error=ANONYMOUS)

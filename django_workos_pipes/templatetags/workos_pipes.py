@@ -1,0 +1,107 @@
+"""``{% load workos_pipes %}``: connection status and connect links in templates.
+
+``{% pipe_status "salesforce" as sf %}`` gives a :class:`~django_workos_pipes.status.PipeStatus`
+(never the token), read through the service's cache like any other lookup, so a page
+listing ten providers costs ten cache reads. ``{% pipe_connect_url "salesforce" %}`` and
+``{% pipe_reauthorize_url "salesforce" %}`` link to the flows with ``next`` = this page.
+All of them take the user from ``request`` in the context.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from django import template
+from django.http import HttpRequest
+
+from .. import service
+from ..exceptions import PipesAPIError, PipesConfigurationError, PipesUnavailable
+from ..identity import resolve_organization_id, resolve_user_id
+from ..redirects import connect_url, reauthorize_url, without_oauth_error
+from ..status import PipeStatus
+
+register = template.Library()
+logger = logging.getLogger("django_workos_pipes")
+
+
+class _FromRequest(enum.Enum):
+    """Marks an argument left out, as opposed to one given as None."""
+
+    FROM_REQUEST = enum.auto()
+
+
+FROM_REQUEST = _FromRequest.FROM_REQUEST
+
+
+@register.simple_tag(takes_context=True)
+def pipe_status(
+    context: template.Context,
+    provider: str,
+    *,
+    user_id: str | _FromRequest | None = FROM_REQUEST,
+    organization_id: str | _FromRequest | None = FROM_REQUEST,
+) -> PipeStatus:
+    """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable
+    and ``"anonymous"`` when there is no user to look up.
+
+    By default the user and organization come from the resolvers. With ``user_id`` given
+    (an admin page showing someone else's connection), ``organization_id`` is None unless
+    given too: the request's organization is the viewer's, not that user's.
+    """
+    user, organization = _identity(context, user_id, organization_id)
+    if not user:
+        return PipeStatus.anonymous(provider)
+    try:
+        result = service.pipes.get_access_token(
+            provider, user_id=user, organization_id=organization
+        )
+    except (PipesUnavailable, PipesAPIError) as exc:
+        logger.warning("pipe_status for provider=%s shows 'unknown': %s", provider, exc)
+        return PipeStatus.unknown(provider)
+    return PipeStatus.from_result(provider, result)
+
+
+@register.simple_tag(takes_context=True)
+def pipe_connect_url(context: template.Context, provider: str, next: str | None = None) -> str:
+    """The connect flow's URL, coming back to ``next`` (by default, this page)."""
+    return connect_url(provider, _next(context, next, "pipe_connect_url"))
+
+
+@register.simple_tag(takes_context=True)
+def pipe_reauthorize_url(context: template.Context, provider: str, next: str | None = None) -> str:
+    """The reauthorize flow's URL, coming back to ``next`` (by default, this page)."""
+    return reauthorize_url(provider, _next(context, next, "pipe_reauthorize_url"))
+
+
+def _identity(
+    context: template.Context,
+    user_id: str | _FromRequest | None,
+    organization_id: str | _FromRequest | None,
+) -> tuple[str | None, str | None]:
+    if user_id is FROM_REQUEST:
+        request = _request(context, "pipe_status")
+        user_id = resolve_user_id(request)
+        if organization_id is FROM_REQUEST:
+            organization_id = resolve_organization_id(request) if user_id else None
+    if organization_id is FROM_REQUEST:
+        organization_id = None
+    return user_id, organization_id
+
+
+def _next(context: template.Context, next_url: str | None, tag: str) -> str:
+    """The page to come back to; by default this one, minus a refused consent's error."""
+    if next_url is not None:
+        return next_url
+    return without_oauth_error(_request(context, tag).get_full_path())
+
+
+def _request(context: template.Context, tag: str) -> HttpRequest:
+    request = context.get("request")
+    if not isinstance(request, HttpRequest):
+        raise PipesConfigurationError(
+            f"{{% {tag} %}} needs the request in the template context: add "
+            "'django.template.context_processors.request' to the 'context_processors' "
+            "of your TEMPLATES setting, and render the template with the request."
+        )
+    return request
