@@ -169,7 +169,7 @@ class BackgroundServer:
         self._httpd = EmulatorHTTPServer((host, port), dispatch, verbose=verbose)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            kwargs={"poll_interval": 0.05},
             name="workos-emulator-http",
             daemon=True,
         )

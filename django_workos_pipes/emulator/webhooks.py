@@ -25,7 +25,7 @@ logger = logging.getLogger("django_workos_pipes.emulator")
 
 ATTEMPTS = 3
 TIMEOUT = 3.0
-BACKOFF: Sequence[float] = (0.2, 0.5)
+BACKOFF: Sequence[float] = (0.1, 0.3)
 
 
 def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
