@@ -134,7 +134,8 @@ def authorize(http: requests.Session, emu: Emulator, **body: Any) -> str:
     body.setdefault("return_to", "https://app.example/after?next=%2Fdash")
     answer = http.post(f"{emu.url}/data-integrations/salesforce/authorize", json=body, headers=AUTH)
     assert answer.status_code == 200, answer.text
-    assert list(answer.json()) == ["url"]
+    assert answer.json().keys() == {"url", "state"}
+    assert len(answer.json()["state"]) >= 16
     url: str = answer.json()["url"]
     return url
 
@@ -434,12 +435,21 @@ def test_the_webhook_signature_is_bound_to_the_body(http, emu, receiver):
 
 
 def test_deny_connects_nothing_and_says_access_denied(http, emu, receiver):
-    url = authorize(http, emu)
-    answer = http.post(url, data={"decision": "deny"}, allow_redirects=False)
+    started = http.post(
+        f"{emu.url}/data-integrations/salesforce/authorize",
+        json={"user_id": "user_1", "return_to": "https://app.example/after?next=%2Fdash"},
+        headers=AUTH,
+    ).json()
+    answer = http.post(started["url"], data={"decision": "deny"}, allow_redirects=False)
     assert answer.status_code == 302
     location = urlsplit(answer.headers["Location"])
     assert (location.scheme, location.netloc, location.path) == ("https", "app.example", "/after")
-    assert parse_qs(location.query) == {"next": ["/dash"], "error": ["access_denied"]}
+    assert location.query.startswith("next=%2Fdash&")  # the app's own query is kept as is
+    assert parse_qs(location.query) == {
+        "next": ["/dash"],
+        "error": ["access_denied"],
+        "state": [started["state"]],
+    }
     assert emu.connection("salesforce", "user_1") is None
     assert token(http, emu).json()["error"] == "not_installed"
     assert emu.wait_for_webhooks(2)
@@ -494,6 +504,7 @@ def test_reauthorizing_grants_the_missing_scopes(http, emu):
         {"return_to": "https://app.example/\r\nSet-Cookie: x=1"},
         {"connection_intent": "steal"},
         {"connection_intent": "reauthorize"},
+        {"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
         {"user_id": ""},
     ],
 )

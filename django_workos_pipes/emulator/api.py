@@ -92,13 +92,16 @@ class PipesApi:
         intent = _optional_string(body, "connection_intent")
         if intent is not None and intent not in CONNECTION_INTENTS:
             raise _invalid("connection_intent", "must be 'add' or 'reauthorize'")
+        if body.get("code_challenge") is not None:
+            raise _invalid("code_challenge", "is not supported by the emulator (finish flow)")
         account_id = _optional_string(body, "connected_account_id")
         if intent == "reauthorize" and account_id is None:
             raise _invalid("connected_account_id", "is required to reauthorize")
         consent = self.emulator.start_consent(
             provider, user_id, organization_id, return_to, intent, account_id
         )
-        return json_response(200, {"url": f"{self.emulator.public_url}/consent/{consent.id}"})
+        url = f"{self.emulator.public_url}/consent/{consent.id}"
+        return json_response(200, {"url": url, "state": consent.state})
 
     def _get_account(self, request: Request, params: Mapping[str, str]) -> Response:
         provider = self._provider(params)

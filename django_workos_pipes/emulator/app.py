@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -341,6 +342,7 @@ class Emulator:
     ) -> ConsentRequest:
         consent = ConsentRequest(
             id=wire.new_id("consent").lower(),
+            state=secrets.token_urlsafe(24),
             provider=provider,
             user_id=user_id,
             organization_id=organization_id or None,

@@ -54,7 +54,8 @@ class ConsentPages:
             return html_response(404, message_page(NOT_FOUND_TITLE, NOT_FOUND_TEXT))
         if decision == "deny":
             if consent.return_to:
-                return redirect(with_query(consent.return_to, error="access_denied"))
+                denied = with_query(consent.return_to, error="access_denied", state=consent.state)
+                return redirect(denied)
             return html_response(200, message_page("Access denied", "Nothing was connected."))
         if consent.return_to:
             return redirect(consent.return_to)

@@ -137,9 +137,14 @@ class Connection:
 
 @dataclass(frozen=True)
 class ConsentRequest:
-    """An authorize call waiting for the user's Allow or Deny on the consent page."""
+    """An authorize call waiting for the user's Allow or Deny on the consent page.
+
+    ``state`` identifies the authorization to the app: the authorize answer carries it,
+    and WorkOS adds it to ``return_to`` alongside an ``error``.
+    """
 
     id: str
+    state: str
     provider: str
     user_id: str
     organization_id: str | None
