@@ -1,0 +1,1 @@
+"""A tiny Django site for tests that run it in several real server processes."""
