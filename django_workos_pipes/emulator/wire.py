@@ -38,7 +38,9 @@ def stable_id(prefix: str, seed: str) -> str:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    """The current UTC time, to the millisecond: the precision the wire format keeps."""
+    moment = datetime.now(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def timestamp(moment: datetime) -> str:
