@@ -373,6 +373,19 @@ def test_async_view_renders_the_503_page(
     assert [t.name for t in response.templates] == ["workos_pipes/unavailable.html"]
 
 
+def test_async_refusals_render_in_a_worker_thread(
+    async_client: AsyncClient, upstream: responses.RequestsMock, settings: Any, tmp_path: Any
+) -> None:
+    """An overriding template may query the database: it must not run in the event loop."""
+    (tmp_path / "workos_pipes").mkdir()
+    (tmp_path / "workos_pipes" / "denied.html").write_text("groups={{ user.groups.count }}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    async_client.force_login(User.objects.create_user("ann"))
+    stub_token(upstream, "salesforce", inactive("not_installed"))
+    response = aget(async_client, "/async/?error=access_denied")
+    assert (response.status_code, response.content) == (403, b"groups=0")
+
+
 # Stacking.
 
 

@@ -1,0 +1,286 @@
+"""The built-in connect and reauthorize views, with WorkOS stubbed at the HTTP layer.
+
+Each stub matches the exact JSON body WorkOS must receive; a request with another body
+finds no stub and the view answers 503, so the status assertions also check the bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import responses
+from django.contrib.auth.models import User
+from django.test import Client
+from responses import matchers
+
+from django_workos_pipes import views, webhooks
+from tests.conftest import WORKOS
+from tests.stubs import USER_RESOLVER, active, inactive, stub_token
+
+pytestmark = pytest.mark.django_db
+
+CONSENT = "https://id.workos.example/oauth/consent?session=abc123"
+ACCOUNTS = f"{WORKOS}/user_management/users/user_ann/connected_accounts"
+
+
+@pytest.fixture(autouse=True)
+def _resolver(settings: Any) -> None:
+    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "USER_ID_RESOLVER": USER_RESOLVER}
+
+
+@pytest.fixture
+def upstream() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+@pytest.fixture
+def ann(client: Client) -> User:
+    user = User.objects.create_user("ann")
+    client.force_login(user)
+    return user
+
+
+def stub_authorize(
+    upstream: responses.RequestsMock, provider: str = "salesforce", status: int = 200, **body: Any
+) -> None:
+    """Answer the consent URL to an authorize request with exactly ``body``."""
+    upstream.post(
+        f"{WORKOS}/data-integrations/{provider}/authorize",
+        json={"url": CONSENT} if status == 200 else {"message": "Not found"},
+        status=status,
+        match=[matchers.json_params_matcher(body)],
+    )
+
+
+def test_connect_sends_the_user_to_the_consent_url(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/reports/?tab=2")
+    response = client.get("/pipes/connect/salesforce/", {"next": "/reports/?tab=2"})
+    assert response.status_code == 302
+    assert response["Location"] == CONSENT
+
+
+def test_connect_sends_the_organization(
+    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+) -> None:
+    settings.WORKOS_PIPES = {
+        **settings.WORKOS_PIPES,
+        "ORGANIZATION_ID_RESOLVER": lambda request: "org_acme",
+    }
+    stub_authorize(
+        upstream,
+        user_id="user_ann",
+        organization_id="org_acme",
+        return_to="http://testserver/reports/",
+    )
+    response = client.get("/pipes/connect/salesforce/?next=/reports/")
+    assert response["Location"] == CONSENT
+
+
+def test_connect_accepts_a_post_with_next_in_the_form(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/from-form/")
+    response = client.post("/pipes/connect/salesforce/?next=/from-query/", {"next": "/from-form/"})
+    assert response["Location"] == CONSENT
+
+
+def test_reauthorize_sends_the_reauthorize_intent_for_the_connected_account(
+    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+) -> None:
+    settings.WORKOS_PIPES = {
+        **settings.WORKOS_PIPES,
+        "ORGANIZATION_ID_RESOLVER": lambda request: "org_acme",
+    }
+    upstream.get(
+        f"{ACCOUNTS}/salesforce",
+        json={"object": "connected_account", "id": "ca_01XYZ", "state": "needs_reauthorization"},
+        match=[matchers.query_param_matcher({"organization_id": "org_acme"})],
+    )
+    stub_authorize(
+        upstream,
+        user_id="user_ann",
+        organization_id="org_acme",
+        return_to="http://testserver/reports/",
+        connection_intent="reauthorize",
+        connected_account_id="ca_01XYZ",
+    )
+    response = client.get("/pipes/reauthorize/salesforce/?next=/reports/")
+    assert response["Location"] == CONSENT
+
+
+def test_reauthorize_without_an_account_is_a_plain_connect(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    upstream.get(f"{ACCOUNTS}/salesforce", status=404, json={"message": "Not found"})
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/reports/")
+    response = client.get("/pipes/reauthorize/salesforce/?next=/reports/")
+    assert response["Location"] == CONSENT
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "",
+        "//evil.com",
+        "//evil.com/path",
+        "https:evil.com",
+        "javascript:alert(1)",
+        "http://evil.com",
+        "https://evil.com/steal",
+        "\\\\evil.com",
+        "/\\evil.com",
+        "http://testserver.evil.com/",
+        " //evil.com",
+        "///evil.com",
+        "ftp://testserver/",
+    ],
+)
+def test_a_foreign_or_missing_next_falls_back_to_login_redirect_url(
+    client: Client, ann: User, upstream: responses.RequestsMock, next_url: str
+) -> None:
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/")
+    response = client.get("/pipes/connect/salesforce/", {"next": next_url})
+    assert response["Location"] == CONSENT
+
+
+def test_login_redirect_url_may_be_a_url_name(
+    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+) -> None:
+    settings.LOGIN_REDIRECT_URL = "connections"
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/connections/")
+    response = client.get("/pipes/connect/salesforce/?next=//evil.com")
+    assert response["Location"] == CONSENT
+
+
+def test_a_next_on_this_host_is_kept_whole(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/a/b?c=1#d")
+    response = client.get("/pipes/connect/salesforce/", {"next": "http://testserver/a/b?c=1#d"})
+    assert response["Location"] == CONSENT
+
+
+def test_an_http_next_is_refused_on_an_https_request(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_authorize(upstream, user_id="user_ann", return_to="https://testserver/")
+    response = client.get(
+        "/pipes/connect/salesforce/", {"next": "http://testserver/page/"}, secure=True
+    )
+    assert response["Location"] == CONSENT
+
+
+def test_non_ascii_next_becomes_an_encoded_return_to(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/caf%C3%A9/?q=%C3%A9")
+    response = client.get("/pipes/connect/salesforce/", {"next": "/café/?q=é"})
+    assert response["Location"] == CONSENT
+
+
+def test_anonymous_users_log_in_first(client: Client, upstream: responses.RequestsMock) -> None:
+    response = client.get("/pipes/connect/salesforce/?next=/reports/")
+    assert response.status_code == 302
+    assert response["Location"] == ("/login/?next=/pipes/connect/salesforce/%3Fnext%3D/reports/")
+    assert len(upstream.calls) == 0
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete", "options", "head"])
+def test_only_get_and_post_are_allowed(client: Client, ann: User, method: str) -> None:
+    for path in ("/pipes/connect/salesforce/", "/pipes/reauthorize/salesforce/"):
+        response = getattr(client, method)(path)
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, POST"
+
+
+def test_connecting_invalidates_the_cached_answer(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_token(upstream, "salesforce", inactive("not_installed"))
+    assert client.get("/sync/").status_code == 302
+    assert client.get("/sync/").status_code == 302  # the cached not_installed
+    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/sync/")
+    assert client.get("/pipes/connect/salesforce/?next=/sync/")["Location"] == CONSENT
+    token_calls = [c for c in upstream.calls if c.request.url.endswith("/token")]
+    assert len(token_calls) == 1
+
+    upstream.replace(
+        responses.POST,
+        f"{WORKOS}/data-integrations/salesforce/token",
+        json=active("ya29.after-consent"),
+    )
+    assert client.get("/sync/").json() == {"salesforce": "ya29.after-consent"}
+
+
+def test_the_cache_is_kept_when_the_flow_does_not_start(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_token(upstream, "salesforce", active("ya29.still-cached"))
+    assert client.get("/sync/").status_code == 200
+    upstream.post(f"{WORKOS}/data-integrations/salesforce/authorize", status=503)
+    assert client.get("/pipes/connect/salesforce/").status_code == 503
+    assert client.get("/sync/").json() == {"salesforce": "ya29.still-cached"}
+
+
+def test_an_unknown_provider_is_a_404(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_authorize(upstream, "no-such", 404, user_id="user_ann", return_to="http://testserver/")
+    assert client.get("/pipes/connect/no-such/").status_code == 404
+
+
+def test_reauthorizing_an_unknown_provider_is_a_404(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    upstream.get(f"{ACCOUNTS}/no-such", status=404, json={"message": "Not found"})
+    stub_authorize(upstream, "no-such", 404, user_id="user_ann", return_to="http://testserver/")
+    assert client.get("/pipes/reauthorize/no-such/").status_code == 404
+
+
+def test_odd_provider_names_reach_workos_encoded(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    upstream.post(f"{WORKOS}/data-integrations/caf%C3%A9%20%3F/authorize", status=404)
+    assert client.get("/pipes/connect/café%20%3F/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [{"status": 503}, {"body": requests.ConnectionError("refused")}, {"body": "<html>"}],
+)
+def test_workos_unavailable_renders_the_503_page(
+    client: Client, ann: User, upstream: responses.RequestsMock, failure: dict[str, Any]
+) -> None:
+    upstream.post(f"{WORKOS}/data-integrations/salesforce/authorize", **failure)
+    response = client.get("/pipes/connect/salesforce/")
+    assert response.status_code == 503
+    assert [t.name for t in response.templates] == ["workos_pipes/unavailable.html"]
+
+
+def test_workos_down_while_looking_up_the_account_renders_the_503_page(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    upstream.get(f"{ACCOUNTS}/salesforce", status=500)
+    assert client.get("/pipes/reauthorize/salesforce/").status_code == 503
+
+
+def test_a_workos_refusal_is_no_500(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    upstream.post(
+        f"{WORKOS}/data-integrations/salesforce/authorize",
+        status=401,
+        json={"message": "Invalid API key", "code": "unauthorized"},
+    )
+    response = client.get("/pipes/connect/salesforce/")
+    assert response.status_code == 503
+
+
+def test_the_module_exposes_the_webhook_view() -> None:
+    assert views.webhook is webhooks.webhook
