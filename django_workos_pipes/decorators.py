@@ -20,7 +20,7 @@ from . import service
 from .exceptions import PipesUnavailable
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import connect_url, reauthorize_url, without_oauth_error
-from .responses import client_redirect, denied, is_htmx, login_required, unavailable, wants_json
+from .http import client_redirect, denied, is_htmx, login_required, unavailable, wants_json
 from .results import NEEDS_REAUTHORIZATION, AccessToken, TokenResult
 
 _View = TypeVar("_View", bound=Callable[..., Any])

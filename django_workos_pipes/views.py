@@ -15,7 +15,7 @@ from .client import PipesClient
 from .exceptions import PipesAPIError, PipesUnavailable
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import safe_next
-from .responses import login_required, unavailable
+from .http import login_required, unavailable
 from .webhooks import webhook
 
 __all__ = ["connect", "reauthorize", "webhook"]

@@ -6,6 +6,7 @@ finds no stub and the view answers 503, so the status assertions also check the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from responses import matchers
 
 from django_workos_pipes import views, webhooks
 from tests.conftest import WORKOS
+from tests.settings import API_KEY
 from tests.stubs import USER_RESOLVER, active, inactive, stub_token
 
 pytestmark = pytest.mark.django_db
@@ -270,16 +272,21 @@ def test_workos_down_while_looking_up_the_account_renders_the_503_page(
     assert client.get("/pipes/reauthorize/salesforce/").status_code == 503
 
 
-def test_a_workos_refusal_is_no_500(
-    client: Client, ann: User, upstream: responses.RequestsMock
+def test_a_workos_refusal_is_a_503_and_an_error_in_the_log(
+    client: Client, ann: User, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     upstream.post(
         f"{WORKOS}/data-integrations/salesforce/authorize",
         status=401,
         json={"message": "Invalid API key", "code": "unauthorized"},
     )
-    response = client.get("/pipes/connect/salesforce/")
+    with caplog.at_level(logging.WARNING, logger="django_workos_pipes"):
+        response = client.get("/pipes/connect/salesforce/")
     assert response.status_code == 503
+    [record] = [r for r in caplog.records if "answering 503" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert "Invalid API key" in record.getMessage()
+    assert API_KEY not in caplog.text
 
 
 def test_the_module_exposes_the_webhook_view() -> None:

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.utils.encoding import iri_to_uri
 
-from .exceptions import PipesError
+from .exceptions import PipesError, PipesUnavailable
 
 logger = logging.getLogger("django_workos_pipes")
 
@@ -55,12 +55,14 @@ def login_required(request: HttpRequest) -> HttpResponse:
 
 
 def unavailable(request: HttpRequest, provider: str, exc: PipesError) -> HttpResponse:
-    """A 503 (and a warning in the log) when WorkOS gave no usable answer.
+    """A 503 when WorkOS gave no usable answer: the request is fine, it may succeed later.
 
-    Never a 500: the request is fine and may succeed later. The log line names the
-    failure and its request id, nothing secret.
+    An outage is logged as a warning; a refusal (a revoked API key, say) as an error,
+    since it won't pass by itself. The log line names the failure and its request id,
+    nothing secret.
     """
-    logger.warning("No answer from WorkOS for provider=%s, answering 503: %s", provider, exc)
+    level = logging.WARNING if isinstance(exc, PipesUnavailable) else logging.ERROR
+    logger.log(level, "No answer from WorkOS for provider=%s, answering 503: %s", provider, exc)
     if wants_json(request):
         return JsonResponse({"error": "unavailable", "provider": provider}, status=503)
     return render(request, UNAVAILABLE_TEMPLATE, {"provider": provider}, status=503)
