@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Verified webhook events handled per second, in one process on one core.
+
+    .venv/bin/python benchmarks/webhooks.py [--events 5000] [--redis redis://...] [--profile]
+
+Each event is a distinct signed pipes event (so every one is verified, parsed, claimed,
+invalidated, signalled and marked handled), posted straight to Django's WSGI handler
+through a middleware stack like ``startproject``'s. Signing happens before the clock
+starts: it is WorkOS's work, not ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SECRET = "whsec_benchmark_0123456789abcdef"
+
+
+def configure(redis_url: str | None) -> None:
+    import django
+    from django.conf import settings
+
+    cache: dict[str, Any] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if redis_url:
+        cache = {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"dwp-bench-{os.getpid()}",
+        }
+    settings.configure(
+        SECRET_KEY="benchmark-only",
+        DEBUG=False,
+        ALLOWED_HOSTS=["testserver"],
+        USE_TZ=True,
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "django_workos_pipes",
+        ],
+        MIDDLEWARE=[
+            "django.middleware.security.SecurityMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
+        ROOT_URLCONF="tests.urls",  # the app under "pipes/", as a project mounts it
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        CACHES={"default": cache},
+        WORKOS_PIPES={"API_KEY": "sk_test_benchmark_0123456789", "WEBHOOK_SECRET": SECRET},
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+
+
+def environs(count: int) -> list[dict[str, Any]]:
+    from django.urls import reverse
+
+    from django_workos_pipes.testing import EVENT_TYPES, sign_webhook, webhook_event
+
+    path = reverse("workos_pipes:webhook")
+    kinds = list(EVENT_TYPES)
+    prepared = []
+    for number in range(count):
+        event = webhook_event(
+            kinds[number % len(kinds)], "salesforce", f"user_{number % 500}", "org_bench"
+        )
+        body = json.dumps(event).encode()
+        prepared.append(
+            {
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": path,
+                "SERVER_NAME": "testserver",
+                "SERVER_PORT": "443",
+                "wsgi.url_scheme": "https",
+                "CONTENT_TYPE": "application/json",
+                "CONTENT_LENGTH": str(len(body)),
+                "HTTP_WORKOS_SIGNATURE": sign_webhook(body, SECRET),
+                "REMOTE_ADDR": "127.0.0.1",
+                "_body": body,
+            }
+        )
+    return prepared
+
+
+def run(handler: Any, prepared: list[dict[str, Any]]) -> None:
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        statuses.append(status)
+
+    for template in prepared:
+        environ = dict(template)
+        environ["wsgi.input"] = io.BytesIO(environ.pop("_body"))
+        response = handler(environ, start_response)
+        response.close()
+    failed = [status for status in statuses if not status.startswith("200")]
+    if failed:
+        sys.exit(f"{len(failed)} events were not handled: {failed[:3]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--redis", metavar="URL", help="use a Redis cache instead of locmem")
+    parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    arguments = parser.parse_args()
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    configure(arguments.redis)
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+    run(handler, environs(50))  # warm up imports, URL resolver, caches
+    prepared = environs(arguments.events)
+
+    profiler = cProfile.Profile() if arguments.profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    run(handler, prepared)
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - started
+
+    cache = "redis" if arguments.redis else "locmem"
+    rate = arguments.events / elapsed
+    print(
+        f"{arguments.events} verified webhook events in {elapsed:.2f} s: {rate:,.0f} events/s "
+        f"(one core, {cache} cache)"
+    )
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
