@@ -381,6 +381,24 @@ def test_signed_bodies_that_are_not_events_are_refused(
     assert received == []
 
 
+def test_a_body_over_djangos_upload_limit_is_a_400(client: Client) -> None:
+    body = body_of(webhook_event("connected", padding="x" * 2000))
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
+        assert send(client, body, sign_webhook(body, WEBHOOK_SECRET)).status_code == 400
+
+
+def test_lone_surrogates_in_a_signed_event_are_handled(
+    client: Client, upstream: responses.RequestsMock, changed: list[dict[str, Any]]
+) -> None:
+    body = (
+        b'{"object": "event", "id": "event_\\ud800", "event": "pipes.connected_account.connected",'
+        b' "data": {"provider_slug": "sales\\udfff", "user_id": "user_\\ud800"}}'
+    )
+    assert send(client, body, sign_webhook(body, WEBHOOK_SECRET)).status_code == 200
+    assert send(client, body, sign_webhook(body, WEBHOOK_SECRET)).content == b"already handled"
+    assert changed[0]["provider"] == "sales\udfff"
+
+
 def test_without_a_secret_every_request_is_refused(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
