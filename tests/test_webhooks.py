@@ -387,6 +387,31 @@ def test_a_body_over_djangos_upload_limit_is_a_400(client: Client) -> None:
         assert send(client, body, sign_webhook(body, WEBHOOK_SECRET)).status_code == 400
 
 
+class ReadsPostMiddleware:
+    """A project middleware that reads ``request.POST`` before any view runs."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        request.POST  # reading it consumes a multipart body
+        return self.get_response(request)
+
+
+def test_a_body_consumed_by_a_middleware_is_a_400_not_a_500(client: Client) -> None:
+    from tests.settings import MIDDLEWARE
+
+    body = b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--b--\r\n'
+    with override_settings(MIDDLEWARE=[*MIDDLEWARE, f"{__name__}.ReadsPostMiddleware"]):
+        response = client.post(
+            url(),
+            data=body,
+            content_type="multipart/form-data; boundary=b",
+            headers={HEADER: sign_webhook(body, WEBHOOK_SECRET)},
+        )
+    assert (response.status_code, response.content) == (400, b"body already consumed")
+
+
 def test_lone_surrogates_in_a_signed_event_are_handled(
     client: Client, upstream: responses.RequestsMock, changed: list[dict[str, Any]]
 ) -> None:
