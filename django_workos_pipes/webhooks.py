@@ -145,9 +145,11 @@ class WebhookView(View):
     claim_timeout: float = CLAIM_TIMEOUT
 
     def get_secrets(self) -> tuple[str, ...]:
-        if self.secrets is not None:
-            return tuple(secret for secret in self.secrets if secret)
-        return app_settings.WEBHOOK_SECRETS
+        if self.secrets is None:
+            return app_settings.WEBHOOK_SECRETS
+        # One string may hold several, comma-separated, as in the setting.
+        values = self.secrets.split(",") if isinstance(self.secrets, str) else self.secrets
+        return tuple(secret.strip() for secret in values if secret and secret.strip())
 
     def get_tolerance(self) -> float:
         return app_settings.WEBHOOK_TOLERANCE if self.tolerance is None else self.tolerance

@@ -49,6 +49,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("pipes/", include("django_workos_pipes.urls")),
     path("custom/webhook/", webhook),
     path("second-env/webhook/", WebhookView.as_view(secrets=[OTHER], tolerance=30)),
+    path("one-string/webhook/", WebhookView.as_view(secrets=f"{OLD}, {NEW}")),
 ]
 
 
@@ -465,6 +466,12 @@ def test_custom_route_with_its_own_secrets_and_tolerance(
             send_forged(client, body, stale, "/second-env/webhook/")
         response = post_webhook(client, webhook_event("connected"), path="/custom/webhook/")
         assert response.status_code == 200
+        for secret in (OLD, NEW):
+            response = post_webhook(
+                client, webhook_event("connected"), path="/one-string/webhook/", secret=secret
+            )
+            assert response.status_code == 200
+        send_forged(client, body, sign_webhook(body, OLD[:4]), "/one-string/webhook/")
 
 
 # Invalidation through the real service.
