@@ -178,11 +178,19 @@ def test_an_http_next_is_refused_on_an_https_request(
     assert response["Location"] == CONSENT
 
 
-def test_non_ascii_next_becomes_an_encoded_return_to(
-    client: Client, ann: User, upstream: responses.RequestsMock
+@pytest.mark.parametrize(
+    ("next_url", "return_to"),
+    [
+        ("/café/?q=é", "http://testserver/caf%C3%A9/?q=%C3%A9"),
+        ("/ok\r\nSet-Cookie: x=1", "http://testserver/ok%0D%0ASet-Cookie:%20x=1"),
+        ("/a b/%zz", "http://testserver/a%20b/%zz"),
+    ],
+)
+def test_odd_local_next_values_become_an_encoded_return_to(
+    client: Client, ann: User, upstream: responses.RequestsMock, next_url: str, return_to: str
 ) -> None:
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/caf%C3%A9/?q=%C3%A9")
-    response = client.get("/pipes/connect/salesforce/", {"next": "/café/?q=é"})
+    stub_authorize(upstream, user_id="user_ann", return_to=return_to)
+    response = client.get("/pipes/connect/salesforce/", {"next": next_url})
     assert response["Location"] == CONSENT
 
 
