@@ -18,9 +18,9 @@ from django.http import HttpRequest, HttpResponse
 
 from . import service
 from .exceptions import PipesUnavailable
+from .http import client_redirect, denied, is_htmx, login_required, unavailable, wants_json
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import connect_url, reauthorize_url, without_oauth_error
-from .http import client_redirect, denied, is_htmx, login_required, unavailable, wants_json
 from .results import NEEDS_REAUTHORIZATION, AccessToken, TokenResult
 
 _View = TypeVar("_View", bound=Callable[..., Any])

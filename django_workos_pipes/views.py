@@ -13,9 +13,9 @@ from django.views.decorators.http import require_http_methods
 from . import service
 from .client import PipesClient
 from .exceptions import PipesAPIError, PipesUnavailable
+from .http import login_required, unavailable
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import safe_next
-from .http import login_required, unavailable
 from .webhooks import webhook
 
 __all__ = ["connect", "reauthorize", "webhook"]
