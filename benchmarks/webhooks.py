@@ -25,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SECRET = "whsec_benchmark_0123456789abcdef"
+PREFIX = f"dwp-bench-{os.getpid()}"
 
 
 def configure(redis_url: str | None) -> None:
@@ -36,7 +37,7 @@ def configure(redis_url: str | None) -> None:
         cache = {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": f"dwp-bench-{os.getpid()}",
+            "KEY_PREFIX": PREFIX,
         }
     settings.configure(
         SECRET_KEY="benchmark-only",
@@ -147,6 +148,13 @@ def main() -> None:
     )
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    if arguments.redis:
+        import redis
+
+        client = redis.Redis.from_url(arguments.redis)
+        keys = list(client.scan_iter(f"{PREFIX}:*"))
+        if keys:
+            client.delete(*keys)  # this run's keys only; cache.clear() would flush the db
 
 
 if __name__ == "__main__":
