@@ -77,11 +77,12 @@ def emu(inbox: Inbox) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def sdk(emu: Emulator) -> WorkOSClient:
+def sdk(emu: Emulator) -> Iterator[WorkOSClient]:
     """The official client, pointed at the emulator, without retries (faults show)."""
-    return WorkOSClient(
+    with WorkOSClient(
         api_key=API_KEY, client_id="client_emulator", base_url=emu.url, max_retries=0
-    )
+    ) as client:
+        yield client
 
 
 @pytest.fixture
@@ -209,7 +210,7 @@ def test_connected_accounts_through_the_sdk(sdk, emu):
 
 def test_errors_map_to_the_sdks_exceptions(sdk, emu):
     wrong = WorkOSClient(api_key="sk_test_wrong", client_id="c", base_url=emu.url, max_retries=0)
-    with pytest.raises(AuthenticationError) as unauthorized:
+    with wrong, pytest.raises(AuthenticationError) as unauthorized:
         wrong.pipes.get_access_token("salesforce", user_id="user_1")
     assert unauthorized.value.request_id  # the X-Request-ID reached the SDK
 
@@ -229,8 +230,8 @@ def test_errors_map_to_the_sdks_exceptions(sdk, emu):
 def test_the_sdk_retries_through_a_short_outage(emu):
     emu.connect("salesforce", "user_1")
     emu.inject_fault("status", status=503, retry_after=0, count=2)
-    patient = WorkOSClient(api_key=API_KEY, client_id="c", base_url=emu.url, max_retries=2)
-    assert patient.pipes.get_access_token("salesforce", user_id="user_1").active is True
+    with WorkOSClient(api_key=API_KEY, client_id="c", base_url=emu.url, max_retries=2) as patient:
+        assert patient.pipes.get_access_token("salesforce", user_id="user_1").active is True
     assert emu.token_calls == 3
     keys = {call.headers.get("idempotency-key") for call in emu.calls}
     assert len(keys) == 1 and None not in keys  # one logical call, retried

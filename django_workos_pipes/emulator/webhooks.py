@@ -116,6 +116,7 @@ class WebhookSender:
         if worker is not None:
             self._queue.put(None)
             worker.join(timeout)
+        self._session.close()  # a later send opens new connections as needed
 
     def _run(self) -> None:
         while True:
