@@ -153,14 +153,18 @@ def raw_exchange(emu: Emulator, data: bytes) -> bytes:
 # Token answers ---------------------------------------------------------------------
 
 
-def test_token_for_an_unknown_connection_is_not_installed(http, emu):
+def test_token_for_an_unknown_connection_is_not_installed(
+    http: requests.Session, emu: Emulator
+) -> None:
     answer = token(http, emu)
     assert answer.status_code == 200
     assert answer.json() == {"active": False, "error": "not_installed"}
     assert TokenResult.from_api(answer.json()).error == "not_installed"
 
 
-def test_token_for_a_connected_account_has_the_documented_shape(http, emu):
+def test_token_for_a_connected_account_has_the_documented_shape(
+    http: requests.Session, emu: Emulator
+) -> None:
     emu.connect("google", "user_1", scopes=["email", "calendar"], missing_scopes=["drive"])
     before = datetime.now(timezone.utc).replace(microsecond=0)
     body = token(http, emu, "google").json()
@@ -177,24 +181,27 @@ def test_token_for_a_connected_account_has_the_documented_shape(http, emu):
     assert access["missing_scopes"] == ["drive"]
     result = TokenResult.from_api(body)
     assert result.access_token is not None
-    assert before + timedelta(seconds=3590) <= result.access_token.expires_at
-    assert result.access_token.expires_at <= before + timedelta(seconds=3610)
+    expires_at = result.access_token.expires_at
+    assert expires_at is not None
+    assert before + timedelta(seconds=3590) <= expires_at <= before + timedelta(seconds=3610)
 
 
-def test_connect_without_scopes_grants_the_provider_defaults(http, emu):
+def test_connect_without_scopes_grants_the_provider_defaults(
+    http: requests.Session, emu: Emulator
+) -> None:
     emu.connect("slack", "user_1")
     access = token(http, emu, "slack").json()["access_token"]
     assert access["scopes"] == list(emu.providers["slack"].scopes)
     assert access["access_token"].startswith("xoxp-")
 
 
-def test_token_answers_needs_reauthorization(http, emu):
+def test_token_answers_needs_reauthorization(http: requests.Session, emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     emu.needs_reauthorization("salesforce", "user_1")
     assert token(http, emu).json() == {"active": False, "error": "needs_reauthorization"}
 
 
-def test_connections_are_kept_per_organization(http, emu):
+def test_connections_are_kept_per_organization(http: requests.Session, emu: Emulator) -> None:
     emu.connect("hubspot", "user_1", organization_id="org_a")
     assert token(http, emu, "hubspot", organization_id="org_a").json()["active"] is True
     assert token(http, emu, "hubspot", organization_id="org_b").json()["active"] is False
@@ -202,7 +209,7 @@ def test_connections_are_kept_per_organization(http, emu):
     assert token(http, emu, "hubspot", organization_id=None).json()["active"] is False
 
 
-def test_an_expired_token_is_rotated_when_asked(http, emu):
+def test_an_expired_token_is_rotated_when_asked(http: requests.Session, emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     first = token(http, emu).json()["access_token"]
     assert token(http, emu).json()["access_token"] == first  # not due: the same token
@@ -217,7 +224,7 @@ def test_an_expired_token_is_rotated_when_asked(http, emu):
     assert token(http, emu).json()["access_token"] == rotated
 
 
-def test_a_token_near_its_expiry_is_rotated(http):
+def test_a_token_near_its_expiry_is_rotated(http: requests.Session) -> None:
     with Emulator(api_key=API_KEY, token_lifetime=2) as short:
         short.connect("salesforce", "user_1")
         first = token(http, short).json()["access_token"]["access_token"]
@@ -225,7 +232,7 @@ def test_a_token_near_its_expiry_is_rotated(http):
         assert token(http, short).json()["access_token"]["access_token"] != first
 
 
-def test_tokens_can_be_made_to_never_expire(http):
+def test_tokens_can_be_made_to_never_expire(http: requests.Session) -> None:
     with Emulator(api_key=API_KEY, token_lifetime=None) as forever:
         forever.connect("salesforce", "user_1")
         body = token(http, forever).json()
@@ -243,7 +250,9 @@ def test_tokens_can_be_made_to_never_expire(http):
     [{}, {"Authorization": "Bearer sk_test_wrong"}, {"Authorization": f"Basic {API_KEY}"}],
     ids=["missing", "wrong", "not-bearer"],
 )
-def test_a_missing_or_wrong_api_key_is_401(http, emu, headers):
+def test_a_missing_or_wrong_api_key_is_401(
+    http: requests.Session, emu: Emulator, headers: dict[str, str]
+) -> None:
     emu.connect("salesforce", "user_1")
     answer = http.post(
         f"{emu.url}/data-integrations/salesforce/token", json={"user_id": "user_1"}, headers=headers
@@ -253,14 +262,16 @@ def test_a_missing_or_wrong_api_key_is_401(http, emu, headers):
     assert answer.headers["X-Request-ID"]
 
 
-def test_an_unknown_provider_is_404_not_not_installed(http, emu):
+def test_an_unknown_provider_is_404_not_not_installed(
+    http: requests.Session, emu: Emulator
+) -> None:
     answer = token(http, emu, "myspace")
     assert answer.status_code == 404
     assert answer.json()["code"] == "entity_not_found"
     assert "myspace" in answer.json()["message"]
 
 
-def test_more_providers_can_be_configured(http):
+def test_more_providers_can_be_configured(http: requests.Session) -> None:
     with Emulator(api_key=API_KEY, providers={"custom-crm": ["records.read"]}) as custom:
         assert token(http, custom, "custom-crm").json()["error"] == "not_installed"
         custom.connect("custom-crm", "user_1")
@@ -281,7 +292,9 @@ def test_more_providers_can_be_configured(http):
         (b'{"user_id": "user_1", "organization_id": 7}', 422, "invalid_request_parameters"),
     ],
 )
-def test_a_bad_body_is_a_client_error(http, emu, data, status, code):
+def test_a_bad_body_is_a_client_error(
+    http: requests.Session, emu: Emulator, data: bytes, status: int, code: str
+) -> None:
     answer = http.post(
         f"{emu.url}/data-integrations/salesforce/token",
         data=data,
@@ -292,7 +305,7 @@ def test_a_bad_body_is_a_client_error(http, emu, data, status, code):
     assert answer.json()["message"]
 
 
-def test_unknown_routes_and_methods_answer_json(http, emu):
+def test_unknown_routes_and_methods_answer_json(http: requests.Session, emu: Emulator) -> None:
     missing = http.get(f"{emu.url}/nothing/here", headers=AUTH)
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
@@ -301,7 +314,7 @@ def test_unknown_routes_and_methods_answer_json(http, emu):
     assert wrong_method.headers["Allow"] == "POST"
 
 
-def test_every_answer_carries_a_request_id(http, emu):
+def test_every_answer_carries_a_request_id(http: requests.Session, emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     consent_url = authorize(http, emu)
     account = f"{emu.url}/user_management/users/user_1/connected_accounts/salesforce"
@@ -327,13 +340,15 @@ def test_every_answer_carries_a_request_id(http, emu):
     answers.append(token(http, emu))
     emu.inject_fault("malformed")
     answers.append(token(http, emu))
-    ids = [answer.headers.get("X-Request-ID") for answer in answers]
+    ids = [answer.headers.get("X-Request-ID", "") for answer in answers]
     assert all(ids), [(a.request.url, a.status_code) for a, i in zip(answers, ids) if not i]
     assert len(set(ids)) == len(ids)
-    assert all(uuid.UUID(request_id) for request_id in ids)  # type: ignore[arg-type]
+    assert all(uuid.UUID(request_id) for request_id in ids)
 
 
-def test_a_garbled_request_gets_a_json_error_and_the_server_keeps_serving(http, emu):
+def test_a_garbled_request_gets_a_json_error_and_the_server_keeps_serving(
+    http: requests.Session, emu: Emulator
+) -> None:
     answer = raw_exchange(emu, b"NONSENSE\r\n\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
@@ -348,7 +363,7 @@ def test_a_garbled_request_gets_a_json_error_and_the_server_keeps_serving(http, 
     assert token(http, emu).status_code == 200
 
 
-def test_many_concurrent_clients_are_served(emu):
+def test_many_concurrent_clients_are_served(emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
 
     def call(_: int) -> int:
@@ -362,7 +377,7 @@ def test_many_concurrent_clients_are_served(emu):
     assert emu.token_calls == 64
 
 
-def test_stop_closes_pooled_connections(http):
+def test_stop_closes_pooled_connections(http: requests.Session) -> None:
     emulator = Emulator(api_key=API_KEY).start()
     url = f"{emulator.url}/data-integrations/salesforce/token"
     assert http.post(url, json={"user_id": "user_1"}, headers=AUTH).status_code == 200
@@ -374,7 +389,7 @@ def test_stop_closes_pooled_connections(http):
 # The connect flow ------------------------------------------------------------------
 
 
-def test_authorize_points_at_the_consent_page(http, emu):
+def test_authorize_points_at_the_consent_page(http: requests.Session, emu: Emulator) -> None:
     url = authorize(http, emu, user_id="user_<b>", organization_id="org_1")
     assert url.startswith(f"{emu.url}/consent/")
     page = http.get(url)
@@ -391,7 +406,9 @@ def test_authorize_points_at_the_consent_page(http, emu):
     assert "app.example" in html  # where the user will be sent back
 
 
-def test_allow_connects_redirects_and_sends_a_signed_webhook(http, emu, receiver):
+def test_allow_connects_redirects_and_sends_a_signed_webhook(
+    http: requests.Session, emu: Emulator, receiver: Receiver
+) -> None:
     url = authorize(http, emu, organization_id="org_1")
     answer = http.post(url, data={"decision": "allow"}, allow_redirects=False)
 
@@ -422,7 +439,9 @@ def test_allow_connects_redirects_and_sends_a_signed_webhook(http, emu, receiver
     assert STAMP.match(data["created_at"]) and STAMP.match(data["updated_at"])
 
 
-def test_the_webhook_signature_is_bound_to_the_body(http, emu, receiver):
+def test_the_webhook_signature_is_bound_to_the_body(
+    http: requests.Session, emu: Emulator, receiver: Receiver
+) -> None:
     http.post(authorize(http, emu), data={"decision": "allow"}, allow_redirects=False)
     ((headers, body),) = receiver.received
     header = headers[signatures.HEADER]
@@ -434,7 +453,9 @@ def test_the_webhook_signature_is_bound_to_the_body(http, emu, receiver):
         signatures.verify(body, header, ["another-secret"])
 
 
-def test_deny_connects_nothing_and_says_access_denied(http, emu, receiver):
+def test_deny_connects_nothing_and_says_access_denied(
+    http: requests.Session, emu: Emulator, receiver: Receiver
+) -> None:
     started = http.post(
         f"{emu.url}/data-integrations/salesforce/authorize",
         json={"user_id": "user_1", "return_to": "https://app.example/after?next=%2Fdash"},
@@ -456,7 +477,9 @@ def test_deny_connects_nothing_and_says_access_denied(http, emu, receiver):
     assert receiver.received == []
 
 
-def test_a_consent_link_answers_once_and_unknown_links_are_404(http, emu):
+def test_a_consent_link_answers_once_and_unknown_links_are_404(
+    http: requests.Session, emu: Emulator
+) -> None:
     url = authorize(http, emu)
     assert http.post(url, data={"decision": "allow"}, allow_redirects=False).status_code == 302
     for again in (http.get(url), http.post(url, data={"decision": "deny"})):
@@ -466,7 +489,7 @@ def test_a_consent_link_answers_once_and_unknown_links_are_404(http, emu):
     assert http.get(f"{emu.url}/consent/consent_nope").status_code == 404
 
 
-def test_consent_without_return_to_shows_a_page(http, emu):
+def test_consent_without_return_to_shows_a_page(http: requests.Session, emu: Emulator) -> None:
     answer = http.post(
         f"{emu.url}/data-integrations/slack/authorize", json={"user_id": "user_1"}, headers=AUTH
     )
@@ -475,7 +498,7 @@ def test_consent_without_return_to_shows_a_page(http, emu):
     assert "Slack connected" in page.text
 
 
-def test_reauthorizing_grants_the_missing_scopes(http, emu):
+def test_reauthorizing_grants_the_missing_scopes(http: requests.Session, emu: Emulator) -> None:
     connection = emu.connect("google", "user_1", scopes=["email"], missing_scopes=["drive"])
     emu.needs_reauthorization("google", "user_1")
     answer = http.post(
@@ -508,7 +531,9 @@ def test_reauthorizing_grants_the_missing_scopes(http, emu):
         {"user_id": ""},
     ],
 )
-def test_authorize_rejects_bad_parameters(http, emu, body):
+def test_authorize_rejects_bad_parameters(
+    http: requests.Session, emu: Emulator, body: dict[str, Any]
+) -> None:
     answer = http.post(
         f"{emu.url}/data-integrations/salesforce/authorize",
         json={"user_id": "user_1", **body},
@@ -518,7 +543,9 @@ def test_authorize_rejects_bad_parameters(http, emu, body):
     assert answer.json()["code"] == "invalid_request_parameters"
 
 
-def test_authorize_needs_the_api_key_and_a_known_provider(http, emu):
+def test_authorize_needs_the_api_key_and_a_known_provider(
+    http: requests.Session, emu: Emulator
+) -> None:
     url = f"{emu.url}/data-integrations/salesforce/authorize"
     assert http.post(url, json={"user_id": "user_1"}).status_code == 401
     unknown = url.replace("salesforce", "myspace")
@@ -528,7 +555,7 @@ def test_authorize_needs_the_api_key_and_a_known_provider(http, emu):
 # Connected accounts ----------------------------------------------------------------
 
 
-def test_get_a_connected_account(http, emu):
+def test_get_a_connected_account(http: requests.Session, emu: Emulator) -> None:
     connection = emu.connect("jira", "user_1", organization_id="org_1", scopes=["read:jira-work"])
     base = f"{emu.url}/user_management/users/user_1/connected_accounts/jira"
     answer = http.get(base, params={"organization_id": "org_1"}, headers=AUTH)
@@ -551,7 +578,9 @@ def test_get_a_connected_account(http, emu):
     assert http.get(base, params={"organization_id": "org_1"}).status_code == 401
 
 
-def test_delete_a_connected_account_disconnects_it(http, emu, receiver):
+def test_delete_a_connected_account_disconnects_it(
+    http: requests.Session, emu: Emulator, receiver: Receiver
+) -> None:
     emu.connect("github", "user_1")
     url = f"{emu.url}/user_management/users/user_1/connected_accounts/github"
     answer = http.delete(url, headers=AUTH)
@@ -570,7 +599,9 @@ def test_delete_a_connected_account_disconnects_it(http, emu, receiver):
 # Webhooks for state changes --------------------------------------------------------
 
 
-def test_each_state_change_sends_its_signed_webhook_in_order(emu, receiver):
+def test_each_state_change_sends_its_signed_webhook_in_order(
+    emu: Emulator, receiver: Receiver
+) -> None:
     connected = emu.connect("notion", "user_1", organization_id="org_9")
     emu.needs_reauthorization("notion", "user_1", "org_9")
     emu.needs_reauthorization("notion", "user_1", "org_9")  # no transition: no event
@@ -594,7 +625,7 @@ def test_each_state_change_sends_its_signed_webhook_in_order(emu, receiver):
     assert [delivery.delivered for delivery in emu.deliveries] == [True, True, True]
 
 
-def test_state_methods_refuse_unknown_things(emu):
+def test_state_methods_refuse_unknown_things(emu: Emulator) -> None:
     with pytest.raises(UnknownConnection):
         emu.needs_reauthorization("salesforce", "user_nobody")
     with pytest.raises(UnknownConnection):
@@ -607,7 +638,7 @@ def test_state_methods_refuse_unknown_things(emu):
         Emulator(webhook_url="http://127.0.0.1:9/hook")
 
 
-def test_a_failing_receiver_gets_retries():
+def test_a_failing_receiver_gets_retries() -> None:
     flaky = Receiver(fail_first=1)
     try:
         with Emulator(api_key=API_KEY, webhook_url=flaky.url, webhook_secret=SECRET) as emu:
@@ -620,7 +651,7 @@ def test_a_failing_receiver_gets_retries():
         flaky.close()
 
 
-def test_an_unreachable_receiver_never_breaks_the_emulator(http):
+def test_an_unreachable_receiver_never_breaks_the_emulator(http: requests.Session) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
@@ -633,7 +664,7 @@ def test_an_unreachable_receiver_never_breaks_the_emulator(http):
         assert token(http, emu).json()["active"] is True
 
 
-def test_events_are_recorded_without_a_webhook_url(http):
+def test_events_are_recorded_without_a_webhook_url(http: requests.Session) -> None:
     with Emulator(api_key=API_KEY) as emu:
         emu.connect("salesforce", "user_1")
         assert [event["event"] for event in emu.events] == [EVENT_CONNECTED]
@@ -644,7 +675,9 @@ def test_events_are_recorded_without_a_webhook_url(http):
 # Faults ----------------------------------------------------------------------------
 
 
-def test_status_faults_answer_like_workos_then_stop_after_count(http, emu):
+def test_status_faults_answer_like_workos_then_stop_after_count(
+    http: requests.Session, emu: Emulator
+) -> None:
     emu.connect("salesforce", "user_1")
     emu.inject_fault("status", count=2, status=503, retry_after=3)
     for _ in range(2):
@@ -658,7 +691,7 @@ def test_status_faults_answer_like_workos_then_stop_after_count(http, emu):
     assert emu.faults == []
 
 
-def test_a_rate_limit_fault_is_429_with_retry_after(http, emu):
+def test_a_rate_limit_fault_is_429_with_retry_after(http: requests.Session, emu: Emulator) -> None:
     emu.inject_fault("status", status=429, retry_after=1)
     answer = token(http, emu)
     assert answer.status_code == 429
@@ -670,7 +703,7 @@ def test_a_rate_limit_fault_is_429_with_retry_after(http, emu):
     assert "Retry-After" not in plain.headers
 
 
-def test_latency_delays_a_normal_answer(http, emu):
+def test_latency_delays_a_normal_answer(http: requests.Session, emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     emu.inject_fault("latency", delay=0.2)
     started = time.monotonic()
@@ -682,14 +715,14 @@ def test_latency_delays_a_normal_answer(http, emu):
     assert time.monotonic() - started < 0.2
 
 
-def test_a_client_timeout_fires_on_a_slow_fault(http, emu):
+def test_a_client_timeout_fires_on_a_slow_fault(http: requests.Session, emu: Emulator) -> None:
     emu.inject_fault("status", status=503, delay=0.5)
     url = f"{emu.url}/data-integrations/salesforce/token"
     with pytest.raises(requests.Timeout):
         http.post(url, json={"user_id": "user_1"}, headers=AUTH, timeout=0.2)
 
 
-def test_drop_hangs_up_without_an_answer(http, emu):
+def test_drop_hangs_up_without_an_answer(http: requests.Session, emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     emu.inject_fault("drop")
     with pytest.raises(requests.ConnectionError):
@@ -698,7 +731,7 @@ def test_drop_hangs_up_without_an_answer(http, emu):
     assert emu.token_calls == 2
 
 
-def test_drop_without_any_bytes_on_the_wire(emu):
+def test_drop_without_any_bytes_on_the_wire(emu: Emulator) -> None:
     emu.inject_fault("drop")
     request = (
         b"POST /data-integrations/salesforce/token HTTP/1.1\r\nHost: x\r\n"
@@ -708,7 +741,9 @@ def test_drop_without_any_bytes_on_the_wire(emu):
     assert raw_exchange(emu, request) == b""
 
 
-def test_drop_mid_answer_sends_headers_then_part_of_the_body(http, emu):
+def test_drop_mid_answer_sends_headers_then_part_of_the_body(
+    http: requests.Session, emu: Emulator
+) -> None:
     emu.connect("salesforce", "user_1")
     emu.inject_fault("drop_mid_answer")
     request = (
@@ -729,7 +764,7 @@ def test_drop_mid_answer_sends_headers_then_part_of_the_body(http, emu):
     assert token(http, emu).json()["active"] is True
 
 
-def test_malformed_is_a_200_the_apps_parser_rejects(http, emu):
+def test_malformed_is_a_200_the_apps_parser_rejects(http: requests.Session, emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     emu.inject_fault("malformed")
     answer = token(http, emu)
@@ -739,7 +774,9 @@ def test_malformed_is_a_200_the_apps_parser_rejects(http, emu):
     assert TokenResult.from_api(token(http, emu).json()).active is True
 
 
-def test_faults_queue_in_order_and_touch_only_token_calls(http, emu):
+def test_faults_queue_in_order_and_touch_only_token_calls(
+    http: requests.Session, emu: Emulator
+) -> None:
     emu.connect("salesforce", "user_1")
     emu.inject_fault("status", status=502)
     emu.inject_fault("status", status=429, count=2)
@@ -752,7 +789,7 @@ def test_faults_queue_in_order_and_touch_only_token_calls(http, emu):
     assert token(http, emu).status_code == 200
 
 
-def test_faults_apply_before_the_api_key_check(http, emu):
+def test_faults_apply_before_the_api_key_check(http: requests.Session, emu: Emulator) -> None:
     emu.inject_fault("status", status=503)
     answer = http.post(f"{emu.url}/data-integrations/salesforce/token", json={"user_id": "u"})
     assert answer.status_code == 503
@@ -769,7 +806,7 @@ def test_faults_apply_before_the_api_key_check(http, emu):
         {"kind": "latency", "delay": float("nan")},
     ],
 )
-def test_bad_faults_are_refused_when_injected(emu, kwargs):
+def test_bad_faults_are_refused_when_injected(emu: Emulator, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         emu.inject_fault(**kwargs)
     assert emu.faults == []
@@ -778,7 +815,9 @@ def test_bad_faults_are_refused_when_injected(emu, kwargs):
 # The control API and page ----------------------------------------------------------
 
 
-def test_the_control_api_drives_connections(http, emu, receiver):
+def test_the_control_api_drives_connections(
+    http: requests.Session, emu: Emulator, receiver: Receiver
+) -> None:
     control = f"{emu.url}/_emulator"
     who = {"provider": "dropbox", "user_id": "user_1", "organization_id": "org_1"}
 
@@ -818,7 +857,7 @@ def test_the_control_api_drives_connections(http, emu, receiver):
     assert all(d["delivered"] for d in events["deliveries"])
 
 
-def test_the_control_api_refuses_mistakes(http, emu):
+def test_the_control_api_refuses_mistakes(http: requests.Session, emu: Emulator) -> None:
     control = f"{emu.url}/_emulator"
     missing = http.post(
         f"{control}/connections/disconnect", json={"provider": "slack", "user_id": "u"}
@@ -835,7 +874,9 @@ def test_the_control_api_refuses_mistakes(http, emu):
     assert http.post(f"{control}/faults", json={"kind": "status", "count": "x"}).status_code == 422
 
 
-def test_the_control_api_drives_faults_and_counts_calls(http, emu):
+def test_the_control_api_drives_faults_and_counts_calls(
+    http: requests.Session, emu: Emulator
+) -> None:
     control = f"{emu.url}/_emulator"
     emu.connect("salesforce", "user_1")
     added = http.post(
@@ -863,7 +904,7 @@ def test_the_control_api_drives_faults_and_counts_calls(http, emu):
     assert token(http, emu).json()["error"] == "not_installed"
 
 
-def test_the_python_api_records_calls(http, emu):
+def test_the_python_api_records_calls(http: requests.Session, emu: Emulator) -> None:
     token(http, emu, organization_id="org_1")
     (call,) = emu.calls
     method, path, body, headers = call
@@ -875,7 +916,9 @@ def test_the_python_api_records_calls(http, emu):
     assert (emu.calls, emu.token_calls, emu.events) == ([], 0, [])
 
 
-def test_the_control_page_lists_connections_with_their_actions(http, emu):
+def test_the_control_page_lists_connections_with_their_actions(
+    http: requests.Session, emu: Emulator
+) -> None:
     emu.connect("salesforce", "user_<1>", organization_id="org_1")
     emu.inject_fault("status", status=503, retry_after=5)
     page = http.get(f"{emu.url}/_emulator/")
@@ -892,7 +935,7 @@ def test_the_control_page_lists_connections_with_their_actions(http, emu):
     assert emu.url in html
 
 
-def test_the_control_page_forms_act_and_come_back(http, emu):
+def test_the_control_page_forms_act_and_come_back(http: requests.Session, emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     form = {"provider": "salesforce", "user_id": "user_1", "organization_id": ""}
     answer = http.post(

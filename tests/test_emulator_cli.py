@@ -102,7 +102,9 @@ def token(http: requests.Session, url: str, provider: str = "salesforce") -> req
     )
 
 
-def test_the_cli_serves_until_sigterm_and_never_prints_the_key(spawn, http):
+def test_the_cli_serves_until_sigterm_and_never_prints_the_key(
+    spawn: type[EmulatorProcess], http: requests.Session
+) -> None:
     receiver = Receiver()
     try:
         emulator = spawn(
@@ -133,7 +135,7 @@ def test_the_cli_serves_until_sigterm_and_never_prints_the_key(spawn, http):
     assert err == ""  # quiet: no access log without --verbose
 
 
-def test_ctrl_c_stops_it_cleanly(spawn):
+def test_ctrl_c_stops_it_cleanly(spawn: type[EmulatorProcess]) -> None:
     emulator = spawn([*MODULE, "--port", "0"])
     emulator.status_line()
     code, _, err = emulator.stop(signal.SIGINT)
@@ -141,7 +143,7 @@ def test_ctrl_c_stops_it_cleanly(spawn):
     assert "Traceback" not in err
 
 
-def test_verbose_logs_each_request(spawn, http):
+def test_verbose_logs_each_request(spawn: type[EmulatorProcess], http: requests.Session) -> None:
     emulator = spawn([*MODULE, "--port", "0", "--api-key", KEY, "--verbose"])
     emulator.status_line()
     token(http, emulator.url)
@@ -150,7 +152,9 @@ def test_verbose_logs_each_request(spawn, http):
     assert KEY not in err
 
 
-def test_the_management_command_runs_the_same_emulator(spawn, http):
+def test_the_management_command_runs_the_same_emulator(
+    spawn: type[EmulatorProcess], http: requests.Session
+) -> None:
     emulator = spawn([*COMMAND, "--port", "0", "--api-key", KEY])
     line = emulator.status_line()
     assert "sk_t\u2026" in line and KEY not in line
@@ -161,7 +165,7 @@ def test_the_management_command_runs_the_same_emulator(spawn, http):
 
 
 @pytest.mark.parametrize("command", [MODULE, COMMAND], ids=["module", "command"])
-def test_a_webhook_url_needs_a_secret(command):
+def test_a_webhook_url_needs_a_secret(command: list[str]) -> None:
     finished = subprocess.run(
         [*command, "--port", "0", "--webhook-url", "http://127.0.0.1:9/hook"],
         cwd=ROOT,
@@ -174,7 +178,7 @@ def test_a_webhook_url_needs_a_secret(command):
     assert "--webhook-secret" in finished.stderr
 
 
-def test_a_busy_port_is_a_clear_error():
+def test_a_busy_port_is_a_clear_error() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -187,7 +191,9 @@ def test_a_busy_port_is_a_clear_error():
     assert "Traceback" not in finished.stderr
 
 
-def test_the_state_file_keeps_connections_across_a_restart(spawn, http, tmp_path):
+def test_the_state_file_keeps_connections_across_a_restart(
+    spawn: type[EmulatorProcess], http: requests.Session, tmp_path: Path
+) -> None:
     state = tmp_path / "emulator-state.json"
     first = spawn([*MODULE, "--port", "0", "--api-key", KEY, "--state", str(state)])
     first.status_line()
@@ -215,7 +221,7 @@ def test_the_state_file_keeps_connections_across_a_restart(spawn, http, tmp_path
     assert second.stop()[0] == 0
 
 
-def test_the_state_file_from_python(tmp_path, http):
+def test_the_state_file_from_python(tmp_path: Path, http: requests.Session) -> None:
     state = tmp_path / "nested" / "state.json"
     with Emulator(api_key=KEY, state_file=state) as emu:
         emu.connect("slack", "user_1", scopes=["chat:write"], missing_scopes=["users:read"])
@@ -234,7 +240,7 @@ def test_the_state_file_from_python(tmp_path, http):
     assert Emulator(api_key=KEY, state_file=state).connections() == []
 
 
-def test_a_broken_state_file_is_refused(tmp_path):
+def test_a_broken_state_file_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_text("{not json")
     with pytest.raises(StateFileError, match=r"state\.json"):

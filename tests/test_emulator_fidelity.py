@@ -23,10 +23,20 @@ from workos import (
     ServerError,
     WorkOSClient,
 )
+from workos.common.models import (
+    PipesConnectedAccountConnected,
+    PipesConnectedAccountDisconnected,
+    PipesConnectedAccountReauthorizationNeeded,
+)
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.results import TokenResult
 
+PIPES_EVENTS = (
+    PipesConnectedAccountConnected,
+    PipesConnectedAccountReauthorizationNeeded,
+    PipesConnectedAccountDisconnected,
+)
 API_KEY = "sk_test_fidelity"
 SECRET = "whsec_fidelity"
 
@@ -103,7 +113,9 @@ def raw_token(http: requests.Session, emu: Emulator, provider: str, **body: Any)
     return answer.json()
 
 
-def test_an_active_token_reads_the_same_through_the_sdk_and_the_app(sdk, emu, http):
+def test_an_active_token_reads_the_same_through_the_sdk_and_the_app(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+) -> None:
     emu.connect("google", "user_1", organization_id="org_1", missing_scopes=["drive.file"])
     answer = sdk.pipes.get_access_token("google", user_id="user_1", organization_id="org_1")
     ours = TokenResult.from_api(
@@ -122,7 +134,9 @@ def test_an_active_token_reads_the_same_through_the_sdk_and_the_app(sdk, emu, ht
     assert tuple(theirs.missing_scopes) == mine.missing_scopes == ("drive.file",)
 
 
-def test_inactive_answers_read_the_same(sdk, emu, http):
+def test_inactive_answers_read_the_same(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+) -> None:
     answer = sdk.pipes.get_access_token("slack", user_id="user_1")
     ours = TokenResult.from_api(raw_token(http, emu, "slack", user_id="user_1"))
     assert not answer.active and not ours.active
@@ -137,7 +151,9 @@ def test_inactive_answers_read_the_same(sdk, emu, http):
     assert answer.error == ours.error == "needs_reauthorization"
 
 
-def test_a_rotated_token_reads_the_same(sdk, emu, http):
+def test_a_rotated_token_reads_the_same(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+) -> None:
     emu.connect("salesforce", "user_1")
     before = sdk.pipes.get_access_token("salesforce", user_id="user_1").access_token
     emu.expire("salesforce", "user_1")
@@ -149,7 +165,9 @@ def test_a_rotated_token_reads_the_same(sdk, emu, http):
     assert after.expires_at == ours.access_token.expires_at
 
 
-def test_the_connect_flow_through_the_sdk(sdk, emu, http, inbox):
+def test_the_connect_flow_through_the_sdk(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+) -> None:
     answer = sdk.pipes.authorize_data_integration(
         "hubspot", user_id="user_1", organization_id="org_1", return_to="https://app.example/done"
     )
@@ -162,22 +180,27 @@ def test_the_connect_flow_through_the_sdk(sdk, emu, http, inbox):
 
     ((body, signature),) = inbox.deliveries
     event = sdk.webhooks.verify_event(event_body=body, event_signature=signature, secret=SECRET)
+    assert isinstance(event, PipesConnectedAccountConnected)
     assert event.event == "pipes.connected_account.connected"
     assert event.id == json.loads(body)["id"]
     data = event.data
+    connection = emu.connection("hubspot", "user_1", "org_1")
+    assert connection is not None
+    assert data.id == connection.id
     assert data.provider_slug == "hubspot"
     assert data.user_id == "user_1"
     assert data.organization_id == "org_1"
     assert data.state.value == "connected"
     assert list(data.scopes) == list(emu.providers["hubspot"].scopes)
-    assert data.id == emu.connection("hubspot", "user_1", "org_1").id  # type: ignore[union-attr]
     with pytest.raises(ValueError):
         sdk.webhooks.verify_header(
             event_body=body, event_signature=signature, secret="not-the-secret"
         )
 
 
-def test_every_pipes_webhook_verifies_and_parses_with_the_sdk(sdk, emu, inbox):
+def test_every_pipes_webhook_verifies_and_parses_with_the_sdk(
+    sdk: WorkOSClient, emu: Emulator, inbox: Inbox
+) -> None:
     emu.connect("asana", "user_1")
     emu.needs_reauthorization("asana", "user_1")
     emu.disconnect("asana", "user_1")
@@ -186,15 +209,21 @@ def test_every_pipes_webhook_verifies_and_parses_with_the_sdk(sdk, emu, inbox):
         sdk.webhooks.verify_event(event_body=body, event_signature=signature, secret=SECRET)
         for body, signature in inbox.deliveries
     ]
-    assert [type(event).__name__ for event in events] == [
-        "PipesConnectedAccountConnected",
-        "PipesConnectedAccountReauthorizationNeeded",
-        "PipesConnectedAccountDisconnected",
+    assert [type(event) for event in events] == [
+        PipesConnectedAccountConnected,
+        PipesConnectedAccountReauthorizationNeeded,
+        PipesConnectedAccountDisconnected,
     ]
-    assert {event.data.provider_slug for event in events} == {"asana"}
+    pipes_events = [event for event in events if isinstance(event, PIPES_EVENTS)]
+    assert {event.data.provider_slug for event in pipes_events} == {"asana"}
+    assert [event.data.state.value for event in pipes_events] == [
+        "connected",
+        "needs_reauthorization",
+        "disconnected",
+    ]
 
 
-def test_connected_accounts_through_the_sdk(sdk, emu):
+def test_connected_accounts_through_the_sdk(sdk: WorkOSClient, emu: Emulator) -> None:
     made = emu.connect("github", "user_1", organization_id="org_1")
     account = sdk.pipes.get_user_connected_account("user_1", "github", organization_id="org_1")
     assert account.id == made.id
@@ -208,7 +237,7 @@ def test_connected_accounts_through_the_sdk(sdk, emu):
         sdk.pipes.get_user_connected_account("user_1", "github", organization_id="org_1")
 
 
-def test_errors_map_to_the_sdks_exceptions(sdk, emu):
+def test_errors_map_to_the_sdks_exceptions(sdk: WorkOSClient, emu: Emulator) -> None:
     wrong = WorkOSClient(api_key="sk_test_wrong", client_id="c", base_url=emu.url, max_retries=0)
     with wrong, pytest.raises(AuthenticationError) as unauthorized:
         wrong.pipes.get_access_token("salesforce", user_id="user_1")
@@ -227,7 +256,7 @@ def test_errors_map_to_the_sdks_exceptions(sdk, emu):
         sdk.pipes.get_access_token("salesforce", user_id="user_1")
 
 
-def test_the_sdk_retries_through_a_short_outage(emu):
+def test_the_sdk_retries_through_a_short_outage(emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
     emu.inject_fault("status", status=503, retry_after=0, count=2)
     with WorkOSClient(api_key=API_KEY, client_id="c", base_url=emu.url, max_retries=2) as patient:
