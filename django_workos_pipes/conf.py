@@ -6,6 +6,7 @@ tests and a missing API key fails on first use with the name of the setting to f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -153,13 +154,23 @@ def _import(value: Any, name: str) -> Callable[..., Any]:
     if callable(value):
         return cast(Callable[..., Any], value)
     try:
-        imported = import_string(str(value))
+        return _import_path(str(value))
     except ImportError as exc:
         raise PipesConfigurationError(
             f"WORKOS_PIPES['{name}'] = {value!r} cannot be imported: {exc}"
         ) from exc
+    except TypeError:
+        raise PipesConfigurationError(
+            f"WORKOS_PIPES['{name}'] = {value!r} is not callable."
+        ) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _import_path(path: str) -> Callable[..., Any]:
+    """Import a dotted path once: resolvers are looked up on every request."""
+    imported = import_string(path)
     if not callable(imported):
-        raise PipesConfigurationError(f"WORKOS_PIPES['{name}'] = {value!r} is not callable.")
+        raise TypeError(path)
     return cast(Callable[..., Any], imported)
 
 

@@ -16,6 +16,7 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -40,7 +41,7 @@ from .results import AccessToken, TokenResult
 
 logger = logging.getLogger("django_workos_pipes")
 
-KEY_PREFIX = "workos_pipes:v1"
+KEY_PREFIX = "wpipes1"
 # Invalidation markers must outlive every entry written before them; entries are
 # therefore never kept longer than this.
 MAX_ENTRY_LIFETIME = 86400.0
@@ -66,11 +67,13 @@ class CacheKeys:
     failure: str
 
     @classmethod
+    @functools.lru_cache(maxsize=4096)
     def build(cls, provider: str, user_id: str, organization_id: str | None) -> CacheKeys:
-        token = _key("token", provider, user_id, organization_id)
+        """The keys, memoised: they are built on every request, from a few distinct ids."""
+        token = _key("t", provider, user_id, organization_id)
         return cls(
             token=token,
-            user_marker=_key("invalidated", provider, user_id, organization_id),
+            user_marker=_key("i", provider, user_id, organization_id),
             org_marker=organization_marker(provider, organization_id),
             lock=token + ":lock",
             failure=token + ":failed",
@@ -78,12 +81,13 @@ class CacheKeys:
 
 
 def _key(kind: str, *parts: str | None) -> str:
-    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=20).hexdigest()
+    """``wpipes1:<kind>:<digest>``: short keys, since backends validate them per call."""
+    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=16).hexdigest()
     return f"{KEY_PREFIX}:{kind}:{digest}"
 
 
 def organization_marker(provider: str, organization_id: str | None) -> str:
-    return _key("invalidated-org", provider, organization_id)
+    return _key("o", provider, organization_id)
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,7 @@ class PipesService:
     ) -> None:
         """Forget the cached answer for one connection, in every process sharing the cache."""
         keys = CacheKeys.build(provider, user_id, organization_id)
-        self._mark_invalidated(keys.user_marker, keys.token)
+        self._mark_invalidated(keys.user_marker)
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> None:
         """Forget every cached answer for an organization's connections to ``provider``.
@@ -224,7 +228,7 @@ class PipesService:
         Used for organization-owned connections, whose events name no user: every user's
         entry under that organization is stale from now on.
         """
-        self._mark_invalidated(organization_marker(provider, organization_id), None)
+        self._mark_invalidated(organization_marker(provider, organization_id))
 
     async def aget_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -284,11 +288,11 @@ class PipesService:
         fresh = min(max(remaining - leeway, remaining / 2), ttl)
         return now + fresh, min(remaining, MAX_ENTRY_LIFETIME)
 
-    def _mark_invalidated(self, marker: str, token_key: str | None) -> None:
+    def _mark_invalidated(self, marker: str) -> None:
+        """One write: the marker alone makes every older entry invalid (entries written
+        before it are left to expire), so an invalidation costs one round trip."""
         ttl = max(_pick(self._token_ttl, app_settings.TOKEN_TTL), MAX_ENTRY_LIFETIME)
         self._cache_call(lambda: self.cache.set(marker, time.time(), math.ceil(ttl)), None)
-        if token_key is not None:
-            self._cache_call(lambda: self.cache.delete(token_key), None)
 
     # Single flight.
 

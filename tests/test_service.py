@@ -381,7 +381,7 @@ def test_cached_entry_is_small(
     tokens_in_order(upstream)
     token_value()
     client = redis.Redis.from_url(redis_url)
-    (key,) = [k for k in client.scan_iter(f"{redis_cache}:*") if b":token:" in k]
+    (key,) = [k for k in client.scan_iter(f"{redis_cache}:*") if b":t:" in k]
     assert client.memory_usage(key) <= 1024
 
 
