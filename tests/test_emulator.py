@@ -912,6 +912,11 @@ def test_the_python_api_records_calls(http: requests.Session, emu: Emulator) -> 
     assert body == {"user_id": "user_1", "organization_id": "org_1"}
     assert headers["content-type"] == "application/json"
     assert headers["authorization"] == "Bearer sk_t\u2026"
+
+    bare = {"Authorization": API_KEY}  # no scheme: refused, and still masked in the record
+    http.post(f"{emu.url}/data-integrations/salesforce/token", json={}, headers=bare)
+    assert emu.calls[-1].headers["authorization"] == "sk_t\u2026"
+    assert API_KEY not in repr(emu.calls)
     emu.reset()
     assert (emu.calls, emu.token_calls, emu.events) == ([], 0, [])
 

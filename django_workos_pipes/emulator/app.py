@@ -104,6 +104,9 @@ class Emulator:
         self._server: BackgroundServer | None = None
         self._state_path = Path(state_file) if state_file else None
         self._save_lock = threading.Lock()
+        # Held while a state change is applied, saved and its webhook queued, so
+        # webhooks leave in the order the changes happened.
+        self._changes = threading.RLock()
         if self._state_path is not None:
             self._store.replace_all(persistence.load(self._state_path))
         self._router = _build_router(self)
@@ -186,9 +189,10 @@ class Emulator:
         granted = known.scopes if scopes is None else tuple(_strings(scopes, "scopes"))
         missing = tuple(_strings(missing_scopes, "missing_scopes"))
         key = self._key(provider, user_id, organization_id)
-        connection = self._store.connect(key, granted, missing)
-        self._persist()
-        self._emit(EVENT_CONNECTED, connection, wait=True)
+        with self._changes:
+            connection = self._store.connect(key, granted, missing)
+            delivery = self._changed(EVENT_CONNECTED, connection)
+        _await(delivery)
         return connection
 
     def needs_reauthorization(
@@ -196,11 +200,11 @@ class Emulator:
     ) -> Connection:
         """Flip a connection to ``needs_reauthorization``; webhook on the transition."""
         key = self._key(provider, user_id, organization_id)
-        before = self._store.get(key)
-        connection = self._store.set_state(key, NEEDS_REAUTHORIZATION)
-        self._persist()
-        if before is None or before.state != NEEDS_REAUTHORIZATION:
-            self._emit(EVENT_REAUTHORIZATION_NEEDED, connection, wait=True)
+        with self._changes:
+            connection, changed = self._store.set_state(key, NEEDS_REAUTHORIZATION)
+            event = EVENT_REAUTHORIZATION_NEEDED if changed else None
+            delivery = self._changed(event, connection)
+        _await(delivery)
         return connection
 
     def disconnect(
@@ -211,8 +215,10 @@ class Emulator:
 
     def expire(self, provider: str, user_id: str, organization_id: str | None = None) -> Connection:
         """Make the current token expired, so the next token call rotates it."""
-        connection = self._store.expire(self._key(provider, user_id, organization_id))
-        self._persist()
+        key = self._key(provider, user_id, organization_id)
+        with self._changes:
+            connection = self._store.expire(key)
+            self._changed(None, connection)
         return connection
 
     def connection(
@@ -281,14 +287,15 @@ class Emulator:
 
     def reset(self) -> None:
         """Forget connections, consents, faults, calls and events (no webhooks sent)."""
-        self._store.clear()
-        self._faults.clear()
-        with self._lock:
-            self._calls.clear()
-            self._events.clear()
-            self._deliveries.clear()
-            self._token_calls = 0
-        self._persist()
+        with self._changes:
+            self._store.clear()
+            self._faults.clear()
+            with self._lock:
+                self._calls.clear()
+                self._events.clear()
+                self._deliveries.clear()
+                self._token_calls = 0
+            self._persist()
 
     # Used by the HTTP handlers -----------------------------------------------------
 
@@ -311,8 +318,8 @@ class Emulator:
     def record_call(self, request: Request, body: Any) -> None:
         headers = dict(request.headers)
         if "authorization" in headers:
-            scheme, _, key = headers["authorization"].partition(" ")
-            headers["authorization"] = f"{scheme} {mask(key)}"
+            scheme, space, key = headers["authorization"].partition(" ")
+            headers["authorization"] = f"{scheme} {mask(key)}" if space else mask(scheme)
         with self._lock:
             self._calls.append(Call(request.method, request.target, body, headers))
 
@@ -379,9 +386,12 @@ class Emulator:
         return tuple(dict.fromkeys(existing.scopes + existing.missing_scopes))
 
     def remove_connection(self, key: Key, *, wait: bool) -> Connection:
-        removed = self._store.remove(key)
-        self._persist()
-        self._emit(EVENT_DISCONNECTED, removed, state=DISCONNECTED, wait=wait)
+        """Disconnect; ``wait`` for the webhook unless answering the wire's own DELETE."""
+        with self._changes:
+            removed = self._store.remove(key)
+            delivery = self._changed(EVENT_DISCONNECTED, removed, state=DISCONNECTED)
+        if wait:
+            _await(delivery)
         return removed
 
     # Internals ---------------------------------------------------------------------
@@ -399,19 +409,20 @@ class Emulator:
             raise ValueError("user_id must be a non-empty string")
         return make_key(provider, user_id, organization_id)
 
-    def _emit(
-        self, event_type: str, connection: Connection, *, state: str | None = None, wait: bool
-    ) -> None:
+    def _changed(
+        self, event_type: str | None, connection: Connection, *, state: str | None = None
+    ) -> Delivery | None:
+        """Save the state and queue the change's webhook (under ``_changes``, so in order)."""
+        self._persist()
+        if event_type is None:
+            return None
         event = envelope(event_type, connection.event_data(state))
+        delivery = self._webhooks.send(event) if self._webhooks is not None else None
         with self._lock:
             self._events.append(event)
-        if self._webhooks is None:
-            return
-        delivery = self._webhooks.send(event)
-        with self._lock:
-            self._deliveries.append(delivery)
-        if wait and not delivery.done.wait(WEBHOOK_WAIT):
-            logger.warning("webhook %s still pending after %.0f s", event["id"], WEBHOOK_WAIT)
+            if delivery is not None:
+                self._deliveries.append(delivery)
+        return delivery
 
     def _persist(self) -> None:
         if self._state_path is None:
@@ -421,6 +432,12 @@ class Emulator:
                 persistence.save(self._state_path, self._store.all())
             except OSError as exc:
                 logger.warning("could not save the state to %s: %s", self._state_path, exc)
+
+
+def _await(delivery: Delivery | None) -> None:
+    """Wait, bounded, until the receiver has had the webhook (or it was given up)."""
+    if delivery is not None and not delivery.done.wait(WEBHOOK_WAIT):
+        logger.warning("webhook %s still pending after %.0f s", delivery.event["id"], WEBHOOK_WAIT)
 
 
 def _strings(values: Sequence[str], name: str) -> list[str]:

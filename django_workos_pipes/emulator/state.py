@@ -193,11 +193,15 @@ class Store:
             self._connections[key] = connection
             return connection
 
-    def set_state(self, key: Key, state: str) -> Connection:
+    def set_state(self, key: Key, state: str) -> tuple[Connection, bool]:
+        """Put a connection in ``state``; and whether that was a change."""
         with self._lock:
-            changed = replace(self._require(key), state=state, updated_at=wire.now())
+            current = self._require(key)
+            if current.state == state:
+                return current, False
+            changed = replace(current, state=state, updated_at=wire.now())
             self._connections[key] = changed
-            return changed
+            return changed, True
 
     def expire(self, key: Key) -> Connection:
         """Put the token's expiry in the past, so the next token call rotates it."""
