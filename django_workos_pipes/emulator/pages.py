@@ -38,7 +38,7 @@ CSS = """
 *{box-sizing:border-box}
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
 color:#1f2330;background:#f3f4f8}
-main{max-width:1080px;margin:0 auto;padding:32px 20px}
+main{max-width:1200px;margin:0 auto;padding:32px 20px}
 main.narrow{max-width:460px;padding-top:9vh}
 h1{font-size:22px;margin:0 0 6px}h2{font-size:16px;margin:0 0 12px}
 p{margin:0 0 12px}a{color:#4b4bd8}
@@ -58,7 +58,7 @@ ul.scopes{list-style:none;padding:0;margin:16px 0;border:1px solid #e3e5ee;borde
 ul.scopes li{padding:9px 14px;border-top:1px solid #eef0f5;font-size:14px}
 ul.scopes li:first-child{border-top:0}
 code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f8;
-padding:1px 6px;border-radius:6px;word-break:break-all}
+padding:1px 6px;border-radius:6px;overflow-wrap:anywhere}
 .buttons{display:flex;gap:10px;margin-top:18px}.buttons button{flex:1}
 button{font:inherit;font-weight:600;border-radius:10px;padding:10px 16px;cursor:pointer;
 border:1px solid #d5d8e3;background:#fff;color:#1f2330}
@@ -70,8 +70,9 @@ table{width:100%;border-collapse:collapse;font-size:14px}
 th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.04em;
 color:#6b7185;font-weight:600;padding:8px}
 td{padding:10px 8px;border-top:1px solid #eef0f5;vertical-align:top}
-td form{display:inline}
-.actions{display:flex;flex-wrap:wrap;gap:6px}
+td form{display:block}td.nowrap{white-space:nowrap}td.scopes{max-width:300px}
+.wide{overflow-x:auto}
+.actions{display:flex;flex-direction:column;gap:6px}.actions button{width:100%}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;
 align-items:end}
 label{display:block;font-size:12px;font-weight:600;color:#6b7185;margin-bottom:4px}
@@ -240,9 +241,9 @@ def _connections(board: Dashboard) -> str:
         return f'<div class="card"><h2>Connections</h2>{body}</div>'
     rows = "".join(_connection_row(connection) for connection in board.connections)
     return (
-        '<div class="card"><h2>Connections</h2><table><thead><tr><th>Provider</th>'
-        "<th>User</th><th>Organization</th><th>State</th><th>Scopes</th><th>Token</th>"
-        f"<th>Actions</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        '<div class="card"><h2>Connections</h2><div class="wide"><table><thead><tr>'
+        "<th>Provider</th><th>User</th><th>Organization</th><th>State</th><th>Scopes</th>"
+        f"<th>Token</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table></div></div>"
     )
 
 
@@ -253,18 +254,20 @@ def _connection_row(c: Connection) -> str:
         scopes += f'<div class="small muted">missing: {missing}</div>'
     actions = "".join(
         [
-            _action(c, "needs_reauthorization", "Needs reauthorization"),
+            _action(c, "needs_reauthorization", "Needs reauth"),
             _action(c, "expire", "Expire token"),
             _action(c, "disconnect", "Disconnect", "danger"),
         ]
     )
+    state = escape(c.state)
+    token = f"<code>{escape(mask(c.access_token))}</code>"
     return (
         f"<tr><td><strong>{escape(c.provider)}</strong></td><td>{escape(c.user_id)}</td>"
         f"<td>{escape(c.organization_id or '-')}</td>"
-        f'<td><span class="badge {escape(c.state)}">{escape(c.state)}</span></td>'
-        f"<td>{scopes}</td><td><code>{escape(mask(c.access_token))}</code>"
+        f'<td class="nowrap"><span class="badge {state}">{state}</span></td>'
+        f'<td class="scopes">{scopes}</td><td class="nowrap">{token}'
         f'<div class="small muted">{_expiry_text(c.expires_at)}</div></td>'
-        f'<td><div class="actions">{actions}</div></td></tr>'
+        f'<td class="nowrap"><div class="actions">{actions}</div></td></tr>'
     )
 
 
@@ -360,8 +363,9 @@ def _event_row(event: Mapping[str, Any], delivery: Mapping[str, Any] | None) -> 
     else:
         outcome = f"failed: {delivery['error']} ({delivery['attempts']} attempts)"
     account = f"{data.get('provider_slug', '')} / {data.get('user_id', '')}"
+    when = str(event["created_at"])
     return (
-        f'<tr><td class="small">{escape(str(event["created_at"]))}</td>'
+        f'<tr><td class="small nowrap" title="{escape(when)}">{escape(when[11:19])}</td>'
         f"<td><code>{escape(str(event['event']))}</code></td>"
         f'<td>{escape(account)}</td><td class="small">{escape(outcome)}</td></tr>'
     )
