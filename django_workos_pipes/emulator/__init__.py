@@ -8,6 +8,12 @@ Run it with ``python -m django_workos_pipes.emulator --port 4100`` (or the
         client = WorkOSClient(api_key=emu.api_key, client_id="client_x", base_url=emu.url)
 
 It needs no Django settings: nothing here imports Django.
+
+The HTTP surface: ``POST /data-integrations/{provider}/token`` and ``/authorize``,
+``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}`` (all with
+``Authorization: Bearer <api key>``), the consent page at ``/consent/{id}``, and the
+control API and page under ``/_emulator/``, which need no key: the emulator binds to
+127.0.0.1 by default.
 """
 
 from __future__ import annotations

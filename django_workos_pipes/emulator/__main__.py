@@ -1,4 +1,4 @@
-"""``python -m django_workos_pipes.emulator --help``."""
+"""Entry point of ``python -m django_workos_pipes.emulator`` (see ``--help``)."""
 
 from .cli import main
 

@@ -19,6 +19,10 @@ from .app import DEFAULT_API_KEY, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN_LIFE
 from .persistence import StateFileError
 from .providers import Provider, parse_spec
 
+logger = logging.getLogger("django_workos_pipes.emulator")
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
 
 class Output(Protocol):
     """Where the status line goes: ``sys.stdout`` or a command's ``OutputWrapper``."""
@@ -117,6 +121,11 @@ def serve(emulator: Emulator, out: Output) -> int:
         emulator.start()
         out.write(status_line(emulator) + "\n")
         out.flush()
+        if emulator.host not in LOOPBACK:
+            logger.warning(
+                "listening on %s: anyone who reaches it can use /_emulator/ (no API key)",
+                emulator.host,
+            )
         while not stop.wait(0.5):
             pass
     finally:
