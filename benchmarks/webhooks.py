@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--redis", metavar="URL", help="use a Redis cache instead of locmem")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     arguments = parser.parse_args()
 
     if hasattr(os, "sched_setaffinity"):
@@ -142,6 +143,9 @@ def main() -> None:
 
     cache = "redis" if arguments.redis else "locmem"
     rate = arguments.events / elapsed
+    if arguments.json:
+        print(json.dumps({"cache": cache, "events": arguments.events, "events_per_second": rate}))
+        return
     print(
         f"{arguments.events} verified webhook events in {elapsed:.2f} s: {rate:,.0f} events/s "
         f"(one core, {cache} cache)"

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Cache-hit overhead of ``@require_pipe``: the same view, decorated or not.
+
+    .venv/bin/python benchmarks/views.py --cache locmem|redis [--requests 3000] [--rounds 5]
+
+Both views run through Django's WSGI handler with a ``startproject`` middleware stack
+and a logged-in user; the decorated one finds its token in the cache (one upstream call
+before timing starts). Rounds alternate, and the best round of each counts, so the
+ratio compares like with like on a noisy machine. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import site
+from benchmarks.redis_server import private_redis
+from django_workos_pipes.emulator import Emulator
+
+
+def best_rate(send: object, requests: int, rounds: int) -> float:
+    best = 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        statuses = send(requests)  # type: ignore[operator]
+        elapsed = time.perf_counter() - started
+        if any(not status.startswith("200") for status in statuses):
+            sys.exit(f"non-200 answers: {sorted(set(statuses))}")
+        best = max(best, requests / elapsed)
+    return best
+
+
+def redis_commands(url: str) -> int:
+    import redis
+
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info",))
+
+
+def token_memory(url: str) -> int:
+    """``MEMORY USAGE`` of the largest cached token entry (key, value and overhead)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    return max(client.memory_usage(key) or 0 for key in client.scan_iter("*:t:*"))
+
+
+def measure(
+    cache: dict[str, object], emulator: Emulator, args: argparse.Namespace
+) -> dict[str, float]:
+    site.configure(cache=cache, base_url=emulator.url)
+    cookie = site.login_cookie()
+    emulator.connect("salesforce", "user_bench_1", scopes=["api"])
+    plain = site.requester("/plain/", cookie)
+    piped = site.requester("/piped/", cookie)
+    plain(200), piped(200)  # warm up: imports, URL resolver, the token in the cache
+    calls_before = emulator.token_calls
+    results: dict[str, float] = {"plain_rps": 0.0, "decorated_rps": 0.0}
+    for _ in range(args.rounds):
+        results["plain_rps"] = max(results["plain_rps"], best_rate(plain, args.requests, 1))
+        results["decorated_rps"] = max(results["decorated_rps"], best_rate(piped, args.requests, 1))
+    results["ratio"] = results["decorated_rps"] / results["plain_rps"]
+    results["upstream_calls_while_timed"] = emulator.token_calls - calls_before
+    if args.naive:
+        naive = site.requester("/naive/", cookie)
+        naive(50)
+        results["naive_rps"] = best_rate(naive, max(200, args.requests // 5), args.rounds)
+        results["decorated_vs_naive"] = results["decorated_rps"] / results["naive_rps"]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--naive", action="store_true", help="also time a view calling the official SDK"
+    )
+    args = parser.parse_args()
+    site.pin_to_one_core()
+    with Emulator(api_key=site.API_KEY) as emulator:
+        if args.cache == "locmem":
+            cache: dict[str, object] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+            results = measure(cache, emulator, args)
+        else:
+            with private_redis() as url:
+                cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+                results = measure(cache, emulator, args)
+                site_requests = site.requester("/piped/", site.login_cookie("bench2"))
+                emulator.connect("salesforce", "user_bench_2", scopes=["api"])
+                site_requests(5)  # the second user's token is cached now
+                before = redis_commands(url)
+                site_requests(1000)
+                results["redis_commands_per_request"] = (redis_commands(url) - before) / 1000
+                results["bytes_per_token"] = token_memory(url)
+    print(json.dumps({"cache": args.cache, **results}))
+
+
+if __name__ == "__main__":
+    main()
