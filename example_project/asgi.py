@@ -1,0 +1,8 @@
+"""ASGI entry point of the example site (its async page runs natively there)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+application = get_asgi_application()

@@ -1,0 +1,108 @@
+"""Settings of the example site, read from the environment and an optional ``.env``.
+
+``run.py`` sets the WorkOS variables so that the site talks to the local emulator it
+starts. Everything else has a development default: SQLite in ``.state/`` and the
+process-local cache. ``DATABASE_URL`` and ``CACHE_URL`` switch to PostgreSQL and Redis
+(see ``.env.example``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent
+
+env = environ.Env()
+# Variables already in the environment win over the file (run.py's among them).
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+STATE_DIR = Path(env.str("EXAMPLE_STATE_DIR", default=str(BASE_DIR / ".state")))
+
+SECRET_KEY = env.str("SECRET_KEY", default="example-project-insecure-development-key")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    # First, so its templates override the app's refusal pages.
+    "example_project.demo",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_workos_pipes",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                # The template tags read the user from the request.
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "example_project.demo.context_processors.demo",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{STATE_DIR / 'db.sqlite3'}")}
+if "DATABASE_URL" not in env:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)  # for the default SQLite file
+
+# locmem by default: one runserver process shares it between its threads, webhook
+# included. Several processes need a shared cache: CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://example-project")}
+
+AUTH_USER_MODEL = "demo.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+USE_TZ = True
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The defaults match `python -m django_workos_pipes.emulator` started by hand.
+WORKOS_PIPES = {
+    "API_KEY": env.str("WORKOS_API_KEY", default="sk_test_emulator"),
+    "BASE_URL": env.str("WORKOS_BASE_URL", default="http://127.0.0.1:4100"),
+    "WEBHOOK_SECRET": env.str("WORKOS_WEBHOOK_SECRET", default=""),
+}
+
+# Where the header links to the emulator's control page; empty hides the link.
+_local_workos = WORKOS_PIPES["BASE_URL"].startswith(("http://127.", "http://localhost"))
+EMULATOR_URL = env.str("EMULATOR_URL", default=WORKOS_PIPES["BASE_URL"] if _local_workos else "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"short": {"format": "[%(asctime)s] %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "short"}},
+    # One line per WorkOS call and per webhook, tokens and keys masked.
+    "loggers": {"django_workos_pipes": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,1 @@
+"""Helpers of the browser test: the example site as a real server, and Chromium."""
