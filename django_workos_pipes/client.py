@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
 from . import __version__
@@ -182,17 +184,10 @@ class PipesClient:
         }
         if method == "POST":
             headers["Idempotency-Key"] = str(uuid.uuid4())
-        session = _session(os.getpid(), self.max_retries, self.backoff_factor, self.backoff_max)
         started = time.perf_counter()
         try:
-            response = session.request(
-                method,
-                self.base_url + path,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
+            response = self._send(
+                method, self.base_url + path, json=json, params=params, headers=headers
             )
         except requests.RequestException as exc:
             elapsed = (time.perf_counter() - started) * 1000
@@ -202,6 +197,35 @@ class PipesClient:
         request_id = response.headers.get("X-Request-ID")
         _log_call(operation, provider, user_id, response.status_code, request_id, elapsed)
         return _decode(response, request_id), response
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """Send the request and read its whole answer, within one budget of retries.
+
+        urllib3 retries what fails before an answer's headers arrive; an answer whose
+        body is cut short (the connection dropped halfway) fails later, while the body
+        is read, so it is retried here, from what is left of the same budget.
+        """
+        retries_left = self.max_retries
+        while True:
+            session = _session(os.getpid(), retries_left, self.backoff_factor, self.backoff_max)
+            response = session.request(
+                method, url, timeout=self.timeout, allow_redirects=False, stream=True, **kwargs
+            )
+            try:
+                response.content  # noqa: B018 - reads the body here, where a cut is retried
+                return response
+            except requests.exceptions.ChunkedEncodingError:
+                response.close()
+                retry = response.raw.retries if response.raw is not None else None
+                if not isinstance(retry, Retry):
+                    raise
+                try:
+                    retry = retry.increment(method, url, error=ProtocolError("answer cut short"))
+                except urllib3.exceptions.HTTPError:
+                    raise requests.exceptions.ChunkedEncodingError("answer cut short") from None
+                logger.warning("WorkOS answer cut short; retrying (%s left)", retry.total)
+                retry.sleep()
+                retries_left = int(retry.total or 0)
 
 
 def _decode(response: requests.Response, request_id: str | None) -> Any:
