@@ -1,0 +1,55 @@
+"""Views of the fault-suite site: ``/<provider>/?user=<WorkOS user id>``.
+
+A granted view answers the token's fingerprint, never the token, so response bodies
+can be searched for leaked tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from django_workos_pipes.decorators import require_pipe
+
+
+def user_from_query(request: HttpRequest) -> str | None:
+    """The ``USER_ID_RESOLVER`` of the site: the ``user`` query parameter."""
+    return request.GET.get("user") or None
+
+
+def no_organization(request: HttpRequest) -> str | None:
+    return None
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def granted(request: HttpRequest, provider: str) -> JsonResponse:
+    token = request.pipes[provider]  # type: ignore[attr-defined]
+    return JsonResponse({"provider": provider, "fingerprint": fingerprint(token.access_token)})
+
+
+def ready(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@require_pipe("salesforce")
+def salesforce(request: HttpRequest) -> HttpResponse:
+    return granted(request, "salesforce")
+
+
+@require_pipe("hubspot")
+def hubspot(request: HttpRequest) -> HttpResponse:
+    return granted(request, "hubspot")
+
+
+@require_pipe("slack")
+def slack(request: HttpRequest) -> HttpResponse:
+    return granted(request, "slack")
+
+
+@require_pipe("salesforce")
+async def async_salesforce(request: HttpRequest) -> HttpResponse:
+    return granted(request, "salesforce")
