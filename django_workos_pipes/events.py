@@ -32,6 +32,11 @@ class EnvelopeError(ValueError):
     """The body is not a WorkOS event envelope; the message is a short, safe reason."""
 
 
+class InvalidationNotStored(Exception):
+    """The cache could not be written, so the cached token the event is about is still
+    there: the event must not be acknowledged, so that WorkOS delivers it again."""
+
+
 @dataclass(frozen=True)
 class ConnectionChange:
     """The connection a pipes event is about: whose cached token to forget."""
@@ -94,17 +99,20 @@ def handle_event(event: Event, payload: bytes, *, service: PipesService, sender:
 
     Invalidation comes first, so a failing signal receiver can't leave a stale token
     behind. Exceptions from receivers propagate: the caller answers 500 and WorkOS
-    delivers the event again.
+    delivers the event again. An invalidation the cache could not store raises
+    :class:`InvalidationNotStored` before any signal is sent.
     """
     change = connection_change(event)
     if change is not None:
         if change.user_id is None:
             # An organization-owned connection: every user's entry under it is stale.
-            service.invalidate_organization(change.provider, change.organization_id)
+            stored = service.invalidate_organization(change.provider, change.organization_id)
         else:
-            service.invalidate(
+            stored = service.invalidate(
                 change.provider, user_id=change.user_id, organization_id=change.organization_id
             )
+        if not stored:
+            raise InvalidationNotStored(f"event {event['id']}: the cache could not be written")
         logger.info(
             "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s",
             event["id"],

@@ -217,18 +217,22 @@ class PipesService:
 
     def invalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> None:
-        """Forget the cached answer for one connection, in every process sharing the cache."""
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        self._mark_invalidated(keys.user_marker)
+    ) -> bool:
+        """Forget the cached answer for one connection, in every process sharing the cache.
 
-    def invalidate_organization(self, provider: str, organization_id: str | None) -> None:
+        Returns False when the cache could not be written: nothing was forgotten.
+        """
+        keys = CacheKeys.build(provider, user_id, organization_id)
+        return self._mark_invalidated(keys.user_marker)
+
+    def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
 
         Used for organization-owned connections, whose events name no user: every user's
-        entry under that organization is stale from now on.
+        entry under that organization is stale from now on. Returns False when the cache
+        could not be written.
         """
-        self._mark_invalidated(organization_marker(provider, organization_id))
+        return self._mark_invalidated(organization_marker(provider, organization_id))
 
     async def aget_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -240,13 +244,13 @@ class PipesService:
 
     async def ainvalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> None:
-        await sync_to_async(self.invalidate, thread_sensitive=False)(
+    ) -> bool:
+        return await sync_to_async(self.invalidate, thread_sensitive=False)(
             provider, user_id=user_id, organization_id=organization_id
         )
 
-    async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> None:
-        await sync_to_async(self.invalidate_organization, thread_sensitive=False)(
+    async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> bool:
+        return await sync_to_async(self.invalidate_organization, thread_sensitive=False)(
             provider, organization_id
         )
 
@@ -288,11 +292,17 @@ class PipesService:
         fresh = min(max(remaining - leeway, remaining / 2), ttl)
         return now + fresh, min(remaining, MAX_ENTRY_LIFETIME)
 
-    def _mark_invalidated(self, marker: str) -> None:
+    def _mark_invalidated(self, marker: str) -> bool:
         """One write: the marker alone makes every older entry invalid (entries written
-        before it are left to expire), so an invalidation costs one round trip."""
+        before it are left to expire), so an invalidation costs one round trip.
+        False when the cache could not be written."""
         ttl = max(_pick(self._token_ttl, app_settings.TOKEN_TTL), MAX_ENTRY_LIFETIME)
-        self._cache_call(lambda: self.cache.set(marker, time.time(), math.ceil(ttl)), None)
+
+        def write() -> bool:
+            self.cache.set(marker, time.time(), math.ceil(ttl))
+            return True
+
+        return self._cache_call(write, False)
 
     # Single flight.
 

@@ -15,6 +15,9 @@ A delivery is answered:
 - 200 once the event is handled, and 200 again, without handling it twice, for every
   later delivery of the same event id;
 - 409 while another delivery of the same id is being handled, so WorkOS retries later;
+- 503 when the cache can't be written, so the cached token could not be invalidated:
+  WorkOS delivers the event again (acknowledging it would leave the token served once
+  the cache answers again);
 - 500 when a signal receiver raises: the event is not marked handled and WorkOS retries.
 """
 
@@ -37,7 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import signatures
 from .conf import app_settings
-from .events import EnvelopeError, Event, handle_event, parse_event
+from .events import EnvelopeError, Event, InvalidationNotStored, handle_event, parse_event
 from .service import KEY_PREFIX, PipesService, pipes
 
 logger = logging.getLogger("django_workos_pipes.webhooks")
@@ -75,8 +78,9 @@ class EventLedger:
 
     One key per event id holds ``"processing"`` (added with ``cache.add``, so of two
     concurrent deliveries only one handles the event) and then ``"handled"``. The cache
-    is an optimisation here too: when it fails, events are handled anyway, since
-    invalidating a token twice is harmless and missing an invalidation is not.
+    is an optimisation here too: when it fails, events are handled without the duplicate
+    check, since invalidating a token twice is harmless and missing an invalidation is
+    not (an invalidation the cache can't store is answered 503, to be delivered again).
     """
 
     def __init__(self, cache: BaseCache, *, ttl: float, claim_timeout: float) -> None:
@@ -197,6 +201,15 @@ class WebhookView(View):
             return _plain("event is being handled; retry later", status=409)
         try:
             handle_event(event, payload, service=service, sender=type(self))
+        except InvalidationNotStored:
+            ledger.release(event_id)
+            logger.warning(
+                "WorkOS event %s (%s): the cache is unavailable, so the cached token was not "
+                "invalidated; answering 503 so WorkOS delivers it again.",
+                event_id,
+                event["event"],
+            )
+            return _plain("cache unavailable; deliver again later", status=503)
         except BaseException as exc:
             ledger.release(event_id)
             logger.warning(

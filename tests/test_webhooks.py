@@ -657,8 +657,11 @@ def test_a_stale_claim_of_a_crashed_process_expires(client: Client) -> None:
         assert post_webhook(client, event).content == b"ok"
 
 
-def test_handling_goes_on_when_the_cache_is_down(
-    client: Client, caplog: pytest.LogCaptureFixture, changed: list[dict[str, Any]]
+def test_with_the_cache_down_only_events_that_need_no_invalidation_are_acknowledged(
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+    received: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
 ) -> None:
     down = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -667,11 +670,17 @@ def test_handling_goes_on_when_the_cache_is_down(
     }
     with override_settings(CACHES={"default": down}):
         with caplog.at_level(logging.WARNING, logger="django_workos_pipes"):
-            response = post_webhook(client, webhook_event("disconnected", "salesforce", "user_1"))
-    assert response.status_code == 200
-    assert len(changed) == 1
+            other = post_webhook(client, webhook_event("user.created"))
+            pipes_event = post_webhook(
+                client, webhook_event("disconnected", "salesforce", "user_1")
+            )
+    # Handled without the duplicate check: nothing needed the cache.
+    assert other.status_code == 200 and len(received) == 1
+    # The token could not be invalidated: not acknowledged, so WorkOS delivers it again.
+    assert pipes_event.status_code == 503 and len(received) == 1 and not changed
     assert "Cache unavailable" in caplog.text
     assert "without a duplicate check" in caplog.text
+    assert "answering 503 so WorkOS delivers it again" in caplog.text
 
 
 # Signals.
