@@ -119,7 +119,8 @@ def test_the_status_object_holds_no_token_at_all() -> None:
     token = AccessToken(TOKEN, datetime(2031, 1, 1, tzinfo=timezone.utc), ("api",), ())
     status = PipeStatus.from_result("salesforce", TokenResult.connected(token))
     seen = [str(status), repr(status), format(status), *map(str, dataclasses.astuple(status))]
-    seen += [repr(getattr(status, name, None)) for name in dir(status)]
+    # (Python 3.10's slotted dataclasses keep a __weakref__ descriptor that can't be read.)
+    seen += [repr(getattr(status, name, None)) for name in dir(status) if name != "__weakref__"]
     assert all("ya29" not in text for text in seen)
     assert not hasattr(status, "__dict__")
     assert (status.active, status.error, status.scopes) == (True, None, ("api",))
