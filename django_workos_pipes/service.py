@@ -210,7 +210,16 @@ class PipesService:
         usable is cached.
         """
         keys = CacheKeys.build(provider, user_id, organization_id)
-        entry = self._read(keys)
+        found = self._cache_call(
+            lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
+        )
+        if found is None:
+            # The cache is down: ask WorkOS directly. Taking the lock and storing the
+            # answer would each wait for the cache's timeout again, for nothing.
+            return self.client.get_access_token(
+                provider, user_id=user_id, organization_id=organization_id
+            )
+        entry = _valid_entry(found, keys)
         if entry is not None and time.time() < entry.fresh_until:
             return entry.result
         return self._refresh(provider, user_id, organization_id, keys, entry)
