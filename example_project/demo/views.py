@@ -4,10 +4,10 @@
 - ``crm_and_chat``: an async view with two ``@require_pipe`` stacked (HubSpot, Slack);
 - ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope.
 
-An anonymous visitor is sent to log in by each of them, then comes back. Each shows
-what it was given in ``request.pipes``: the masked token, its expiry and
-scopes. A real page would call the provider's API with ``token.access_token``; nothing
-here ever puts that string in a page.
+Each sends an anonymous visitor to log in first (no ``login_required`` needed), and
+shows what it was given in ``request.pipes``: the masked token, its expiry and scopes.
+A real page would call the provider's API with ``token.access_token``; nothing here
+ever puts that string in a page.
 """
 
 from __future__ import annotations
