@@ -21,12 +21,13 @@ from urllib.parse import quote
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from urllib3.exceptions import ProtocolError
 from urllib3.util.retry import Retry
 
 from . import __version__
 from .exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
-from .masking import mask_id
+from .masking import mask, mask_id
 from .results import TokenResult
 
 logger = logging.getLogger("django_workos_pipes")
@@ -44,6 +45,24 @@ class _CappedRetry(Retry):
 
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), self.backoff_max)
+
+
+class _BearerAuth(AuthBase):
+    """``Authorization: Bearer <API key>``, added as the request is sent.
+
+    The key is then in no variable of a frame that a traceback could show (Django's
+    error pages and HTML error e-mails print them), and ``~/.netrc`` can't replace it.
+    """
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._api_key}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"_BearerAuth({mask(self._api_key)!r})"
 
 
 @functools.lru_cache(maxsize=8)
@@ -100,11 +119,15 @@ class PipesClient:
         try:
             return TokenResult.from_api(data)
         except ValueError as exc:
-            raise PipesMalformedResponse(
-                f"unexpected token answer: {exc}",
-                status_code=response.status_code,
-                request_id=response.headers.get("X-Request-ID"),
-            ) from None
+            problem = str(exc)
+        # The body may hold a token: it must not be a variable of the frame that raises,
+        # since Django's error pages and e-mails print those.
+        del data
+        raise PipesMalformedResponse(
+            f"unexpected token answer: {problem}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        )
 
     def authorize_url(
         self,
@@ -177,17 +200,18 @@ class PipesClient:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> tuple[Any, requests.Response]:
-        headers = {
-            "Authorization": f"Bearer {self.api_key}",
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if method == "POST":
             headers["Idempotency-Key"] = str(uuid.uuid4())
         started = time.perf_counter()
         try:
             response = self._send(
-                method, self.base_url + path, json=json, params=params, headers=headers
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers=headers,
+                auth=_BearerAuth(self.api_key),
             )
         except requests.RequestException as exc:
             elapsed = (time.perf_counter() - started) * 1000
