@@ -11,6 +11,7 @@ the emulator handed out appear in none of them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -51,6 +52,7 @@ class RecordingEmulator(Emulator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._tokens_lock = threading.Lock()
         self.tokens: set[str] = set()
+        self._by_connection: dict[tuple[str, str, str | None], set[str]] = {}
         super().__init__(*args, **kwargs)
         for connection in self.connections():  # restored from a state file
             self._remember(connection)
@@ -68,9 +70,17 @@ class RecordingEmulator(Emulator):
         with self._tokens_lock:
             return set(self.tokens)
 
+    def tokens_of(
+        self, provider: str, user_id: str, organization_id: str | None = None
+    ) -> set[str]:
+        """Every token this connection has had."""
+        with self._tokens_lock:
+            return set(self._by_connection.get((provider, user_id, organization_id), ()))
+
     def _remember(self, connection: Connection) -> Connection:
         with self._tokens_lock:
             self.tokens.add(connection.access_token)
+            self._by_connection.setdefault(connection.key, set()).add(connection.access_token)
         return connection
 
 
@@ -123,7 +133,9 @@ class LeakGuard:
     def secrets(self) -> dict[str, str]:
         watched = dict(self._watched)
         for token in self.tokens():
-            watched[f"access token {mask(token)}"] = token
+            # The digest tells tokens with the same prefix apart; it reveals nothing.
+            digest = hashlib.sha256(token.encode()).hexdigest()[:8]
+            watched[f"access token {mask(token)} ({digest})"] = token
         return watched
 
     # Where it could show.

@@ -10,5 +10,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("hubspot/", views.hubspot),
     path("slack/", views.slack),
     path("async/salesforce/", views.async_salesforce),
+    path("direct/<str:provider>/", views.direct),
     path("pipes/", include("django_workos_pipes.urls")),
 ]

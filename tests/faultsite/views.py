@@ -10,6 +10,7 @@ import hashlib
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from django_workos_pipes import pipes
 from django_workos_pipes.decorators import require_pipe
 
 
@@ -53,3 +54,10 @@ def slack(request: HttpRequest) -> HttpResponse:
 @require_pipe("salesforce")
 async def async_salesforce(request: HttpRequest) -> HttpResponse:
     return granted(request, "salesforce")
+
+
+def direct(request: HttpRequest, provider: str) -> JsonResponse:
+    """Project code calling the service itself, letting any error become a 500."""
+    result = pipes.get_access_token(provider, user_id=request.GET["user"])
+    token = result.access_token
+    return JsonResponse({"fingerprint": fingerprint(token.access_token) if token else None})
