@@ -66,6 +66,10 @@ class RecordingEmulator(Emulator):
         connection = super().issue_token(provider, user_id, organization_id)
         return None if connection is None else self._remember(connection)
 
+    def __enter__(self) -> RecordingEmulator:
+        self.start()
+        return self
+
     def handed_out(self) -> set[str]:
         with self._tokens_lock:
             return set(self.tokens)
