@@ -327,10 +327,23 @@ def test_redis_killed_and_restarted_under_load_of_two_processes(
     }
     connections = len(users) * len(PROVIDERS)
     with running_servers(2, "tests.faultsite.settings", env=env, threads=4) as servers:
+
+        def sweep() -> int:
+            """Ask both servers for every connection once: the token calls it cost."""
+            before = upstream.emulator.token_calls
+            for server in servers:
+                for provider in PROVIDERS:
+                    for user in users:
+                        status, body = server.request("GET", f"/{provider}/?user={user}")
+                        leak_guard.body(body)
+                        assert status == 200, body
+            return upstream.emulator.token_calls - before
+
         try:
+            assert sweep() == connections, "one call per connection, for both servers"
             started = time.monotonic()
             with Load(servers, upstream, leak_guard, users) as load:
-                time.sleep(1.0)
+                time.sleep(0.5)
                 warm = calls_during(upstream, 0.5)
                 redis_server.kill()
                 down_at = load.total
@@ -338,8 +351,9 @@ def test_redis_killed_and_restarted_under_load_of_two_processes(
                 served_while_down = load.total - down_at
                 redis_server.start()
                 restarted = time.monotonic()
-                while calls_during(upstream, 0.3) and time.monotonic() < restarted + 5:
-                    pass
+                sweeps = [sweep()]  # until a sweep of every connection costs no call
+                while sweeps[-1] and len(sweeps) < 5:
+                    sweeps.append(sweep())
                 resumed_after = time.monotonic() - restarted
                 after = calls_during(upstream, 1.0)
             duration = time.monotonic() - started
@@ -355,6 +369,7 @@ def test_redis_killed_and_restarted_under_load_of_two_processes(
     assert warm == 0, "all cached before Redis went away"
     assert down > connections, "token calls rise while Redis is down"
     assert served_while_down > 0
+    assert sweeps[-1] == 0, f"caching did not resume: {sweeps}"
     assert after == 0, "caching resumed: token calls stopped rising"
     report(
         "redis_fault",
@@ -364,6 +379,7 @@ def test_redis_killed_and_restarted_under_load_of_two_processes(
         statuses=dict(load.statuses),
         served_while_down=served_while_down,
         token_calls_while_down_1_5s=down,
+        token_calls_per_sweep_after_restart=sweeps,
         token_calls_after_resume_1s=after,
         resumed_within_s=round(resumed_after, 2),
         duration_s=round(duration, 2),
