@@ -139,12 +139,10 @@ def run(options: argparse.Namespace, children: list[Child]) -> int:
             host,
             "--port",
             str(emulator_port),
-            "--api-key",
-            api_key,
+            # The API key and the webhook secret travel in the environment, not in
+            # arguments that any local user could read from the process list.
             "--webhook-url",
             f"{site_url}/pipes/webhook/",
-            "--webhook-secret",
-            webhook_secret,
             "--state",
             str(state_dir / "emulator.json"),
         ],

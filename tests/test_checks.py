@@ -11,7 +11,12 @@ from django_workos_pipes.checks import check_cache, check_settings
 from tests.settings import API_KEY, WEBHOOK_SECRET
 
 GOOD = {"API_KEY": API_KEY, "WEBHOOK_SECRET": WEBHOOK_SECRET}
-REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379"}}
+REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379",
+    }
+}
 
 
 def ids(messages: list) -> list[str]:
@@ -43,13 +48,24 @@ def test_unknown_cache_alias() -> None:
         (error,) = check_cache()
     assert error.id == "workos_pipes.E002"
     assert "'tokens'" in error.msg and "default" in error.hint
-    with override_settings(WORKOS_PIPES={**GOOD, "CACHE_ALIAS": "tokens"}), pytest.raises(SystemCheckError, match=r"E002"):
+    with (
+        override_settings(WORKOS_PIPES={**GOOD, "CACHE_ALIAS": "tokens"}),
+        pytest.raises(SystemCheckError, match=r"E002"),
+    ):
         call_command("check")
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("TOKEN_TTL", -1), ("INACTIVE_TTL", "30"), ("EXPIRY_LEEWAY", -5), ("MAX_RETRIES", -1), ("TIMEOUT", 0), ("WEBHOOK_TOLERANCE", None), ("TIMEOUT", True)],
+    [
+        ("TOKEN_TTL", -1),
+        ("INACTIVE_TTL", "30"),
+        ("EXPIRY_LEEWAY", -5),
+        ("MAX_RETRIES", -1),
+        ("TIMEOUT", 0),
+        ("WEBHOOK_TOLERANCE", None),
+        ("TIMEOUT", True),
+    ],
 )
 def test_bad_numbers(key: str, value: object) -> None:
     with override_settings(WORKOS_PIPES={**GOOD, key: value}):
@@ -59,7 +75,9 @@ def test_bad_numbers(key: str, value: object) -> None:
 
 
 def test_zero_is_fine_where_it_means_off() -> None:
-    with override_settings(WORKOS_PIPES={**GOOD, "MAX_RETRIES": 0, "EXPIRY_LEEWAY": 0, "INACTIVE_TTL": 0}):
+    with override_settings(
+        WORKOS_PIPES={**GOOD, "MAX_RETRIES": 0, "EXPIRY_LEEWAY": 0, "INACTIVE_TTL": 0}
+    ):
         assert check_settings() == []
 
 

@@ -52,13 +52,24 @@ def test_importing_the_package_reads_no_settings(monkeypatch: pytest.MonkeyPatch
     for name in [m for m in sys.modules if m.startswith("django_workos_pipes")]:
         monkeypatch.delitem(sys.modules, name)
     with override_settings(WORKOS_PIPES="this would raise if read"):
-        for module in ("django_workos_pipes", "django_workos_pipes.service", "django_workos_pipes.client", "django_workos_pipes.checks"):
+        for module in (
+            "django_workos_pipes",
+            "django_workos_pipes.service",
+            "django_workos_pipes.client",
+            "django_workos_pipes.checks",
+        ):
             importlib.import_module(module)
 
 
 @pytest.mark.parametrize(
     ("value", "masked"),
-    [("ya29.a0AfH6SMBxyz-secret", "ya29\u2026"), ("sk_test_abcdefghij", "sk_t\u2026"), ("short", "\u2026"), ("", "\u2026"), (None, "\u2026")],
+    [
+        ("ya29.a0AfH6SMBxyz-secret", "ya29\u2026"),
+        ("sk_test_abcdefghij", "sk_t\u2026"),
+        ("short", "\u2026"),
+        ("", "\u2026"),
+        (None, "\u2026"),
+    ],
 )
 def test_mask(value: str | None, masked: str) -> None:
     assert mask(value) == masked

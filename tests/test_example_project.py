@@ -149,12 +149,17 @@ def test_run_py_serves_the_site_against_its_emulator_and_stops_on_ctrl_c(
     running.read_until("Press Ctrl-C to stop both")
     children = running.children()
     assert len(children) == 2
-    emulator_args = next(
-        arguments for arguments in map(_arguments, children) if "--api-key" in arguments
+    emulator_pid = next(
+        pid for pid in children if "django_workos_pipes.emulator" in _arguments(pid)
     )
-    secrets_ = [
-        emulator_args[emulator_args.index(flag) + 1] for flag in ("--api-key", "--webhook-secret")
-    ]
+    environ = dict(
+        entry.split("=", 1)
+        for entry in Path(f"/proc/{emulator_pid}/environ").read_text().split("\0")
+        if "=" in entry
+    )
+    secrets_ = [environ["WORKOS_API_KEY"], environ["WORKOS_WEBHOOK_SECRET"]]
+    # They travel in the environment, never in arguments the process list shows.
+    assert all(secret not in " ".join(_arguments(pid)) for pid in children for secret in secrets_)
 
     session = logged_in(site)
     user = accounts.WORKOS_USER_ID

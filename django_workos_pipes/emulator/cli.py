@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,11 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser, *, verbose_flag: bool = True)
         default=DEFAULT_PORT,
         help="port, 0 for any free one (default: %(default)s)",
     )
+    # Secrets may come from the environment, so they don't show in the process list.
     parser.add_argument(
-        "--api-key", default=DEFAULT_API_KEY, help="the API key to accept (default: %(default)s)"
+        "--api-key",
+        default=os.environ.get("WORKOS_API_KEY") or DEFAULT_API_KEY,
+        help=f"the API key to accept (default: $WORKOS_API_KEY, else {DEFAULT_API_KEY})",
     )
     parser.add_argument("--webhook-url", help="where to POST signed webhook events")
-    parser.add_argument("--webhook-secret", help="the secret that signs them")
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("WORKOS_WEBHOOK_SECRET") or None,
+        help="the secret that signs them (default: $WORKOS_WEBHOOK_SECRET)",
+    )
     parser.add_argument(
         "--state", metavar="FILE", help="JSON file that keeps connections across restarts"
     )
