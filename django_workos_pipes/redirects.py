@@ -20,8 +20,8 @@ from .conf import app_settings
 from .exceptions import PipesConfigurationError
 
 # What an OAuth authorization server appends to the redirect URI when it refuses
-# (RFC 6749, section 4.1.2.1).
-OAUTH_ERROR_PARAMS = ("error", "error_description", "error_uri")
+# (RFC 6749, section 4.1.2.1): the error, and the request's ``state`` beside it.
+OAUTH_ERROR_PARAMS = ("error", "error_description", "error_uri", "state")
 
 
 def connect_url(provider: str, next_url: str | None = None) -> str:
@@ -49,9 +49,15 @@ def safe_next(request: HttpRequest) -> str:
 
 
 def without_oauth_error(url: str) -> str:
-    """``url`` without the error parameters a refused consent appended to it."""
+    """``url`` without the parameters a refused consent appended to it.
+
+    Only a URL that carries ``error`` is touched: a page's own ``state`` parameter is
+    left alone otherwise.
+    """
     parts = urlsplit(url)
     query = QueryDict(parts.query, mutable=True)
+    if "error" not in query:
+        return url
     for name in OAUTH_ERROR_PARAMS:
         query.pop(name, None)
     return urlunsplit(parts._replace(query=query.urlencode(safe="/")))

@@ -263,7 +263,9 @@ def test_a_refused_consent_shows_the_denied_page_instead_of_looping(
     client: Client, ann: User, upstream: responses.RequestsMock
 ) -> None:
     stub_token(upstream, "salesforce", inactive("not_installed"))
-    response = client.get("/sync/?tab=2&error=access_denied&error_description=User+denied")
+    response = client.get(
+        "/sync/?tab=2&error=access_denied&error_description=User+denied&state=st_123"
+    )
     assert response.status_code == 403
     assert template_names(response) == ["workos_pipes/denied.html"]
     assert response.context["retry_url"] == "/pipes/connect/salesforce/?next=/sync/%3Ftab%3D2"
@@ -281,6 +283,14 @@ def test_a_refused_reauthorization_retries_the_reauthorization(
     assert response.status_code == 403
     assert response.context["retry_url"] == "/pipes/reauthorize/salesforce/?next=/sync/"
     assert "<code>server_error</code>" in response.content.decode()
+
+
+def test_a_page_keeps_its_own_state_parameter_when_there_is_no_error(
+    client: Client, ann: User, upstream: responses.RequestsMock
+) -> None:
+    stub_token(upstream, "salesforce", inactive("not_installed"))
+    response = client.get("/sync/?state=open")
+    assert response["Location"] == "/pipes/connect/salesforce/?next=/sync/%3Fstate%3Dopen"
 
 
 def test_an_error_parameter_that_is_no_oauth_code_still_redirects(
