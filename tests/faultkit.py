@@ -331,3 +331,83 @@ def report(name: str, **figures: Any) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as log:
             log.write(line + "\n")
+
+
+# ``python -m tests.faultkit FILE``: the tables of docs/reliability.md from the JSON lines
+# the tests appended to FILE (``DWP_RELIABILITY_LOG=FILE``).
+
+
+def _span(values: list[Any]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def summarise(lines: list[dict[str, Any]]) -> str:
+    out: list[str] = []
+    workos = [line for line in lines if line["test"] == "workos_fault"]
+    if workos:
+        out += [
+            "| fault | mode | attempts per request, observed (configured) | cached token "
+            "served | nothing cached | recovery | longest request (s) | runs |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for line in workos:
+            groups.setdefault((line["fault"], line["mode"]), []).append(line)
+        for (fault, mode), runs in groups.items():
+            attempts = [run["attempts_stale"] for run in runs] + [
+                run["attempts_cold"] for run in runs
+            ]
+            served = sum(run["stale_served"] for run in runs)
+            statuses = {run["no_cache_status"] for run in runs}
+            recovered = sum(run["recovered"] for run in runs)
+            longest = max(max(run["seconds"]) for run in runs)
+            out.append(
+                f"| {fault} | {mode} | {_span(attempts)} ({runs[0]['configured']}) | "
+                f"{served}/{len(runs)} | {'/'.join(map(str, sorted(statuses)))} page | "
+                f"{recovered}/{len(runs)} | {longest:.2f} | {len(runs)} |"
+            )
+        out.append("")
+    redis = [line for line in lines if line["test"] == "redis_fault"]
+    if redis:
+        out += ["| Redis fault | mode | runs | figures (range over runs) |", "|---|---|---|---|"]
+        rgroups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for line in redis:
+            rgroups.setdefault((line["fault"], line["mode"]), []).append(line)
+        skip = {"test", "at", "fault", "mode"}
+        for (fault, mode), runs in rgroups.items():
+            keys = [key for key in runs[0] if key not in skip]
+            figures = "; ".join(
+                f"{key}: {_span([json.dumps(run[key]) if isinstance(run[key], (list, dict)) else run[key] for run in runs])}"
+                for key in keys
+            )
+            out.append(f"| {fault} | {mode} | {len(runs)} | {figures} |")
+        out.append("")
+    soaks = [line for line in lines if line["test"] == "soak"]
+    if soaks:
+        out += [
+            "| run | requests | 200 / 302 | 5xx | failed requests | webhooks (initial + storm) "
+            "| duplicates | forged (accepted) | stale after last webhook | token calls "
+            "| load (s) | requests/s | whole test (s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for n, run in enumerate(soaks, 1):
+            statuses = run["statuses"]
+            out.append(
+                f"| {n} | {run['requests']} | {statuses.get('200', 0)} / {statuses.get('302', 0)} "
+                f"| {run['server_errors_5xx']} | {run['request_errors']} "
+                f"| {run['webhooks_initial_connects']} + {run['webhooks_storm']} "
+                f"| {run['duplicates_sent']} | {run['forged_sent']} ({run['forged_accepted']}) "
+                f"| {run['stale_after_last_webhook']} of {run['checked_after_last_webhook']} "
+                f"| {run['token_calls']} | {run['load_seconds']} | {run['requests_per_second']} "
+                f"| {run['duration_s']} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    with open(sys.argv[1], encoding="utf-8") as source:
+        print(summarise([json.loads(line) for line in source if line.strip()]))
