@@ -17,7 +17,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from . import service
-from .exceptions import PipesUnavailable
+from .exceptions import PipesAPIError, PipesUnavailable
 from .http import client_redirect, denied, is_htmx, login_required, unavailable, wants_json
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import connect_url, reauthorize_url, without_oauth_error
@@ -99,7 +99,11 @@ def require_pipe(provider: str, *, scopes: Iterable[str] | None = None) -> Calla
 def check_pipe(
     request: HttpRequest, provider: str, scopes: tuple[str, ...] = ()
 ) -> HttpResponse | None:
-    """None if the view may run (the token is then in ``request.pipes``), else the answer."""
+    """None if the view may run (the token is then in ``request.pipes``), else the answer.
+
+    WorkOS down, or refusing the call (a revoked API key, say), is a 503 page, logged;
+    the visitor did nothing wrong, so it is never a 500.
+    """
     identity = _identity(request)
     if identity is None:
         return login_required(request)
@@ -108,7 +112,7 @@ def check_pipe(
         result = service.pipes.get_access_token(
             provider, user_id=user_id, organization_id=organization_id
         )
-    except PipesUnavailable as exc:
+    except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
     outcome = decide(provider, scopes, result)
     if isinstance(outcome, Refusal):
@@ -134,7 +138,7 @@ async def acheck_pipe(
         result = await service.pipes.aget_access_token(
             provider, user_id=user_id, organization_id=organization_id
         )
-    except PipesUnavailable as exc:
+    except (PipesUnavailable, PipesAPIError) as exc:
         return await sync_to_async(unavailable)(request, provider, exc)
     outcome = decide(provider, scopes, result)
     if isinstance(outcome, Refusal):

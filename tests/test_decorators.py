@@ -327,6 +327,27 @@ def test_workos_down_renders_the_503_page(
     assert all(API_KEY not in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(("path", "status"), [("/sync/", 401), ("/async/", 401), ("/sync/", 404)])
+def test_workos_refusing_the_call_is_a_503_logged_as_an_error(
+    client: Client,
+    ann: User,
+    upstream: responses.RequestsMock,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    status: int,
+) -> None:
+    """A revoked API key is no fault of the visitor's: a 503 page and an error log."""
+    upstream.post(token_url("salesforce"), status=status, json={"message": "Unauthorized"})
+    with caplog.at_level(logging.WARNING, logger="django_workos_pipes"):
+        response = client.get(path)
+    assert response.status_code == 503
+    assert template_names(response) == ["workos_pipes/unavailable.html"]
+    errors = [
+        r for r in caplog.records if r.levelno == logging.ERROR and r.name == "django_workos_pipes"
+    ]
+    assert len(errors) == 1 and f"WorkOS answered {status}" in errors[0].getMessage()
+
+
 def test_workos_unreachable_gives_json_clients_a_503(
     client: Client, ann: User, upstream: responses.RequestsMock
 ) -> None:

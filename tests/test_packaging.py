@@ -32,11 +32,12 @@ def test_wheel_and_sdist_build_and_install_cleanly(tmp_path: Path) -> None:
         capture_output=True,
     )
     (wheel,) = dist.glob("django_workos_pipes-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = archive.read(
+            next(name for name in names if name.endswith("entry_points.txt"))
+        )
     assert set(NEEDED) <= names
-    entry_points = zipfile.ZipFile(wheel).read(
-        next(name for name in names if name.endswith("entry_points.txt"))
-    )
     assert b"workos_pipes = django_workos_pipes.testing.plugin" in entry_points
 
     subprocess.run(
@@ -45,7 +46,8 @@ def test_wheel_and_sdist_build_and_install_cleanly(tmp_path: Path) -> None:
         capture_output=True,
     )
     (sdist,) = dist.glob("django_workos_pipes-*.tar.gz")
-    members = {name.split("/", 1)[1] for name in tarfile.open(sdist).getnames() if "/" in name}
+    with tarfile.open(sdist) as archive:
+        members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert set(NEEDED) | {"setup.cfg", "README.md", "MANIFEST.in"} <= members
 
     # A fresh venv: the wheel installs, and its files are found where Django looks.
