@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import responses
 from django.conf import settings
 from django.core.cache import caches
-from django.test import override_settings
+from django.test import Client, override_settings
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -75,3 +76,28 @@ def redis_cache(redis_url: str) -> Iterator[str]:
     keys = list(client.scan_iter(f"{prefix}:*"))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture
+def stub_resolver(settings: Any) -> None:
+    """WorkOS user ids from ``tests.stubs.USER_RESOLVER`` (``user_<username>``)."""
+    from tests.stubs import USER_RESOLVER
+
+    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "USER_ID_RESOLVER": USER_RESOLVER}
+
+
+@pytest.fixture
+def upstream() -> Iterator[responses.RequestsMock]:
+    """WorkOS stubbed at the HTTP layer; every stub registered must be called."""
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+@pytest.fixture
+def ann(client: Client) -> Any:
+    """A logged-in user named ann."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user("ann")
+    client.force_login(user)
+    return user

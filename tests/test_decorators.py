@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import django
@@ -26,31 +25,13 @@ from django_workos_pipes.exceptions import PipesConfigurationError
 from django_workos_pipes.redirects import connect_url, reauthorize_url
 from tests import views
 from tests.settings import API_KEY
-from tests.stubs import USER_RESOLVER, active, inactive, stub_token, token_url
+from tests.stubs import active, inactive, stub_token, token_url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver")]
 
 TOKEN = "ya29.salesforce-secret-token"
 JSON = {"HTTP_ACCEPT": "application/json"}
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _resolver(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "USER_ID_RESOLVER": USER_RESOLVER}
-
-
-@pytest.fixture
-def upstream() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def ann(client: Client) -> User:
-    user = User.objects.create_user("ann")
-    client.force_login(user)
-    return user
 
 
 def aget(async_client: AsyncClient, path: str, **extra: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,29 +16,11 @@ from django.test import Client, RequestFactory
 from django_workos_pipes.exceptions import PipesConfigurationError
 from django_workos_pipes.results import AccessToken, TokenResult
 from django_workos_pipes.status import PipeStatus
-from tests.stubs import USER_RESOLVER, active, inactive, stub_token, token_url
+from tests.stubs import active, inactive, stub_token, token_url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver")]
 
 TOKEN = "ya29.salesforce-secret-token"
-
-
-@pytest.fixture(autouse=True)
-def _resolver(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "USER_ID_RESOLVER": USER_RESOLVER}
-
-
-@pytest.fixture
-def upstream() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def ann(client: Client) -> User:
-    user = User.objects.create_user("ann")
-    client.force_login(user)
-    return user
 
 
 def render(source: str, request: Any = None, **context: Any) -> str:

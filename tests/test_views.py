@@ -7,7 +7,6 @@ finds no stub and the view answers 503, so the status assertions also check the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,30 +19,12 @@ from responses import matchers
 from django_workos_pipes import views, webhooks
 from tests.conftest import WORKOS
 from tests.settings import API_KEY
-from tests.stubs import USER_RESOLVER, active, inactive, stub_token
+from tests.stubs import active, inactive, stub_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver")]
 
 CONSENT = "https://id.workos.example/oauth/consent?session=abc123"
 ACCOUNTS = f"{WORKOS}/user_management/users/user_ann/connected_accounts"
-
-
-@pytest.fixture(autouse=True)
-def _resolver(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "USER_ID_RESOLVER": USER_RESOLVER}
-
-
-@pytest.fixture
-def upstream() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def ann(client: Client) -> User:
-    user = User.objects.create_user("ann")
-    client.force_login(user)
-    return user
 
 
 def stub_authorize(
