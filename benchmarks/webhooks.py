@@ -24,14 +24,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SECRET = "whsec_benchmark_0123456789abcdef"
+from benchmarks import site
+
+SECRET = site.WEBHOOK_SECRET
+
 PREFIX = f"dwp-bench-{os.getpid()}"
 
 
 def configure(redis_url: str | None) -> None:
-    import django
-    from django.conf import settings
-
+    """The benchmark site (``benchmarks/site.py``), with a Redis cache if asked."""
     cache: dict[str, Any] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     if redis_url:
         cache = {
@@ -39,34 +40,7 @@ def configure(redis_url: str | None) -> None:
             "LOCATION": redis_url,
             "KEY_PREFIX": PREFIX,
         }
-    settings.configure(
-        SECRET_KEY="benchmark-only",
-        DEBUG=False,
-        ALLOWED_HOSTS=["testserver"],
-        USE_TZ=True,
-        INSTALLED_APPS=[
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-            "django.contrib.messages",
-            "django_workos_pipes",
-        ],
-        MIDDLEWARE=[
-            "django.middleware.security.SecurityMiddleware",
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.middleware.common.CommonMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
-            "django.contrib.messages.middleware.MessageMiddleware",
-            "django.middleware.clickjacking.XFrameOptionsMiddleware",
-        ],
-        ROOT_URLCONF="tests.urls",  # the app under "pipes/", as a project mounts it
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-        CACHES={"default": cache},
-        WORKOS_PIPES={"API_KEY": "sk_test_benchmark_0123456789", "WEBHOOK_SECRET": SECRET},
-        LOGGING_CONFIG=None,
-    )
-    django.setup()
+    site.configure(cache=cache, base_url="http://127.0.0.1:9")  # WorkOS is never called
 
 
 def environs(count: int) -> list[dict[str, Any]]:
