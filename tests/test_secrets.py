@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import django
 import pytest
 from django.core import mail
 from django.test import Client, override_settings
@@ -34,6 +35,9 @@ from tests.faultsite.views import fingerprint
 from tests.servers import LoopbackServer, token_answer
 
 PLACES = ["message", "arguments", "traceback", "extra", "body", "server log"]
+
+# Django 6.0 deprecates (name, address) pairs, which older versions require.
+ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
 
 
 def leak(guard: LeakGuard, place: str, secret: str) -> None:
@@ -125,7 +129,7 @@ def error_mail() -> Iterator[list[Any]]:
     logger.addHandler(handler)
     try:
         with override_settings(
-            ADMINS=[("Ops", "ops@example.com")],
+            ADMINS=ADMINS,
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         ):
             mail.outbox = []
