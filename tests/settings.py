@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import django
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
@@ -30,6 +32,10 @@ LOGIN_REDIRECT_URL = "/"
 
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+if django.VERSION >= (6, 1):
+    # Django 6.1 replaces EMAIL_BACKEND with MAILERS; the test environment swaps in locmem.
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -128,10 +128,8 @@ def error_mail() -> Iterator[list[Any]]:
     logger = logging.getLogger("django.request")
     logger.addHandler(handler)
     try:
-        with override_settings(
-            ADMINS=ADMINS,
-            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        ):
+        # The test environment already sends mail to the locmem outbox.
+        with override_settings(ADMINS=ADMINS):
             mail.outbox = []
             yield mail.outbox
     finally:
