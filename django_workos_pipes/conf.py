@@ -48,7 +48,7 @@ class PipesSettings:
     @property
     def raw(self) -> Mapping[str, Any]:
         value = getattr(settings, "WORKOS_PIPES", None) or {}
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # dict: the fast path
             raise PipesConfigurationError("settings.WORKOS_PIPES must be a dict.")
         return value
 

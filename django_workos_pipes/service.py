@@ -82,7 +82,7 @@ class CacheKeys:
 
 def _key(kind: str, *parts: str | None) -> str:
     """``wpipes1:<kind>:<digest>``: short keys, since backends validate them per call."""
-    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=16).hexdigest()
+    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=12).hexdigest()
     return f"{KEY_PREFIX}:{kind}:{digest}"
 
 
@@ -119,11 +119,10 @@ class Entry:
         """The entry, or None for anything this version did not write."""
         if not isinstance(value, tuple) or len(value) not in (3, 7):
             return None
-        if len(value) == 3:
-            return cls(value[0], value[1], TokenResult.inactive(value[2]))
-        expires = datetime.fromtimestamp(value[4], tz=timezone.utc) if value[4] else None
-        token = AccessToken(value[3], expires, tuple(value[5]), tuple(value[6]))
-        return cls(value[0], value[1], TokenResult.connected(token))
+        try:
+            return _decode(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
 
     def usable_when_unavailable(self, now: float) -> bool:
         """Stale-if-error: an active token may be served until it really expires."""
@@ -131,6 +130,17 @@ class Entry:
         if token is None:
             return False
         return token.expires_at is None or now < token.expires_at.timestamp()
+
+
+@functools.lru_cache(maxsize=1024)
+def _decode(value: tuple[Any, ...]) -> Entry:
+    """Decode a cached tuple, memoised: a hit then costs a dictionary lookup, not the
+    construction of three objects and a datetime on every request."""
+    if len(value) == 3:
+        return Entry(value[0], value[1], TokenResult.inactive(value[2]))
+    expires = datetime.fromtimestamp(value[4], tz=timezone.utc) if value[4] else None
+    token = AccessToken(value[3], expires, tuple(value[5]), tuple(value[6]))
+    return Entry(value[0], value[1], TokenResult.connected(token))
 
 
 class PipesService:
