@@ -220,9 +220,7 @@ class PipesService:
         usable is cached.
         """
         keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._cache_call(
-            lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
-        )
+        found = self._lookup(keys)
         if found is None:
             # The cache is down: ask WorkOS directly. Taking the lock and storing the
             # answer would each wait for the cache's timeout again, for nothing.
@@ -275,12 +273,15 @@ class PipesService:
 
     # Cache reads and writes.
 
-    def _read(self, keys: CacheKeys) -> Entry | None:
-        """The entry, unless it is missing or older than an invalidation: one round trip."""
-        found = self._cache_call(
-            lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), {}
+    def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
+        """The entry and both invalidation markers in one round trip; None: cache down."""
+        return self._cache_call(
+            lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
         )
-        return _valid_entry(found, keys)
+
+    def _read(self, keys: CacheKeys) -> Entry | None:
+        """The entry, unless it is missing or older than an invalidation."""
+        return _valid_entry(self._lookup(keys) or {}, keys)
 
     def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
         now = time.time()
