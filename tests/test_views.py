@@ -251,7 +251,10 @@ def test_workos_unavailable_renders_the_503_page(
     upstream.post(f"{WORKOS}/data-integrations/salesforce/authorize", **failure)
     response = client.get("/pipes/connect/salesforce/")
     assert response.status_code == 503
-    assert [t.name for t in response.templates if t.name] == ["workos_pipes/unavailable.html"]
+    assert [t.name for t in response.templates if t.name] == [
+        "workos_pipes/unavailable.html",
+        "workos_pipes/base.html",
+    ]
 
 
 def test_workos_down_while_looking_up_the_account_renders_the_503_page(
