@@ -8,10 +8,8 @@ what the emulator says, and reads the same values as this app's own parser
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -31,6 +29,7 @@ from workos.common.models import (
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.results import TokenResult
+from tests.servers import LoopbackServer
 
 PIPES_EVENTS = (
     PipesConnectedAccountConnected,
@@ -41,48 +40,22 @@ API_KEY = "sk_test_fidelity"
 SECRET = "whsec_fidelity"
 
 
-class Inbox:
-    """A webhook endpoint that keeps raw bodies and signature headers, unparsed."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[bytes, str]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                inbox.deliveries.append((body, self.headers.get("WorkOS-Signature", "")))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    server = Inbox()
-    yield server
-    server.close()
+def inbox() -> Iterator[LoopbackServer]:
+    """A webhook endpoint that keeps raw bodies and headers, unparsed."""
+    with LoopbackServer(lambda request: (200, {}, b"")) as server:
+        yield server
+
+
+def deliveries(inbox: LoopbackServer) -> list[tuple[bytes, str]]:
+    return [(r["body"], r["headers"].get("WorkOS-Signature", "")) for r in inbox.requests]
 
 
 @pytest.fixture
-def emu(inbox: Inbox) -> Iterator[Emulator]:
-    inbox.deliveries.clear()
-    with Emulator(api_key=API_KEY, webhook_url=inbox.url, webhook_secret=SECRET) as emulator:
+def emu(inbox: LoopbackServer) -> Iterator[Emulator]:
+    inbox.requests.clear()
+    url = f"{inbox.url}/hooks"
+    with Emulator(api_key=API_KEY, webhook_url=url, webhook_secret=SECRET) as emulator:
         yield emulator
 
 
@@ -166,7 +139,7 @@ def test_a_rotated_token_reads_the_same(
 
 
 def test_the_connect_flow_through_the_sdk(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: LoopbackServer
 ) -> None:
     answer = sdk.pipes.authorize_data_integration(
         "hubspot", user_id="user_1", organization_id="org_1", return_to="https://app.example/done"
@@ -178,7 +151,7 @@ def test_the_connect_flow_through_the_sdk(
     token = sdk.pipes.get_access_token("hubspot", user_id="user_1", organization_id="org_1")
     assert token.active is True
 
-    ((body, signature),) = inbox.deliveries
+    ((body, signature),) = deliveries(inbox)
     event = sdk.webhooks.verify_event(event_body=body, event_signature=signature, secret=SECRET)
     assert isinstance(event, PipesConnectedAccountConnected)
     assert event.event == "pipes.connected_account.connected"
@@ -199,7 +172,7 @@ def test_the_connect_flow_through_the_sdk(
 
 
 def test_every_pipes_webhook_verifies_and_parses_with_the_sdk(
-    sdk: WorkOSClient, emu: Emulator, inbox: Inbox
+    sdk: WorkOSClient, emu: Emulator, inbox: LoopbackServer
 ) -> None:
     emu.connect("asana", "user_1")
     emu.needs_reauthorization("asana", "user_1")
@@ -207,7 +180,7 @@ def test_every_pipes_webhook_verifies_and_parses_with_the_sdk(
     assert emu.wait_for_webhooks(5)
     events = [
         sdk.webhooks.verify_event(event_body=body, event_signature=signature, secret=SECRET)
-        for body, signature in inbox.deliveries
+        for body, signature in deliveries(inbox)
     ]
     assert [type(event) for event in events] == [
         PipesConnectedAccountConnected,
