@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import wire
 from .masking import mask_id
 from .signals import connection_changed, webhook_received
 
@@ -19,11 +20,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_workos_pipes.webhooks")
 
-CONNECTED = "pipes.connected_account.connected"
-DISCONNECTED = "pipes.connected_account.disconnected"
-REAUTHORIZATION_NEEDED = "pipes.connected_account.reauthorization_needed"
-CONNECTION_FAILED = "pipes.connected_account.connection_failed"
-PIPES_EVENT_TYPES = frozenset({CONNECTED, DISCONNECTED, REAUTHORIZATION_NEEDED, CONNECTION_FAILED})
+PIPES_EVENT_TYPES = frozenset(wire.CONNECTED_ACCOUNT_EVENTS.values())
 
 Event = dict[str, Any]
 

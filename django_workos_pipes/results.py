@@ -13,10 +13,11 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from . import wire
 from .masking import mask
 
-NOT_INSTALLED = "not_installed"
-NEEDS_REAUTHORIZATION = "needs_reauthorization"
+NOT_INSTALLED = wire.NOT_INSTALLED
+NEEDS_REAUTHORIZATION = wire.NEEDS_REAUTHORIZATION
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .. import wire
 from .faults import cut_short, fault_response
 from .state import CONNECTED, NEEDS_REAUTHORIZATION, UnknownConnection, make_key
 from .web import (
@@ -77,9 +78,9 @@ class PipesApi:
         user_id, organization_id = _identity(request.json_object())
         connection = self.emulator.issue_token(provider, user_id, organization_id)
         if connection is None:
-            return json_response(200, {"active": False, "error": "not_installed"})
+            return json_response(200, wire.inactive_token_answer(wire.NOT_INSTALLED))
         if connection.state != CONNECTED:
-            return json_response(200, {"active": False, "error": NEEDS_REAUTHORIZATION})
+            return json_response(200, wire.inactive_token_answer(NEEDS_REAUTHORIZATION))
         return json_response(200, connection.token_answer())
 
     def _authorize(self, request: Request, params: Mapping[str, str]) -> Response:

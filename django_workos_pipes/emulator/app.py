@@ -19,7 +19,8 @@ from types import TracebackType
 from typing import Any, NamedTuple
 
 from ..masking import mask
-from . import persistence, wire
+from .. import wire
+from . import persistence
 from .api import PipesApi
 from .consent import ConsentPages
 from .control import ControlApi
@@ -36,7 +37,7 @@ from .state import (
     make_key,
 )
 from .web import Request, Response, Router, error_response
-from .webhooks import Delivery, WebhookSender, envelope
+from .webhooks import Delivery, WebhookSender
 
 logger = logging.getLogger("django_workos_pipes.emulator")
 
@@ -46,9 +47,9 @@ DEFAULT_PORT = 4100
 DEFAULT_TOKEN_LIFETIME = 3600.0
 WEBHOOK_WAIT = 10.0
 
-EVENT_CONNECTED = "pipes.connected_account.connected"
-EVENT_REAUTHORIZATION_NEEDED = "pipes.connected_account.reauthorization_needed"
-EVENT_DISCONNECTED = "pipes.connected_account.disconnected"
+EVENT_CONNECTED = wire.EVENT_CONNECTED
+EVENT_REAUTHORIZATION_NEEDED = wire.EVENT_REAUTHORIZATION_NEEDED
+EVENT_DISCONNECTED = wire.EVENT_DISCONNECTED
 
 
 class Call(NamedTuple):
@@ -416,7 +417,7 @@ class Emulator:
         self._persist()
         if event_type is None:
             return None
-        event = envelope(event_type, connection.event_data(state))
+        event = wire.event_envelope(event_type, connection.event_data(state))
         delivery = self._webhooks.send(event) if self._webhooks is not None else None
         with self._lock:
             self._events.append(event)

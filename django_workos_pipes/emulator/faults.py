@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
-from . import wire
+from .. import wire
 from .web import Response, json_response
 
 FaultKind = Literal["status", "latency", "drop", "drop_mid_answer", "malformed"]

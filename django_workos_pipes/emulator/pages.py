@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..masking import mask
-from . import wire
+from .. import wire
 from .faults import FAULT_KINDS
 from .providers import Provider
 from .state import Connection, ConsentRequest

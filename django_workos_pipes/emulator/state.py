@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import wire
+from .. import wire
 from .providers import Provider
 
-CONNECTED = "connected"
-NEEDS_REAUTHORIZATION = "needs_reauthorization"
-DISCONNECTED = "disconnected"
+CONNECTED = wire.STATE_CONNECTED
+NEEDS_REAUTHORIZATION = wire.STATE_NEEDS_REAUTHORIZATION
+DISCONNECTED = wire.STATE_DISCONNECTED
 
 # WorkOS refreshes a token when asked near its expiry; the emulator does the same
 # within this window (or half the lifetime, for very short lifetimes).
@@ -62,41 +62,28 @@ class Connection:
 
     def connected_account(self, state: str | None = None) -> dict[str, Any]:
         """The ``connected_account`` object of the user-management endpoints."""
-        return {
-            "object": "connected_account",
-            "id": self.id,
-            "user_id": self.user_id,
-            "organization_id": self.organization_id,
-            "scopes": list(self.scopes),
-            "state": state or self.state,
-            "connection_role": "compatibility",
-            "account_identifier": None,
-            "account_display_name": None,
-            "auth_method": "oauth",
-            "created_at": wire.timestamp(self.created_at),
-            "updated_at": wire.timestamp(self.updated_at),
-        }
+        return wire.connected_account(
+            self.id,
+            user_id=self.user_id,
+            organization_id=self.organization_id,
+            scopes=self.scopes,
+            state=state or self.state,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
 
     def event_data(self, state: str | None = None) -> dict[str, Any]:
         """The ``data`` of a ``pipes.connected_account.*`` webhook event."""
-        return {
-            **self.connected_account(state),
-            "data_integration_id": self.data_integration_id,
-            "provider_slug": self.provider,
-        }
+        return wire.account_event_data(self.connected_account(state), self.provider)
 
     def token_answer(self) -> dict[str, Any]:
         """The body of a token call while this account is connected."""
-        return {
-            "active": True,
-            "access_token": {
-                "object": "access_token",
-                "access_token": self.access_token,
-                "expires_at": wire.expiry(self.expires_at),
-                "scopes": list(self.scopes),
-                "missing_scopes": list(self.missing_scopes),
-            },
-        }
+        return wire.active_token_answer(
+            self.access_token,
+            expires_at=self.expires_at,
+            scopes=self.scopes,
+            missing_scopes=self.missing_scopes,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Everything needed to restore the connection from a state file."""

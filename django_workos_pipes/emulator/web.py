@@ -15,7 +15,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from . import wire
+from .. import wire
 
 MAX_BODY = 1024 * 1024
 SERVER = "WorkOS-Pipes-Emulator"

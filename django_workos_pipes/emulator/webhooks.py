@@ -19,24 +19,13 @@ from typing import Any
 import requests
 
 from .. import signatures
-from . import wire
+from .. import wire
 
 logger = logging.getLogger("django_workos_pipes.emulator")
 
 ATTEMPTS = 3
 TIMEOUT = 3.0
 BACKOFF: Sequence[float] = (0.1, 0.3)
-
-
-def envelope(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The ``{"object": "event", ...}`` wrapper WorkOS puts around every event."""
-    return {
-        "object": "event",
-        "id": wire.new_id("event"),
-        "event": event_type,
-        "data": data,
-        "created_at": wire.timestamp(wire.now()),
-    }
 
 
 @dataclass

@@ -16,11 +16,9 @@ package before Django is configured.
 from __future__ import annotations
 
 import json
-import secrets
-import time
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .. import wire
 from ..signatures import HEADER, sign
 
 if TYPE_CHECKING:
@@ -28,20 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENT_TYPES", "full_event_type", "post_webhook", "sign_webhook", "webhook_event"]
 
-EVENT_TYPES = {
-    "connected": "pipes.connected_account.connected",
-    "disconnected": "pipes.connected_account.disconnected",
-    "reauthorization_needed": "pipes.connected_account.reauthorization_needed",
-    "connection_failed": "pipes.connected_account.connection_failed",
-}
+EVENT_TYPES = dict(wire.CONNECTED_ACCOUNT_EVENTS)
 """Short names of the pipes event types, as the management command accepts them."""
-
-_STATES = {
-    "pipes.connected_account.connected": "connected",
-    "pipes.connected_account.disconnected": "disconnected",
-    "pipes.connected_account.reauthorization_needed": "needs_reauthorization",
-}
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def sign_webhook(body: bytes, secret: str, timestamp: float | None = None) -> str:
@@ -70,44 +56,29 @@ def webhook_event(
     ``data`` keyword arguments are added to it or override its fields.
     """
     full_type = full_event_type(event_type)
-    now = _iso(time.time())
     body: dict[str, Any]
-    if full_type == EVENT_TYPES["connection_failed"]:
-        body = {
-            "object": "connection_failed",
-            "data_integration_id": f"data_integration_{_ulid()}",
-            "provider_slug": provider,
-            "user_id": user_id,
-            "organization_id": organization_id,
-            "error_code": "access_denied",
-            "error_reason": "The user denied access to the application.",
-            "provider_error": "access_denied",
-            "provider_error_description": "The resource owner denied the request.",
-            "created_at": now,
-        }
-    elif full_type in _STATES:
-        body = {
-            "object": "connected_account",
-            "id": f"ca_{_ulid()}",
-            "data_integration_id": f"data_integration_{_ulid()}",
-            "provider_slug": provider,
-            "user_id": user_id,
-            "organization_id": organization_id,
-            "scopes": ["api", "refresh_token"],
-            "state": _STATES[full_type],
-            "created_at": now,
-            "updated_at": now,
-        }
+    change = wire.event_change(full_type)
+    state = wire.event_state(full_type)
+    if change in ("connection_failed", "add_failed"):
+        body = wire.connection_failed_data(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+    elif state is not None:
+        moment = wire.now()
+        account = wire.connected_account(
+            wire.new_id("ca"),
+            user_id=user_id,
+            organization_id=organization_id,
+            scopes=["api", "refresh_token"],
+            state=state,
+            created_at=moment,
+            updated_at=moment,
+        )
+        body = wire.account_event_data(account, provider)
     else:
         body = {}
     body.update(data)
-    return {
-        "object": "event",
-        "id": event_id or f"event_{_ulid()}",
-        "event": full_type,
-        "data": body,
-        "created_at": now,
-    }
+    return wire.event_envelope(full_type, body, event_id=event_id)
 
 
 def post_webhook(
@@ -139,14 +110,3 @@ def post_webhook(
         content_type="application/json",
         headers={HEADER: sign_webhook(body, secret, timestamp)},
     )
-
-
-def _iso(seconds: float) -> str:
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-
-
-def _ulid() -> str:
-    """A ULID-shaped id (time then randomness, Crockford base32), like WorkOS's."""
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))

@@ -1,0 +1,248 @@
+"""The WorkOS wire vocabulary: ids, timestamps, event types and the shapes of answers.
+
+One place for what the events parser, the testing helpers and the emulator must agree
+on, so that the three can't drift apart. Standard library only, and no Django: the
+emulator runs without Django, and the pytest plugin imports this before Django is set
+up. Shapes follow the official ``workos`` SDK's models (see the README's references).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from http import HTTPStatus
+from typing import Any
+
+# Event types. Both families name the same changes; WorkOS may send either.
+CONNECTED_ACCOUNT_EVENTS: Mapping[str, str] = {
+    "connected": "pipes.connected_account.connected",
+    "disconnected": "pipes.connected_account.disconnected",
+    "reauthorization_needed": "pipes.connected_account.reauthorization_needed",
+    "connection_failed": "pipes.connected_account.connection_failed",
+}
+ACCOUNT_CONNECTION_EVENTS: Mapping[str, str] = {
+    "connected": "pipes.account_connection.connected",
+    "disconnected": "pipes.account_connection.disconnected",
+    "reauthorization_needed": "pipes.account_connection.reauthorization_needed",
+    "connection_failed": "pipes.account_connection.connection_failed",
+    "add_failed": "pipes.account_connection.add_failed",
+}
+EVENT_CONNECTED = CONNECTED_ACCOUNT_EVENTS["connected"]
+EVENT_DISCONNECTED = CONNECTED_ACCOUNT_EVENTS["disconnected"]
+EVENT_REAUTHORIZATION_NEEDED = CONNECTED_ACCOUNT_EVENTS["reauthorization_needed"]
+EVENT_CONNECTION_FAILED = CONNECTED_ACCOUNT_EVENTS["connection_failed"]
+
+# Connected account states, and the inactive token answers' error codes.
+STATE_CONNECTED = "connected"
+STATE_NEEDS_REAUTHORIZATION = "needs_reauthorization"
+STATE_DISCONNECTED = "disconnected"
+NOT_INSTALLED = "not_installed"
+NEEDS_REAUTHORIZATION = "needs_reauthorization"
+
+_EVENT_STATES = {
+    "connected": STATE_CONNECTED,
+    "disconnected": STATE_DISCONNECTED,
+    "reauthorization_needed": STATE_NEEDS_REAUTHORIZATION,
+}
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def event_change(event_type: str) -> str | None:
+    """``"pipes.connected_account.disconnected"`` -> ``"disconnected"``; None for an
+    event type of neither pipes family."""
+    family, _, change = event_type.rpartition(".")
+    if family in ("pipes.connected_account", "pipes.account_connection"):
+        return change
+    return None
+
+
+# Ids and timestamps.
+
+
+def _base32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """A WorkOS-looking id (``ca_01HV…``): a ULID, so ids sort by creation time."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    return f"{prefix}_{_base32(value, 26)}"
+
+
+def stable_id(prefix: str, seed: str) -> str:
+    """An id derived from ``seed``, the same on every run (data integration ids)."""
+    digest = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest()[:17], "big")
+    return f"{prefix}_{_base32(digest, 26)}"
+
+
+def now() -> datetime:
+    """The current UTC time, to the millisecond: the precision the wire format keeps."""
+    moment = datetime.now(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def timestamp(moment: datetime) -> str:
+    """``2024-03-02T16:30:00.123Z``: the form of WorkOS's ``created_at``/``updated_at``."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def expiry(moment: datetime | None) -> str | None:
+    """``2024-03-02T16:30:00Z`` (or ``None``): the form of ``expires_at``."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Read back a timestamp written by :func:`timestamp` or :func:`expiry`."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+# Errors.
+
+
+def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The ``{"message", "code"}`` error shape every WorkOS error answer uses."""
+    return {"message": message, "code": code, **extra}
+
+
+def status_code_name(status: int) -> str:
+    """A WorkOS-style error code for an HTTP status (429 -> ``rate_limit_exceeded``)."""
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        return "rate_limit_exceeded"
+    return re.sub(r"[^a-z0-9]+", "_", status_phrase(status).lower()).strip("_") or "error"
+
+
+def status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+# Answers of the token call.
+
+
+def active_token_answer(
+    access_token: str,
+    *,
+    expires_at: datetime | None,
+    scopes: Iterable[str] = (),
+    missing_scopes: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The 200 body of ``POST /data-integrations/{slug}/token`` for an active connection."""
+    return {
+        "active": True,
+        "access_token": {
+            "object": "access_token",
+            "access_token": access_token,
+            "expires_at": expiry(expires_at),
+            "scopes": list(scopes),
+            "missing_scopes": list(missing_scopes),
+        },
+    }
+
+
+def inactive_token_answer(error: str) -> dict[str, Any]:
+    """The 200 body of the token call for an inactive connection (``not_installed``...)."""
+    return {"active": False, "error": error}
+
+
+# Connected accounts and events.
+
+
+def connected_account(
+    account_id: str,
+    *,
+    user_id: str | None,
+    organization_id: str | None,
+    scopes: Iterable[str],
+    state: str,
+    created_at: datetime,
+    updated_at: datetime,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``connected_account`` object, with every key the official SDK requires."""
+    return {
+        "object": "connected_account",
+        "id": account_id,
+        "user_id": user_id,
+        "organization_id": organization_id,
+        "scopes": list(scopes),
+        "state": state,
+        "connection_role": "compatibility",
+        "account_identifier": None,
+        "account_display_name": None,
+        "auth_method": "oauth",
+        "created_at": timestamp(created_at),
+        "updated_at": timestamp(updated_at),
+        **extra,
+    }
+
+
+def account_event_data(account: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    """The ``data`` of a connected / disconnected / reauthorization_needed event: the
+    account as events see it, with the provider it belongs to."""
+    return {
+        **account,
+        "data_integration_id": stable_id("data_integration", provider),
+        "provider_slug": provider,
+    }
+
+
+def connection_failed_data(
+    provider: str,
+    *,
+    user_id: str | None,
+    organization_id: str | None,
+    error_code: str = "access_denied",
+    error_reason: str | None = "The user denied access to the application.",
+    provider_error: str | None = "access_denied",
+    provider_error_description: str | None = "The resource owner denied the request.",
+) -> dict[str, Any]:
+    """The ``data`` of a ``connection_failed`` (or ``add_failed``) event."""
+    return {
+        "object": "connection_failed",
+        "data_integration_id": stable_id("data_integration", provider),
+        "provider_slug": provider,
+        "user_id": user_id,
+        "organization_id": organization_id,
+        "error_code": error_code,
+        "error_reason": error_reason,
+        "provider_error": provider_error,
+        "provider_error_description": provider_error_description,
+        "created_at": timestamp(now()),
+    }
+
+
+def event_state(event_type: str) -> str | None:
+    """The account state an event of this type reports, if it reports one."""
+    change = event_change(event_type)
+    return _EVENT_STATES.get(change) if change else None
+
+
+def event_envelope(
+    event_type: str, data: Mapping[str, Any], *, event_id: str | None = None
+) -> dict[str, Any]:
+    """The ``{"object": "event", ...}`` wrapper WorkOS puts around every event."""
+    return {
+        "object": "event",
+        "id": event_id or new_id("event"),
+        "event": event_type,
+        "data": dict(data),
+        "created_at": timestamp(now()),
+    }
