@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from ..masking import mask
 from .. import wire
+from ..masking import mask
 from . import persistence
 from .api import PipesApi
 from .consent import ConsentPages

@@ -14,8 +14,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..masking import mask
 from .. import wire
+from ..masking import mask
 from .faults import FAULT_KINDS
 from .providers import Provider
 from .state import Connection, ConsentRequest

@@ -19,7 +19,6 @@ from typing import Any
 import requests
 
 from .. import signatures
-from .. import wire
 
 logger = logging.getLogger("django_workos_pipes.emulator")
 
