@@ -1,49 +1,112 @@
 """Settings: one ``WORKOS_PIPES`` dict, with the environment as fallback.
 
-Every value is read when it is used, never at import, so ``override_settings`` works in
-tests and a missing API key fails on first use with the name of the setting to fix.
+Each key is declared once, in :data:`SETTINGS`: its environment variable, default,
+parser and documentation. Values are read when they are used, never at import, so
+``override_settings`` works in tests and a missing API key fails on first use with the
+name of the setting to fix. What is costly to look up (the resolvers' imports) is
+memoised and forgotten on Django's ``setting_changed`` signal.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import environ
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from .exceptions import PipesConfigurationError
 
 DEFAULT_BASE_URL = "https://api.workos.com"
 
-# Key in WORKOS_PIPES -> (environment variable or None, default).
-DEFAULTS: dict[str, tuple[str | None, Any]] = {
-    "API_KEY": ("WORKOS_API_KEY", None),
-    "BASE_URL": ("WORKOS_BASE_URL", DEFAULT_BASE_URL),
-    "WEBHOOK_SECRET": ("WORKOS_WEBHOOK_SECRET", None),
-    "WEBHOOK_TOLERANCE": (None, 180),
-    "CACHE_ALIAS": (None, "default"),
-    "TIMEOUT": (None, 5.0),
-    "MAX_RETRIES": (None, 3),
-    "BACKOFF_FACTOR": (None, 0.5),
-    "BACKOFF_MAX": (None, 5.0),
-    "EXPIRY_LEEWAY": (None, 60),
-    "TOKEN_TTL": (None, 3600),
-    "INACTIVE_TTL": (None, 30),
-    "LOCK_TIMEOUT": (None, None),
-    "USER_ID_RESOLVER": (None, "django_workos_pipes.identity.default_user_id"),
-    "ORGANIZATION_ID_RESOLVER": (None, "django_workos_pipes.identity.default_organization_id"),
-    "CONNECT_URL": (None, "workos_pipes:connect"),
-    "REAUTHORIZE_URL": (None, "workos_pipes:reauthorize"),
-}
-
 env = environ.Env()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of ``WORKOS_PIPES``."""
+
+    name: str
+    default: Any
+    doc: str
+    env_var: str | None = None
+    number: bool = False
+    positive: bool = False
+    """For numbers: zero is refused too (else only negative values are)."""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("API_KEY", None, "The WorkOS API key (``sk_...``).", env_var="WORKOS_API_KEY"),
+    Setting(
+        "BASE_URL",
+        DEFAULT_BASE_URL,
+        "The WorkOS API root; the emulator's URL in development.",
+        env_var="WORKOS_BASE_URL",
+    ),
+    Setting(
+        "WEBHOOK_SECRET",
+        None,
+        "The webhook endpoint's secret; a list (or comma-separated string) to rotate.",
+        env_var="WORKOS_WEBHOOK_SECRET",
+    ),
+    Setting(
+        "WEBHOOK_TOLERANCE",
+        180,
+        "Seconds a signature's timestamp may be away from now.",
+        number=True,
+        positive=True,
+    ),
+    Setting("CACHE_ALIAS", "default", "The ``CACHES`` alias that holds tokens."),
+    Setting("TIMEOUT", 5.0, "Seconds to wait for one WorkOS answer.", number=True, positive=True),
+    Setting("MAX_RETRIES", 3, "Retries of a failed WorkOS call.", number=True),
+    Setting("BACKOFF_FACTOR", 0.5, "Seconds before the first retry; doubles each time."),
+    Setting("BACKOFF_MAX", 5.0, "Longest wait between retries, Retry-After included.", number=True),
+    Setting(
+        "EXPIRY_LEEWAY",
+        60,
+        "A token is refreshed this many seconds before it expires.",
+        number=True,
+    ),
+    Setting("TOKEN_TTL", 3600, "Longest time an active answer is served from cache.", number=True),
+    Setting("INACTIVE_TTL", 30, "How long an inactive answer is served from cache.", number=True),
+    Setting(
+        "LOCK_TIMEOUT",
+        None,
+        "How long a single-flight lock may be held; default one call with all its retries.",
+    ),
+    Setting(
+        "USER_ID_RESOLVER",
+        "django_workos_pipes.identity.default_user_id",
+        "Callable or dotted path: request -> WorkOS user id or None.",
+    ),
+    Setting(
+        "ORGANIZATION_ID_RESOLVER",
+        "django_workos_pipes.identity.default_organization_id",
+        "Callable or dotted path: request -> WorkOS organization id or None.",
+    ),
+    Setting("CONNECT_URL", "workos_pipes:connect", "URL name (or path) of the connect view."),
+    Setting(
+        "REAUTHORIZE_URL",
+        "workos_pipes:reauthorize",
+        "URL name (or path) of the reauthorize view.",
+    ),
+)
+BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
 class PipesSettings:
     """Typed view of ``settings.WORKOS_PIPES``; attributes are looked up on each access."""
+
+    def __init__(self) -> None:
+        self._resolvers: dict[str, Callable[..., str | None]] = {}
+        self.generation = 0
+        """Bumped whenever Django settings change, so holders of memoised lookups (the
+        service's cache object) know to look again."""
 
     @property
     def raw(self) -> Mapping[str, Any]:
@@ -54,13 +117,18 @@ class PipesSettings:
 
     def get(self, key: str) -> Any:
         """The configured value: ``WORKOS_PIPES[key]``, else its environment variable."""
-        env_var, default = DEFAULTS[key]
+        setting = BY_NAME[key]
         raw = self.raw
         if key in raw:
             return raw[key]
-        if env_var is not None:
-            return env.str(env_var, default=default) or default
-        return default
+        if setting.env_var is not None:
+            return env.str(setting.env_var, default=setting.default) or setting.default
+        return setting.default
+
+    def reset(self) -> None:
+        """Forget memoised lookups; called when Django settings change."""
+        self._resolvers.clear()
+        self.generation += 1
 
     @property
     def API_KEY(self) -> str:
@@ -82,10 +150,7 @@ class PipesSettings:
 
         A string may hold several, separated by commas (WorkOS secrets have none).
         """
-        value = self.get("WEBHOOK_SECRET") or ()
-        if isinstance(value, str):
-            value = value.split(",")
-        return tuple(secret.strip() for secret in value if secret and secret.strip())
+        return split_secrets(self.get("WEBHOOK_SECRET"))
 
     @property
     def WEBHOOK_TOLERANCE(self) -> float:
@@ -135,11 +200,11 @@ class PipesSettings:
 
     @property
     def USER_ID_RESOLVER(self) -> Callable[..., str | None]:
-        return _import(self.get("USER_ID_RESOLVER"), "USER_ID_RESOLVER")
+        return self._resolver("USER_ID_RESOLVER")
 
     @property
     def ORGANIZATION_ID_RESOLVER(self) -> Callable[..., str | None]:
-        return _import(self.get("ORGANIZATION_ID_RESOLVER"), "ORGANIZATION_ID_RESOLVER")
+        return self._resolver("ORGANIZATION_ID_RESOLVER")
 
     @property
     def CONNECT_URL(self) -> str:
@@ -148,6 +213,19 @@ class PipesSettings:
     @property
     def REAUTHORIZE_URL(self) -> str:
         return str(self.get("REAUTHORIZE_URL"))
+
+    def _resolver(self, name: str) -> Callable[..., str | None]:
+        """The resolver, imported once (until settings change): it runs on every request."""
+        found = self._resolvers.get(name)
+        if found is None:
+            found = self._resolvers[name] = _import(self.get(name), name)
+        return found
+
+
+def split_secrets(value: Any) -> tuple[str, ...]:
+    """Secrets from a list, or from one comma-separated string; blanks dropped."""
+    values = (value or "").split(",") if isinstance(value, str) or not value else value
+    return tuple(secret.strip() for secret in values if secret and secret.strip())
 
 
 def _import(value: Any, name: str) -> Callable[..., Any]:
@@ -167,7 +245,6 @@ def _import(value: Any, name: str) -> Callable[..., Any]:
 
 @functools.lru_cache(maxsize=64)
 def _import_path(path: str) -> Callable[..., Any]:
-    """Import a dotted path once: resolvers are looked up on every request."""
     imported = import_string(path)
     if not callable(imported):
         raise TypeError(path)
@@ -175,3 +252,9 @@ def _import_path(path: str) -> Callable[..., Any]:
 
 
 app_settings = PipesSettings()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("WORKOS_PIPES", "CACHES"):
+        app_settings.reset()

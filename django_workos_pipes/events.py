@@ -18,7 +18,7 @@ from .signals import connection_changed, webhook_received
 if TYPE_CHECKING:
     from .service import PipesService
 
-logger = logging.getLogger("django_workos_pipes.webhooks")
+logger = logging.getLogger(__name__)
 
 PIPES_EVENT_TYPES = frozenset(wire.CONNECTED_ACCOUNT_EVENTS.values())
 

@@ -18,7 +18,7 @@ from django.utils.encoding import iri_to_uri
 
 from .exceptions import PipesError, PipesUnavailable
 
-logger = logging.getLogger("django_workos_pipes")
+logger = logging.getLogger(__name__)
 
 UNAVAILABLE_TEMPLATE = "workos_pipes/unavailable.html"
 DENIED_TEMPLATE = "workos_pipes/denied.html"

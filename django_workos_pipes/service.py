@@ -16,32 +16,29 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
+import contextlib
 import logging
 import math
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
-from .client import PipesClient
+from .caching.entries import Entry, valid_entry
+from .caching.keys import CacheKeys, organization_marker
 from .conf import app_settings
 from .exceptions import PipesUnavailable
 from .masking import mask_id
-from .results import AccessToken, TokenResult
+from .results import TokenResult
+from .workos.protocol import WorkOSClient
 
-logger = logging.getLogger("django_workos_pipes")
+logger = logging.getLogger(__name__)
 
-KEY_PREFIX = "wpipes1"
 # Invalidation markers must outlive every entry written before them; entries are
 # therefore never kept longer than this.
 MAX_ENTRY_LIFETIME = 86400.0
@@ -50,97 +47,6 @@ CACHE_WARNING_INTERVAL = 30.0
 
 T = TypeVar("T")
 D = TypeVar("D")
-
-
-@dataclass(frozen=True)
-class CacheKeys:
-    """The cache keys of one (provider, user, organization).
-
-    Keys are digests: safe for every backend (memcached's 250 characters, no spaces or
-    control characters) whatever the ids contain.
-    """
-
-    token: str
-    user_marker: str
-    org_marker: str
-    lock: str
-    failure: str
-
-    @classmethod
-    @functools.lru_cache(maxsize=4096)
-    def build(cls, provider: str, user_id: str, organization_id: str | None) -> CacheKeys:
-        """The keys, memoised: they are built on every request, from a few distinct ids."""
-        token = _key("t", provider, user_id, organization_id)
-        return cls(
-            token=token,
-            user_marker=_key("i", provider, user_id, organization_id),
-            org_marker=organization_marker(provider, organization_id),
-            lock=token + ":lock",
-            failure=token + ":failed",
-        )
-
-
-def _key(kind: str, *parts: str | None) -> str:
-    """``wpipes1:<kind>:<digest>``: short keys, since backends validate them per call."""
-    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=12).hexdigest()
-    return f"{KEY_PREFIX}:{kind}:{digest}"
-
-
-def organization_marker(provider: str, organization_id: str | None) -> str:
-    return _key("o", provider, organization_id)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A cached answer: when its fetch started, until when it is fresh, and the result."""
-
-    fetched_at: float
-    fresh_until: float
-    result: TokenResult
-
-    def encode(self) -> tuple[Any, ...]:
-        """A compact tuple: a few hundred bytes per token in Redis, no class paths."""
-        token = self.result.access_token
-        if token is None:
-            return (self.fetched_at, self.fresh_until, self.result.error)
-        expires = token.expires_at.timestamp() if token.expires_at else None
-        return (
-            self.fetched_at,
-            self.fresh_until,
-            None,
-            token.access_token,
-            expires,
-            token.scopes,
-            token.missing_scopes,
-        )
-
-    @classmethod
-    def decode(cls, value: Any) -> Entry | None:
-        """The entry, or None for anything this version did not write."""
-        if not isinstance(value, tuple) or len(value) not in (3, 7):
-            return None
-        try:
-            return _decode(value)
-        except (TypeError, ValueError, OverflowError):
-            return None
-
-    def usable_when_unavailable(self, now: float) -> bool:
-        """Stale-if-error: an active token may be served until it really expires."""
-        token = self.result.access_token
-        if token is None:
-            return False
-        return token.expires_at is None or now < token.expires_at.timestamp()
-
-
-@functools.lru_cache(maxsize=1024)
-def _decode(value: tuple[Any, ...]) -> Entry:
-    """Decode a cached tuple, memoised: a hit then costs a dictionary lookup, not the
-    construction of three objects and a datetime on every request."""
-    if len(value) == 3:
-        return Entry(value[0], value[1], TokenResult.inactive(value[2]))
-    expires = datetime.fromtimestamp(value[4], tz=timezone.utc) if value[4] else None
-    token = AccessToken(value[3], expires, tuple(value[5]), tuple(value[6]))
-    return Entry(value[0], value[1], TokenResult.connected(token))
 
 
 class PipesService:
@@ -162,7 +68,7 @@ class PipesService:
         token_ttl: float | None = None,
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
-        client: PipesClient | None = None,
+        client: WorkOSClient | None = None,
     ) -> None:
         self._client = client
         self._api_key = api_key
@@ -176,6 +82,7 @@ class PipesService:
         self._lock_timeout = lock_timeout
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
+        self._cache: tuple[int, str, BaseCache] | None = None
 
     def __repr__(self) -> str:
         return f"PipesService(cache_alias={self.cache_alias!r})"
@@ -188,14 +95,21 @@ class PipesService:
 
     @property
     def cache(self) -> BaseCache:
-        return caches[self.cache_alias]
+        """The cache backend, looked up once until Django settings change."""
+        memo = self._cache
+        if memo is None or memo[0] != app_settings.generation or memo[1] != self.cache_alias:
+            alias = self.cache_alias
+            memo = self._cache = (app_settings.generation, alias, caches[alias])
+        return memo[2]
 
     @property
-    def client(self) -> PipesClient:
-        """The HTTP client: the one given to the constructor (a test double, say), or one
-        built from the current settings."""
+    def client(self) -> WorkOSClient:
+        """The WorkOS client: the one given to the constructor or :meth:`use_client` (a
+        test double, say), or the HTTP client built from the current settings."""
         if self._client is not None:
             return self._client
+        from .workos.client import PipesClient
+
         return PipesClient(
             api_key=self._api_key or app_settings.API_KEY,
             base_url=(self._base_url or app_settings.BASE_URL).rstrip("/"),
@@ -208,6 +122,17 @@ class PipesService:
     @property
     def lock_timeout(self) -> float:
         return _pick(self._lock_timeout, app_settings.LOCK_TIMEOUT)
+
+    @contextlib.contextmanager
+    def use_client(self, client: WorkOSClient) -> Iterator[WorkOSClient]:
+        """Ask ``client`` instead of WorkOS inside the block: the seam for test doubles
+        (the pytest plugin's ``pipes_fake`` uses it). The previous client comes back on
+        the way out."""
+        previous, self._client = self._client, client
+        try:
+            yield client
+        finally:
+            self._client = previous
 
     # Public API.
 
@@ -227,7 +152,7 @@ class PipesService:
             return self.client.get_access_token(
                 provider, user_id=user_id, organization_id=organization_id
             )
-        entry = _valid_entry(found, keys)
+        entry = valid_entry(found, keys)
         if entry is not None and time.time() < entry.fresh_until:
             return entry.result
         return self._refresh(provider, user_id, organization_id, keys, entry)
@@ -250,6 +175,51 @@ class PipesService:
         could not be written.
         """
         return self._mark_invalidated(organization_marker(provider, organization_id))
+
+    def authorize_url(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        return_to: str,
+        organization_id: str | None = None,
+        reauthorize: bool = False,
+    ) -> str:
+        """The WorkOS consent URL that connects ``provider`` (or, with ``reauthorize``,
+        signs the existing account in again), then returns the browser to ``return_to``.
+
+        The cached answer is forgotten, since the user is about to change the connection.
+        """
+        account_id = (
+            self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
+        )
+        url = self.client.authorize_url(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            return_to=return_to,
+            connected_account_id=account_id,
+        )
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        return url
+
+    def get_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> Mapping[str, Any] | None:
+        """WorkOS's connected account object for this connection, or None if none exists."""
+        return self.client.get_connected_account(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
+    def _connected_account_id(
+        self, provider: str, user_id: str, organization_id: str | None
+    ) -> str | None:
+        """The id of the account to reauthorize; None starts a plain connect instead."""
+        account = self.get_connected_account(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+        account_id = account.get("id") if account is not None else None
+        return account_id if isinstance(account_id, str) and account_id else None
 
     async def aget_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -281,7 +251,7 @@ class PipesService:
 
     def _read(self, keys: CacheKeys) -> Entry | None:
         """The entry, unless it is missing or older than an invalidation."""
-        return _valid_entry(self._lookup(keys) or {}, keys)
+        return valid_entry(self._lookup(keys) or {}, keys)
 
     def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
         now = time.time()
@@ -343,7 +313,7 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(keys, started, deadline, stale)
+            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale)
             if peer is not None:
                 return peer
         try:
@@ -376,7 +346,13 @@ class PipesService:
         return result
 
     def _wait_for_peer(
-        self, keys: CacheKeys, started: float, deadline: float, stale: Entry | None
+        self,
+        provider: str,
+        user_id: str,
+        keys: CacheKeys,
+        started: float,
+        deadline: float,
+        stale: Entry | None,
     ) -> TokenResult | None:
         """Poll while another caller holds the lock.
 
@@ -391,13 +367,13 @@ class PipesService:
             found = self._cache_call(lambda: self.cache.get_many(wanted), None)
             if found is None:
                 return None
-            entry = _valid_entry(found, keys)
+            entry = valid_entry(found, keys)
             if entry is not None and time.time() < entry.fresh_until:
                 return entry.result
             failed_at = found.get(keys.failure)
             if isinstance(failed_at, float) and failed_at >= started:
                 exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                return self._stale_or_raise(entry or stale, exc, "-", None)
+                return self._stale_or_raise(entry or stale, exc, provider, user_id)
             if keys.lock not in found:
                 return None
         return None
@@ -437,18 +413,6 @@ class PipesService:
             self.cache_alias,
             type(exc).__name__,
         )
-
-
-def _valid_entry(found: dict[str, Any], keys: CacheKeys) -> Entry | None:
-    entry = Entry.decode(found.get(keys.token))
-    if entry is None:
-        return None
-    invalidated = max(_as_float(found.get(keys.user_marker)), _as_float(found.get(keys.org_marker)))
-    return entry if entry.fetched_at > invalidated else None
-
-
-def _as_float(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _pick(value: T | None, default: T) -> T:

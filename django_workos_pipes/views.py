@@ -11,7 +11,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_http_methods
 
 from . import service
-from .client import PipesClient
 from .exceptions import PipesAPIError, PipesUnavailable
 from .http import login_required, unavailable
 from .identity import resolve_organization_id, resolve_user_id
@@ -37,39 +36,19 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
     user_id = resolve_user_id(request)
     if not user_id:
         return login_required(request)
-    organization_id = resolve_organization_id(request)
-    client = service.pipes.client
     try:
-        account_id = (
-            _connected_account_id(client, provider, user_id, organization_id)
-            if reauthorize
-            else None
-        )
-        url = client.authorize_url(
+        url = service.pipes.authorize_url(
             provider,
             user_id=user_id,
-            organization_id=organization_id,
+            organization_id=resolve_organization_id(request),
             return_to=request.build_absolute_uri(safe_next(request)),
-            connected_account_id=account_id,
+            reauthorize=reauthorize,
         )
     except PipesUnavailable as exc:
         return unavailable(request, provider, exc)
     except PipesAPIError as exc:
         return _api_error(request, provider, exc)
-    # The user is about to change the connection: the cached answer must not outlive it.
-    service.pipes.invalidate(provider, user_id=user_id, organization_id=organization_id)
     return HttpResponseRedirect(url)
-
-
-def _connected_account_id(
-    client: PipesClient, provider: str, user_id: str, organization_id: str | None
-) -> str | None:
-    """The id of the account to reauthorize; None starts a plain connect instead."""
-    account = client.get_connected_account(
-        provider, user_id=user_id, organization_id=organization_id
-    )
-    account_id = account.get("id") if account is not None else None
-    return account_id if isinstance(account_id, str) and account_id else None
 
 
 def _api_error(request: HttpRequest, provider: str, exc: PipesAPIError) -> HttpResponse:

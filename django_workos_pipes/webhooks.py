@@ -23,15 +23,11 @@ A delivery is answered:
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import logging
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import decorators as auth_decorators
-from django.core.cache import BaseCache
 from django.http import HttpRequest, HttpResponse
 from django.http.request import RawPostDataException
 from django.utils.decorators import method_decorator
@@ -39,21 +35,12 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import signatures
+from .caching.ledger import CLAIM_TIMEOUT, IDEMPOTENCY_TTL, Claim, EventLedger
 from .conf import app_settings
 from .events import EnvelopeError, Event, InvalidationNotStored, handle_event, parse_event
-from .service import KEY_PREFIX, PipesService, pipes
+from .service import PipesService, pipes
 
-logger = logging.getLogger("django_workos_pipes.webhooks")
-
-IDEMPOTENCY_TTL = 7 * 86400
-"""How long a handled event id is remembered: well past WorkOS's retry window."""
-
-CLAIM_TIMEOUT = 60
-"""How long one delivery may hold an event id while handling it. A process that dies
-mid-handling blocks redeliveries of that id no longer than this."""
-
-HANDLED = "handled"
-PROCESSING = "processing"
+logger = logging.getLogger(__name__)
 
 
 def _login_not_required(view_func: Any) -> Any:
@@ -63,70 +50,6 @@ def _login_not_required(view_func: Any) -> Any:
     """
     exempt = getattr(auth_decorators, "login_not_required", None)
     return exempt(view_func) if exempt is not None else view_func
-
-
-class Claim(enum.Enum):
-    """What the ledger says about an event id when a delivery arrives."""
-
-    NEW = "new"
-    HANDLED = "handled"
-    IN_PROGRESS = "in progress"
-
-
-class EventLedger:
-    """Remembers, in the shared cache, which event ids are handled or being handled.
-
-    One key per event id holds ``"processing"`` (added with ``cache.add``, so of two
-    concurrent deliveries only one handles the event) and then ``"handled"``. The cache
-    is an optimisation here too: when it fails, events are handled without the duplicate
-    check, since invalidating a token twice is harmless and missing an invalidation is
-    not (an invalidation the cache can't store is answered 503, to be delivered again).
-    """
-
-    def __init__(self, cache: BaseCache, *, ttl: float, claim_timeout: float) -> None:
-        self.cache = cache
-        self.ttl = ttl
-        self.claim_timeout = claim_timeout
-
-    @staticmethod
-    def key(event_id: str) -> str:
-        """A digest, so any id WorkOS sends makes a key every backend accepts."""
-        digest = hashlib.blake2b(event_id.encode("utf-8", "replace"), digest_size=20)
-        return f"{KEY_PREFIX}:webhook-event:{digest.hexdigest()}"
-
-    def claim(self, event_id: str) -> Claim:
-        key = self.key(event_id)
-        try:
-            if self.cache.add(key, PROCESSING, math.ceil(self.claim_timeout)):
-                return Claim.NEW
-            state = self.cache.get(key)
-        except Exception as exc:  # any backend error means "no cache"
-            self._warn(exc, event_id, "handling it without a duplicate check")
-            return Claim.NEW
-        # A claim that vanished between add and get was released by a failed delivery;
-        # answering "in progress" makes WorkOS retry it.
-        return Claim.HANDLED if state == HANDLED else Claim.IN_PROGRESS
-
-    def mark_handled(self, event_id: str) -> None:
-        try:
-            self.cache.set(self.key(event_id), HANDLED, math.ceil(self.ttl))
-        except Exception as exc:  # any backend error means "no cache"
-            self._warn(exc, event_id, "a redelivery will be handled again")
-
-    def release(self, event_id: str) -> None:
-        try:
-            self.cache.delete(self.key(event_id))
-        except Exception as exc:  # any backend error means "no cache"
-            self._warn(exc, event_id, "its redelivery waits for the claim to expire")
-
-    @staticmethod
-    def _warn(exc: Exception, event_id: str, consequence: str) -> None:
-        logger.warning(
-            "Cache unavailable (%s) for WorkOS event %s: %s.",
-            type(exc).__name__,
-            event_id,
-            consequence,
-        )
 
 
 @method_decorator(csrf_exempt, name="dispatch")

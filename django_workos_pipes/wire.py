@@ -229,6 +229,43 @@ def connection_failed_data(
     }
 
 
+def full_event_type(name: str) -> str:
+    """``"disconnected"`` -> ``"pipes.connected_account.disconnected"``; full names pass."""
+    return CONNECTED_ACCOUNT_EVENTS.get(name, name)
+
+
+def pipes_event(
+    event_type: str,
+    provider: str,
+    user_id: str | None,
+    organization_id: str | None = None,
+    *,
+    event_id: str | None = None,
+    **data: Any,
+) -> dict[str, Any]:
+    """A pipes event envelope shaped like WorkOS's, for ``event_type`` (a full type or
+    a short name such as ``"disconnected"``); ``data`` adds or overrides data fields."""
+    full_type = full_event_type(event_type)
+    body: dict[str, Any] = {}
+    state = event_state(full_type)
+    if event_change(full_type) in ("connection_failed", "add_failed"):
+        body = connection_failed_data(provider, user_id=user_id, organization_id=organization_id)
+    elif state is not None:
+        moment = now()
+        account = connected_account(
+            new_id("ca"),
+            user_id=user_id,
+            organization_id=organization_id,
+            scopes=["api", "refresh_token"],
+            state=state,
+            created_at=moment,
+            updated_at=moment,
+        )
+        body = account_event_data(account, provider)
+    body.update(data)
+    return event_envelope(full_type, body, event_id=event_id)
+
+
 def event_state(event_type: str) -> str | None:
     """The account state an event of this type reports, if it reports one."""
     change = event_change(event_type)

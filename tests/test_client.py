@@ -13,13 +13,13 @@ from responses import matchers
 from urllib3.util import retry as urllib3_retry
 
 from django_workos_pipes import __version__
-from django_workos_pipes.client import PipesClient
 from django_workos_pipes.exceptions import (
     PipesAPIError,
     PipesError,
     PipesMalformedResponse,
     PipesUnavailable,
 )
+from django_workos_pipes.workos.client import PipesClient
 from tests.conftest import WORKOS
 from tests.servers import LoopbackServer, scripted
 from tests.settings import API_KEY

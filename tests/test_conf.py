@@ -55,7 +55,7 @@ def test_importing_the_package_reads_no_settings(monkeypatch: pytest.MonkeyPatch
         for module in (
             "django_workos_pipes",
             "django_workos_pipes.service",
-            "django_workos_pipes.client",
+            "django_workos_pipes.workos.client",
             "django_workos_pipes.checks",
         ):
             importlib.import_module(module)

@@ -326,7 +326,9 @@ def test_workos_refusing_the_call_is_a_503_logged_as_an_error(
     assert response.status_code == 503
     assert template_names(response) == ["workos_pipes/unavailable.html"]
     errors = [
-        r for r in caplog.records if r.levelno == logging.ERROR and r.name == "django_workos_pipes"
+        r
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.name == "django_workos_pipes.http"
     ]
     assert len(errors) == 1 and f"WorkOS answered {status}" in errors[0].getMessage()
 

@@ -24,11 +24,13 @@ from django.core.cache import caches
 from django.test import Client
 
 from django_workos_pipes import pipes
-from django_workos_pipes.client import PipesClient
+from django_workos_pipes.caching.keys import CacheKeys
 from django_workos_pipes.exceptions import PipesUnavailable
 from django_workos_pipes.results import AccessToken, TokenResult
-from django_workos_pipes.service import CacheKeys, PipesService
+from django_workos_pipes.service import PipesService
 from django_workos_pipes.testing.fakes import AUTHORIZE_BASE_URL, FakeCall, PipesFake
+from django_workos_pipes.workos.client import PipesClient
+from django_workos_pipes.workos.protocol import WorkOSClient
 from tests.processes import ROOT
 from tests.stubs import USER_RESOLVER
 
@@ -304,20 +306,19 @@ def test_declarations_made_before_installing_replace_cached_answers() -> None:
     assert service.client is stale_source
 
 
-def test_the_fake_overrides_every_client_call() -> None:
-    """A PipesClient method the fake forgot would fall through to real HTTP."""
-    public = {
+def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
+    """A protocol method the fake lacked would fail at the service's first call."""
+    members = {
         name
-        for name, member in inspect.getmembers(PipesClient, inspect.isfunction)
+        for name, member in inspect.getmembers(WorkOSClient, inspect.isfunction)
         if not name.startswith("_")
     }
-    for name in public:
-        assert getattr(PipesFake, name) is not getattr(PipesClient, name), name
-        assert inspect.signature(getattr(PipesFake, name)) == inspect.signature(
-            getattr(PipesClient, name)
-        ), name
-    with pytest.raises(AssertionError, match="never makes HTTP requests"):
-        PipesFake()._request("POST", "/anything", operation="token", provider="x", user_id="y")
+    assert members == {"get_access_token", "authorize_url", "get_connected_account"}
+    for name in members:
+        wanted = inspect.signature(getattr(WorkOSClient, name))
+        assert inspect.signature(getattr(PipesFake, name)) == wanted, name
+        assert inspect.signature(getattr(PipesClient, name)) == wanted, name
+    assert not hasattr(PipesFake(), "_request")
 
 
 def test_fakes_are_distinct_and_say_what_they_hold(pipes_fake: PipesFake) -> None:

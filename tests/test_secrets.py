@@ -21,8 +21,8 @@ from django.core import mail
 from django.test import Client, override_settings
 from django.utils.log import AdminEmailHandler
 
-from django_workos_pipes.client import PipesClient
 from django_workos_pipes.masking import mask
+from django_workos_pipes.workos.client import PipesClient
 from tests.faultkit import (
     API_KEY,
     WEBHOOK_SECRET,

@@ -22,8 +22,9 @@ from django.core.cache import CacheKeyWarning, caches
 from django.test import override_settings
 
 from django_workos_pipes import pipes
+from django_workos_pipes.caching.keys import CacheKeys
 from django_workos_pipes.exceptions import PipesConfigurationError, PipesUnavailable
-from django_workos_pipes.service import CacheKeys, PipesService
+from django_workos_pipes.service import PipesService
 from tests.conftest import WORKOS
 from tests.settings import API_KEY
 
@@ -256,6 +257,29 @@ def test_single_flight_shares_a_failure(backend: str, upstream: responses.Reques
         results = run_at_once(16, lambda: _outcome(token_value))
     assert results == ["PipesUnavailable"] * 16
     assert len(upstream.calls) == 1
+
+
+def test_requests_served_a_stale_token_by_a_peers_failure_name_the_connection(
+    backend: str, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The waiters' warning used to say ``provider=- user=-``."""
+    upstream.post(TOKEN_URL, json=token_body("ya29.stale-but-valid", NOW + timedelta(days=3650)))
+
+    def respond(request: Any) -> tuple[int, dict[str, str], str]:
+        time.sleep(0.3)
+        return 503, {}, "{}"
+
+    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    settings = {"API_KEY": API_KEY, "MAX_RETRIES": 0, "TOKEN_TTL": 0.2}
+    with override_settings(WORKOS_PIPES=settings), caplog.at_level(logging.WARNING):
+        assert token_value() == "ya29.stale-but-valid"
+        time.sleep(0.3)  # past TOKEN_TTL: due for a refresh, which fails
+        results = run_at_once(8, token_value)
+    assert results == ["ya29.stale-but-valid"] * 8
+    assert len(upstream.calls) == 2
+    served = [r.getMessage() for r in caplog.records if "serving the cached" in r.getMessage()]
+    assert len(served) == 8
+    assert all("provider=salesforce user=user_1" in message for message in served), served
 
 
 def test_crashed_lock_holder_blocks_nobody_past_lock_timeout(

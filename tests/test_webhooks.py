@@ -30,11 +30,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from django_workos_pipes import pipes
+from django_workos_pipes.caching.ledger import EventLedger
 from django_workos_pipes.events import PIPES_EVENT_TYPES
 from django_workos_pipes.signals import connection_changed, webhook_received
 from django_workos_pipes.signatures import HEADER, compute_digest
 from django_workos_pipes.testing import post_webhook, sign_webhook, webhook_event
-from django_workos_pipes.webhooks import EventLedger, WebhookView, webhook
+from django_workos_pipes.webhooks import WebhookView, webhook
 from tests.conftest import WORKOS
 from tests.settings import WEBHOOK_SECRET
 

@@ -22,7 +22,7 @@ from ..redirects import connect_url, reauthorize_url, without_oauth_error
 from ..status import PipeStatus
 
 register = template.Library()
-logger = logging.getLogger("django_workos_pipes")
+logger = logging.getLogger(__name__)
 
 
 class _FromRequest(enum.Enum):

@@ -35,9 +35,7 @@ def sign_webhook(body: bytes, secret: str, timestamp: float | None = None) -> st
     return sign(body, secret, timestamp)
 
 
-def full_event_type(name: str) -> str:
-    """``"disconnected"`` -> ``"pipes.connected_account.disconnected"``; full names pass."""
-    return EVENT_TYPES.get(name, name)
+full_event_type = wire.full_event_type
 
 
 def webhook_event(
@@ -55,30 +53,9 @@ def webhook_event(
     Pipes events get a ``connected_account`` (or ``connection_failed``) data object;
     ``data`` keyword arguments are added to it or override its fields.
     """
-    full_type = full_event_type(event_type)
-    body: dict[str, Any]
-    change = wire.event_change(full_type)
-    state = wire.event_state(full_type)
-    if change in ("connection_failed", "add_failed"):
-        body = wire.connection_failed_data(
-            provider, user_id=user_id, organization_id=organization_id
-        )
-    elif state is not None:
-        moment = wire.now()
-        account = wire.connected_account(
-            wire.new_id("ca"),
-            user_id=user_id,
-            organization_id=organization_id,
-            scopes=["api", "refresh_token"],
-            state=state,
-            created_at=moment,
-            updated_at=moment,
-        )
-        body = wire.account_event_data(account, provider)
-    else:
-        body = {}
-    body.update(data)
-    return wire.event_envelope(full_type, body, event_id=event_id)
+    return wire.pipes_event(
+        event_type, provider, user_id, organization_id, event_id=event_id, **data
+    )
 
 
 def post_webhook(

@@ -1,7 +1,8 @@
 """A stand-in for WorkOS at the HTTP seam, for the tests of projects that use the app.
 
-:class:`PipesFake` is a :class:`~django_workos_pipes.client.PipesClient` that answers
-from connections a test declares instead of calling WorkOS: no HTTP, no emulator.
+:class:`PipesFake` implements the service's
+:class:`~django_workos_pipes.workos.protocol.WorkOSClient` protocol, answering from
+connections a test declares instead of calling WorkOS: no HTTP, no emulator.
 Everything above the client is the real thing (the service's cache, single flight,
 invalidation, ``require_pipe``, the mixin, the template tags), so a test sees what a
 user would. Each declaration invalidates the cached answer it changes, so a test may
@@ -26,7 +27,6 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlencode
 
-from ..client import PipesClient
 from ..exceptions import PipesUnavailable
 from ..results import NEEDS_REAUTHORIZATION, NOT_INSTALLED, AccessToken, TokenResult
 
@@ -47,7 +47,7 @@ _Key = tuple[str, str, str | None]
 class FakeCall(NamedTuple):
     """One call the app made to WorkOS, as the fake received it.
 
-    ``method`` is the :class:`~django_workos_pipes.client.PipesClient` method:
+    ``method`` is the :class:`~django_workos_pipes.workos.protocol.WorkOSClient` method:
     ``"get_access_token"``, ``"authorize_url"`` or ``"get_connected_account"``.
     """
 
@@ -69,7 +69,7 @@ class _Account:
     unavailable: bool = False
 
 
-class PipesFake(PipesClient):
+class PipesFake:
     """A WorkOS client answering from declared connections, recording every call.
 
     Anything not declared is ``not_installed``, as WorkOS answers for an account nobody
@@ -77,16 +77,11 @@ class PipesFake(PipesClient):
     """
 
     def __init__(self) -> None:
-        super().__init__(api_key="sk_test_pipes_fake", base_url=AUTHORIZE_BASE_URL)
         self._lock = threading.Lock()
         self._accounts: dict[_Key, _Account] = {}
         self._calls: list[FakeCall] = []
         self._seen: set[_Key] = set()
         self._services: list[PipesService] = []
-
-    # A fake is its own thing: equal only to itself, whatever the dataclass says.
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         return f"PipesFake(connections={len(self._accounts)}, calls={len(self._calls)})"
@@ -228,12 +223,6 @@ class PipesFake(PipesClient):
             "state": "connected" if token is not None else account.error,
         }
 
-    def _request(self, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError(
-            "PipesFake never makes HTTP requests: a PipesClient method it does not "
-            "override was called. Please report this as a bug of django-workos-pipes."
-        )
-
     # Installing into a service -----------------------------------------------------
 
     @contextlib.contextmanager
@@ -249,21 +238,19 @@ class PipesFake(PipesClient):
             from ..service import pipes
 
             service = pipes
-        previous = service._client
-        service._client = self
-        with self._lock:
-            self._services.append(service)
-            declared = list(self._accounts)
-        try:
-            for key in declared:
-                self._invalidate(key)
-            yield self
-        finally:
-            service._client = previous
+        with service.use_client(self):
             with self._lock:
-                self._services.remove(service)
-                seen = list(self._seen)
-            _forget(service, seen)
+                self._services.append(service)
+                declared = list(self._accounts)
+            try:
+                for key in declared:
+                    self._invalidate(key)
+                yield self
+            finally:
+                with self._lock:
+                    self._services.remove(service)
+                    seen = list(self._seen)
+                _forget(service, seen)
 
     # Internals ---------------------------------------------------------------------
 
@@ -307,7 +294,7 @@ class PipesFake(PipesClient):
 
 def _forget(service: PipesService, keys: Iterable[_Key]) -> None:
     """Delete the cache entries (answers, markers, locks) of ``keys``: a clean slate."""
-    from ..service import CacheKeys
+    from ..caching.keys import CacheKeys
 
     names: list[str] = []
     for provider, user_id, organization_id in keys:

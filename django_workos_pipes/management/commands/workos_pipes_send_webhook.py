@@ -15,9 +15,9 @@ import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
 
+from ... import wire
 from ...conf import app_settings
-from ...signatures import HEADER
-from ...testing import EVENT_TYPES, full_event_type, sign_webhook, webhook_event
+from ...signatures import HEADER, sign
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -29,13 +29,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        choices = sorted([*EVENT_TYPES, *EVENT_TYPES.values()])
+        names = wire.CONNECTED_ACCOUNT_EVENTS
+        choices = sorted([*names, *names.values()])
         parser.add_argument(
             "--event",
             default="connected",
             choices=choices,
             metavar="TYPE",
-            help=f"{', '.join(EVENT_TYPES)} or a full type (default: connected).",
+            help=f"{', '.join(names)} or a full type (default: connected).",
         )
         parser.add_argument("--provider", required=True, help="Provider slug, e.g. salesforce.")
         parser.add_argument("--user", help="WorkOS user id; leave out for an org-owned connection.")
@@ -65,15 +66,15 @@ class Command(BaseCommand):
                 "No webhook secret: pass --secret or set WORKOS_PIPES['WEBHOOK_SECRET']."
             )
         url = options["url"] or self.default_url(options["base_url"])
-        event = webhook_event(
-            full_event_type(options["event"]),
+        event = wire.pipes_event(
+            options["event"],
             options["provider"],
             options["user"],
             options["organization"],
             event_id=options["event_id"],
         )
         body = json.dumps(event).encode()
-        headers = {HEADER: sign_webhook(body, secret), "Content-Type": "application/json"}
+        headers = {HEADER: sign(body, secret), "Content-Type": "application/json"}
         try:
             response = requests.post(url, data=body, headers=headers, timeout=options["timeout"])
         except requests.RequestException as exc:

@@ -4,6 +4,10 @@ urllib3's ``Retry`` does the retrying (429, 5xx, connection errors, ``Retry-Afte
 capped exponential backoff with jitter, POST included); this module only turns answers
 into results and exceptions. Every POST carries an ``Idempotency-Key`` that stays the
 same across its retries, so a retried call can't act twice.
+
+``requests`` and urllib3 are imported on the first call to WorkOS, not at import: they
+cost tens of milliseconds of every process start (``manage.py`` commands included) that
+never talks to WorkOS.
 """
 
 from __future__ import annotations
@@ -15,40 +19,49 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
-from urllib3.exceptions import ProtocolError
-from urllib3.util.retry import Retry
+from .. import __version__
+from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
+from ..masking import mask, mask_id
+from ..results import TokenResult
 
-from . import __version__
-from .exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
-from .masking import mask, mask_id
-from .results import TokenResult
+if TYPE_CHECKING:
+    import requests
+    from urllib3.util.retry import Retry
 
-logger = logging.getLogger("django_workos_pipes")
+logger = logging.getLogger(__name__)
 
-USER_AGENT = f"django-workos-pipes/{__version__} python-requests/{requests.__version__}"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-class _CappedRetry(Retry):
+@functools.lru_cache(maxsize=1)
+def user_agent() -> str:
+    import requests
+
+    return f"django-workos-pipes/{__version__} python-requests/{requests.__version__}"
+
+
+@functools.lru_cache(maxsize=1)
+def _capped_retry_class() -> type[Retry]:
     """A ``Retry`` that waits at most ``backoff_max`` for a ``Retry-After``.
 
     urllib3 honours ``Retry-After`` as sent; inside a web request, a server asking for
-    an hour must not hold a worker for an hour.
+    an hour must not hold a worker for an hour. Built on first use, with urllib3.
     """
+    from urllib3.util.retry import Retry
 
-    def parse_retry_after(self, retry_after: str) -> float:
-        return min(super().parse_retry_after(retry_after), self.backoff_max)
+    class CappedRetry(Retry):
+        def parse_retry_after(self, retry_after: str) -> float:
+            return min(super().parse_retry_after(retry_after), self.backoff_max)
+
+    return CappedRetry
 
 
-class _BearerAuth(AuthBase):
-    """``Authorization: Bearer <API key>``, added as the request is sent.
+class _BearerAuth:
+    """``Authorization: Bearer <API key>``, added as the request is sent (requests takes
+    any callable as ``auth``).
 
     The key is then in no variable of a frame that a traceback could show (Django's
     error pages and HTML error e-mails print them), and ``~/.netrc`` can't replace it.
@@ -70,7 +83,10 @@ def _session(
     pid: int, max_retries: int, backoff_factor: float, backoff_max: float
 ) -> requests.Session:
     """The process's session for one retry policy; ``pid`` keys it so a fork gets its own."""
-    retry = _CappedRetry(
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    retry = _capped_retry_class()(
         total=max_retries,
         connect=max_retries,
         read=max_retries,
@@ -200,7 +216,9 @@ class PipesClient:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> tuple[Any, requests.Response]:
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        import requests
+
+        headers = {"User-Agent": user_agent(), "Accept": "application/json"}
         if method == "POST":
             headers["Idempotency-Key"] = str(uuid.uuid4())
         started = time.perf_counter()
@@ -229,6 +247,11 @@ class PipesClient:
         body is cut short (the connection dropped halfway) fails later, while the body
         is read, so it is retried here, from what is left of the same budget.
         """
+        import requests
+        import urllib3
+        from urllib3.exceptions import ProtocolError
+        from urllib3.util.retry import Retry
+
         retries_left = self.max_retries
         while True:
             session = _session(os.getpid(), retries_left, self.backoff_factor, self.backoff_max)

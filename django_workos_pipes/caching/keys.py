@@ -1,0 +1,55 @@
+"""Cache keys: short digests, safe for every backend whatever the ids contain.
+
+Memcached refuses keys over 250 characters or with spaces and control characters, and
+backends validate keys on every call: a fixed-length digest passes everywhere, cheaply.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+
+KEY_PREFIX = "wpipes1"
+
+
+def make_key(kind: str, *parts: str | None) -> str:
+    """``wpipes1:<kind>:<digest of parts>``."""
+    digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=12).hexdigest()
+    return f"{KEY_PREFIX}:{kind}:{digest}"
+
+
+def organization_marker(provider: str, organization_id: str | None) -> str:
+    """The invalidation marker shared by every user's entry under an organization."""
+    return make_key("o", provider, organization_id)
+
+
+@dataclass(frozen=True)
+class CacheKeys:
+    """The cache keys of one (provider, user, organization)."""
+
+    token: str
+    user_marker: str
+    org_marker: str
+    lock: str
+    failure: str
+
+    @classmethod
+    @functools.lru_cache(maxsize=4096)
+    def build(cls, provider: str, user_id: str, organization_id: str | None) -> CacheKeys:
+        """The keys, memoised: they are built on every request, from a few distinct ids."""
+        token = make_key("t", provider, user_id, organization_id)
+        return cls(
+            token=token,
+            user_marker=make_key("i", provider, user_id, organization_id),
+            org_marker=organization_marker(provider, organization_id),
+            lock=token + ":lock",
+            failure=token + ":failed",
+        )
+
+
+def event_key(event_id: str) -> str:
+    """The webhook ledger's key for an event id; any id WorkOS sends makes a valid key."""
+    digest = hashlib.blake2b(event_id.encode("utf-8", "replace"), digest_size=20)
+    return f"{KEY_PREFIX}:webhook-event:{digest.hexdigest()}"

@@ -1,0 +1,44 @@
+"""The shape of a WorkOS client, so that a test double needs no inheritance.
+
+:class:`~django_workos_pipes.workos.client.PipesClient` is the real one; the testing
+fake (:class:`~django_workos_pipes.testing.fakes.PipesFake`) is another. A service takes
+either through ``PipesService(client=...)`` or ``service.use_client(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ..results import TokenResult
+
+
+class WorkOSClient(Protocol):
+    """The WorkOS calls the service makes. Each raises
+    :class:`~django_workos_pipes.exceptions.PipesUnavailable` when WorkOS can't answer
+    and :class:`~django_workos_pipes.exceptions.PipesAPIError` when it refuses."""
+
+    def get_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> TokenResult:
+        """``POST /data-integrations/{provider}/token``."""
+        ...
+
+    def authorize_url(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        return_to: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> str:
+        """``POST /data-integrations/{provider}/authorize``: the consent URL."""
+        ...
+
+    def get_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> Mapping[str, Any] | None:
+        """``GET /user_management/users/{user_id}/connected_accounts/{provider}``; None
+        when WorkOS knows no such account."""
+        ...
