@@ -1,4 +1,5 @@
-"""A provider's API and WorkOS's token endpoint, stood in for with ``responses``.
+"""A provider's API and WorkOS's token endpoint, stood in for with ``responses``, and
+the provider on a loopback socket for tests whose caller is another process.
 
 The provider accepts only the tokens it was told are live and answers 401 to any
 other, as Salesforce does for a token revoked before its expiry. WorkOS answers the
@@ -7,6 +8,7 @@ token call from a script, counting the calls: the figure the single-flight tests
 
 from __future__ import annotations
 
+import http.server
 import json
 import threading
 from collections.abc import Callable
@@ -87,3 +89,42 @@ class WorkOSTokens:
 def token(name: str) -> dict[str, Any]:
     """An active WorkOS answer whose token is ``name``, expiring far in the future."""
     return active(name, expires_at="2031-05-04T03:02:01Z")
+
+
+class ProviderServer:
+    """:class:`Provider` on a real socket (127.0.0.1), for ``GET`` only."""
+
+    def __init__(self, *live: str) -> None:
+        self.live = set(live)
+        self.seen: list[str | None] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                header = self.headers.get("Authorization", "")
+                token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+                outer.seen.append(token)
+                status = 200 if token in outer.live else 401
+                body = json.dumps({"token": token} if status == 200 else {"error": "invalid"})
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> ProviderServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
