@@ -103,7 +103,7 @@ class PipesReauthorizationRequired(PipesError):
         self,
         provider: str,
         *,
-        user_id: str | None,
+        user_id: str | None = None,
         organization_id: str | None = None,
         error: str = "needs_reauthorization",
     ) -> None:
@@ -111,7 +111,9 @@ class PipesReauthorizationRequired(PipesError):
         self.user_id = user_id
         self.organization_id = organization_id
         self.error = error
-        PipesError.__init__(self, provider, error)
+        # args holds only what __init__ takes positionally, so that pickling (a task
+        # queue's result backend) rebuilds it: the other fields travel in __dict__.
+        PipesError.__init__(self, provider)
 
     def __str__(self) -> str:
         return (

@@ -7,6 +7,7 @@ service, its cache and its single flight are real, threads included.
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import threading
@@ -246,6 +247,19 @@ def test_workos_down_during_a_renewal_never_serves_the_dead_token(
         session().get(API)
     assert provider.seen == [DEAD]
     assert workos.count == 1
+
+
+def test_the_exception_survives_pickling_as_task_queues_do() -> None:
+    exc = PipesReauthorizationRequired(
+        "salesforce", user_id=USER, organization_id="org_1", error=PROVIDER_REJECTED_TOKEN
+    )
+    copy = pickle.loads(pickle.dumps(exc))
+    assert (copy.provider, copy.user_id, copy.organization_id, copy.error) == (
+        "salesforce",
+        USER,
+        "org_1",
+        PROVIDER_REJECTED_TOKEN,
+    )
 
 
 def test_the_exception_and_the_auth_show_no_token_and_a_masked_user() -> None:

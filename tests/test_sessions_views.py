@@ -53,7 +53,7 @@ def accounts(request: PipesHttpRequest) -> HttpResponse:
 @require_pipe("salesforce")
 async def async_accounts(request: PipesHttpRequest) -> HttpResponse:
     session = request.pipes.session("salesforce")
-    response = await sync_to_async(session.get)(API)
+    response = await sync_to_async(session.get, thread_sensitive=False)(API)
     return JsonResponse({"provider_said": response.json()})
 
 
@@ -76,7 +76,7 @@ class AsyncAccounts(PipeRequiredMixin, View):
 
     async def get(self, request: PipesHttpRequest) -> HttpResponse:
         session = request.pipes.session("salesforce")
-        response = await sync_to_async(session.get)(API)
+        response = await sync_to_async(session.get, thread_sensitive=False)(API)
         return JsonResponse({"provider_said": response.json()})
 
 
