@@ -11,7 +11,10 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   fetches the entry and both timestamps in one ``get_many``, one round trip;
 - the cache is an optimisation, never a dependency: when it raises, the service logs a
   warning and asks WorkOS directly;
-- when WorkOS is unavailable, a cached token that has not yet expired is served.
+- when WorkOS is unavailable, a cached token that has not yet expired is served;
+- a token the provider refused (401) is renewed through the same single flight, so any
+  number of callers meeting one dead token cost one WorkOS call, and is never served
+  from the cache again, not even while WorkOS is down.
 """
 
 from __future__ import annotations
@@ -24,18 +27,22 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
+from . import signals
 from .caching.entries import Entry, valid_entry
 from .caching.keys import CacheKeys, organization_marker
 from .conf import app_settings
-from .exceptions import PipesUnavailable
+from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired, PipesUnavailable
 from .masking import mask_id
-from .results import TokenResult
+from .results import AccessToken, TokenResult
 from .workos.protocol import WorkOSClient
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +164,106 @@ class PipesService:
             return entry.result
         return self._refresh(provider, user_id, organization_id, keys, entry)
 
+    def require_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """The live token, for code that can't send a user anywhere (a job, a worker).
+
+        Raises :class:`PipesReauthorizationRequired` (after sending the
+        ``reauthorization_required`` signal) when the connection is inactive, and
+        :class:`PipesUnavailable` as :meth:`get_access_token` does.
+        """
+        result = self.get_access_token(provider, user_id=user_id, organization_id=organization_id)
+        return self._live(provider, user_id, organization_id, result)
+
+    def renew_access_token(
+        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """A token to replace ``rejected``, which the provider refused (401) before it expired.
+
+        Every caller that met the same dead token shares one WorkOS call: an entry that
+        holds another token (or an inactive answer), or that was fetched after this
+        renewal began, is the answer. ``rejected`` is never served from the cache, not even
+        while WorkOS is down (:class:`PipesUnavailable` then). Raises
+        :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
+        ``rejected`` itself: only the user can fix that.
+        """
+        keys = CacheKeys.build(provider, user_id, organization_id)
+        found = self._lookup(keys)
+        if found is None:  # The cache is down: ask WorkOS directly.
+            result = self.client.get_access_token(
+                provider, user_id=user_id, organization_id=organization_id
+            )
+        else:
+            cached = _answer(valid_entry(found, keys), time.time(), rejected)
+            if cached is None:
+                cached = self._refresh(provider, user_id, organization_id, keys, None, rejected)
+            result = cached
+        token = self._live(provider, user_id, organization_id, result)
+        if token.access_token == rejected:
+            raise self.reauthorization_required(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                error=PROVIDER_REJECTED_TOKEN,
+            )
+        return token
+
+    def reauthorization_required(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        error: str,
+    ) -> PipesReauthorizationRequired:
+        """Send the ``reauthorization_required`` signal and return the exception to raise.
+
+        Also for a project's own code, when a provider refuses a token it used directly.
+        A receiver that fails is logged: the caller must still get this exception, or a
+        job's ``except`` would miss it and the job would be retried for nothing.
+        """
+        logger.info(
+            "Connection needs reauthorization: provider=%s user=%s error=%s",
+            provider,
+            mask_id(user_id),
+            error,
+        )
+        answers = signals.reauthorization_required.send_robust(
+            sender=type(self),
+            provider=provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            error=error,
+        )
+        for receiver, answer in answers:
+            if isinstance(answer, Exception):
+                logger.error(
+                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
+                )
+        return PipesReauthorizationRequired(
+            provider, user_id=user_id, organization_id=organization_id, error=error
+        )
+
+    def session(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> requests.Session:
+        """A ``requests.Session`` that calls ``provider``'s API as this user.
+
+        Its :class:`~django_workos_pipes.auth.PipesAuth` takes the token from this service
+        (cached, single flight) and, on a 401, renews it and sends the request once more.
+        ``requests`` is imported here, on first use, not with the package.
+        """
+        import requests
+
+        from .auth import PipesAuth
+
+        session = requests.Session()
+        session.auth = PipesAuth(
+            provider, user_id=user_id, organization_id=organization_id, service=self
+        )
+        return session
+
     def invalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> bool:
@@ -229,6 +336,22 @@ class PipesService:
             provider, user_id=user_id, organization_id=organization_id
         )
 
+    async def arequire_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """:meth:`require_access_token` run in a worker thread."""
+        return await sync_to_async(self.require_access_token, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
+    async def arenew_access_token(
+        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """:meth:`renew_access_token` run in a worker thread."""
+        return await sync_to_async(self.renew_access_token, thread_sensitive=False)(
+            provider, user_id=user_id, rejected=rejected, organization_id=organization_id
+        )
+
     async def ainvalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> bool:
@@ -239,6 +362,19 @@ class PipesService:
     async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         return await sync_to_async(self.invalidate_organization, thread_sensitive=False)(
             provider, organization_id
+        )
+
+    def _live(
+        self, provider: str, user_id: str, organization_id: str | None, result: TokenResult
+    ) -> AccessToken:
+        token = result.access_token
+        if result.active and token is not None:
+            return token
+        raise self.reauthorization_required(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            error=result.error or "unknown",
         )
 
     # Cache reads and writes.
@@ -303,7 +439,10 @@ class PipesService:
         organization_id: str | None,
         keys: CacheKeys,
         stale: Entry | None,
+        rejected: str | None = None,
     ) -> TokenResult:
+        """One caller asks WorkOS, the others wait for its answer. ``rejected``: a token
+        this call replaces, which no cached entry fetched before it may answer with."""
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -313,14 +452,14 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale)
+            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale, rejected)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                entry = self._read(keys)
-                if entry is not None and time.time() < entry.fresh_until:
-                    return entry.result
+                cached = _answer(self._read(keys), started, rejected)
+                if cached is not None:
+                    return cached
             return self._fetch(provider, user_id, organization_id, keys, started, stale)
         finally:
             if acquired:
@@ -353,6 +492,7 @@ class PipesService:
         started: float,
         deadline: float,
         stale: Entry | None,
+        rejected: str | None,
     ) -> TokenResult | None:
         """Poll while another caller holds the lock.
 
@@ -368,12 +508,14 @@ class PipesService:
             if found is None:
                 return None
             entry = valid_entry(found, keys)
-            if entry is not None and time.time() < entry.fresh_until:
-                return entry.result
+            cached = _answer(entry, started, rejected)
+            if cached is not None:
+                return cached
             failed_at = found.get(keys.failure)
             if isinstance(failed_at, float) and failed_at >= started:
                 exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                return self._stale_or_raise(entry or stale, exc, provider, user_id)
+                fallback = None if rejected is not None else entry or stale
+                return self._stale_or_raise(fallback, exc, provider, user_id)
             if keys.lock not in found:
                 return None
         return None
@@ -413,6 +555,17 @@ class PipesService:
             self.cache_alias,
             type(exc).__name__,
         )
+
+
+def _answer(entry: Entry | None, started: float, rejected: str | None) -> TokenResult | None:
+    """The cached answer for a caller that started at ``started``, if there is one: a
+    fresh entry, but not the ``rejected`` token unless WorkOS handed it out again since."""
+    if entry is None or time.time() >= entry.fresh_until:
+        return None
+    token = entry.result.access_token
+    if rejected is None or token is None or token.access_token != rejected:
+        return entry.result
+    return entry.result if entry.fetched_at >= started else None
 
 
 def _pick(value: T | None, default: T) -> T:
