@@ -206,7 +206,7 @@ class PipesFake:
     def add_provider(self, provider: str, name: str | None = None) -> None:
         """A provider configured in WorkOS that no declaration names yet: listed for
         every user, with no account. ``name`` defaults to the slug in title case."""
-        _key(provider, "-", None)
+        _required(provider, "provider")
         with self._lock:
             self._providers[provider] = name or self._providers.get(provider) or _title(provider)
         self._invalidate_listings()
@@ -275,7 +275,7 @@ class PipesFake:
         self, user_id: str, *, organization_id: str | None = None
     ) -> tuple[Connection, ...]:
         """Every provider declared or added, in that order, with this user's account."""
-        _key("-", user_id, organization_id)
+        _required(user_id, "user_id")
         organization_id = organization_id or None
         with self._lock:
             self._calls.append(FakeCall("list_data_providers", "", user_id, organization_id))
@@ -416,11 +416,14 @@ def _forget(service: PipesService, keys: Iterable[_Key], listed: Iterable[_Owner
 
 
 def _key(provider: str, user_id: str, organization_id: str | None) -> _Key:
-    if not isinstance(provider, str) or not provider:
-        raise ValueError("provider must be a non-empty string")
-    if not isinstance(user_id, str) or not user_id:
-        raise ValueError("user_id must be a non-empty string")
+    _required(provider, "provider")
+    _required(user_id, "user_id")
     return provider, user_id, organization_id or None
+
+
+def _required(value: str, name: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
 
 
 def _title(slug: str) -> str:
