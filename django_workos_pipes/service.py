@@ -1,4 +1,5 @@
-"""The token service: WorkOS answers, cached through Django's cache framework.
+"""The service: WorkOS answers (tokens, connections listings), cached through Django's
+cache framework, and the calls that change connections (connect, disconnect).
 
 Every process that shares the cache (Redis, Memcached) shares the tokens:
 
@@ -15,6 +16,10 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
 - a token the provider refused (401) is renewed through the same single flight, so any
   number of callers meeting one dead token cost one WorkOS call, and is never served
   from the cache again, not even while WorkOS is down.
+
+A user's connections listing is cached per (user, organization) the same way, for
+``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
+a disconnect) writes the listing's marker too, so the next listing is fresh everywhere.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -34,11 +39,13 @@ from django.core.cache import BaseCache, caches
 
 from . import signals
 from .caching.entries import Entry, valid_entry
-from .caching.keys import CacheKeys, organization_marker
+from .caching.keys import CacheKeys, ListingKeys, organization_listing_marker, organization_marker
+from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
 from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired, PipesUnavailable
 from .masking import mask_id
-from .results import AccessToken, TokenResult
+from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
 
 if TYPE_CHECKING:
@@ -57,7 +64,7 @@ D = TypeVar("D")
 
 
 class PipesService:
-    """Fetches and caches WorkOS Pipes access tokens.
+    """Fetches and caches WorkOS Pipes access tokens and connections listings.
 
     Arguments left as None are read from ``settings.WORKOS_PIPES`` (or the environment)
     each time they are needed, so the default instance follows ``override_settings``.
@@ -75,6 +82,7 @@ class PipesService:
         token_ttl: float | None = None,
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
+        connections_ttl: float | None = None,
         client: WorkOSClient | None = None,
     ) -> None:
         self._client = client
@@ -87,6 +95,7 @@ class PipesService:
         self._token_ttl = token_ttl
         self._inactive_ttl = inactive_ttl
         self._lock_timeout = lock_timeout
+        self._connections_ttl = connections_ttl
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
         self._cache: tuple[int, str, BaseCache] | None = None
@@ -269,19 +278,24 @@ class PipesService:
     ) -> bool:
         """Forget the cached answer for one connection, in every process sharing the cache.
 
+        The user's connections listing (under that organization) is forgotten too.
         Returns False when the cache could not be written: nothing was forgotten.
         """
         keys = CacheKeys.build(provider, user_id, organization_id)
-        return self._mark_invalidated(keys.user_marker)
+        token = self._mark_invalidated(keys.user_marker)
+        listing = self._mark_invalidated(keys.listing_marker)
+        return token and listing
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
 
         Used for organization-owned connections, whose events name no user: every user's
-        entry under that organization is stale from now on. Returns False when the cache
-        could not be written.
+        entry under that organization is stale from now on, and so is every user's
+        listing under it. Returns False when the cache could not be written.
         """
-        return self._mark_invalidated(organization_marker(provider, organization_id))
+        token = self._mark_invalidated(organization_marker(provider, organization_id))
+        listing = self._mark_invalidated(organization_listing_marker(organization_id))
+        return token and listing
 
     def authorize_url(
         self,
@@ -312,11 +326,80 @@ class PipesService:
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
-        """WorkOS's connected account object for this connection, or None if none exists."""
+    ) -> ConnectedAccount | None:
+        """The user's account with ``provider``, or None if WorkOS knows none. Asked of
+        WorkOS each time (it is not cached): for support tools and reauthorization."""
         return self.client.get_connected_account(
             provider, user_id=user_id, organization_id=organization_id
         )
+
+    def list_connections(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """Every provider configured in WorkOS, with the user's connection to each (its
+        ``account`` None when they never connected), from the cache while it is fresh.
+
+        Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
+        is cached that nothing has invalidated since.
+        """
+        keys = ListingKeys.build(user_id, organization_id)
+        found = self._cache_call(
+            lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
+        )
+        if found is None:  # the cache is down: ask WorkOS directly
+            return self.client.list_data_providers(user_id, organization_id=organization_id)
+        entry = valid_listing(found, keys)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.connections
+        started = time.time()
+        try:
+            connections = self.client.list_data_providers(user_id, organization_id=organization_id)
+        except PipesUnavailable as exc:
+            if entry is None:
+                raise
+            logger.warning(
+                "WorkOS unavailable (%s); serving the cached connections of user=%s",
+                exc,
+                mask_id(user_id),
+            )
+            return entry.connections
+        self._store_listing(keys, connections, started)
+        return connections
+
+    def disconnect(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """Remove the user's account with ``provider`` from WorkOS (its stored tokens go
+        with it; nothing is revoked at the provider). True if an account was removed,
+        False if WorkOS had none.
+
+        The cached token and listing are forgotten before the call (should WorkOS act
+        but the answer be lost) and again after it (a request that read WorkOS meanwhile
+        may have cached the old state). ``connection_changed`` is sent once, with
+        ``event_type="disconnect"``, when an account was removed.
+        """
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        removed = self.client.delete_connected_account(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        logger.info(
+            "Disconnect provider=%s user=%s organization=%s: %s",
+            provider,
+            mask_id(user_id),
+            mask_id(organization_id),
+            "removed" if removed else "no such account",
+        )
+        if removed:
+            connection_changed.send(
+                sender=type(self),
+                provider=provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                event_type=DISCONNECT,
+                event=None,
+            )
+        return removed
 
     def _connected_account_id(
         self, provider: str, user_id: str, organization_id: str | None
@@ -325,8 +408,7 @@ class PipesService:
         account = self.get_connected_account(
             provider, user_id=user_id, organization_id=organization_id
         )
-        account_id = account.get("id") if account is not None else None
-        return account_id if isinstance(account_id, str) and account_id else None
+        return account.id if account is not None else None
 
     async def aget_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -350,6 +432,27 @@ class PipesService:
         """:meth:`renew_access_token` run in a worker thread."""
         return await sync_to_async(self.renew_access_token, thread_sensitive=False)(
             provider, user_id=user_id, rejected=rejected, organization_id=organization_id
+        )
+
+    async def aget_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> ConnectedAccount | None:
+        return await sync_to_async(self.get_connected_account, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
+    async def alist_connections(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        return await sync_to_async(self.list_connections, thread_sensitive=False)(
+            user_id, organization_id=organization_id
+        )
+
+    async def adisconnect(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        return await sync_to_async(self.disconnect, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
         )
 
     async def ainvalidate(
@@ -398,6 +501,18 @@ class PipesService:
         self._cache_call(
             lambda: self.cache.set(keys.token, entry.encode(), math.ceil(lifetime)), None
         )
+
+    def _store_listing(
+        self, keys: ListingKeys, connections: tuple[Connection, ...], fetched_at: float
+    ) -> None:
+        """Keep the listing fresh for ``CONNECTIONS_TTL``, and in the cache for as long as
+        the invalidation markers live, to be served while WorkOS is unavailable."""
+        ttl = min(_pick(self._connections_ttl, app_settings.CONNECTIONS_TTL), MAX_ENTRY_LIFETIME)
+        if ttl <= 0:
+            return
+        entry = ListingEntry(fetched_at, time.time() + ttl, connections)
+        lifetime = math.ceil(MAX_ENTRY_LIFETIME)
+        self._cache_call(lambda: self.cache.set(keys.listing, entry.encode(), lifetime), None)
 
     def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
