@@ -25,9 +25,9 @@ from .app import (
     EVENT_CONNECTED,
     EVENT_DISCONNECTED,
     EVENT_REAUTHORIZATION_NEEDED,
-    Call,
     Emulator,
 )
+from .calls import Call
 from .faults import FAULT_KINDS, MALFORMED_BODY
 from .persistence import StateFileError
 from .providers import Provider

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
+from .accounts import Accounts, Connect
+from .calls import CallLog
+from .endpoint import Endpoint
+from .faults import FaultQueue, make_fault
 from .pages import Dashboard, control_page
 from .state import Connection, UnknownConnection
 from .web import (
@@ -28,22 +32,35 @@ from .web import (
     redirect,
 )
 
-if TYPE_CHECKING:
-    from .app import Emulator
-
 PAGE = "/_emulator/"
 RECENT_EVENTS = 20
 
 
 class ControlApi:
-    """Handlers for ``/_emulator/*``."""
+    """Handlers for ``/_emulator/*``.
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    ``connect`` is :meth:`Accounts.connect` or a method wrapping it.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        accounts: Accounts,
+        faults: FaultQueue,
+        calls: CallLog,
+        connect: Connect,
+        webhook_url: str | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.accounts = accounts
+        self.faults = faults
+        self.call_log = calls
+        self.connect_account = connect
+        self.webhook_url = webhook_url
         self._actions: dict[str, Callable[[str, str, str | None], Connection]] = {
-            "needs_reauthorization": emulator.needs_reauthorization,
-            "disconnect": emulator.disconnect,
-            "expire": emulator.expire,
+            "needs_reauthorization": accounts.needs_reauthorization,
+            "disconnect": accounts.disconnect,
+            "expire": accounts.expire,
         }
 
     def register(self, router: Router) -> None:
@@ -61,52 +78,52 @@ class ControlApi:
     # Reading -----------------------------------------------------------------------
 
     def page(self, request: Request, params: Mapping[str, str]) -> Response:
-        emulator = self.emulator
+        accounts = self.accounts
         board = Dashboard(
-            base_url=emulator.url,
-            masked_api_key=emulator.masked_api_key,
-            webhook_url=emulator.webhook_url,
-            token_calls=emulator.token_calls,
-            providers=list(emulator.providers.values()),
-            connections=emulator.connections(),
-            faults=emulator.faults,
-            events=list(reversed(emulator.events[-RECENT_EVENTS:])),
-            deliveries={str(d.event["id"]): d.to_json() for d in emulator.deliveries},
+            base_url=self.endpoint.url,
+            masked_api_key=self.endpoint.masked_api_key,
+            webhook_url=self.webhook_url,
+            token_calls=self.call_log.token_calls,
+            providers=list(accounts.providers.values()),
+            connections=accounts.all(),
+            faults=self.faults.pending(),
+            events=list(reversed(accounts.events[-RECENT_EVENTS:])),
+            deliveries={str(d.event["id"]): d.to_json() for d in accounts.deliveries},
             notice=request.query.get("notice"),
             error=request.query.get("error"),
         )
         return html_response(200, control_page(board))
 
     def state(self, request: Request, params: Mapping[str, str]) -> Response:
-        emulator = self.emulator
+        accounts = self.accounts
         return json_response(
             200,
             {
-                "url": emulator.url,
-                "api_key": emulator.masked_api_key,
-                "webhook_url": emulator.webhook_url,
-                "token_lifetime": emulator.token_lifetime,
-                "providers": sorted(emulator.providers),
-                "connections": [_connection_json(c) for c in emulator.connections()],
-                "faults": emulator.faults,
-                "token_calls": emulator.token_calls,
+                "url": self.endpoint.url,
+                "api_key": self.endpoint.masked_api_key,
+                "webhook_url": self.webhook_url,
+                "token_lifetime": accounts.token_lifetime,
+                "providers": sorted(accounts.providers),
+                "connections": [_connection_json(c) for c in accounts.all()],
+                "faults": self.faults.pending(),
+                "token_calls": self.call_log.token_calls,
             },
         )
 
     def calls(self, request: Request, params: Mapping[str, str]) -> Response:
-        calls = [call._asdict() for call in self.emulator.calls]
-        return json_response(200, {"token_calls": self.emulator.token_calls, "calls": calls})
+        calls = [call._asdict() for call in self.call_log.calls]
+        return json_response(200, {"token_calls": self.call_log.token_calls, "calls": calls})
 
     def events(self, request: Request, params: Mapping[str, str]) -> Response:
-        deliveries = [delivery.to_json() for delivery in self.emulator.deliveries]
-        return json_response(200, {"events": self.emulator.events, "deliveries": deliveries})
+        deliveries = [delivery.to_json() for delivery in self.accounts.deliveries]
+        return json_response(200, {"events": self.accounts.events, "deliveries": deliveries})
 
     # Changing ----------------------------------------------------------------------
 
     def connect(self, request: Request, params: Mapping[str, str]) -> Response:
         def act(data: dict[str, Any]) -> Response:
             scopes = data.get("scopes")
-            connection = self.emulator.connect(
+            connection = self.connect_account(
                 _required(data, "provider"),
                 _required(data, "user_id"),
                 _optional(data, "organization_id"),
@@ -135,23 +152,25 @@ class ControlApi:
 
     def add_fault(self, request: Request, params: Mapping[str, str]) -> Response:
         def act(data: dict[str, Any]) -> Response:
-            self.emulator.inject_fault(
+            fault = make_fault(
                 _required(data, "kind"),
-                count=_integer(data, "count", 1),
                 status=_integer(data, "status", 503),
                 retry_after=_retry_after(data.get("retry_after")),
                 delay=_decimal(data, "delay", 0.0),
             )
-            return self._done(request, 201, {"faults": self.emulator.faults}, "Fault queued.")
+            self.faults.add(fault, _integer(data, "count", 1))
+            return self._done(request, 201, {"faults": self.faults.pending()}, "Fault queued.")
 
         return self._run(request, act)
 
     def clear_faults(self, request: Request, params: Mapping[str, str]) -> Response:
-        self.emulator.clear_faults()
+        self.faults.clear()
         return self._done(request, 204, None, "Faults cleared.")
 
     def reset(self, request: Request, params: Mapping[str, str]) -> Response:
-        self.emulator.reset()
+        self.accounts.reset()
+        self.faults.clear()
+        self.call_log.clear()
         return self._done(request, 204, None, "Emulator reset.")
 
     # Shared steps ------------------------------------------------------------------
