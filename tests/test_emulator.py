@@ -31,6 +31,7 @@ from django_workos_pipes.emulator import (
     UnknownConnection,
 )
 from django_workos_pipes.results import TokenResult
+from tests.servers import LoopbackServer
 
 API_KEY = "sk_test_emulator"
 SECRET = "whsec_emulator_tests"
@@ -662,6 +663,38 @@ def test_an_unreachable_receiver_never_breaks_the_emulator(http: requests.Sessio
         assert delivery.attempts == 3
         assert delivery.error
         assert token(http, emu).json()["active"] is True
+
+
+def test_webhooks_arrive_with_the_header_spelled_as_workos_does() -> None:
+    with LoopbackServer(lambda request: (200, {}, b"")) as inbox:
+        with Emulator(
+            api_key=API_KEY, webhook_url=f"{inbox.url}/hook?x=1", webhook_secret=SECRET
+        ) as emu:
+            emu.connect("salesforce", "user_1")
+        ((path, headers),) = [(r["path"], r["headers"]) for r in inbox.requests]
+    assert path == "/hook?x=1"
+    assert signatures.HEADER in headers  # "WorkOS-Signature", not "Workos-Signature"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_a_redirect_is_a_failed_delivery_not_followed() -> None:
+    answer = (302, {"Location": "/elsewhere"}, b"")
+    with LoopbackServer(lambda request: answer) as inbox:
+        with Emulator(
+            api_key=API_KEY, webhook_url=f"{inbox.url}/hook", webhook_secret=SECRET
+        ) as emu:
+            emu.connect("salesforce", "user_1")
+            (delivery,) = emu.deliveries
+        assert [r["path"] for r in inbox.requests] == ["/hook"] * 3
+    assert (delivery.status, delivery.delivered, delivery.error) == (302, False, "HTTP 302")
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://127.0.0.1/hook", "http:///hook", "http://127.0.0.1:99999/"]
+)
+def test_a_webhook_url_must_be_http(url: str) -> None:
+    with pytest.raises(ValueError, match="webhook URL"):
+        Emulator(api_key=API_KEY, webhook_url=url, webhook_secret=SECRET)
 
 
 def test_events_are_recorded_without_a_webhook_url(http: requests.Session) -> None:

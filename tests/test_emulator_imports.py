@@ -1,4 +1,4 @@
-"""The emulator's promises about its imports: no circles.
+"""The emulator's promises about its imports: no circles, and the standard library only.
 
 Read from the source with ``ast``, so every import counts: those under
 ``if TYPE_CHECKING:`` and those inside functions too, not only what runs at import time.
@@ -7,6 +7,8 @@ Read from the source with ``ast``, so every import counts: those under
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +91,31 @@ def test_no_emulator_module_imports_a_module_that_imports_it_back() -> None:
         graph.update(import_graph(name))
     cycles = [cycle_through(graph, name) for name in emulator_modules()]
     assert [" -> ".join(cycle) for cycle in cycles if cycle] == []
+
+
+def test_the_emulator_imports_the_standard_library_only() -> None:
+    """Its modules, and the package modules they use, import nothing else."""
+    graph: dict[str, set[str]] = {}
+    for name in emulator_modules():
+        graph.update(import_graph(name))
+    outside = {
+        f"{name}: {other}"
+        for name in graph
+        for other in imported_names(name)
+        if other.split(".")[0] not in sys.stdlib_module_names
+        and other.split(".")[0] not in ("__future__", PACKAGE)
+    }
+    assert sorted(outside) == []
+
+
+def test_importing_the_emulator_loads_no_third_party_module() -> None:
+    probe = (
+        "import sys; before = set(sys.modules); "
+        "import django_workos_pipes.emulator, django_workos_pipes.emulator.cli; "
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    names = ast.literal_eval(loaded)
+    assert [n for n in names if n not in sys.stdlib_module_names and n != PACKAGE] == []
