@@ -30,6 +30,7 @@ from django_workos_pipes.emulator import (
     Emulator,
     UnknownConnection,
 )
+from django_workos_pipes.emulator.web import Response
 from django_workos_pipes.results import TokenResult
 from tests.servers import LoopbackServer
 
@@ -362,6 +363,50 @@ def test_a_garbled_request_gets_a_json_error_and_the_server_keeps_serving(
     )
     assert oversized.startswith(b"HTTP/1.1 413")
     assert token(http, emu).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "length",
+    [
+        b"\xb3",  # Latin-1 superscript three: str.isdigit() says yes, int() says no
+        b"\xb9\xb2",
+        "\u0663".encode(),  # Arabic-Indic three, which int() would read as 3
+        "\uff13".encode(),  # fullwidth three
+        b"+3",
+        b"0x3",
+    ],
+)
+def test_a_content_length_of_anything_but_ascii_digits_is_a_400(
+    http: requests.Session, emu: Emulator, length: bytes
+) -> None:
+    answer = raw_exchange(
+        emu,
+        b"POST /data-integrations/salesforce/token HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: " + length + b"\r\n\r\nabc",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer
+    assert b"X-Request-ID: " in head
+    assert json.loads(body)["code"] == "bad_request"
+    assert token(http, emu).status_code == 200
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deeply_nested_json_is_a_400_like_workos_not_a_500(
+    http: requests.Session, emu: Emulator, depth: int
+) -> None:
+    nested = b'{"user_id": "user_1", "config": ' + b"[" * depth + b"]" * depth + b"}"
+    headers = {**AUTH, "Content-Type": "application/json"}
+    for path in ("/data-integrations/salesforce/token", "/_emulator/connections"):
+        answer = http.post(f"{emu.url}{path}", data=nested, headers=headers)
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json() == {
+            "message": "The request body is nested too deeply.",
+            "code": "invalid_json",
+        }
+        assert answer.headers["X-Request-ID"]
+    assert emu.calls[-1].body is None  # recorded, without the body it refused
+    assert http.get(f"{emu.url}/_emulator/calls").status_code == 200
 
 
 def test_many_concurrent_clients_are_served(emu: Emulator) -> None:
@@ -843,6 +888,37 @@ def test_bad_faults_are_refused_when_injected(emu: Emulator, kwargs: dict[str, A
     with pytest.raises(ValueError):
         emu.inject_fault(**kwargs)
     assert emu.faults == []
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["1\u20282", "1\u2029", "1\r\nX-Injected: yes", "1\n", "1\x00", "1\x85", "1\t2", "\u0663"],
+)
+def test_a_retry_after_that_cannot_be_a_header_is_refused(
+    http: requests.Session, emu: Emulator, retry_after: str
+) -> None:
+    with pytest.raises(ValueError, match="retry_after"):
+        emu.inject_fault("status", retry_after=retry_after)
+    fault = {"kind": "status", "status": 429, "retry_after": retry_after}
+    answer = http.post(f"{emu.url}/_emulator/faults", json=fault)
+    assert answer.status_code == 400
+    assert "retry_after" in answer.json()["message"]
+    assert emu.faults == []
+    assert token(http, emu).status_code == 200
+
+
+def test_an_http_date_retry_after_is_sent_as_given(http: requests.Session, emu: Emulator) -> None:
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    http.post(f"{emu.url}/_emulator/faults", json={"kind": "status", "retry_after": date})
+    assert token(http, emu).headers["Retry-After"] == date
+
+
+def test_no_answer_can_carry_a_header_that_breaks_the_response() -> None:
+    for value in ("1\u2028", "1\r\nX: y", "1\x7f"):
+        with pytest.raises(ValueError, match="header"):
+            Response(200, headers=(("Retry-After", value),))
+    with pytest.raises(ValueError, match="header"):
+        Response(200, headers=(("Bad Name", "1"),))
 
 
 # The control API and page ----------------------------------------------------------

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from .accounts import Accounts, Connect
 from .calls import CallLog
 from .endpoint import Endpoint
-from .faults import FaultQueue, make_fault
+from .faults import FaultQueue, check_retry_after, make_fault
 from .pages import Dashboard, control_page
 from .state import Connection, UnknownConnection
 from .web import (
@@ -184,6 +184,8 @@ class ControlApi:
             return act(data)
         except UnknownConnection as exc:
             return self._failed(request, 404, str(exc), "entity_not_found")
+        except _Unsendable as exc:
+            return self._failed(request, 400, str(exc), "bad_request")
         except (ValueError, TypeError) as exc:
             return self._failed(request, 422, str(exc), "invalid_request_parameters")
         except HttpError as exc:
@@ -259,11 +261,22 @@ def _decimal(data: Mapping[str, Any], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number") from None
 
 
+class _Unsendable(ValueError):
+    """A value that could never go out on the wire (400), not merely a wrong one (422)."""
+
+
 def _retry_after(value: Any) -> int | str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError("retry_after must be a number of seconds or an HTTP date")
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
+    given: int | str = value
+    if isinstance(given, str):
+        given = given.strip(" ")  # typed into the page; any other blank is refused below
+        if given.isascii() and given.isdigit():
+            return int(given)
+    try:
+        check_retry_after(given)
+    except ValueError as exc:
+        raise _Unsendable(str(exc)) from None
+    return given
