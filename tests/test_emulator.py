@@ -979,7 +979,8 @@ def test_the_control_api_refuses_mistakes(http: requests.Session, emu: Emulator)
         == 422
     )
     assert http.post(f"{control}/connections/explode", json={}).status_code == 404
-    assert http.post(f"{control}/connections", data=b"{oops").status_code == 400
+    as_json = {"Content-Type": "application/json"}
+    assert http.post(f"{control}/connections", data=b"{oops", headers=as_json).status_code == 400
     assert http.post(f"{control}/faults", json={"kind": "status", "count": "x"}).status_code == 422
 
 
@@ -1008,7 +1009,7 @@ def test_the_control_api_drives_faults_and_counts_calls(
     assert calls["calls"][0]["body"] == {"user_id": "user_1"}
     assert calls["calls"][0]["headers"]["authorization"] == "Bearer sk_t\u2026"
 
-    assert http.post(f"{control}/reset").status_code == 204
+    assert http.post(f"{control}/reset", json={}).status_code == 204
     assert emu.token_calls == 0 and emu.calls == [] and emu.connections() == []
     assert token(http, emu).json()["error"] == "not_installed"
 
@@ -1050,6 +1051,8 @@ def test_the_control_page_lists_connections_with_their_actions(
 
 
 def test_the_control_page_forms_act_and_come_back(http: requests.Session, emu: Emulator) -> None:
+    """As a browser posts them from the page: with the page's own origin."""
+    http.headers["Origin"] = emu.url
     emu.connect("salesforce", "user_1")
     form = {"provider": "salesforce", "user_id": "user_1", "organization_id": ""}
     answer = http.post(
@@ -1070,3 +1073,100 @@ def test_the_control_page_forms_act_and_come_back(http: requests.Session, emu: E
 
     bad = http.post(f"{emu.url}/_emulator/connections/expire", data={"provider": "slack"})
     assert "user_id is required" in bad.text
+
+
+def test_the_control_page_lets_its_forms_say_where_they_come_from(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """With ``no-referrer`` a browser sends ``Origin: null`` on the page's own POSTs."""
+    page = http.get(f"{emu.url}/_emulator/")
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    assert "form-action 'self'" in page.headers["Content-Security-Policy"]
+
+
+# What a web page in the developer's browser must not do -----------------------------
+
+
+def test_control_writes_need_json_so_no_web_page_can_post_them(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """Forms and ``text/plain`` are what a cross-site page can POST without asking."""
+    url = f"{emu.url}/_emulator/connections"
+    who = {"provider": "slack", "user_id": "user_1"}
+    as_form = http.post(url, data=who)
+    assert as_form.status_code == 415
+    assert "application/json" in as_form.json()["message"]
+    as_text = http.post(url, data=json.dumps(who), headers={"Content-Type": "text/plain"})
+    assert as_text.status_code == 415
+    bare = http.post(f"{emu.url}/_emulator/reset")
+    assert bare.status_code == 415
+    assert http.post(f"{emu.url}/_emulator/faults/clear", data={}).status_code == 415
+    assert emu.connections() == []
+    with_charset = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert http.post(url, data=json.dumps(who), headers=with_charset).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "null", "https://127.0.0.1", "http://127.0.0.1"]
+)
+def test_control_requests_from_another_origin_are_refused(
+    http: requests.Session, emu: Emulator, origin: str
+) -> None:
+    url = f"{emu.url}/_emulator/connections"
+    who = {"provider": "slack", "user_id": "user_1"}
+    for answer in (
+        http.post(url, json=who, headers={"Origin": origin}),
+        http.post(url, data=who, headers={"Origin": origin}),
+        http.get(f"{emu.url}/_emulator/state", headers={"Origin": origin}),
+    ):
+        assert answer.status_code == 403, answer.text
+        assert "Origin" in answer.json()["message"]
+    assert emu.connections() == []
+    same = http.post(url, json=who, headers={"Origin": emu.url})
+    assert same.status_code == 201
+
+
+def test_the_control_api_answers_only_to_its_own_host_names(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """DNS rebinding: a page at evil.example, its name re-pointed at 127.0.0.1, sends
+    ``Host: evil.example``; the emulator must not answer it with its state."""
+    port = emu.port
+    state = f"{emu.url}/_emulator/state"
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.nip.io:{port}", "[::2]"):
+        for answer in (
+            http.get(state, headers={"Host": host}),
+            http.get(f"{emu.url}/_emulator/", headers={"Host": host}),
+            http.post(f"{emu.url}/_emulator/reset", json={}, headers={"Host": host}),
+        ):
+            assert answer.status_code == 403, (host, answer.status_code)
+            assert "Host" in answer.json()["message"]
+    for host in (
+        f"127.0.0.1:{port}",
+        f"localhost:{port}",
+        "LOCALHOST",
+        f"[::1]:{port}",
+        "127.0.0.2",
+    ):
+        assert http.get(state, headers={"Host": host}).status_code == 200, host
+    # The API surface needs the API key instead: another container may call it by name.
+    emu.connect("salesforce", "user_1")
+    named = http.post(
+        f"{emu.url}/data-integrations/salesforce/token",
+        json={"user_id": "user_1"},
+        headers={**AUTH, "Host": "emulator:4100"},
+    )
+    assert named.json()["active"] is True
+
+
+def test_the_public_url_names_another_host_the_control_api_answers(
+    http: requests.Session,
+) -> None:
+    with Emulator(api_key=API_KEY, public_url="https://emu.example.test/") as emu:
+        outside = {"Host": "emu.example.test", "Origin": "https://emu.example.test"}
+        assert http.get(f"{emu.url}/_emulator/state", headers=outside).status_code == 200
+        who = {"provider": "slack", "user_id": "user_1"}
+        created = http.post(f"{emu.url}/_emulator/connections", json=who, headers=outside)
+        assert created.status_code == 201
+        other = {"Host": "emu.example.test", "Origin": "https://other.example.test"}
+        assert http.get(f"{emu.url}/_emulator/state", headers=other).status_code == 403

@@ -5,6 +5,14 @@ connections, queue faults and read what happened here. Every action accepts JSON
 answers JSON, or accepts the control page's HTML forms and redirects back to the
 page. No API key is needed: the emulator is a local tool and binds to 127.0.0.1 by
 default.
+
+Without a key, what keeps other web pages the developer visits away is the browser's
+own rules, checked here on every request: the ``Host`` must be one of the emulator's
+own names (against DNS rebinding), an ``Origin``, when there is one, the emulator's
+own, and a POST must be JSON, which no other site can send without the emulator's
+leave (forms and ``text/plain`` can be sent cross-site; the page's own forms carry the
+page's origin). A DELETE needs no such check: no browser sends one cross-site without
+a CORS preflight, which the emulator never grants.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from .faults import FaultQueue, check_retry_after, make_fault
 from .pages import Dashboard, control_page
 from .state import Connection, UnknownConnection
 from .web import (
+    OWN_FORMS_HEADERS,
+    Handler,
     HttpError,
     Request,
     Response,
@@ -64,16 +74,20 @@ class ControlApi:
         }
 
     def register(self, router: Router) -> None:
-        router.add("GET", "/_emulator", self.page)
-        router.add("GET", "/_emulator/state", self.state)
-        router.add("POST", "/_emulator/connections", self.connect)
-        router.add("POST", "/_emulator/connections/{action}", self.change)
-        router.add("POST", "/_emulator/faults", self.add_fault)
-        router.add("DELETE", "/_emulator/faults", self.clear_faults)
-        router.add("POST", "/_emulator/faults/clear", self.clear_faults)
-        router.add("GET", "/_emulator/calls", self.calls)
-        router.add("GET", "/_emulator/events", self.events)
-        router.add("POST", "/_emulator/reset", self.reset)
+        routes: list[tuple[str, str, Handler]] = [
+            ("GET", "/_emulator", self.page),
+            ("GET", "/_emulator/state", self.state),
+            ("POST", "/_emulator/connections", self.connect),
+            ("POST", "/_emulator/connections/{action}", self.change),
+            ("POST", "/_emulator/faults", self.add_fault),
+            ("DELETE", "/_emulator/faults", self.clear_faults),
+            ("POST", "/_emulator/faults/clear", self.clear_faults),
+            ("GET", "/_emulator/calls", self.calls),
+            ("GET", "/_emulator/events", self.events),
+            ("POST", "/_emulator/reset", self.reset),
+        ]
+        for method, pattern, handler in routes:
+            router.add(method, pattern, self._guarded(handler))
 
     # Reading -----------------------------------------------------------------------
 
@@ -92,7 +106,7 @@ class ControlApi:
             notice=request.query.get("notice"),
             error=request.query.get("error"),
         )
-        return html_response(200, control_page(board))
+        return html_response(200, control_page(board), OWN_FORMS_HEADERS)
 
     def state(self, request: Request, params: Mapping[str, str]) -> Response:
         accounts = self.accounts
@@ -174,6 +188,39 @@ class ControlApi:
         return self._done(request, 204, None, "Emulator reset.")
 
     # Shared steps ------------------------------------------------------------------
+
+    def _guarded(self, handler: Handler) -> Handler:
+        def guarded(request: Request, params: Mapping[str, str]) -> Response:
+            refusal = self._refusal(request)
+            return handler(request, params) if refusal is None else refusal
+
+        return guarded
+
+    def _refusal(self, request: Request) -> Response | None:
+        """Why a web page, not the developer, may be behind this request; or ``None``."""
+        host = request.headers.get("host")
+        if host is not None and not self.endpoint.is_own_host(host):
+            message = (
+                f"Host {host[:100]!r} is not a name of this emulator, so the control API "
+                f"won't answer it. Use {self.endpoint.url}/_emulator/, or start the "
+                "emulator with --public-url naming this host."
+            )
+            return error_response(403, message, "forbidden_host")
+        origin = request.headers.get("origin")
+        if origin is not None and not self.endpoint.is_own_origin(origin, host):
+            message = (
+                f"Origin {origin[:100]!r} is not this emulator's own: the control API "
+                "takes requests from its own page and from programs, not from other sites."
+            )
+            return error_response(403, message, "forbidden_origin")
+        page_form = request.is_form and origin is not None
+        if request.method == "POST" and request.media_type != "application/json" and not page_form:
+            message = (
+                "The control API takes JSON: send Content-Type: application/json "
+                "(HTML forms are accepted from the control page itself only)."
+            )
+            return error_response(415, message, "unsupported_media_type")
+        return None
 
     def _run(self, request: Request, act: Callable[[dict[str, Any]], Response]) -> Response:
         """Read the parameters (form or JSON), act, and turn mistakes into answers."""

@@ -1,19 +1,25 @@
-"""Where the emulator listens and which API key it accepts.
+"""Where the emulator listens, which API key it accepts, and which names are its own.
 
-The handlers need the emulator's own URL (consent links, the control page) and the
-key check, but not the rest of the emulator, so they get this small object. Its port
-is known only once the server is bound: :class:`~.app.Emulator` sets it on start.
+The handlers need the emulator's own URL (consent links, the control page), the key
+check, and (for the control API) which ``Host`` and ``Origin`` headers are the
+emulator's own, but not the rest of the emulator, so they get this small object. Its
+port is known only once the server is bound: :class:`~.app.Emulator` sets it on start.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from ..masking import mask
 
 # Bound to every interface: loopback is the address that surely reaches it.
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+# A Host header: a name or IPv4 address, or a bracketed IPv6 address, and a port.
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 class Endpoint:
@@ -51,3 +57,55 @@ class Endpoint:
         return scheme.lower() == "bearer" and hmac.compare_digest(
             key.strip().encode("utf-8"), expected
         )
+
+    def is_own_host(self, host_header: str) -> bool:
+        """Whether a ``Host`` header names this emulator, not some other site.
+
+        Loopback names and addresses, the address it is bound to, and the host of
+        ``public_url``. A page whose own domain was re-pointed at 127.0.0.1 (DNS
+        rebinding) sends that domain in ``Host``, and is refused.
+        """
+        name = _hostname(host_header)
+        if name is None:
+            return False
+        if name == "localhost" or name.endswith(".localhost"):
+            return True
+        try:
+            address = ipaddress.ip_address(name)
+        except ValueError:
+            pass
+        else:
+            mapped = getattr(address, "ipv4_mapped", None)
+            if address.is_loopback or (mapped is not None and mapped.is_loopback):
+                return True
+        return name in self._own_names()
+
+    def is_own_origin(self, origin: str, host_header: str | None) -> bool:
+        """Whether an ``Origin`` header is this emulator's (its page, as browsers see it).
+
+        Browsers send ``Origin`` with every cross-site POST and with the page's own
+        form posts; a program such as ``curl`` sends none, and is not asked for one.
+        """
+        own = {_origin(self.url), _origin(self.public_url)}
+        if host_header and self.is_own_host(host_header):
+            own.add(f"http://{host_header.lower()}")
+        return origin.strip().lower().rstrip("/") in own
+
+    def _own_names(self) -> set[str]:
+        names = {_hostname(urlsplit(self.public_url).netloc)}
+        if self.host not in _WILDCARDS:
+            names.add(_hostname(self.host if ":" not in self.host else f"[{self.host}]"))
+        return {name for name in names if name}
+
+
+def _hostname(host_header: str) -> str | None:
+    """``"LocalHost.:4100"`` -> ``"localhost"``; ``None`` for what is not a host."""
+    if not _HOST.fullmatch(host_header):
+        return None
+    name = urlsplit(f"//{host_header}").hostname
+    return name.rstrip(".") if name else None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()

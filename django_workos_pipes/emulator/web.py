@@ -30,6 +30,15 @@ _SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 )
+# A page whose forms post to its own origin: browsers send ``Origin: null`` on POSTs
+# from a ``no-referrer`` page, so this one keeps its origin for same-origin requests,
+# and its forms may post nowhere else.
+OWN_FORMS_HEADERS = (
+    ("Content-Security-Policy", f"{_CSP}; form-action 'self'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+)
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
@@ -47,9 +56,13 @@ class Request:
     request_id: str
 
     @property
+    def media_type(self) -> str:
+        """``application/json`` from ``Content-Type: Application/JSON; charset=utf-8``."""
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+    @property
     def is_form(self) -> bool:
-        content_type = self.headers.get("content-type", "")
-        return content_type.startswith("application/x-www-form-urlencoded")
+        return self.media_type == "application/x-www-form-urlencoded"
 
     def json(self) -> Any:
         """The parsed JSON body (``None`` when empty); a 400 when it is not JSON."""
@@ -135,8 +148,10 @@ def error_response(status: int, message: str, code: str, **extra: Any) -> Respon
     return json_response(status, wire.error_body(message, code, **extra))
 
 
-def html_response(status: int, html: str) -> Response:
-    return Response(status, html.encode("utf-8"), "text/html; charset=utf-8", _SECURITY_HEADERS)
+def html_response(
+    status: int, html: str, headers: Sequence[tuple[str, str]] = _SECURITY_HEADERS
+) -> Response:
+    return Response(status, html.encode("utf-8"), "text/html; charset=utf-8", tuple(headers))
 
 
 def redirect(location: str, status: int = 302) -> Response:
