@@ -24,12 +24,14 @@ import requests
 
 from django_workos_pipes import signatures
 from django_workos_pipes.emulator import (
+    DEFAULT_API_KEY,
     EVENT_CONNECTED,
     EVENT_DISCONNECTED,
     EVENT_REAUTHORIZATION_NEEDED,
     Emulator,
     UnknownConnection,
 )
+from django_workos_pipes.emulator.cli import status_line
 from django_workos_pipes.emulator.web import Response
 from django_workos_pipes.results import TokenResult
 from tests.servers import LoopbackServer
@@ -1044,10 +1046,67 @@ def test_the_control_page_lists_connections_with_their_actions(
         assert f'action="/_emulator/connections/{action}"' in html
     assert 'action="/_emulator/faults"' in html
     assert "Retry-After 5" in html
-    assert "sk_t\u2026" in html and API_KEY not in html
     token_value = emu.connection("salesforce", "user_<1>", "org_1").access_token  # type: ignore[union-attr]
     assert token_value not in html  # shown masked only
     assert emu.url in html
+
+
+def test_the_built_in_key_is_shown_in_full_with_the_settings_to_paste(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """``sk_test_emulator`` is public: hiding it only makes the first hour harder."""
+    assert emu.api_key == DEFAULT_API_KEY
+    assert emu.shown_api_key == DEFAULT_API_KEY
+    assert f"(API key {DEFAULT_API_KEY}, webhooks to {emu.webhook_url})" in status_line(emu)
+    html = http.get(f"{emu.url}/_emulator/").text
+    assert f"API key <code>{DEFAULT_API_KEY}</code>" in html
+    settings = html[html.index("WORKOS_PIPES = {") :].split("</code>")[0]
+    assert settings.replace("&quot;", '"').splitlines() == [
+        "WORKOS_PIPES = {",
+        f'    "API_KEY": "{DEFAULT_API_KEY}",',
+        f'    "BASE_URL": "{emu.url}",',
+        '    "WEBHOOK_SECRET": os.environ["WORKOS_WEBHOOK_SECRET"],  # whse\u2026',
+        "}",
+    ]
+    assert SECRET not in html
+    # Machines still get it masked, as before.
+    assert http.get(f"{emu.url}/_emulator/state").json()["api_key"] == "sk_t\u2026"
+
+
+def test_a_key_or_secret_of_your_own_is_never_shown(http: requests.Session) -> None:
+    key, secret = "sk_test_mine_0123456789", "whsec_mine_0123456789"
+    with Emulator(api_key=key, webhook_url="http://127.0.0.1:9/h", webhook_secret=secret) as own:
+        line = status_line(own)
+        html = http.get(f"{own.url}/_emulator/").text.replace("&quot;", '"')
+    assert "(API key sk_t\u2026," in line and key not in line
+    assert key not in html and secret not in html
+    assert '"API_KEY": os.environ["WORKOS_API_KEY"],  # sk_t\u2026' in html
+    assert '"WEBHOOK_SECRET": os.environ["WORKOS_WEBHOOK_SECRET"],  # whse\u2026' in html
+    with Emulator() as bare:
+        html = http.get(f"{bare.url}/_emulator/").text
+    assert "# No webhooks: start the emulator with --webhook-url" in html
+
+
+def test_expire_token_sends_no_webhook_and_the_next_token_call_is_fresh(
+    http: requests.Session, emu: Emulator, receiver: Receiver
+) -> None:
+    """As WorkOS does: a token that dies early is news to nobody; asking again works."""
+    emu.connect("salesforce", "user_1")
+    first = token(http, emu).json()["access_token"]
+    who = {"provider": "salesforce", "user_id": "user_1", "organization_id": ""}
+    answer = http.post(
+        f"{emu.url}/_emulator/connections/expire", data=who, headers={"Origin": emu.url}
+    )
+    assert "No webhook" in answer.text  # the page says so
+    assert emu.wait_for_webhooks(5)
+    assert [e["event"] for e in receiver.events()] == [EVENT_CONNECTED]
+    assert [e["event"] for e in emu.events] == [EVENT_CONNECTED]
+    fresh = token(http, emu).json()
+    assert fresh["active"] is True
+    assert fresh["access_token"]["access_token"] != first["access_token"]
+    expires_at = datetime.fromisoformat(fresh["access_token"]["expires_at"].replace("Z", "+00:00"))
+    assert expires_at > datetime.now(timezone.utc) + timedelta(minutes=50)
+    assert 'title="The token expires now, and no webhook is sent' in answer.text
 
 
 def test_the_control_page_forms_act_and_come_back(http: requests.Session, emu: Emulator) -> None:

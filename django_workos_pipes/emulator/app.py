@@ -22,7 +22,7 @@ from .api import PipesApi
 from .calls import Call, CallLog
 from .consent import ConsentPages, answer_consent
 from .control import ControlApi
-from .endpoint import Endpoint
+from .endpoint import DEFAULT_API_KEY, Endpoint
 from .faults import FaultQueue, make_fault
 from .providers import Provider, registry
 from .server import BackgroundServer
@@ -32,7 +32,6 @@ from .webhooks import Delivery, WebhookSender
 
 logger = logging.getLogger("django_workos_pipes.emulator")
 
-DEFAULT_API_KEY = "sk_test_emulator"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4100
 DEFAULT_TOKEN_LIFETIME = 3600.0
@@ -72,6 +71,7 @@ class Emulator:
         self.api_key = api_key
         self.host = host
         self.webhook_url = webhook_url or None
+        self._webhook_secret = webhook_secret if webhook_url else None
         self.token_lifetime = token_lifetime or None
         self.providers: Mapping[str, Provider] = registry(providers)
         self.verbose = verbose
@@ -139,6 +139,12 @@ class Emulator:
     @property
     def masked_api_key(self) -> str:
         return self._endpoint.masked_api_key
+
+    @property
+    def shown_api_key(self) -> str:
+        """The API key as the status line and control page show it: in full only when
+        it is the public built-in default, ``sk_test_emulator``."""
+        return self._endpoint.shown_api_key
 
     # Connections -------------------------------------------------------------------
 
@@ -288,6 +294,8 @@ class Emulator:
         router = Router()
         PipesApi(endpoint, accounts, faults, calls, self.issue_token).register(router)
         ConsentPages(accounts, self.connect).register(router)
-        control = ControlApi(endpoint, accounts, faults, calls, self.connect, self.webhook_url)
+        control = ControlApi(
+            endpoint, accounts, faults, calls, self.connect, self.webhook_url, self._webhook_secret
+        )
         control.register(router)
         return router

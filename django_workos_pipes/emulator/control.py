@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from ..masking import mask
 from .accounts import Accounts, Connect
 from .calls import CallLog
 from .endpoint import Endpoint
@@ -44,6 +45,12 @@ from .web import (
 
 PAGE = "/_emulator/"
 RECENT_EVENTS = 20
+NOTICES = {
+    "needs_reauthorization": "Done: needs reauthorization.",
+    "disconnect": "Done: disconnected.",
+    "expire": "Token expired. No webhook (WorkOS sends none): the next token call gets a "
+    "fresh token.",
+}
 
 
 class ControlApi:
@@ -60,6 +67,7 @@ class ControlApi:
         calls: CallLog,
         connect: Connect,
         webhook_url: str | None,
+        webhook_secret: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.accounts = accounts
@@ -67,6 +75,7 @@ class ControlApi:
         self.call_log = calls
         self.connect_account = connect
         self.webhook_url = webhook_url
+        self._webhook_secret = webhook_secret
         self._actions: dict[str, Callable[[str, str, str | None], Connection]] = {
             "needs_reauthorization": accounts.needs_reauthorization,
             "disconnect": accounts.disconnect,
@@ -95,8 +104,11 @@ class ControlApi:
         accounts = self.accounts
         board = Dashboard(
             base_url=self.endpoint.url,
-            masked_api_key=self.endpoint.masked_api_key,
+            api_key=self.endpoint.shown_api_key,
+            api_key_in_full=self.endpoint.shown_api_key == self.endpoint.api_key,
             webhook_url=self.webhook_url,
+            # The emulator has no built-in webhook secret: the one it was given is masked.
+            webhook_secret=mask(self._webhook_secret) if self._webhook_secret else None,
             token_calls=self.call_log.token_calls,
             providers=list(accounts.providers.values()),
             connections=accounts.all(),
@@ -159,8 +171,8 @@ class ControlApi:
                 _required(data, "user_id"),
                 _optional(data, "organization_id"),
             )
-            label = params["action"].replace("_", " ")
-            return self._done(request, 200, _connection_json(connection), f"Done: {label}.")
+            notice = NOTICES[params["action"]]
+            return self._done(request, 200, _connection_json(connection), notice)
 
         return self._run(request, act)
 

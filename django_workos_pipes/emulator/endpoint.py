@@ -16,6 +16,10 @@ from urllib.parse import urlsplit
 
 from ..masking import mask
 
+# The key the emulator accepts unless told otherwise. It is public (it is in the
+# README), so it is shown in full where a developer needs to copy it.
+DEFAULT_API_KEY = "sk_test_emulator"
+
 # Bound to every interface: loopback is the address that surely reaches it.
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
 # A Host header: a name or IPv4 address, or a bracketed IPv6 address, and a port.
@@ -49,6 +53,11 @@ class Endpoint:
     @property
     def masked_api_key(self) -> str:
         return mask(self.api_key)
+
+    @property
+    def shown_api_key(self) -> str:
+        """The key for a person to read: in full if it is the built-in default."""
+        return shown(self.api_key, DEFAULT_API_KEY)
 
     def accepts(self, headers: Mapping[str, str]) -> bool:
         """Whether ``headers`` carry ``Authorization: Bearer <our API key>``."""
@@ -96,6 +105,15 @@ class Endpoint:
         if self.host not in _WILDCARDS:
             names.add(_hostname(self.host if ":" not in self.host else f"[{self.host}]"))
         return {name for name in names if name}
+
+
+def shown(secret: str, builtin: str | None) -> str:
+    """``secret`` in full when it is the emulator's public built-in value, else masked.
+
+    A key or secret the developer chose (on the command line or in the environment)
+    may be a real one, and is never printed.
+    """
+    return secret if builtin is not None and secret == builtin else mask(secret)
 
 
 def _hostname(host_header: str) -> str | None:
