@@ -95,6 +95,11 @@ SETTINGS: tuple[Setting, ...] = (
         "django_workos_pipes.identity.default_organization_id",
         "Callable or dotted path: request -> WorkOS organization id or None.",
     ),
+    Setting(
+        "SUPPORTS_MULTIPLE_CONNECTIONS",
+        False,
+        "Ask WorkOS for every account of a provider (``supports_multiple_connections``).",
+    ),
     Setting("CONNECT_URL", "workos_pipes:connect", "URL name (or path) of the connect view."),
     Setting(
         "REAUTHORIZE_URL",
@@ -109,7 +114,7 @@ class PipesSettings:
     """Typed view of ``settings.WORKOS_PIPES``; attributes are looked up on each access."""
 
     def __init__(self) -> None:
-        self._resolvers: dict[str, Callable[..., str | None]] = {}
+        self._resolvers: dict[str, Callable[..., Any]] = {}
         self.generation = 0
         """Bumped whenever Django settings change, so holders of memoised lookups (the
         service's cache object) know to look again."""
@@ -217,6 +222,10 @@ class PipesSettings:
         return self._resolver("ORGANIZATION_ID_RESOLVER")
 
     @property
+    def SUPPORTS_MULTIPLE_CONNECTIONS(self) -> bool:
+        return bool(self.get("SUPPORTS_MULTIPLE_CONNECTIONS"))
+
+    @property
     def CONNECT_URL(self) -> str:
         return str(self.get("CONNECT_URL"))
 
@@ -224,7 +233,7 @@ class PipesSettings:
     def REAUTHORIZE_URL(self) -> str:
         return str(self.get("REAUTHORIZE_URL"))
 
-    def _resolver(self, name: str) -> Callable[..., str | None]:
+    def _resolver(self, name: str) -> Callable[..., Any]:
         """The resolver, imported once (until settings change): it runs on every request."""
         found = self._resolvers.get(name)
         if found is None:

@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -39,12 +40,30 @@ from django.core.cache import BaseCache, caches
 
 from . import signals
 from .caching.entries import Entry, valid_entry
-from .caching.keys import CacheKeys, ListingKeys, organization_listing_marker, organization_marker
+from .caching.keys import (
+    CacheKeys,
+    ListingKeys,
+    connection_keys,
+    organization_listing_marker,
+    organization_marker,
+)
 from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
-from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired, PipesUnavailable
+from .exceptions import (
+    PROVIDER_REJECTED_TOKEN,
+    PipesAPIError,
+    PipesReauthorizationRequired,
+    PipesUnavailable,
+)
 from .masking import mask_id
-from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .owners import ORGANIZATION, USER, Owner, check_owner
+from .results import (
+    ACCOUNT_SELECTION_REQUIRED,
+    AccessToken,
+    ConnectedAccount,
+    Connection,
+    TokenResult,
+)
 from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
 
@@ -83,6 +102,7 @@ class PipesService:
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
         connections_ttl: float | None = None,
+        supports_multiple_connections: bool | None = None,
         client: WorkOSClient | None = None,
     ) -> None:
         self._client = client
@@ -96,6 +116,7 @@ class PipesService:
         self._inactive_ttl = inactive_ttl
         self._lock_timeout = lock_timeout
         self._connections_ttl = connections_ttl
+        self._supports_multiple_connections = supports_multiple_connections
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
         self._cache: tuple[int, str, BaseCache] | None = None
@@ -150,31 +171,56 @@ class PipesService:
         finally:
             self._client = previous
 
+    @property
+    def supports_multiple_connections(self) -> bool:
+        return _pick(
+            self._supports_multiple_connections, app_settings.SUPPORTS_MULTIPLE_CONNECTIONS
+        )
+
     # Public API.
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> TokenResult:
-        """The token for this user's connection, from the cache when it is still fresh.
+        """The token for this connection, from the cache when it is still fresh.
+
+        ``owner="organization"`` asks for the organization's shared connection, vended to
+        member ``user_id``: its answer is cached once per (provider, organization) and
+        served to every member, so which members may use it is the
+        ``ORGANIZATION_ID_RESOLVER``'s decision. ``connected_account_id`` picks one of
+        several accounts (cached apart from the others). With several accounts and none
+        picked, WorkOS answers inactive with ``account_selection_required``.
 
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
-        usable is cached.
+        usable is cached, and ValueError for an unknown ``owner`` or an organization's
+        connection asked for without ``organization_id``.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        keys = ask.keys
         found = self._lookup(keys)
         if found is None:
             # The cache is down: ask WorkOS directly. Taking the lock and storing the
             # answer would each wait for the cache's timeout again, for nothing.
-            return self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            return self._call_workos(ask)
         entry = valid_entry(found, keys)
         if entry is not None and time.time() < entry.fresh_until:
             return entry.result
-        return self._refresh(provider, user_id, organization_id, keys, entry)
+        return self._refresh(ask, keys, entry)
 
     def require_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """The live token, for code that can't send a user anywhere (a job, a worker).
 
@@ -182,11 +228,25 @@ class PipesService:
         ``reauthorization_required`` signal) when the connection is inactive, and
         :class:`PipesUnavailable` as :meth:`get_access_token` does.
         """
-        result = self.get_access_token(provider, user_id=user_id, organization_id=organization_id)
-        return self._live(provider, user_id, organization_id, result)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        result = self.get_access_token(
+            provider,
+            user_id=user_id,
+            organization_id=ask.organization_id,
+            owner=ask.owner,
+            connected_account_id=connected_account_id,
+        )
+        return self._live(ask, result)
 
     def renew_access_token(
-        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        rejected: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """A token to replace ``rejected``, which the provider refused (401) before it expired.
 
@@ -197,25 +257,19 @@ class PipesService:
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
         ``rejected`` itself: only the user can fix that.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        keys = ask.keys
         found = self._lookup(keys)
         if found is None:  # The cache is down: ask WorkOS directly.
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            result = self._call_workos(ask)
         else:
             cached = _answer(valid_entry(found, keys), time.time(), rejected)
             if cached is None:
-                cached = self._refresh(provider, user_id, organization_id, keys, None, rejected)
+                cached = self._refresh(ask, keys, None, rejected)
             result = cached
-        token = self._live(provider, user_id, organization_id, result)
+        token = self._live(ask, result)
         if token.access_token == rejected:
-            raise self.reauthorization_required(
-                provider,
-                user_id=user_id,
-                organization_id=organization_id,
-                error=PROVIDER_REJECTED_TOKEN,
-            )
+            raise self._reauthorization_required(ask, PROVIDER_REJECTED_TOKEN)
         return token
 
     def reauthorization_required(
@@ -225,6 +279,8 @@ class PipesService:
         user_id: str,
         organization_id: str | None = None,
         error: str,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> PipesReauthorizationRequired:
         """Send the ``reauthorization_required`` signal and return the exception to raise.
 
@@ -232,32 +288,19 @@ class PipesService:
         A receiver that fails is logged: the caller must still get this exception, or a
         job's ``except`` would miss it and the job would be retried for nothing.
         """
-        logger.info(
-            "Connection needs reauthorization: provider=%s user=%s error=%s",
-            provider,
-            mask_id(user_id),
-            error,
-        )
-        answers = signals.reauthorization_required.send_robust(
-            sender=type(self),
-            provider=provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            error=error,
-        )
-        for receiver, answer in answers:
-            if isinstance(answer, Exception):
-                logger.error(
-                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
-                )
-        return PipesReauthorizationRequired(
-            provider, user_id=user_id, organization_id=organization_id, error=error
-        )
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        return self._reauthorization_required(ask, error)
 
     def session(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> requests.Session:
-        """A ``requests.Session`` that calls ``provider``'s API as this user.
+        """A ``requests.Session`` that calls ``provider``'s API with this connection.
 
         Its :class:`~django_workos_pipes.auth.PipesAuth` takes the token from this service
         (cached, single flight) and, on a 401, renews it and sends the request once more.
@@ -267,21 +310,38 @@ class PipesService:
 
         from .auth import PipesAuth
 
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
         session = requests.Session()
         session.auth = PipesAuth(
-            provider, user_id=user_id, organization_id=organization_id, service=self
+            provider,
+            user_id=user_id,
+            organization_id=ask.organization_id,
+            owner=ask.owner,
+            connected_account_id=connected_account_id,
+            service=self,
         )
         return session
 
     def invalidate(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
     ) -> bool:
-        """Forget the cached answer for one connection, in every process sharing the cache.
+        """Forget the cached answer for one connection (every account of it), in every
+        process sharing the cache.
 
-        The user's connections listing (under that organization) is forgotten too.
-        Returns False when the cache could not be written: nothing was forgotten.
+        The user's connections listing (under that organization) is forgotten too. An
+        organization's connection (``owner="organization"``, no user needed) is
+        :meth:`invalidate_organization`. Returns False when the cache could not be
+        written: nothing was forgotten.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == ORGANIZATION:
+            return self.invalidate_organization(provider, organization_id)
+        keys = CacheKeys.build(provider, _required_user(user_id), organization_id)
         token = self._mark_invalidated(keys.user_marker)
         listing = self._mark_invalidated(keys.listing_marker)
         return token and listing
@@ -289,9 +349,9 @@ class PipesService:
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
 
-        Used for organization-owned connections, whose events name no user: every user's
-        entry under that organization is stale from now on, and so is every user's
-        listing under it. Returns False when the cache could not be written.
+        The organization's own (shared) connection, and every member's entry under that
+        organization, are stale from now on, and so are the organization's listing and
+        every member's listing under it. Returns False when the cache could not be written.
         """
         token = self._mark_invalidated(organization_marker(provider, organization_id))
         listing = self._mark_invalidated(organization_listing_marker(organization_id))
@@ -305,32 +365,57 @@ class PipesService:
         return_to: str,
         organization_id: str | None = None,
         reauthorize: bool = False,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> str:
         """The WorkOS consent URL that connects ``provider`` (or, with ``reauthorize``,
         signs the existing account in again), then returns the browser to ``return_to``.
 
-        The cached answer is forgotten, since the user is about to change the connection.
+        ``user_id`` gives consent; with ``owner="organization"`` the connection is the
+        organization's (who may start that is the views' business: see
+        ``ORGANIZATION_ADMIN_RESOLVER``). ``connected_account_id`` names the account to
+        reauthorize; without it, the one WorkOS returns for this owner is looked up.
+        The cached answer is forgotten, since the connection is about to change.
         """
-        account_id = (
-            self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
-        )
+        owner, organization_id = _whose(owner, organization_id)
+        account_id = None
+        if reauthorize:
+            account_id = connected_account_id or self._connected_account_id(
+                provider, user_id, organization_id, owner
+            )
         url = self.client.authorize_url(
             provider,
             user_id=user_id,
             organization_id=organization_id,
             return_to=return_to,
             connected_account_id=account_id,
+            owner=owner,
         )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         return url
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> ConnectedAccount | None:
-        """The user's account with ``provider``, or None if WorkOS knows none. Asked of
-        WorkOS each time (it is not cached): for support tools and reauthorization."""
+        """The account with ``provider`` (the user's, or with ``owner="organization"`` the
+        organization's, no user needed), or None if WorkOS knows none. Asked of WorkOS
+        each time (it is not cached): for support tools and reauthorization."""
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == USER:
+            _required_user(user_id)
         return self.client.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+            supports_multiple_connections=self.supports_multiple_connections,
         )
 
     def list_connections(
@@ -342,50 +427,75 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
         is cached that nothing has invalidated since.
         """
-        keys = ListingKeys.build(user_id, organization_id)
-        found = self._cache_call(
-            lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
+        organization_id = organization_id or None
+        return self._listing(
+            ListingKeys.build(_required_user(user_id), organization_id),
+            lambda: self.client.list_data_providers(
+                user_id,
+                organization_id=organization_id,
+                supports_multiple_connections=self.supports_multiple_connections,
+            ),
+            f"user={mask_id(user_id)}",
         )
-        if found is None:  # the cache is down: ask WorkOS directly
-            return self.client.list_data_providers(user_id, organization_id=organization_id)
-        entry = valid_listing(found, keys)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.connections
-        started = time.time()
-        try:
-            connections = self.client.list_data_providers(user_id, organization_id=organization_id)
-        except PipesUnavailable as exc:
-            if entry is None:
-                raise
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached connections of user=%s",
-                exc,
-                mask_id(user_id),
-            )
-            return entry.connections
-        self._store_listing(keys, connections, started)
-        return connections
+
+    def list_organization_connections(self, organization_id: str) -> tuple[Connection, ...]:
+        """The organization-owned providers, with the organization's connection to each:
+        :meth:`list_connections` for the connections its members share.
+
+        Cached once per organization (every member reads the same entry) and forgotten by
+        :meth:`invalidate_organization`, like the organization's tokens.
+        """
+        if not organization_id:
+            raise ValueError("organization_id must be a non-empty id")
+        return self._listing(
+            ListingKeys.build(None, organization_id),
+            lambda: self.client.list_organization_data_providers(
+                organization_id,
+                supports_multiple_connections=self.supports_multiple_connections,
+            ),
+            f"organization={mask_id(organization_id)}",
+        )
 
     def disconnect(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> bool:
-        """Remove the user's account with ``provider`` from WorkOS (its stored tokens go
-        with it; nothing is revoked at the provider). True if an account was removed,
-        False if WorkOS had none.
+        """Remove the account with ``provider`` from WorkOS (its stored tokens go with
+        it; nothing is revoked at the provider): the user's, or with
+        ``owner="organization"`` the organization's (no user needed). With several
+        accounts, ``connected_account_id`` names the one to remove. True if an account
+        was removed, False if WorkOS had none.
 
         The cached token and listing are forgotten before the call (should WorkOS act
         but the answer be lost) and again after it (a request that read WorkOS meanwhile
         may have cached the old state). ``connection_changed`` is sent once, with
-        ``event_type="disconnect"``, when an account was removed.
+        ``event_type="disconnect"`` (and ``user_id`` None for an organization's
+        connection), when an account was removed.
         """
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == USER:
+            _required_user(user_id)
+        else:
+            user_id = None
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         removed = self.client.delete_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
-        )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
-        logger.info(
-            "Disconnect provider=%s user=%s organization=%s: %s",
             provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+            supports_multiple_connections=self.supports_multiple_connections,
+        )
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
+        logger.info(
+            "Disconnect provider=%s owner=%s user=%s organization=%s: %s",
+            provider,
+            owner,
             mask_id(user_id),
             mask_id(organization_id),
             "removed" if removed else "no such account",
@@ -402,43 +512,92 @@ class PipesService:
         return removed
 
     def _connected_account_id(
-        self, provider: str, user_id: str, organization_id: str | None
+        self, provider: str, user_id: str, organization_id: str | None, owner: Owner
     ) -> str | None:
-        """The id of the account to reauthorize; None starts a plain connect instead."""
-        account = self.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
-        )
+        """The id of the account to reauthorize; None starts a plain connect instead (as
+        does an owner with several accounts and none named: WorkOS then reauthorizes its
+        compatibility connection)."""
+        try:
+            account = self.get_connected_account(
+                provider, user_id=user_id, organization_id=organization_id, owner=owner
+            )
+        except PipesAPIError as exc:
+            if exc.code != ACCOUNT_SELECTION_REQUIRED:
+                raise
+            return None
         return account.id if account is not None else None
 
     async def aget_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> TokenResult:
         """``get_access_token`` run in a worker thread, so the event loop never blocks."""
         return await sync_to_async(self.get_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def arequire_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """:meth:`require_access_token` run in a worker thread."""
         return await sync_to_async(self.require_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def arenew_access_token(
-        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        rejected: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """:meth:`renew_access_token` run in a worker thread."""
         return await sync_to_async(self.renew_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, rejected=rejected, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            rejected=rejected,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def aget_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> ConnectedAccount | None:
         return await sync_to_async(self.get_connected_account, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def alist_connections(
@@ -448,18 +607,38 @@ class PipesService:
             user_id, organization_id=organization_id
         )
 
+    async def alist_organization_connections(self, organization_id: str) -> tuple[Connection, ...]:
+        return await sync_to_async(self.list_organization_connections, thread_sensitive=False)(
+            organization_id
+        )
+
     async def adisconnect(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> bool:
         return await sync_to_async(self.disconnect, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def ainvalidate(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
     ) -> bool:
         return await sync_to_async(self.invalidate, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=organization_id, owner=owner
         )
 
     async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> bool:
@@ -467,18 +646,79 @@ class PipesService:
             provider, organization_id
         )
 
-    def _live(
-        self, provider: str, user_id: str, organization_id: str | None, result: TokenResult
-    ) -> AccessToken:
+    def _live(self, ask: _Ask, result: TokenResult) -> AccessToken:
         token = result.access_token
         if result.active and token is not None:
             return token
-        raise self.reauthorization_required(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            error=result.error or "unknown",
+        raise self._reauthorization_required(ask, result.error or "unknown")
+
+    def _reauthorization_required(self, ask: _Ask, error: str) -> PipesReauthorizationRequired:
+        logger.info(
+            "Connection needs reauthorization: provider=%s owner=%s user=%s error=%s",
+            ask.provider,
+            ask.owner,
+            mask_id(ask.user_id),
+            error,
         )
+        answers = signals.reauthorization_required.send_robust(
+            sender=type(self),
+            provider=ask.provider,
+            user_id=ask.user_id,
+            organization_id=ask.organization_id,
+            error=error,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+        )
+        for receiver, answer in answers:
+            if isinstance(answer, Exception):
+                logger.error(
+                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
+                )
+        return PipesReauthorizationRequired(
+            ask.provider,
+            user_id=ask.user_id,
+            organization_id=ask.organization_id,
+            error=error,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+        )
+
+    def _call_workos(self, ask: _Ask) -> TokenResult:
+        """The token call itself, for this lookup."""
+        return self.client.get_access_token(
+            ask.provider,
+            user_id=ask.user_id,
+            organization_id=ask.organization_id,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+            supports_multiple_connections=self.supports_multiple_connections,
+        )
+
+    def _listing(
+        self, keys: ListingKeys, fetch: Callable[[], tuple[Connection, ...]], whose: str
+    ) -> tuple[Connection, ...]:
+        """A listing through the cache: fresh entry, else WorkOS, else (WorkOS down) an
+        entry nothing has invalidated."""
+        found = self._cache_call(
+            lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
+        )
+        if found is None:  # the cache is down: ask WorkOS directly
+            return fetch()
+        entry = valid_listing(found, keys)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.connections
+        started = time.time()
+        try:
+            connections = fetch()
+        except PipesUnavailable as exc:
+            if entry is None:
+                raise
+            logger.warning(
+                "WorkOS unavailable (%s); serving the cached connections of %s", exc, whose
+            )
+            return entry.connections
+        self._store_listing(keys, connections, started)
+        return connections
 
     # Cache reads and writes.
 
@@ -549,9 +789,7 @@ class PipesService:
 
     def _refresh(
         self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
+        ask: _Ask,
         keys: CacheKeys,
         stale: Entry | None,
         rejected: str | None = None,
@@ -567,7 +805,7 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale, rejected)
+            peer = self._wait_for_peer(ask, keys, started, deadline, stale, rejected)
             if peer is not None:
                 return peer
         try:
@@ -575,34 +813,25 @@ class PipesService:
                 cached = _answer(self._read(keys), started, rejected)
                 if cached is not None:
                     return cached
-            return self._fetch(provider, user_id, organization_id, keys, started, stale)
+            return self._fetch(ask, keys, started, stale)
         finally:
             if acquired:
                 self._cache_call(lambda: self.cache.delete(keys.lock), None)
 
     def _fetch(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        started: float,
-        stale: Entry | None,
+        self, ask: _Ask, keys: CacheKeys, started: float, stale: Entry | None
     ) -> TokenResult:
         try:
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            result = self._call_workos(ask)
         except PipesUnavailable as exc:
             self._cache_call(lambda: self.cache.set(keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, provider, user_id)
+            return self._stale_or_raise(stale, exc, ask.provider, ask.user_id)
         self._store(keys, result, started)
         return result
 
     def _wait_for_peer(
         self,
-        provider: str,
-        user_id: str,
+        ask: _Ask,
         keys: CacheKeys,
         started: float,
         deadline: float,
@@ -630,7 +859,7 @@ class PipesService:
             if isinstance(failed_at, float) and failed_at >= started:
                 exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
                 fallback = None if rejected is not None else entry or stale
-                return self._stale_or_raise(fallback, exc, provider, user_id)
+                return self._stale_or_raise(fallback, exc, ask.provider, ask.user_id)
             if keys.lock not in found:
                 return None
         return None
@@ -670,6 +899,57 @@ class PipesService:
             self.cache_alias,
             type(exc).__name__,
         )
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One token lookup: whose connection, which account, and who asks (for an
+    organization's connection, the member the token is vended for)."""
+
+    provider: str
+    user_id: str
+    organization_id: str | None
+    owner: Owner = USER
+    connected_account_id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        owner: Owner,
+        connected_account_id: str | None,
+    ) -> _Ask:
+        owner, organization_id = _whose(owner, organization_id)
+        return cls(provider, user_id, organization_id, owner, connected_account_id or None)
+
+    @property
+    def keys(self) -> CacheKeys:
+        return connection_keys(
+            self.provider,
+            self.user_id,
+            self.organization_id,
+            owner=self.owner,
+            connected_account_id=self.connected_account_id,
+        )
+
+
+def _whose(owner: object, organization_id: str | None) -> tuple[Owner, str | None]:
+    """The checked owner and organization: an empty organization id is none, and an
+    organization's connection can't be named without one (a ValueError, before WorkOS
+    is asked)."""
+    checked = check_owner(owner)
+    organization_id = organization_id or None
+    if checked == ORGANIZATION and organization_id is None:
+        raise ValueError("owner='organization' needs an organization_id")
+    return checked, organization_id
+
+
+def _required_user(user_id: str | None) -> str:
+    if not user_id:
+        raise ValueError("a user's connection needs a user_id")
+    return user_id
 
 
 def _answer(entry: Entry | None, started: float, rejected: str | None) -> TokenResult | None:

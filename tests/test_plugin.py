@@ -318,6 +318,7 @@ def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
         "authorize_url",
         "get_connected_account",
         "list_data_providers",
+        "list_organization_data_providers",
         "delete_connected_account",
     }
     for name in members:

@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ..owners import ORGANIZATION, USER, Owner
+
 KEY_PREFIX = "wpipes1"
 
 
@@ -25,7 +27,7 @@ def organization_marker(provider: str, organization_id: str | None) -> str:
     return make_key("o", provider, organization_id)
 
 
-def listing_marker(user_id: str, organization_id: str | None) -> str:
+def listing_marker(user_id: str | None, organization_id: str | None) -> str:
     """The invalidation marker of one user's connections listing: a change to any of
     their connections (whatever the provider) makes the listing stale."""
     return make_key("li", user_id, organization_id)
@@ -50,9 +52,20 @@ class CacheKeys:
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
-    def build(cls, provider: str, user_id: str, organization_id: str | None) -> CacheKeys:
-        """The keys, memoised: they are built on every request, from a few distinct ids."""
-        token = make_key("t", provider, user_id, organization_id)
+    def build(
+        cls,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None,
+        connected_account_id: str | None = None,
+    ) -> CacheKeys:
+        """The keys, memoised: they are built on every request, from a few distinct ids.
+
+        ``user_id`` None means the organization's own connection (see :func:`connection_keys`);
+        a ``connected_account_id`` gets an entry of its own, under the same markers.
+        """
+        parts = (provider, user_id, organization_id)
+        token = make_key("t", *parts, *((connected_account_id,) if connected_account_id else ()))
         return cls(
             token=token,
             user_marker=make_key("i", provider, user_id, organization_id),
@@ -61,6 +74,24 @@ class CacheKeys:
             failure=token + ":failed",
             listing_marker=listing_marker(user_id, organization_id),
         )
+
+
+def connection_keys(
+    provider: str,
+    user_id: str | None,
+    organization_id: str | None,
+    *,
+    owner: Owner = USER,
+    connected_account_id: str | None = None,
+) -> CacheKeys:
+    """The keys of one connection, whoever owns it.
+
+    An organization-owned connection has one entry per (provider, organization), whoever
+    of its members asks: the user is left out of its keys, so every member shares one
+    answer, and :func:`organization_marker` (``invalidate_organization``) ends it.
+    """
+    subject = None if owner == ORGANIZATION else user_id
+    return CacheKeys.build(provider, subject, organization_id, connected_account_id)
 
 
 @dataclass(frozen=True)
@@ -73,7 +104,9 @@ class ListingKeys:
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
-    def build(cls, user_id: str, organization_id: str | None) -> ListingKeys:
+    def build(cls, user_id: str | None, organization_id: str | None) -> ListingKeys:
+        """``user_id`` None: the organization's own listing (its connections, which every
+        member shares), ended by the organization's marker like its members' listings."""
         return cls(
             listing=make_key("l", user_id, organization_id),
             user_marker=listing_marker(user_id, organization_id),

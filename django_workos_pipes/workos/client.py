@@ -25,7 +25,8 @@ from urllib.parse import quote
 from .. import __version__
 from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
 from ..masking import mask, mask_id
-from ..results import ConnectedAccount, Connection, TokenResult
+from ..owners import ORGANIZATION, USER, Owner
+from ..results import ACCOUNT_SELECTION_REQUIRED, ConnectedAccount, Connection, TokenResult
 
 if TYPE_CHECKING:
     import requests
@@ -125,15 +126,30 @@ class PipesClient:
         return f"PipesClient(base_url={self.base_url!r})"
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> TokenResult:
+        """The token answer; ``account_selection_required`` is an inactive answer whether
+        WorkOS sends it as a 200 ``error`` or as an error status whose ``code`` it is."""
         body: dict[str, Any] = {"user_id": user_id}
         if organization_id is not None:
             body["organization_id"] = organization_id
+        body.update(_selection(owner, connected_account_id, supports_multiple_connections))
         path = f"/data-integrations/{quote(provider, safe='')}/token"
-        data, response = self._request(
-            "POST", path, json=body, operation="token", provider=provider, user_id=user_id
-        )
+        try:
+            data, response = self._request(
+                "POST", path, json=body, operation="token", provider=provider, user_id=user_id
+            )
+        except PipesAPIError as exc:
+            if exc.code == ACCOUNT_SELECTION_REQUIRED:
+                return TokenResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+            raise
         try:
             return TokenResult.from_api(data)
         except ValueError as exc:
@@ -155,12 +171,16 @@ class PipesClient:
         return_to: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
     ) -> str:
         """The WorkOS URL that starts the connect flow; with ``connected_account_id``,
-        the flow reauthorizes that account."""
+        the flow reauthorizes that account. ``user_id`` is who gives consent, also for
+        an organization's connection (which they then don't own)."""
         body: dict[str, Any] = {"user_id": user_id, "return_to": return_to}
         if organization_id is not None:
             body["organization_id"] = organization_id
+        if owner == ORGANIZATION:
+            body["connection_owner"] = ORGANIZATION
         if connected_account_id is not None:
             body["connection_intent"] = "reauthorize"
             body["connected_account_id"] = connected_account_id
@@ -178,15 +198,28 @@ class PipesClient:
         return url
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> ConnectedAccount | None:
-        """The connected account, or None when WorkOS knows no such account (404)."""
+        """The connected account, or None when WorkOS knows no such account (404).
+
+        A user's account is under ``/user_management/users/{user_id}``, an
+        organization's under ``/organizations/{organization_id}``.
+        """
         try:
             data, response = self._request(
                 "GET",
-                _account_path(provider, user_id),
-                params=_organization(organization_id),
-                operation="connected_account",
+                _account_path(provider, user_id, organization_id, owner),
+                params=_account_query(
+                    owner, organization_id, connected_account_id, supports_multiple_connections
+                ),
+                operation=_operation("connected_account", owner),
                 provider=provider,
                 user_id=user_id,
             )
@@ -197,30 +230,63 @@ class PipesClient:
         return _parsed(ConnectedAccount.from_api, data, response, "connected account")
 
     def list_data_providers(
-        self, user_id: str, *, organization_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        organization_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> tuple[Connection, ...]:
         """Every provider configured in WorkOS, with this user's connection to each."""
+        params = _organization(organization_id) or {}
+        if supports_multiple_connections:
+            params["supports_multiple_connections"] = "true"
         data, response = self._request(
             "GET",
             f"/user_management/users/{quote(user_id, safe='')}/data_providers",
-            params=_organization(organization_id),
+            params=params or None,
             operation="data_providers",
             provider="*",
             user_id=user_id,
         )
         return _parsed(Connection.list_from_api, data, response, "data providers")
 
+    def list_organization_data_providers(
+        self, organization_id: str, *, supports_multiple_connections: bool = False
+    ) -> tuple[Connection, ...]:
+        """The organization-owned providers, with the organization's connection to each."""
+        params = (
+            {"supports_multiple_connections": "true"} if supports_multiple_connections else None
+        )
+        data, response = self._request(
+            "GET",
+            f"/organizations/{_segment(organization_id, 'organization_id')}/data_providers",
+            params=params,
+            operation="organization_data_providers",
+            provider="*",
+            user_id=None,
+        )
+        return _parsed(Connection.list_from_api, data, response, "data providers")
+
     def delete_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> bool:
         """Disconnect the account and drop its stored tokens; False when WorkOS knows no
         such account (404). The provider side is not revoked (WorkOS doesn't)."""
         try:
             self._request(
                 "DELETE",
-                _account_path(provider, user_id),
-                params=_organization(organization_id),
-                operation="delete_connected_account",
+                _account_path(provider, user_id, organization_id, owner),
+                params=_account_query(
+                    owner, organization_id, connected_account_id, supports_multiple_connections
+                ),
+                operation=_operation("delete_connected_account", owner),
                 provider=provider,
                 user_id=user_id,
                 expect_body=False,
@@ -238,7 +304,7 @@ class PipesClient:
         *,
         operation: str,
         provider: str,
-        user_id: str,
+        user_id: str | None,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         expect_body: bool = True,
@@ -304,11 +370,64 @@ class PipesClient:
                 retries_left = int(retry.total or 0)
 
 
-def _account_path(provider: str, user_id: str) -> str:
-    return (
-        f"/user_management/users/{quote(user_id, safe='')}"
-        f"/connected_accounts/{quote(provider, safe='')}"
-    )
+def _account_path(
+    provider: str, user_id: str | None, organization_id: str | None, owner: Owner
+) -> str:
+    """The connected account's path: under the organization for its own connections,
+    under the user otherwise."""
+    if owner == ORGANIZATION:
+        root = f"/organizations/{_segment(organization_id, 'organization_id')}"
+    else:
+        root = f"/user_management/users/{_segment(user_id, 'user_id')}"
+    return f"{root}/connected_accounts/{quote(provider, safe='')}"
+
+
+def _account_query(
+    owner: Owner,
+    organization_id: str | None,
+    connected_account_id: str | None,
+    supports_multiple_connections: bool,
+) -> dict[str, str] | None:
+    """The query of the connected-account endpoints (the organization's takes no
+    ``organization_id``: it is in the path)."""
+    params: dict[str, str] = {}
+    if owner == USER and organization_id:
+        params["organization_id"] = organization_id
+    if connected_account_id:
+        params["connected_account_id"] = connected_account_id
+    if supports_multiple_connections:
+        params["supports_multiple_connections"] = "true"
+    return params or None
+
+
+def _selection(
+    owner: Owner, connected_account_id: str | None, supports_multiple_connections: bool
+) -> dict[str, Any]:
+    """The body fields that pick a connection, each left out when it says nothing new
+    (as the official SDK does): the owner when it is the organization, the account when
+    one is named, the multiple-connections flag when it is on."""
+    fields: dict[str, Any] = {}
+    if owner == ORGANIZATION:
+        fields["connection_owner"] = ORGANIZATION
+    if connected_account_id is not None:
+        fields["connected_account_id"] = connected_account_id
+    if supports_multiple_connections:
+        fields["supports_multiple_connections"] = True
+    return fields
+
+
+def _segment(value: str | None, name: str) -> str:
+    """One percent-encoded path segment; an empty id or a dot segment is refused before
+    anything is sent (as the official SDK does)."""
+    if not value or value in (".", ".."):
+        raise ValueError(f"{name} must be a non-empty id")
+    return quote(value, safe="")
+
+
+def _operation(name: str, owner: Owner) -> str:
+    """The operation's name in the log line: ``organization_<name>`` for the
+    organization endpoints."""
+    return f"organization_{name}" if owner == ORGANIZATION else name
 
 
 def _organization(organization_id: str | None) -> dict[str, str] | None:
@@ -367,7 +486,7 @@ def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
 def _log_call(
     operation: str,
     provider: str,
-    user_id: str,
+    user_id: str | None,
     status: int | str,
     request_id: str | None,
     elapsed_ms: float,
