@@ -124,7 +124,7 @@ def _check_numbers() -> list[CheckMessage]:
 
 def _check_resolvers() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    for key in ("USER_ID_RESOLVER", "ORGANIZATION_ID_RESOLVER"):
+    for key in ("USER_ID_RESOLVER", "ORGANIZATION_ID_RESOLVER", "ORGANIZATION_ADMIN_RESOLVER"):
         try:
             getattr(app_settings, key)
         except PipesConfigurationError as exc:

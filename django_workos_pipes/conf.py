@@ -96,6 +96,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Callable or dotted path: request -> WorkOS organization id or None.",
     ),
     Setting(
+        "ORGANIZATION_ADMIN_RESOLVER",
+        None,
+        "Callable or dotted path: request -> bool, may this user connect or disconnect "
+        "the organization's connections. Unset: nobody may.",
+    ),
+    Setting(
         "SUPPORTS_MULTIPLE_CONNECTIONS",
         False,
         "Ask WorkOS for every account of a provider (``supports_multiple_connections``).",
@@ -105,6 +111,11 @@ SETTINGS: tuple[Setting, ...] = (
         "REAUTHORIZE_URL",
         "workos_pipes:reauthorize",
         "URL name (or path) of the reauthorize view.",
+    ),
+    Setting(
+        "SELECT_ACCOUNT_URL",
+        "workos_pipes:connections",
+        "URL name (or path) of the page where a user picks one of several accounts.",
     ),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
@@ -222,6 +233,13 @@ class PipesSettings:
         return self._resolver("ORGANIZATION_ID_RESOLVER")
 
     @property
+    def ORGANIZATION_ADMIN_RESOLVER(self) -> Callable[..., bool] | None:
+        """None when unset: then nobody may manage an organization's connections."""
+        if self.get("ORGANIZATION_ADMIN_RESOLVER") is None:
+            return None
+        return self._resolver("ORGANIZATION_ADMIN_RESOLVER")
+
+    @property
     def SUPPORTS_MULTIPLE_CONNECTIONS(self) -> bool:
         return bool(self.get("SUPPORTS_MULTIPLE_CONNECTIONS"))
 
@@ -232,6 +250,10 @@ class PipesSettings:
     @property
     def REAUTHORIZE_URL(self) -> str:
         return str(self.get("REAUTHORIZE_URL"))
+
+    @property
+    def SELECT_ACCOUNT_URL(self) -> str:
+        return str(self.get("SELECT_ACCOUNT_URL"))
 
     def _resolver(self, name: str) -> Callable[..., Any]:
         """The resolver, imported once (until settings change): it runs on every request."""

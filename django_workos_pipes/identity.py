@@ -4,6 +4,9 @@ The resolvers are settings (``USER_ID_RESOLVER``, ``ORGANIZATION_ID_RESOLVER``):
 callable or a dotted path, taking the request and returning an id or None. The
 defaults read ``request.user.workos_user_id`` and ``request.user.workos_organization_id``
 (a model field or property), and give None for anonymous users.
+
+``ORGANIZATION_ADMIN_RESOLVER`` (request -> bool) says who may manage an
+organization's shared connections; unset, nobody may.
 """
 
 from __future__ import annotations
@@ -35,3 +38,11 @@ def resolve_user_id(request: HttpRequest) -> str | None:
 
 def resolve_organization_id(request: HttpRequest) -> str | None:
     return app_settings.ORGANIZATION_ID_RESOLVER(request)
+
+
+def is_organization_admin(request: HttpRequest) -> bool:
+    """Whether this request's user may connect, reauthorize or disconnect their
+    organization's shared connections: ``ORGANIZATION_ADMIN_RESOLVER``'s answer, and
+    no one's while it is unset (members use those connections either way)."""
+    resolver = app_settings.ORGANIZATION_ADMIN_RESOLVER
+    return resolver is not None and resolver(request) is True

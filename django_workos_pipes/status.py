@@ -15,6 +15,7 @@ from .results import TokenResult
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
 ANONYMOUS = "anonymous"  # no WorkOS user behind the request, so no connection to look up
+ORGANIZATION_REQUIRED = "organization_required"  # an organization's connection, and none
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,8 @@ class PipeStatus:
     """The state of one user's connection to ``provider``.
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
-    ``needs_reauthorization``...), ``"unknown"`` or ``"anonymous"``.
+    ``needs_reauthorization``, ``account_selection_required``...), ``"unknown"``,
+    ``"anonymous"`` or ``"organization_required"``.
     """
 
     provider: str
@@ -52,3 +54,7 @@ class PipeStatus:
     @classmethod
     def anonymous(cls, provider: str) -> PipeStatus:
         return cls(provider, active=False, error=ANONYMOUS)
+
+    @classmethod
+    def organization_required(cls, provider: str) -> PipeStatus:
+        return cls(provider, active=False, error=ORGANIZATION_REQUIRED)
