@@ -417,3 +417,24 @@ def test_the_client_refuses_an_empty_organization_before_sending() -> None:
         client.list_organization_data_providers("")
     with pytest.raises(ValueError, match="organization_id"):
         client.get_connected_account("salesforce", user_id=None, owner="organization")
+
+
+def test_the_support_command_lists_the_organization_s_shared_connections(
+    upstream: responses.RequestsMock,
+) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    upstream.get(ORG_LISTING_URL, json=stubs.listing(organization_provider(organization_account())))
+    out = StringIO()
+
+    call_command(
+        "workos_pipes_connections", "--organization", ORG, "--shared", "--json", stdout=out
+    )
+
+    body = json.loads(out.getvalue())
+    assert (body["user_id"], body["organization_id"]) == (None, ORG)
+    assert [c["provider"] for c in body["connections"]] == ["salesforce"]
+    with pytest.raises(CommandError, match="--shared needs --organization"):
+        call_command("workos_pipes_connections", "--shared")
