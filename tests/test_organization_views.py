@@ -447,3 +447,38 @@ def test_an_admin_resolver_must_answer_true(settings: Any, pipes_fake: PipesFake
         "ORGANIZATION_ADMIN_RESOLVER": lambda request: "yes",
     }
     assert logged_in("ann").get("/pipes/connect/salesforce/?owner=organization").status_code == 403
+
+
+def test_members_choose_among_the_organization_s_accounts(
+    pipes_fake: PipesFake, settings: Any
+) -> None:
+    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "SUPPORTS_MULTIPLE_CONNECTIONS": True}
+    pipes_fake.connect("salesforce", organization_id=ORG, owner="organization")
+    emea = pipes_fake.connect(
+        "salesforce",
+        organization_id=ORG,
+        owner="organization",
+        connected_account_id="ca_emea",
+        account_display_name="EMEA",
+    )
+    bob = logged_in("bob")
+
+    sent = bob.get("/team/")
+    page = bob.get(sent["Location"]).content.decode()
+    chosen = bob.post(
+        "/pipes/choose/salesforce/",
+        {"account": "ca_emea", "owner": "organization", "next": "/team/"},
+    )
+
+    assert sent["Location"] == (
+        "/pipes/connections/?provider=salesforce&owner=organization&next=/team/"
+    )
+    assert page.count("Use this account") == 2
+    assert '<input type="hidden" name="owner" value="organization">' in page
+    assert chosen["Location"] == "/team/"
+    assert bob.get("/team/").json() == {
+        "token": emea.access_token,
+        "owner": ["organization", "ca_emea"],
+    }
+    # Another member has chosen nothing yet.
+    assert logged_in("cid").get("/team/").status_code == 302
