@@ -25,7 +25,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
 from ..masking import mask, mask_id
-from ..results import ConnectedAccount, Connection, TokenResult
+from ..results import ConnectedAccount, Connection, CredentialResult, TokenResult
 
 if TYPE_CHECKING:
     import requests
@@ -130,22 +130,24 @@ class PipesClient:
         body: dict[str, Any] = {"user_id": user_id}
         if organization_id is not None:
             body["organization_id"] = organization_id
-        path = f"/data-integrations/{quote(provider, safe='')}/token"
-        data, response = self._request(
-            "POST", path, json=body, operation="token", provider=provider, user_id=user_id
-        )
-        try:
-            return TokenResult.from_api(data)
-        except ValueError as exc:
-            problem = str(exc)
-        # The body may hold a token: it must not be a variable of the frame that raises,
-        # since Django's error pages and e-mails print those.
-        del data
-        raise PipesMalformedResponse(
-            f"unexpected token answer: {problem}",
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
-        )
+        return self._vend(provider, "token", body, TokenResult.from_api)
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """The connection's credential (OAuth token, API key, client-credentials token)
+        and the provider's config; fields left unset are left out, as the SDK does."""
+        body: dict[str, Any] = {"user_id": user_id}
+        if organization_id is not None:
+            body["organization_id"] = organization_id
+        if connected_account_id is not None:
+            body["connected_account_id"] = connected_account_id
+        return self._vend(provider, "credentials", body, CredentialResult.from_api)
 
     def authorize_url(
         self,
@@ -230,6 +232,30 @@ class PipesClient:
                 return False
             raise
         return True
+
+    def _vend(
+        self, provider: str, what: str, body: Mapping[str, Any], parse: Callable[[Any], T]
+    ) -> T:
+        """``POST /data-integrations/{provider}/{what}``, parsed by ``parse``.
+
+        The answer holds a secret, so it is a variable of no frame that raises (Django's
+        error pages and e-mails print those): a body ``parse`` refuses is dropped before
+        :class:`PipesMalformedResponse` is raised.
+        """
+        path = f"/data-integrations/{quote(provider, safe='')}/{what}"
+        data, response = self._request(
+            "POST", path, json=body, operation=what, provider=provider, user_id=body["user_id"]
+        )
+        try:
+            return parse(data)
+        except ValueError as exc:
+            problem = str(exc)
+        del data
+        raise PipesMalformedResponse(
+            f"unexpected {what} answer: {problem}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        )
 
     def _request(
         self,
