@@ -17,6 +17,12 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   number of callers meeting one dead token cost one WorkOS call, and is never served
   from the cache again, not even while WorkOS is down.
 
+Credentials (``get_credentials``: an OAuth token, an API key or a client-credentials
+token, with the provider's config) are cached the same way, by the same code, under keys
+of their own that share the tokens' invalidation markers: whatever forgets a token
+forgets the credential too. One that never expires (an API key) is fresh for
+``TOKEN_TTL``.
+
 A user's connections listing is cached per (user, organization) the same way, for
 ``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
 a disconnect) writes the listing's marker too, so the next listing is fresh everywhere.
@@ -32,19 +38,33 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import signals
-from .caching.entries import Entry, valid_entry
-from .caching.keys import CacheKeys, ListingKeys, organization_listing_marker, organization_marker
+from .caching.entries import Entry, R, valid_entry
+from .caching.keys import (
+    CREDENTIALS,
+    CacheKeys,
+    ListingKeys,
+    organization_listing_marker,
+    organization_marker,
+)
 from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
 from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired, PipesUnavailable
 from .masking import mask_id
-from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .results import (
+    AccessToken,
+    ConnectedAccount,
+    Connection,
+    Credential,
+    CredentialResult,
+    TokenResult,
+)
 from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
 
@@ -61,6 +81,21 @@ CACHE_WARNING_INTERVAL = 30.0
 
 T = TypeVar("T")
 D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class _Fetch(Generic[R]):
+    """One cached answer: its keys, the WorkOS call that fetches it, and what it is."""
+
+    keys: CacheKeys
+    call: Callable[[], R]
+    kind: type[R]
+    provider: str
+    user_id: str
+
+    @property
+    def what(self) -> str:
+        return "token" if self.kind is TokenResult else "credential"
 
 
 class PipesService:
@@ -160,18 +195,37 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
         usable is cached.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:
-            # The cache is down: ask WorkOS directly. Taking the lock and storing the
-            # answer would each wait for the cache's timeout again, for nothing.
-            return self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
+        return self._cached(self._token_fetch(provider, user_id, organization_id))
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """The credential of this user's connection (``POST
+        /data-integrations/{provider}/credentials``), from the cache while it is fresh:
+        an OAuth token, an API key or a client-credentials token, with the provider's
+        ``config``. ``connected_account_id`` picks one exact connection.
+
+        Cached and invalidated like :meth:`get_access_token`, with the same single
+        flight; raises :class:`PipesUnavailable` only when WorkOS can't answer and
+        nothing usable is cached.
+        """
+        account_id = connected_account_id
+        keys = CacheKeys.build(provider, user_id, organization_id, CREDENTIALS, account_id)
+
+        def call() -> CredentialResult:
+            return self.client.get_credentials(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                connected_account_id=account_id,
             )
-        entry = valid_entry(found, keys)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.result
-        return self._refresh(provider, user_id, organization_id, keys, entry)
+
+        return self._cached(_Fetch(keys, call, CredentialResult, provider, user_id))
 
     def require_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -197,16 +251,14 @@ class PipesService:
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
         ``rejected`` itself: only the user can fix that.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
+        fetch = self._token_fetch(provider, user_id, organization_id)
+        found = self._lookup(fetch.keys)
         if found is None:  # The cache is down: ask WorkOS directly.
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            result = fetch.call()
         else:
-            cached = _answer(valid_entry(found, keys), time.time(), rejected)
+            cached = _answer(valid_entry(found, fetch.keys, TokenResult), time.time(), rejected)
             if cached is None:
-                cached = self._refresh(provider, user_id, organization_id, keys, None, rejected)
+                cached = self._refresh(fetch, None, rejected)
             result = cached
         token = self._live(provider, user_id, organization_id, result)
         if token.access_token == rejected:
@@ -418,6 +470,22 @@ class PipesService:
             provider, user_id=user_id, organization_id=organization_id
         )
 
+    async def aget_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """:meth:`get_credentials` run in a worker thread, so the event loop never blocks."""
+        return await sync_to_async(self.get_credentials, thread_sensitive=False)(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            connected_account_id=connected_account_id,
+        )
+
     async def arequire_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> AccessToken:
@@ -482,17 +550,42 @@ class PipesService:
 
     # Cache reads and writes.
 
+    def _token_fetch(
+        self, provider: str, user_id: str, organization_id: str | None
+    ) -> _Fetch[TokenResult]:
+        def call() -> TokenResult:
+            return self.client.get_access_token(
+                provider, user_id=user_id, organization_id=organization_id
+            )
+
+        keys = CacheKeys.build(provider, user_id, organization_id)
+        return _Fetch(keys, call, TokenResult, provider, user_id)
+
+    def _cached(self, fetch: _Fetch[R]) -> R:
+        """The answer from the cache while it is fresh, else from WorkOS (single flight)."""
+        found = self._lookup(fetch.keys)
+        if found is None:
+            # The cache is down: ask WorkOS directly. Taking the lock and storing the
+            # answer would each wait for the cache's timeout again, for nothing.
+            return fetch.call()
+        entry = valid_entry(found, fetch.keys, fetch.kind)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.result
+        return self._refresh(fetch, entry)
+
     def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
         """The entry and both invalidation markers in one round trip; None: cache down."""
         return self._cache_call(
             lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
         )
 
-    def _read(self, keys: CacheKeys) -> Entry | None:
+    def _read(self, fetch: _Fetch[R]) -> Entry[R] | None:
         """The entry, unless it is missing or older than an invalidation."""
-        return valid_entry(self._lookup(keys) or {}, keys)
+        return valid_entry(self._lookup(fetch.keys) or {}, fetch.keys, fetch.kind)
 
-    def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
+    def _store(
+        self, keys: CacheKeys, result: TokenResult | CredentialResult, fetched_at: float
+    ) -> None:
         now = time.time()
         fresh_until, lifetime = self._lifetimes(result, now)
         if lifetime <= 0:
@@ -514,13 +607,14 @@ class PipesService:
         lifetime = math.ceil(MAX_ENTRY_LIFETIME)
         self._cache_call(lambda: self.cache.set(keys.listing, entry.encode(), lifetime), None)
 
-    def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
+    def _lifetimes(self, result: TokenResult | CredentialResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
 
-        A token stays in the cache until it really expires, so it can be served if
-        WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before that.
+        A token (or credential) stays in the cache until it really expires, so it can be
+        served if WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before
+        that, and for ``TOKEN_TTL`` at most.
         """
-        token = result.access_token
+        token = result.granted
         if token is None:
             ttl = _pick(self._inactive_ttl, app_settings.INACTIVE_TTL)
             return now + ttl, ttl
@@ -547,17 +641,10 @@ class PipesService:
 
     # Single flight.
 
-    def _refresh(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        stale: Entry | None,
-        rejected: str | None = None,
-    ) -> TokenResult:
+    def _refresh(self, fetch: _Fetch[R], stale: Entry[R] | None, rejected: str | None = None) -> R:
         """One caller asks WorkOS, the others wait for its answer. ``rejected``: a token
         this call replaces, which no cached entry fetched before it may answer with."""
+        keys = fetch.keys
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -567,53 +654,42 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale, rejected)
+            peer = self._wait_for_peer(fetch, started, deadline, stale, rejected)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                cached = _answer(self._read(keys), started, rejected)
+                cached = _answer(self._read(fetch), started, rejected)
                 if cached is not None:
                     return cached
-            return self._fetch(provider, user_id, organization_id, keys, started, stale)
+            return self._fetch(fetch, started, stale)
         finally:
             if acquired:
                 self._cache_call(lambda: self.cache.delete(keys.lock), None)
 
-    def _fetch(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        started: float,
-        stale: Entry | None,
-    ) -> TokenResult:
+    def _fetch(self, fetch: _Fetch[R], started: float, stale: Entry[R] | None) -> R:
         try:
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            result = fetch.call()
         except PipesUnavailable as exc:
-            self._cache_call(lambda: self.cache.set(keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, provider, user_id)
-        self._store(keys, result, started)
+            self._cache_call(lambda: self.cache.set(fetch.keys.failure, time.time(), 5), None)
+            return self._stale_or_raise(stale, exc, fetch)
+        self._store(fetch.keys, result, started)
         return result
 
     def _wait_for_peer(
         self,
-        provider: str,
-        user_id: str,
-        keys: CacheKeys,
+        fetch: _Fetch[R],
         started: float,
         deadline: float,
-        stale: Entry | None,
+        stale: Entry[R] | None,
         rejected: str | None,
-    ) -> TokenResult | None:
+    ) -> R | None:
         """Poll while another caller holds the lock.
 
         Returns its answer; raises its failure (or serves a still-valid stale token);
         returns None when the lock is gone with no answer, so the caller tries to take it.
         """
+        keys = fetch.keys
         wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
         interval = POLL_START
         while time.time() < deadline:
@@ -622,7 +698,7 @@ class PipesService:
             found = self._cache_call(lambda: self.cache.get_many(wanted), None)
             if found is None:
                 return None
-            entry = valid_entry(found, keys)
+            entry = valid_entry(found, keys, fetch.kind)
             cached = _answer(entry, started, rejected)
             if cached is not None:
                 return cached
@@ -630,20 +706,19 @@ class PipesService:
             if isinstance(failed_at, float) and failed_at >= started:
                 exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
                 fallback = None if rejected is not None else entry or stale
-                return self._stale_or_raise(fallback, exc, provider, user_id)
+                return self._stale_or_raise(fallback, exc, fetch)
             if keys.lock not in found:
                 return None
         return None
 
-    def _stale_or_raise(
-        self, stale: Entry | None, exc: PipesUnavailable, provider: str, user_id: str | None
-    ) -> TokenResult:
+    def _stale_or_raise(self, stale: Entry[R] | None, exc: PipesUnavailable, fetch: _Fetch[R]) -> R:
         if stale is not None and stale.usable_when_unavailable(time.time()):
             logger.warning(
-                "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
+                "WorkOS unavailable (%s); serving the cached %s for provider=%s user=%s",
                 exc,
-                provider,
-                mask_id(user_id),
+                fetch.what,
+                fetch.provider,
+                mask_id(fetch.user_id),
             )
             return stale.result
         raise exc
@@ -672,15 +747,19 @@ class PipesService:
         )
 
 
-def _answer(entry: Entry | None, started: float, rejected: str | None) -> TokenResult | None:
+def _answer(entry: Entry[R] | None, started: float, rejected: str | None) -> R | None:
     """The cached answer for a caller that started at ``started``, if there is one: a
     fresh entry, but not the ``rejected`` token unless WorkOS handed it out again since."""
     if entry is None or time.time() >= entry.fresh_until:
         return None
-    token = entry.result.access_token
-    if rejected is None or token is None or token.access_token != rejected:
+    granted = entry.result.granted
+    if rejected is None or granted is None or _secret(granted) != rejected:
         return entry.result
     return entry.result if entry.fetched_at >= started else None
+
+
+def _secret(granted: AccessToken | Credential) -> str:
+    return granted.access_token if isinstance(granted, AccessToken) else granted.value
 
 
 def _pick(value: T | None, default: T) -> T:
