@@ -1,16 +1,19 @@
 """What a template may know about a connection: everything but the token.
 
 Tokens never reach client-side code, so :class:`PipeStatus` is built from a result
-without keeping its :class:`~django_workos_pipes.results.AccessToken`: no attribute,
-method, ``str``, ``repr`` or lookup can lead a template to the token string.
+without keeping its :class:`~django_workos_pipes.results.AccessToken` (or
+:class:`~django_workos_pipes.results.Credential`): no attribute, method, ``str``,
+``repr`` or lookup can lead a template to the token string or the API key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
-from .results import TokenResult
+from .results import Credential, CredentialResult, TokenResult
 
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
@@ -22,7 +25,9 @@ class PipeStatus:
     """The state of one user's connection to ``provider``.
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
-    ``needs_reauthorization``...), ``"unknown"`` or ``"anonymous"``.
+    ``needs_reauthorization``...), ``"unknown"`` or ``"anonymous"``. Built from a
+    credentials answer, an active status also has the ``auth_method`` and the
+    provider's non-secret ``config``.
     """
 
     provider: str
@@ -31,18 +36,23 @@ class PipeStatus:
     scopes: tuple[str, ...] = ()
     missing_scopes: tuple[str, ...] = ()
     expires_at: datetime | None = None
+    auth_method: str | None = field(default=None, repr=False)
+    config: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     @classmethod
-    def from_result(cls, provider: str, result: TokenResult) -> PipeStatus:
-        token = result.access_token
-        if not result.active or token is None:
+    def from_result(cls, provider: str, result: TokenResult | CredentialResult) -> PipeStatus:
+        granted = result.granted
+        if granted is None:
             return cls(provider, active=False, error=result.error or UNKNOWN)
+        credential = granted if isinstance(granted, Credential) else None
         return cls(
             provider,
             active=True,
-            scopes=token.scopes,
-            missing_scopes=token.missing_scopes,
-            expires_at=token.expires_at,
+            scopes=granted.scopes,
+            missing_scopes=granted.missing_scopes,
+            expires_at=granted.expires_at,
+            auth_method=credential.auth_method if credential is not None else None,
+            config=credential.config if credential is not None else MappingProxyType({}),
         )
 
     @classmethod
