@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from django.utils.dateparse import parse_datetime
 
@@ -137,7 +136,45 @@ AUTH_CLIENT_CREDENTIALS = "client_credentials"
 UNKNOWN_ERROR = "unknown"
 """The ``error`` of an inactive credentials answer that carried none."""
 
-_NOTHING: Mapping[str, Any] = MappingProxyType({})
+_V = TypeVar("_V")
+
+
+class ReadOnlyDict(dict[str, _V]):
+    """A dict that refuses every change: a cached answer is shared by every request of
+    the process, so no caller may alter it. Still a dict: it serialises to JSON, and it
+    pickles and copies (task queues, ``dataclasses.astuple``)."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is read-only")
+
+    def __setitem__(self, key: str, value: _V) -> None:
+        self._refuse()
+
+    def __delitem__(self, key: str) -> None:
+        self._refuse()
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        self._refuse()
+
+    def clear(self) -> None:
+        self._refuse()
+
+    def pop(self, *args: Any) -> Any:
+        self._refuse()
+
+    def popitem(self) -> tuple[str, _V]:
+        self._refuse()
+
+    def setdefault(self, *args: Any) -> Any:
+        self._refuse()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
 
 
 @dataclass(frozen=True)
@@ -158,8 +195,8 @@ class Credential:
     expires_at: datetime | None = None
     scopes: tuple[str, ...] = ()
     missing_scopes: tuple[str, ...] = ()
-    config: Mapping[str, str] = field(default_factory=lambda: _NOTHING, hash=False)
-    metadata: Mapping[str, Any] = field(default_factory=lambda: _NOTHING, hash=False)
+    config: Mapping[str, str] = field(default_factory=ReadOnlyDict, hash=False)
+    metadata: Mapping[str, Any] = field(default_factory=ReadOnlyDict, hash=False)
 
     def __repr__(self) -> str:
         return (
@@ -247,20 +284,20 @@ def _parse_credential(data: Any) -> Credential:
 
 def _parse_config(value: Any) -> Mapping[str, str]:
     if value is None:
-        return _NOTHING
+        return ReadOnlyDict()
     if not isinstance(value, Mapping) or not all(
         isinstance(key, str) and isinstance(item, str) for key, item in value.items()
     ):
         raise ValueError("'config' must map strings to strings")
-    return MappingProxyType(dict(value))
+    return ReadOnlyDict(value)
 
 
 def _parse_metadata(value: Any) -> Mapping[str, Any]:
     if value is None:
-        return _NOTHING
+        return ReadOnlyDict()
     if not isinstance(value, Mapping):
         raise ValueError("'metadata' must be an object")
-    return MappingProxyType(dict(value))
+    return ReadOnlyDict(value)
 
 
 # Connected accounts and the providers listing ---------------------------------------

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
 
-from .results import Credential, CredentialResult, TokenResult
+from .results import Credential, CredentialResult, ReadOnlyDict, TokenResult
 
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
@@ -37,7 +36,7 @@ class PipeStatus:
     missing_scopes: tuple[str, ...] = ()
     expires_at: datetime | None = None
     auth_method: str | None = field(default=None, repr=False)
-    config: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    config: Mapping[str, str] = field(default_factory=ReadOnlyDict, repr=False)
 
     @classmethod
     def from_result(cls, provider: str, result: TokenResult | CredentialResult) -> PipeStatus:
@@ -52,7 +51,7 @@ class PipeStatus:
             missing_scopes=granted.missing_scopes,
             expires_at=granted.expires_at,
             auth_method=credential.auth_method if credential is not None else None,
-            config=credential.config if credential is not None else MappingProxyType({}),
+            config=credential.config if credential is not None else ReadOnlyDict(),
         )
 
     @classmethod

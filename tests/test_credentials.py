@@ -7,8 +7,11 @@ needs a real socket; the service, its cache and the decorator are real.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -249,9 +252,30 @@ def test_the_secret_is_masked_in_repr_and_str_and_the_rest_is_read_only() -> Non
         assert API_KEY_VALUE not in text
         assert "zd_l\u2026" in text and "'subdomain': 'acme'" in text
     assert credential.masked == "zd_l\u2026"
-    with pytest.raises(TypeError):
-        credential.config["subdomain"] = "evil"  # type: ignore[index]
     assert hash(credential) == hash(Credential("api_key", API_KEY_VALUE))
+
+
+def test_a_credential_is_read_only_yet_copies_pickles_and_serialises() -> None:
+    """Cached answers are shared by every request of a process: nobody may change one.
+    Task queues pickle what they are given; views serialise the config."""
+    body = api_key_answer()
+    body["credential"]["metadata"] = {"region": "eu"}
+    result = CredentialResult.from_api(body)
+    credential = result.credential
+    assert credential is not None
+    for change in (
+        lambda: credential.config.__setitem__("subdomain", "evil"),
+        lambda: credential.config.update(subdomain="evil"),
+        lambda: credential.metadata.pop("region"),  # type: ignore[attr-defined]
+        lambda: credential.config.clear(),  # type: ignore[attr-defined]
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert credential.config == {"subdomain": "acme"}
+    assert pickle.loads(pickle.dumps(result)) == result
+    assert copy.deepcopy(result) == result
+    assert dataclasses.astuple(credential)[5] == {"subdomain": "acme"}
+    assert json.loads(json.dumps(credential.config)) == {"subdomain": "acme"}
 
 
 # The client.

@@ -13,10 +13,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import Any, Generic, TypeVar, cast
 
-from ..results import AccessToken, Credential, CredentialResult, TokenResult
+from ..results import AccessToken, Credential, CredentialResult, ReadOnlyDict, TokenResult
 from .keys import CacheKeys
 
 R = TypeVar("R", bound=TokenResult | CredentialResult)
@@ -114,8 +113,8 @@ def _decode_credential(value: tuple[Any, ...]) -> CredentialResult:
         expires_at=_moment(expires),
         scopes=tuple(scopes),
         missing_scopes=tuple(missing),
-        config=MappingProxyType(dict(config)),
-        metadata=MappingProxyType(json.loads(metadata)) if metadata else MappingProxyType({}),
+        config=ReadOnlyDict(config),
+        metadata=ReadOnlyDict(json.loads(metadata) if metadata else {}),
     )
     return CredentialResult.connected(credential)
 

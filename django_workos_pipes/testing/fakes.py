@@ -32,7 +32,6 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlencode
 
@@ -46,6 +45,7 @@ from ..results import (
     Connection,
     Credential,
     CredentialResult,
+    ReadOnlyDict,
     TokenResult,
 )
 
@@ -108,7 +108,7 @@ class _Account:
                 expires_at=token.expires_at,
                 scopes=token.scopes,
                 missing_scopes=token.missing_scopes,
-                config=MappingProxyType(dict(self.config)),
+                config=ReadOnlyDict(self.config),
             )
         )
 
