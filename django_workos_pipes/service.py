@@ -450,6 +450,9 @@ class PipesService:
                 organization_id=organization_id,
                 event_type=DISCONNECT,
                 event=None,
+                connected_account_id=None,
+                error_code=None,
+                error_reason=None,
             )
         return removed
 
