@@ -2,11 +2,16 @@
 
 An entry records when its fetch started (so an invalidation written after that start
 makes it invalid), until when it is fresh, and the WorkOS answer itself.
+
+The cache is shared with other versions of this package, other apps and people with a
+Redis shell, so what is read back is checked field by field: anything but exactly what
+:meth:`Entry.encode` writes is a miss, never an error and never a token.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +19,10 @@ from typing import Any
 
 from ..results import AccessToken, TokenResult
 from .keys import CacheKeys
+
+# The last second a ``datetime`` can hold (9999-12-31T23:59:59Z): a larger number is
+# not a time, whoever wrote it.
+MAX_TIMESTAMP = 253402300799.0
 
 
 @dataclass(frozen=True)
@@ -43,11 +52,11 @@ class Entry:
     @classmethod
     def decode(cls, value: Any) -> Entry | None:
         """The entry, or None for anything this version did not write."""
-        if not isinstance(value, tuple) or len(value) not in (3, 7):
+        if type(value) is not tuple or len(value) not in (3, 7):
             return None
         try:
             return _decode(value)
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, OSError, RecursionError):
             return None
 
     def usable_when_unavailable(self, now: float) -> bool:
@@ -61,12 +70,40 @@ class Entry:
 @functools.lru_cache(maxsize=1024)
 def _decode(value: tuple[Any, ...]) -> Entry:
     """Decode a cached tuple, memoised: a hit then costs a dictionary lookup, not the
-    construction of three objects and a datetime on every request."""
+    construction of three objects and a datetime on every request. Raises ValueError
+    (or TypeError: an unhashable part) for a tuple :meth:`Entry.encode` can't have
+    written; errors are not memoised."""
+    fetched_at, fresh_until = _timestamp(value[0]), _timestamp(value[1])
     if len(value) == 3:
-        return Entry(value[0], value[1], TokenResult.inactive(value[2]))
-    expires = datetime.fromtimestamp(value[4], tz=timezone.utc) if value[4] else None
-    token = AccessToken(value[3], expires, tuple(value[5]), tuple(value[6]))
-    return Entry(value[0], value[1], TokenResult.connected(token))
+        return Entry(fetched_at, fresh_until, TokenResult.inactive(_text(value[2])))
+    if value[2] is not None:
+        raise ValueError("an active entry carries no error")
+    expires = value[4]
+    token = AccessToken(
+        _text(value[3]),
+        None if expires is None else datetime.fromtimestamp(_timestamp(expires), tz=timezone.utc),
+        _strings(value[5]),
+        _strings(value[6]),
+    )
+    return Entry(fetched_at, fresh_until, TokenResult.connected(token))
+
+
+def _timestamp(value: Any) -> float:
+    if type(value) not in (float, int) or not 0 <= value <= MAX_TIMESTAMP:
+        raise ValueError("not a timestamp")  # NaN fails the range test too
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str or not value:
+        raise ValueError("not a non-empty string")
+    return value
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if type(value) is not tuple or not all(type(item) is str for item in value):
+        raise ValueError("not a tuple of strings")
+    return value
 
 
 def valid_entry(found: Mapping[str, Any], keys: CacheKeys) -> Entry | None:
@@ -75,9 +112,18 @@ def valid_entry(found: Mapping[str, Any], keys: CacheKeys) -> Entry | None:
     entry = Entry.decode(found.get(keys.token))
     if entry is None:
         return None
-    invalidated = max(_as_float(found.get(keys.user_marker)), _as_float(found.get(keys.org_marker)))
+    invalidated = max(
+        marker_time(found.get(keys.user_marker)), marker_time(found.get(keys.org_marker))
+    )
     return entry if entry.fetched_at > invalidated else None
 
 
-def _as_float(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
+def marker_time(value: Any) -> float:
+    """The time a marker holds; a foreign value counts as "now or later", so it
+    invalidates rather than keeping a token alive."""
+    if value is None:
+        return 0.0
+    try:
+        return _timestamp(value)
+    except ValueError:
+        return math.inf
