@@ -17,6 +17,7 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import math
 import os
@@ -142,20 +143,30 @@ class PipesService:
         """The token for this user's connection, from the cache when it is still fresh.
 
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
-        usable is cached.
+        usable is cached, and :class:`PipesAPIError` when WorkOS refuses the call.
         """
         keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:
+        cached = self._cached(keys)
+        if cached is CACHE_DOWN:
             # The cache is down: ask WorkOS directly. Taking the lock and storing the
             # answer would each wait for the cache's timeout again, for nothing.
             return self.client.get_access_token(
                 provider, user_id=user_id, organization_id=organization_id
             )
-        entry = valid_entry(found, keys)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.result
-        return self._refresh(provider, user_id, organization_id, keys, entry)
+        if cached is not None and time.time() < cached.fresh_until:
+            return cached.result
+        try:
+            return self._refresh(provider, user_id, organization_id, keys)
+        except PipesUnavailable as exc:
+            stale = _stale_result(cached, exc, provider, user_id)
+            if stale is None:
+                raise
+            return stale
+        finally:
+            # Django's DEBUG page and error e-mails print the variables of every frame
+            # an exception leaves: the cached token must be in none of them. The frames
+            # below hold no entry either.
+            del cached
 
     def invalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -243,15 +254,20 @@ class PipesService:
 
     # Cache reads and writes.
 
-    def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
-        """The entry and both invalidation markers in one round trip; None: cache down."""
-        return self._cache_call(
+    def _cached(self, keys: CacheKeys) -> Entry | _CacheDown | None:
+        """The entry, unless it is missing or older than an invalidation; read with both
+        invalidation markers in one round trip."""
+        found = self._cache_call(
             lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
         )
+        return CACHE_DOWN if found is None else valid_entry(found, keys)
 
-    def _read(self, keys: CacheKeys) -> Entry | None:
-        """The entry, unless it is missing or older than an invalidation."""
-        return valid_entry(self._lookup(keys) or {}, keys)
+    def _fresh_result(self, keys: CacheKeys) -> TokenResult | None:
+        """The cached answer if it is still fresh (a peer may just have stored it)."""
+        entry = self._cached(keys)
+        if isinstance(entry, Entry) and time.time() < entry.fresh_until:
+            return entry.result
+        return None
 
     def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
         now = time.time()
@@ -297,13 +313,9 @@ class PipesService:
     # Single flight.
 
     def _refresh(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        stale: Entry | None,
+        self, provider: str, user_id: str, organization_id: str | None, keys: CacheKeys
     ) -> TokenResult:
+        """Fetch under the lock, or wait for the holder's answer, or its failure."""
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -313,15 +325,15 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale)
+            peer = self._wait_for_peer(keys, started, deadline)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                entry = self._read(keys)
-                if entry is not None and time.time() < entry.fresh_until:
-                    return entry.result
-            return self._fetch(provider, user_id, organization_id, keys, started, stale)
+                fresh = self._fresh_result(keys)
+                if fresh is not None:
+                    return fresh
+            return self._fetch(provider, user_id, organization_id, keys, started)
         finally:
             if acquired:
                 self._cache_call(lambda: self.cache.delete(keys.lock), None)
@@ -333,63 +345,54 @@ class PipesService:
         organization_id: str | None,
         keys: CacheKeys,
         started: float,
-        stale: Entry | None,
     ) -> TokenResult:
+        """Ask WorkOS and store the answer; an outage is left in the cache for the
+        requests waiting on the lock, so they don't ask in turn."""
         try:
             result = self.client.get_access_token(
                 provider, user_id=user_id, organization_id=organization_id
             )
-        except PipesUnavailable as exc:
+        except PipesUnavailable:
             self._cache_call(lambda: self.cache.set(keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, provider, user_id)
+            raise
         self._store(keys, result, started)
         return result
 
     def _wait_for_peer(
-        self,
-        provider: str,
-        user_id: str,
-        keys: CacheKeys,
-        started: float,
-        deadline: float,
-        stale: Entry | None,
+        self, keys: CacheKeys, started: float, deadline: float
     ) -> TokenResult | None:
         """Poll while another caller holds the lock.
 
-        Returns its answer; raises its failure (or serves a still-valid stale token);
-        returns None when the lock is gone with no answer, so the caller tries to take it.
+        Returns its answer; raises its failure; returns None when the lock is gone with
+        no answer (or the cache fails), so the caller tries to take it.
         """
-        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
         interval = POLL_START
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            found = self._cache_call(lambda: self.cache.get_many(wanted), None)
-            if found is None:
-                return None
-            entry = valid_entry(found, keys)
-            if entry is not None and time.time() < entry.fresh_until:
-                return entry.result
-            failed_at = found.get(keys.failure)
-            if isinstance(failed_at, float) and failed_at >= started:
-                exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                return self._stale_or_raise(entry or stale, exc, provider, user_id)
-            if keys.lock not in found:
+            seen = self._peek(keys, started)
+            if seen is None:
+                raise PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
+            if isinstance(seen, TokenResult):
+                return seen
+            if seen is False:
                 return None
         return None
 
-    def _stale_or_raise(
-        self, stale: Entry | None, exc: PipesUnavailable, provider: str, user_id: str | None
-    ) -> TokenResult:
-        if stale is not None and stale.usable_when_unavailable(time.time()):
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
-                exc,
-                provider,
-                mask_id(user_id),
-            )
-            return stale.result
-        raise exc
+    def _peek(self, keys: CacheKeys, started: float) -> TokenResult | bool | None:
+        """What the lock holder left since ``started``: its fresh answer, None for its
+        failure, or whether it still holds the lock (False too when the cache fails)."""
+        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
+        found = self._cache_call(lambda: self.cache.get_many(wanted), None)
+        if found is None:
+            return False
+        entry = valid_entry(found, keys)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.result
+        failed_at = found.get(keys.failure)
+        if isinstance(failed_at, float) and failed_at >= started:
+            return None
+        return keys.lock in found
 
     # Cache failures.
 
@@ -413,6 +416,28 @@ class PipesService:
             self.cache_alias,
             type(exc).__name__,
         )
+
+
+class _CacheDown(enum.Enum):
+    CACHE_DOWN = enum.auto()
+
+
+CACHE_DOWN = _CacheDown.CACHE_DOWN
+
+
+def _stale_result(
+    cached: Entry | None, exc: PipesUnavailable, provider: str, user_id: str
+) -> TokenResult | None:
+    """Stale-if-error: the cached result if its token has not yet expired (logged)."""
+    if cached is None or not cached.usable_when_unavailable(time.time()):
+        return None
+    logger.warning(
+        "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
+        exc,
+        provider,
+        mask_id(user_id),
+    )
+    return cached.result
 
 
 def _pick(value: T | None, default: T) -> T:
