@@ -30,10 +30,10 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
-from .caching.entries import Entry, valid_entry
+from .caching.entries import FAILURE_TTL, Entry, Failure, valid_entry
 from .caching.keys import CacheKeys, organization_marker
 from .conf import app_settings
-from .exceptions import PipesUnavailable
+from .exceptions import PipesAPIError, PipesUnavailable
 from .masking import mask_id
 from .results import TokenResult
 from .workos.protocol import WorkOSClient
@@ -346,14 +346,15 @@ class PipesService:
         keys: CacheKeys,
         started: float,
     ) -> TokenResult:
-        """Ask WorkOS and store the answer; an outage is left in the cache for the
-        requests waiting on the lock, so they don't ask in turn."""
+        """Ask WorkOS and store the answer; a failure, outage or refusal, is left in the
+        cache for the requests waiting on the lock, so they don't ask in turn."""
         try:
             result = self.client.get_access_token(
                 provider, user_id=user_id, organization_id=organization_id
             )
-        except PipesUnavailable:
-            self._cache_call(lambda: self.cache.set(keys.failure, time.time(), 5), None)
+        except (PipesUnavailable, PipesAPIError) as exc:
+            failure = Failure.of(exc, time.time()).encode()
+            self._cache_call(lambda: self.cache.set(keys.failure, failure, FAILURE_TTL), None)
             raise
         self._store(keys, result, started)
         return result
@@ -371,17 +372,17 @@ class PipesService:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
             seen = self._peek(keys, started)
-            if seen is None:
-                raise PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
+            if isinstance(seen, Failure):
+                raise seen.error()
             if isinstance(seen, TokenResult):
                 return seen
             if seen is False:
                 return None
         return None
 
-    def _peek(self, keys: CacheKeys, started: float) -> TokenResult | bool | None:
-        """What the lock holder left since ``started``: its fresh answer, None for its
-        failure, or whether it still holds the lock (False too when the cache fails)."""
+    def _peek(self, keys: CacheKeys, started: float) -> TokenResult | Failure | bool:
+        """What the lock holder left since ``started``: its fresh answer, its failure,
+        or whether it still holds the lock (False too when the cache fails)."""
         wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
         found = self._cache_call(lambda: self.cache.get_many(wanted), None)
         if found is None:
@@ -389,9 +390,9 @@ class PipesService:
         entry = valid_entry(found, keys)
         if entry is not None and time.time() < entry.fresh_until:
             return entry.result
-        failed_at = found.get(keys.failure)
-        if isinstance(failed_at, float) and failed_at >= started:
-            return None
+        failure = Failure.decode(found.get(keys.failure))
+        if failure is not None and failure.failed_at >= started:
+            return failure
         return keys.lock in found
 
     # Cache failures.

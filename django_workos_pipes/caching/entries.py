@@ -17,8 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ..exceptions import PipesAPIError, PipesUnavailable
 from ..results import AccessToken, TokenResult
 from .keys import CacheKeys
+
+FAILURE_TTL = 5
+"""Seconds a failed fetch is shared with the requests that waited for it."""
+MAX_MESSAGE = 500
 
 # The last second a ``datetime`` can hold (9999-12-31T23:59:59Z): a larger number is
 # not a time, whoever wrote it.
@@ -104,6 +109,56 @@ def _strings(value: Any) -> tuple[str, ...]:
     if type(value) is not tuple or not all(type(item) is str for item in value):
         raise ValueError("not a tuple of strings")
     return value
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed fetch, left for the requests waiting on its lock: an outage (no status,
+    or a 5xx/429 after retries) or a refusal (a 4xx, with WorkOS's code and message).
+
+    An outage is written as a bare timestamp, as earlier versions read it; a refusal as
+    ``(failed_at, status, code, message, request_id)``. Neither holds anything secret.
+    """
+
+    failed_at: float
+    status_code: int | None = None
+    code: str | None = None
+    message: str = ""
+    request_id: str | None = None
+
+    @classmethod
+    def of(cls, exc: PipesUnavailable | PipesAPIError, failed_at: float) -> Failure:
+        if isinstance(exc, PipesUnavailable):
+            return cls(failed_at)
+        return cls(failed_at, exc.status_code, exc.code, exc.message[:MAX_MESSAGE], exc.request_id)
+
+    def encode(self) -> float | tuple[Any, ...]:
+        if self.status_code is None:
+            return self.failed_at
+        return (self.failed_at, self.status_code, self.code, self.message, self.request_id)
+
+    @classmethod
+    def decode(cls, value: Any) -> Failure | None:
+        """The failure, or None for anything this version did not write."""
+        try:
+            if type(value) is not tuple:
+                return cls(_timestamp(value))
+            failed_at, status, code, message, request_id = value
+            if type(status) is not int or not 400 <= status <= 499 or type(message) is not str:
+                return None
+            if not all(part is None or type(part) is str for part in (code, request_id)):
+                return None
+            return cls(_timestamp(failed_at), status, code, message[:MAX_MESSAGE], request_id)
+        except (TypeError, ValueError):
+            return None
+
+    def error(self) -> PipesUnavailable | PipesAPIError:
+        """The exception the waiting requests raise: the same as the one who asked."""
+        if self.status_code is None:
+            return PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
+        return PipesAPIError(
+            self.message, status_code=self.status_code, request_id=self.request_id, code=self.code
+        )
 
 
 def valid_entry(found: Mapping[str, Any], keys: CacheKeys) -> Entry | None:
