@@ -145,6 +145,7 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
         usable is cached, and :class:`PipesAPIError` when WorkOS refuses the call.
         """
+        organization_id = no_empty_organization(organization_id)
         keys = CacheKeys.build(provider, user_id, organization_id)
         cached = self._cached(keys)
         if cached is CACHE_DOWN:
@@ -175,7 +176,7 @@ class PipesService:
 
         Returns False when the cache could not be written: nothing was forgotten.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
+        keys = CacheKeys.build(provider, user_id, no_empty_organization(organization_id))
         return self._mark_invalidated(keys.user_marker)
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
@@ -185,6 +186,7 @@ class PipesService:
         entry under that organization is stale from now on. Returns False when the cache
         could not be written.
         """
+        organization_id = no_empty_organization(organization_id)
         return self._mark_invalidated(organization_marker(provider, organization_id))
 
     def authorize_url(
@@ -201,6 +203,7 @@ class PipesService:
 
         The cached answer is forgotten, since the user is about to change the connection.
         """
+        organization_id = no_empty_organization(organization_id)
         account_id = (
             self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
         )
@@ -219,7 +222,7 @@ class PipesService:
     ) -> Mapping[str, Any] | None:
         """WorkOS's connected account object for this connection, or None if none exists."""
         return self.client.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=no_empty_organization(organization_id)
         )
 
     def _connected_account_id(
@@ -439,6 +442,13 @@ def _stale_result(
         mask_id(user_id),
     )
     return cached.result
+
+
+def no_empty_organization(organization_id: str | None) -> str | None:
+    """``""`` names no organization, as in WorkOS's events (the webhook reads it so):
+    resolvers, views, tags and webhooks then all use the same cache keys, and WorkOS is
+    never sent an empty ``organization_id``."""
+    return organization_id or None
 
 
 def _pick(value: T | None, default: T) -> T:
