@@ -30,10 +30,11 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
+from . import wire
 from .caching.entries import FAILURE_TTL, Entry, Failure, valid_entry
 from .caching.keys import CacheKeys, organization_marker
 from .conf import app_settings
-from .exceptions import PipesAPIError, PipesUnavailable
+from .exceptions import InvalidProvider, PipesAPIError, PipesUnavailable
 from .masking import mask_id
 from .results import TokenResult
 from .workos.protocol import WorkOSClient
@@ -145,6 +146,7 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
         usable is cached, and :class:`PipesAPIError` when WorkOS refuses the call.
         """
+        check_provider(provider)
         organization_id = no_empty_organization(organization_id)
         keys = CacheKeys.build(provider, user_id, organization_id)
         cached = self._cached(keys)
@@ -176,6 +178,7 @@ class PipesService:
 
         Returns False when the cache could not be written: nothing was forgotten.
         """
+        check_provider(provider)
         keys = CacheKeys.build(provider, user_id, no_empty_organization(organization_id))
         return self._mark_invalidated(keys.user_marker)
 
@@ -186,6 +189,7 @@ class PipesService:
         entry under that organization is stale from now on. Returns False when the cache
         could not be written.
         """
+        check_provider(provider)
         organization_id = no_empty_organization(organization_id)
         return self._mark_invalidated(organization_marker(provider, organization_id))
 
@@ -203,6 +207,7 @@ class PipesService:
 
         The cached answer is forgotten, since the user is about to change the connection.
         """
+        check_provider(provider)
         organization_id = no_empty_organization(organization_id)
         account_id = (
             self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
@@ -221,6 +226,7 @@ class PipesService:
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> Mapping[str, Any] | None:
         """WorkOS's connected account object for this connection, or None if none exists."""
+        check_provider(provider)
         return self.client.get_connected_account(
             provider, user_id=user_id, organization_id=no_empty_organization(organization_id)
         )
@@ -442,6 +448,13 @@ def _stale_result(
         mask_id(user_id),
     )
     return cached.result
+
+
+def check_provider(provider: str) -> None:
+    """Refuse a provider that is not a slug (:class:`InvalidProvider`, a ValueError),
+    before it reaches a cache key or a WorkOS URL."""
+    if not wire.is_provider_slug(provider):
+        raise InvalidProvider(provider)
 
 
 def no_empty_organization(organization_id: str | None) -> str | None:

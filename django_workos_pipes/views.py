@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_http_methods
 
-from . import service
+from . import service, wire
 from .exceptions import PipesAPIError, PipesUnavailable
 from .http import login_required, unavailable
 from .identity import resolve_organization_id, resolve_user_id
@@ -33,6 +33,8 @@ def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> HttpResponse:
+    if not wire.is_provider_slug(provider):
+        raise Http404("Unknown provider.")
     user_id = resolve_user_id(request)
     if not user_id:
         return login_required(request)

@@ -1,4 +1,5 @@
-"""Defects found by an outsider's tour (issue 10): a token on error pages.
+"""Defects found by an outsider's tour (issue 10): a token on error pages, dot-segment
+provider slugs.
 
 WorkOS is stubbed with ``responses``; the error pages are Django's own
 (``ExceptionReporter``, and ``AdminEmailHandler`` with ``include_html=True``), which print
@@ -8,6 +9,7 @@ the local variables of every frame of a traceback.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import django
 import pytest
 import responses
 import time_machine
+from django.contrib.auth.models import User
 from django.core import mail
 from django.http import HttpRequest, JsonResponse
 from django.test import Client, override_settings
@@ -24,7 +27,15 @@ from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter
 
 from django_workos_pipes import pipes
-from django_workos_pipes.exceptions import PipesAPIError, PipesUnavailable
+from django_workos_pipes.exceptions import (
+    InvalidPathSegment,
+    InvalidProvider,
+    PipesAPIError,
+    PipesUnavailable,
+)
+from django_workos_pipes.testing import post_webhook, webhook_event
+from django_workos_pipes.workos.client import PipesClient
+from tests.conftest import WORKOS
 from tests.settings import API_KEY
 from tests.stubs import active, token_url
 
@@ -114,3 +125,85 @@ def test_the_error_mail_shows_no_cached_token(failing_with_a_cached_token: int) 
     assert any("in get_access_token" in body and "local vars" in body.lower() for body in bodies)
     for body in bodies:
         assert TOKEN[:40] not in body
+
+
+# 3. Provider slugs and path segments: nothing reaches another WorkOS endpoint.
+
+BAD_SLUGS = ["", ".", "..", "Salesforce", "sales force", "a/b", "a\\b", "%2e%2e", "é", "a\n", "a?"]
+GOOD_SLUGS = ["salesforce", "apollo-oauth", "my_app2", "0"]
+
+
+@pytest.mark.parametrize("slug", BAD_SLUGS)
+def test_the_service_refuses_an_invalid_provider_slug_before_any_request(slug: str) -> None:
+    calls = [
+        lambda: pipes.get_access_token(slug, user_id="user_1"),
+        lambda: pipes.invalidate(slug, user_id="user_1"),
+        lambda: pipes.invalidate_organization(slug, "org_1"),
+        lambda: pipes.get_connected_account(slug, user_id="user_1"),
+        lambda: pipes.authorize_url(slug, user_id="user_1", return_to="https://site.example/"),
+    ]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        for call in calls:
+            with pytest.raises(InvalidProvider, match="provider slug") as caught:
+                call()
+            assert isinstance(caught.value, ValueError)
+        assert len(upstream.calls) == 0
+
+
+@pytest.mark.parametrize("slug", GOOD_SLUGS)
+def test_valid_slugs_reach_workos(slug: str) -> None:
+    with responses.RequestsMock() as upstream:
+        upstream.post(token_url(slug), json={"active": False, "error": "not_installed"})
+        assert pipes.get_access_token(slug, user_id="user_1").error == "not_installed"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stub_resolver")
+@pytest.mark.parametrize("view", ["connect", "reauthorize"])
+@pytest.mark.parametrize("slug", ["%2E%2E", "..", "%2e", "Salesforce", "caf%C3%A9", "a%2Fb"])
+def test_the_views_answer_404_to_an_invalid_slug_and_call_nobody(
+    client: Client, ann: User, view: str, slug: str
+) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        # What ``/pipes/reauthorize/%2E%2E/`` used to reach (urllib3 drops dot segments).
+        upstream.get(f"{WORKOS}/user_management/users/user_ann/", json={"id": "user_ann"})
+        response = client.get(f"/pipes/{view}/{slug}/")
+        assert response.status_code == 404
+        assert len(upstream.calls) == 0
+
+
+@pytest.mark.parametrize("user_id", ["", ".", ".."])
+def test_the_client_refuses_dot_and_empty_path_segments(user_id: str) -> None:
+    client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.get(re.compile(f"{WORKOS}/.*"), json={"id": "someone"})
+        with pytest.raises(InvalidPathSegment) as caught:
+            client.get_connected_account("salesforce", user_id=user_id)
+        assert isinstance(caught.value, ValueError)
+        for slug in ("", ".", ".."):
+            with pytest.raises(InvalidPathSegment):
+                client.get_access_token(slug, user_id="user_1")
+            with pytest.raises(InvalidPathSegment):
+                client.authorize_url(slug, user_id="user_1", return_to="https://site.example/")
+        assert len(upstream.calls) == 0
+
+
+def test_the_client_encodes_each_path_segment() -> None:
+    client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
+    with responses.RequestsMock() as upstream:
+        url = f"{WORKOS}/user_management/users/a%2F..%2Fb%3F%23%20%25/connected_accounts/hubspot"
+        upstream.get(url, json={"id": "ca_1", "state": "connected"})
+        account = client.get_connected_account("hubspot", user_id="a/../b?# %")
+        assert upstream.calls[0].request.url == url
+    assert account == {"id": "ca_1", "state": "connected"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("slug", ["..", "Salesforce", "a/b", ""])
+def test_an_event_with_an_invalid_slug_is_acknowledged_and_ignored(
+    client: Client, caplog: pytest.LogCaptureFixture, slug: str
+) -> None:
+    event = webhook_event("disconnected", provider=slug, user_id="user_1")
+    with caplog.at_level(logging.WARNING, logger="django_workos_pipes"):
+        assert post_webhook(client, event).status_code == 200
+    assert "no usable provider_slug" in caplog.text

@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .. import __version__
-from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
+from ..exceptions import (
+    InvalidPathSegment,
+    PipesAPIError,
+    PipesMalformedResponse,
+    PipesUnavailable,
+)
 from ..masking import mask, mask_id
 from ..results import TokenResult
 
@@ -128,7 +133,7 @@ class PipesClient:
         body: dict[str, Any] = {"user_id": user_id}
         if organization_id is not None:
             body["organization_id"] = organization_id
-        path = f"/data-integrations/{quote(provider, safe='')}/token"
+        path = f"/data-integrations/{segment(provider)}/token"
         data, response = self._request(
             "POST", path, json=body, operation="token", provider=provider, user_id=user_id
         )
@@ -162,7 +167,7 @@ class PipesClient:
         if connected_account_id is not None:
             body["connection_intent"] = "reauthorize"
             body["connected_account_id"] = connected_account_id
-        path = f"/data-integrations/{quote(provider, safe='')}/authorize"
+        path = f"/data-integrations/{segment(provider)}/authorize"
         data, response = self._request(
             "POST", path, json=body, operation="authorize", provider=provider, user_id=user_id
         )
@@ -179,10 +184,7 @@ class PipesClient:
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> Mapping[str, Any] | None:
         """The connected account object, or None when WorkOS knows no such account."""
-        path = (
-            f"/user_management/users/{quote(user_id, safe='')}"
-            f"/connected_accounts/{quote(provider, safe='')}"
-        )
+        path = f"/user_management/users/{segment(user_id)}/connected_accounts/{segment(provider)}"
         params = {"organization_id": organization_id} if organization_id else None
         try:
             data, response = self._request(
@@ -273,6 +275,18 @@ class PipesClient:
                 logger.warning("WorkOS answer cut short; retrying (%s left)", retry.total)
                 retry.sleep()
                 retries_left = int(retry.total or 0)
+
+
+def segment(value: str) -> str:
+    """One path segment, percent-encoded on its own (``/``, ``?``, ``#``, ``%``...).
+
+    Empty, ``.`` and ``..`` are refused, as the official SDK does: requests and urllib3
+    resolve dot segments, so ``/users/<id>/connected_accounts/..`` would be a GET of
+    ``/users/<id>/``.
+    """
+    if value in ("", ".", ".."):
+        raise InvalidPathSegment(f"{value!r} can't be a segment of a WorkOS URL")
+    return quote(value, safe="")
 
 
 def _decode(response: requests.Response, request_id: str | None) -> Any:
