@@ -1,4 +1,5 @@
-"""The answers given instead of a view: redirects, the unavailable page, a refused consent.
+"""The answers given instead of a view: redirects, the unavailable page, a refused consent,
+the confirmation asked of a visitor sent by another site.
 
 A redirect takes the kind of client into account: a browser gets a 302; htmx gets a
 200 with ``HX-Redirect``, since it would follow a 302 inside the page and swap the
@@ -14,6 +15,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 from django.utils.encoding import iri_to_uri
 
 from .exceptions import PipesError, PipesUnavailable
@@ -22,10 +24,20 @@ logger = logging.getLogger(__name__)
 
 UNAVAILABLE_TEMPLATE = "workos_pipes/unavailable.html"
 DENIED_TEMPLATE = "workos_pipes/denied.html"
+CONFIRM_TEMPLATE = "workos_pipes/confirm.html"
 
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def is_cross_site(request: HttpRequest) -> bool:
+    """True when the browser says another site sent the request (Fetch Metadata).
+
+    ``same-origin``, ``same-site`` and ``none`` (a typed URL, a bookmark) are not; nor is a
+    request without the header (older browsers, scripts, Django's test client).
+    """
+    return request.headers.get("Sec-Fetch-Site") == "cross-site"
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -75,3 +87,24 @@ def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> H
     """
     context = {"provider": provider, "error": error, "retry_url": retry_url}
     return render(request, DENIED_TEMPLATE, context, status=403)
+
+
+def confirm(
+    request: HttpRequest, provider: str, *, reauthorize: bool, next_url: str
+) -> HttpResponse:
+    """A page whose button POSTs (with a CSRF token) to this URL with the same ``next``.
+
+    A GET another site sent changes nothing: it could otherwise drop the user's cached
+    token and start a consent they never asked for. The page may not be framed, so the
+    button can't be clicked through another site's page either.
+    """
+    context = {
+        "provider": provider,
+        "reauthorize": reauthorize,
+        "action": request.path,
+        "next": next_url,
+    }
+    response = render(request, CONFIRM_TEMPLATE, context)
+    response["X-Frame-Options"] = "DENY"
+    add_never_cache_headers(response)
+    return response

@@ -2,17 +2,19 @@
 
 ``connect`` and ``reauthorize`` ask WorkOS for the consent URL of a provider and send
 the browser there; after consent WorkOS sends it back to ``next`` (a page of this site,
-else ``LOGIN_REDIRECT_URL``).
+else ``LOGIN_REDIRECT_URL``). Starting a flow drops the cached token, so a GET sent by
+another site gets a confirmation page instead, whose button POSTs with a CSRF token.
 """
 
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from . import service, wire
 from .exceptions import PipesAPIError, PipesUnavailable
-from .http import login_required, unavailable
+from .http import confirm, is_cross_site, login_required, unavailable
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import safe_next
 from .webhooks import webhook
@@ -21,12 +23,14 @@ __all__ = ["connect", "reauthorize", "webhook"]
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
     """Send the user to WorkOS to connect ``provider``."""
     return _start_flow(request, provider, reauthorize=False)
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
     """Send the user to WorkOS to reauthorize their existing ``provider`` account."""
     return _start_flow(request, provider, reauthorize=True)
@@ -38,6 +42,8 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
     user_id = resolve_user_id(request)
     if not user_id:
         return login_required(request)
+    if request.method == "GET" and is_cross_site(request):
+        return confirm(request, provider, reauthorize=reauthorize, next_url=safe_next(request))
     try:
         url = service.pipes.authorize_url(
             provider,

@@ -1,5 +1,5 @@
 """Defects found by an outsider's tour (issue 10): a token on error pages, dot-segment
-provider slugs.
+provider slugs, cross-site GETs to the connect views.
 
 WorkOS is stubbed with ``responses``; the error pages are Django's own
 (``ExceptionReporter``, and ``AdminEmailHandler`` with ``include_html=True``), which print
@@ -13,6 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import django
 import pytest
@@ -25,6 +26,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.log import AdminEmailHandler
 from django.views.debug import ExceptionReporter
+from responses import matchers
 
 from django_workos_pipes import pipes
 from django_workos_pipes.exceptions import (
@@ -37,7 +39,7 @@ from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.workos.client import PipesClient
 from tests.conftest import WORKOS
 from tests.settings import API_KEY
-from tests.stubs import active, token_url
+from tests.stubs import active, stub_token, token_url
 
 TOKEN = "ya29.cached-token-that-must-not-show-" + "z" * 16
 ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
@@ -207,3 +209,119 @@ def test_an_event_with_an_invalid_slug_is_acknowledged_and_ignored(
     with caplog.at_level(logging.WARNING, logger="django_workos_pipes"):
         assert post_webhook(client, event).status_code == 200
     assert "no usable provider_slug" in caplog.text
+
+
+# 4. Cross-site GETs to connect/reauthorize change nothing.
+
+CONSENT = "https://id.workos.example/oauth/consent?session=abc123"
+
+
+def stub_authorize(upstream: responses.RequestsMock, next_url: str = "/reports/") -> None:
+    upstream.post(
+        f"{WORKOS}/data-integrations/salesforce/authorize",
+        json={"url": CONSENT},
+        match=[
+            matchers.json_params_matcher(
+                {"user_id": "user_ann", "return_to": f"http://testserver{next_url}"}
+            )
+        ],
+    )
+
+
+def cache_ann_token() -> None:
+    with responses.RequestsMock() as upstream:
+        stub_token(upstream, "salesforce", active(TOKEN))
+        pipes.get_access_token("salesforce", user_id="user_ann")
+
+
+def still_cached() -> bool:
+    """True if ann's token is served from the cache, without a call to WorkOS."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.post(token_url("salesforce"), json={"active": False, "error": "not_installed"})
+        result = pipes.get_access_token("salesforce", user_id="user_ann")
+        return len(upstream.calls) == 0 and result.active
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stub_resolver")
+@pytest.mark.parametrize("view", ["connect", "reauthorize"])
+def test_a_cross_site_get_gets_a_confirmation_page_and_changes_nothing(
+    client: Client, ann: User, view: str
+) -> None:
+    cache_ann_token()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
+        upstream.get(re.compile(f"{WORKOS}/.*"), json={"id": "ca_1"})
+        response = client.get(
+            f"/pipes/{view}/salesforce/",
+            {"next": "/reports/?a=1&b=2"},
+            HTTP_SEC_FETCH_SITE="cross-site",
+        )
+        assert len(upstream.calls) == 0
+    assert response.status_code == 200
+    assert [t.name for t in response.templates if t.name] == [
+        "workos_pipes/confirm.html",
+        "workos_pipes/base.html",
+    ]
+    assert "no-store" in response["Cache-Control"]
+    assert response["X-Frame-Options"] == "DENY"
+    page = response.content.decode()
+    form = re.search(r'<form method="post" action="([^"]*)">(.*?)</form>', page, re.S)
+    assert form is not None, page
+    assert form.group(1) == f"/pipes/{view}/salesforce/"
+    assert 'name="csrfmiddlewaretoken"' in form.group(2)
+    assert 'name="next" value="/reports/?a=1&amp;b=2"' in form.group(2)
+    assert "<button" in form.group(2)
+    assert still_cached(), "the cross-site GET dropped the cached token"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stub_resolver")
+def test_the_confirmation_button_starts_the_flow(ann: User) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(ann)
+    page = browser.get(
+        "/pipes/connect/salesforce/", {"next": "/reports/"}, HTTP_SEC_FETCH_SITE="cross-site"
+    )
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+    assert token is not None
+    with responses.RequestsMock() as upstream:
+        stub_authorize(upstream)
+        response = browser.post(
+            "/pipes/connect/salesforce/",
+            {"next": "/reports/", "csrfmiddlewaretoken": token.group(1)},
+            HTTP_SEC_FETCH_SITE="same-origin",
+        )
+    assert response.status_code == 302
+    assert response["Location"] == CONSENT
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stub_resolver")
+@pytest.mark.parametrize("sec_fetch_site", ["same-origin", "same-site", "none", None])
+def test_a_same_site_typed_or_unlabelled_get_goes_straight_to_workos(
+    client: Client, ann: User, sec_fetch_site: str | None
+) -> None:
+    headers = {} if sec_fetch_site is None else {"HTTP_SEC_FETCH_SITE": sec_fetch_site}
+    with responses.RequestsMock() as upstream:
+        stub_authorize(upstream)
+        response = client.get("/pipes/connect/salesforce/", {"next": "/reports/"}, **headers)
+        assert len(upstream.calls) == 1
+    assert response.status_code == 302
+    assert response["Location"] == CONSENT
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stub_resolver")
+@pytest.mark.parametrize("middleware", ["with", "without"])
+def test_a_post_without_a_csrf_token_is_refused(ann: User, middleware: str, settings: Any) -> None:
+    """With or without ``CsrfViewMiddleware``: the views protect themselves."""
+    if middleware == "without":
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "csrf" not in m.lower()]
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(ann)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
+        response = browser.post("/pipes/connect/salesforce/", {"next": "/reports/"})
+        assert len(upstream.calls) == 0
+    assert response.status_code == 403
