@@ -19,7 +19,14 @@ PROCESS_LOCAL_BACKENDS = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
-NON_NEGATIVE = ("EXPIRY_LEEWAY", "TOKEN_TTL", "INACTIVE_TTL", "MAX_RETRIES", "BACKOFF_MAX")
+NON_NEGATIVE = (
+    "EXPIRY_LEEWAY",
+    "TOKEN_TTL",
+    "INACTIVE_TTL",
+    "CONNECTIONS_TTL",
+    "MAX_RETRIES",
+    "BACKOFF_MAX",
+)
 POSITIVE = ("TIMEOUT", "WEBHOOK_TOLERANCE")
 
 

@@ -17,9 +17,9 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .. import __version__
@@ -30,13 +30,15 @@ from ..exceptions import (
     PipesUnavailable,
 )
 from ..masking import mask, mask_id
-from ..results import TokenResult
+from ..results import ConnectedAccount, Connection, TokenResult
 
 if TYPE_CHECKING:
     import requests
     from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -182,15 +184,13 @@ class PipesClient:
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
-        """The connected account object, or None when WorkOS knows no such account."""
-        path = f"/user_management/users/{segment(user_id)}/connected_accounts/{segment(provider)}"
-        params = {"organization_id": organization_id} if organization_id else None
+    ) -> ConnectedAccount | None:
+        """The connected account, or None when WorkOS knows no such account (404)."""
         try:
             data, response = self._request(
                 "GET",
-                path,
-                params=params,
+                _account_path(provider, user_id),
+                params=_organization(organization_id),
                 operation="connected_account",
                 provider=provider,
                 user_id=user_id,
@@ -199,13 +199,42 @@ class PipesClient:
             if exc.status_code == 404:
                 return None
             raise
-        if not isinstance(data, Mapping):
-            raise PipesMalformedResponse(
-                "connected account answer is not an object",
-                status_code=response.status_code,
-                request_id=response.headers.get("X-Request-ID"),
+        return _parsed(ConnectedAccount.from_api, data, response, "connected account")
+
+    def list_data_providers(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """Every provider configured in WorkOS, with this user's connection to each."""
+        data, response = self._request(
+            "GET",
+            f"/user_management/users/{segment(user_id)}/data_providers",
+            params=_organization(organization_id),
+            operation="data_providers",
+            provider="*",
+            user_id=user_id,
+        )
+        return _parsed(Connection.list_from_api, data, response, "data providers")
+
+    def delete_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """Disconnect the account and drop its stored tokens; False when WorkOS knows no
+        such account (404). The provider side is not revoked (WorkOS doesn't)."""
+        try:
+            self._request(
+                "DELETE",
+                _account_path(provider, user_id),
+                params=_organization(organization_id),
+                operation="delete_connected_account",
+                provider=provider,
+                user_id=user_id,
+                expect_body=False,
             )
-        return data
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
 
     def _request(
         self,
@@ -217,7 +246,10 @@ class PipesClient:
         user_id: str,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        expect_body: bool = True,
     ) -> tuple[Any, requests.Response]:
+        """Send one call; the decoded JSON body (None for an empty answer when
+        ``expect_body`` is False) and the response. Raises on anything but a 2xx."""
         import requests
 
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
@@ -240,7 +272,7 @@ class PipesClient:
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("X-Request-ID")
         _log_call(operation, provider, user_id, response.status_code, request_id, elapsed)
-        return _decode(response, request_id), response
+        return _decode(response, request_id, expect_body), response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send the request and read its whole answer, within one budget of retries.
@@ -289,7 +321,28 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _decode(response: requests.Response, request_id: str | None) -> Any:
+def _account_path(provider: str, user_id: str) -> str:
+    return f"/user_management/users/{segment(user_id)}/connected_accounts/{segment(provider)}"
+
+
+def _organization(organization_id: str | None) -> dict[str, str] | None:
+    """The query of the user endpoints: ``organization_id`` when there is one."""
+    return {"organization_id": organization_id} if organization_id else None
+
+
+def _parsed(build: Callable[[Any], T], data: Any, response: requests.Response, what: str) -> T:
+    """``build(data)``; a body it refuses is a :class:`PipesMalformedResponse`."""
+    try:
+        return build(data)
+    except ValueError as exc:
+        raise PipesMalformedResponse(
+            f"unexpected {what} answer: {exc}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        ) from None
+
+
+def _decode(response: requests.Response, request_id: str | None, expect_body: bool = True) -> Any:
     status = response.status_code
     if status in RETRY_STATUSES:
         raise PipesUnavailable(
@@ -300,7 +353,7 @@ def _decode(response: requests.Response, request_id: str | None) -> Any:
     except ValueError:
         data = None
     if 200 <= status < 300:
-        if data is None:
+        if data is None and expect_body:
             raise PipesMalformedResponse(
                 "answer is not JSON", status_code=status, request_id=request_id
             )
