@@ -325,3 +325,16 @@ def test_a_post_without_a_csrf_token_is_refused(ann: User, middleware: str, sett
         response = browser.post("/pipes/connect/salesforce/", {"next": "/reports/"})
         assert len(upstream.calls) == 0
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stub_resolver")
+@pytest.mark.parametrize("slug", ["%2E%2E", "Salesforce"])
+def test_disconnect_answers_404_to_an_invalid_slug_and_calls_nobody(
+    client: Client, ann: User, slug: str
+) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.delete(re.compile(f"{WORKOS}/.*"), status=204)
+        upstream.get(re.compile(f"{WORKOS}/.*"), json={"id": "user_ann"})
+        assert client.post(f"/pipes/disconnect/{slug}/").status_code == 404
+        assert len(upstream.calls) == 0
