@@ -99,12 +99,13 @@ def confirm(
 
     A GET another site sent changes nothing: it could otherwise drop the user's cached
     token and start a consent they never asked for. The page may not be framed, so the
-    button can't be clicked through another site's page either.
+    button can't be clicked through another site's page either. The form posts to the
+    full URL, query included, so a visitor who must log in first comes back to it.
     """
     context = {
         "provider": provider,
         "reauthorize": reauthorize,
-        "action": request.path,
+        "action": request.get_full_path(),
         "next": next_url,
     }
     response = render(request, CONFIRM_TEMPLATE, context)

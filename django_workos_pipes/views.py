@@ -101,11 +101,12 @@ def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
 def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> HttpResponse:
     if not wire.is_provider_slug(provider):
         raise Http404("Unknown provider.")
+    if request.method == "GET" and is_cross_site(request):
+        # Before anything else: resolving the user may call WorkOS too.
+        return confirm(request, provider, reauthorize=reauthorize, next_url=safe_next(request))
     user_id = resolve_user_id(request)
     if not user_id:
         return login_required(request)
-    if request.method == "GET" and is_cross_site(request):
-        return confirm(request, provider, reauthorize=reauthorize, next_url=safe_next(request))
     try:
         url = service.pipes.authorize_url(
             provider,

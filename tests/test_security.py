@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import django
 import pytest
@@ -268,7 +269,7 @@ def test_a_cross_site_get_gets_a_confirmation_page_and_changes_nothing(
     page = response.content.decode()
     form = re.search(r'<form method="post" action="([^"]*)">(.*?)</form>', page, re.S)
     assert form is not None, page
-    assert form.group(1) == f"/pipes/{view}/salesforce/"
+    assert form.group(1) == f"/pipes/{view}/salesforce/?next=%2Freports%2F%3Fa%3D1%26b%3D2"
     assert 'name="csrfmiddlewaretoken"' in form.group(2)
     assert 'name="next" value="/reports/?a=1&amp;b=2"' in form.group(2)
     assert "<button" in form.group(2)
@@ -338,3 +339,23 @@ def test_disconnect_answers_404_to_an_invalid_slug_and_calls_nobody(
         upstream.get(re.compile(f"{WORKOS}/.*"), json={"id": "user_ann"})
         assert client.post(f"/pipes/disconnect/{slug}/").status_code == 404
         assert len(upstream.calls) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("stub_resolver")
+def test_an_anonymous_cross_site_get_is_confirmed_then_logs_in_and_comes_back(
+    client: Client,
+) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+        upstream.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
+        page = client.get(
+            "/pipes/connect/salesforce/", {"next": "/reports/"}, HTTP_SEC_FETCH_SITE="cross-site"
+        )
+        assert page.status_code == 200
+        action = re.search(r'<form method="post" action="([^"]*)">', page.content.decode())
+        assert action is not None
+        login = client.post(action.group(1).replace("&amp;", "&"), {"next": "/reports/"})
+        assert len(upstream.calls) == 0
+    assert login.status_code == 302
+    back = parse_qs(urlsplit(login["Location"]).query)["next"]
+    assert back == ["/pipes/connect/salesforce/?next=%2Freports%2F"]
