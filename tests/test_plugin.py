@@ -313,7 +313,14 @@ def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
         for name, member in inspect.getmembers(WorkOSClient, inspect.isfunction)
         if not name.startswith("_")
     }
-    assert members == {"get_access_token", "authorize_url", "get_connected_account"}
+    assert members == {
+        "get_access_token",
+        "authorize_url",
+        "get_connected_account",
+        "get_user_by_external_id",
+        "create_user",
+        "get_organization_by_external_id",
+    }
     for name in members:
         wanted = inspect.signature(getattr(WorkOSClient, name))
         assert inspect.signature(getattr(PipesFake, name)) == wanted, name
