@@ -15,6 +15,7 @@ from .results import TokenResult
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
 ANONYMOUS = "anonymous"  # no WorkOS user behind the request, so no connection to look up
+NOT_LINKED = "not_linked"  # a logged-in user the linker refused to link (see LinkRefused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +23,7 @@ class PipeStatus:
     """The state of one user's connection to ``provider``.
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
-    ``needs_reauthorization``...), ``"unknown"`` or ``"anonymous"``.
+    ``needs_reauthorization``...), ``"unknown"``, ``"anonymous"`` or ``"not_linked"``.
     """
 
     provider: str
@@ -52,3 +53,7 @@ class PipeStatus:
     @classmethod
     def anonymous(cls, provider: str) -> PipeStatus:
         return cls(provider, active=False, error=ANONYMOUS)
+
+    @classmethod
+    def not_linked(cls, provider: str) -> PipeStatus:
+        return cls(provider, active=False, error=NOT_LINKED)

@@ -11,8 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_http_methods
 
 from . import service
-from .exceptions import PipesAPIError, PipesUnavailable
-from .http import login_required, unavailable
+from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
+from .http import login_required, not_linked, unavailable
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import safe_next
 from .webhooks import webhook
@@ -33,10 +33,10 @@ def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> HttpResponse:
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request)
         url = service.pipes.authorize_url(
             provider,
             user_id=user_id,
@@ -44,6 +44,8 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
             return_to=request.build_absolute_uri(safe_next(request)),
             reauthorize=reauthorize,
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except PipesUnavailable as exc:
         return unavailable(request, provider, exc)
     except PipesAPIError as exc:
