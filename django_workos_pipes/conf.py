@@ -113,6 +113,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Callable or dotted path: request -> the external_id of the WorkOS organization "
         "(``linked_organization_id``), or None.",
     ),
+    Setting(
+        "PROVIDER_NAMES",
+        {},
+        "Display names of provider slugs on the app's pages, e.g. {'salesforce': 'Salesforce'}.",
+    ),
     Setting("CONNECT_URL", "workos_pipes:connect", "URL name (or path) of the connect view."),
     Setting(
         "REAUTHORIZE_URL",
@@ -247,6 +252,11 @@ class PipesSettings:
         if self.get("ORGANIZATION_EXTERNAL_ID") is None:
             return None
         return self._resolver("ORGANIZATION_EXTERNAL_ID")
+
+    @property
+    def PROVIDER_NAMES(self) -> Mapping[str, str]:
+        value = self.get("PROVIDER_NAMES")
+        return value if isinstance(value, Mapping) else {}
 
     @property
     def CONNECT_URL(self) -> str:

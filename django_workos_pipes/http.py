@@ -19,6 +19,7 @@ from django.utils.encoding import iri_to_uri
 
 from . import wire
 from .exceptions import LinkRefused, PipesError, PipesUnavailable
+from .providers import provider_name
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ def unavailable(request: HttpRequest, provider: str, exc: PipesError) -> HttpRes
     logger.log(level, "No answer from WorkOS for provider=%s, answering 503: %s", provider, exc)
     if wants_json(request):
         return JsonResponse({"error": "unavailable", "provider": provider}, status=503)
-    return render(request, UNAVAILABLE_TEMPLATE, {"provider": provider}, status=503)
+    context = {"provider": provider, "provider_name": provider_name(provider)}
+    return render(request, UNAVAILABLE_TEMPLATE, context, status=503)
 
 
 def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> HttpResponse:
@@ -76,7 +78,12 @@ def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> H
 
     Redirecting them to the consent again would loop; this page lets them choose.
     """
-    context = {"provider": provider, "error": error, "retry_url": retry_url}
+    context = {
+        "provider": provider,
+        "provider_name": provider_name(provider),
+        "error": error,
+        "retry_url": retry_url,
+    }
     return render(request, DENIED_TEMPLATE, context, status=403)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .providers import provider_name
 from .results import TokenResult
 
 # ``error`` values that don't come from WorkOS.
@@ -24,6 +25,7 @@ class PipeStatus:
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
     ``needs_reauthorization``...), ``"unknown"``, ``"anonymous"`` or ``"not_linked"``.
+    ``name`` is the provider's display name.
     """
 
     provider: str
@@ -32,6 +34,10 @@ class PipeStatus:
     scopes: tuple[str, ...] = ()
     missing_scopes: tuple[str, ...] = ()
     expires_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return provider_name(self.provider)
 
     @classmethod
     def from_result(cls, provider: str, result: TokenResult) -> PipeStatus:

@@ -43,6 +43,21 @@ STATE_DISCONNECTED = "disconnected"
 NOT_INSTALLED = "not_installed"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"
 
+# Display names of well-known provider slugs (slugs are free, lower-case strings).
+PROVIDER_NAMES: Mapping[str, str] = {
+    "salesforce": "Salesforce",
+    "hubspot": "HubSpot",
+    "slack": "Slack",
+    "google": "Google",
+    "microsoft": "Microsoft",
+    "jira": "Jira",
+    "github": "GitHub",
+    "notion": "Notion",
+    "asana": "Asana",
+    "dropbox": "Dropbox",
+    "apollo-oauth": "Apollo",
+}
+
 _EVENT_STATES = {
     "connected": STATE_CONNECTED,
     "disconnected": STATE_DISCONNECTED,

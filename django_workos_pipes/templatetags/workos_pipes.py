@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from .. import service
 from ..exceptions import LinkRefused, PipesAPIError, PipesConfigurationError, PipesUnavailable
 from ..identity import resolve_organization_id, resolve_user_id
+from ..providers import provider_name
 from ..redirects import connect_url, reauthorize_url, without_oauth_error
 from ..status import PipeStatus
 
@@ -63,6 +64,12 @@ def pipe_status(
         logger.warning("pipe_status for provider=%s shows 'unknown': %s", provider, exc)
         return PipeStatus.unknown(provider)
     return PipeStatus.from_result(provider, result)
+
+
+@register.filter
+def pipe_provider_name(slug: str) -> str:
+    """``{{ "hubspot"|pipe_provider_name }}`` -> ``HubSpot`` (see ``PROVIDER_NAMES``)."""
+    return provider_name(str(slug))
 
 
 @register.simple_tag(takes_context=True)
