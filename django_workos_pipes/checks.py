@@ -53,7 +53,8 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         return [
             Error(
                 "settings.WORKOS_PIPES must be a dict.",
-                hint="WORKOS_PIPES = {'API_KEY': env('WORKOS_API_KEY'), ...}",
+                hint="WORKOS_PIPES = {} is a start: it reads WORKOS_API_KEY and "
+                "WORKOS_WEBHOOK_SECRET from the environment (see the README's Quick start).",
                 id="workos_pipes.E007",
             )
         ]
