@@ -86,7 +86,9 @@ def test_the_example_breaks_long_scopes_only_after_separators() -> None:
 
 
 def test_the_example_serves_a_favicon(rf: RequestFactory) -> None:
-    from example_project.demo.views import favicon
+    from django.urls import resolve
+
+    favicon = resolve("/favicon.ico", urlconf="example_project.urls").func
 
     response = favicon(rf.get("/favicon.ico"))
 
