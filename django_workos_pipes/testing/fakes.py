@@ -358,7 +358,7 @@ class PipesFake:
                     seen = list(self._seen)
                     linked = list(self._linked)
                 _forget(service, seen)
-                _forget_links(service, linked)
+                _forget_links([service], linked)
 
     # Internals ---------------------------------------------------------------------
 
@@ -401,7 +401,7 @@ class PipesFake:
         with self._lock:
             services = list(self._services)
             self._linked.add((kind, external_id))
-        _forget_links([*services], [(kind, external_id)])
+        _forget_links(services, [(kind, external_id)])
 
     def _invalidate(self, key: _Key) -> None:
         """Make every service this fake is installed in forget its answer for ``key``."""
@@ -425,13 +425,10 @@ def _forget(service: PipesService, keys: Iterable[_Key]) -> None:
             service.cache.delete_many(names)
 
 
-def _forget_links(
-    services: PipesService | Iterable[PipesService], links: Iterable[tuple[str, str]]
-) -> None:
+def _forget_links(services: Iterable[PipesService], links: Iterable[tuple[str, str]]) -> None:
     """Drop the cached links of ``links`` (kind ``"u"`` or ``"g"``, external id)."""
-    from ..service import PipesService
-
-    for service in [services] if isinstance(services, PipesService) else services:
+    links = list(links)
+    for service in services:
         for kind, external_id in links:
             if kind == "u":
                 service.forget_user_link(external_id)
