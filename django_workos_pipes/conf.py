@@ -75,6 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOKEN_TTL", 3600, "Longest time an active answer is served from cache.", number=True),
     Setting("INACTIVE_TTL", 30, "How long an inactive answer is served from cache.", number=True),
     Setting(
+        "CONNECTIONS_TTL",
+        300,
+        "Longest time a user's connections listing is served from cache (0: never cached).",
+        number=True,
+    ),
+    Setting(
         "LOCK_TIMEOUT",
         None,
         "How long a single-flight lock may be held; default one call with all its retries.",
@@ -216,6 +222,10 @@ class PipesSettings:
     @property
     def INACTIVE_TTL(self) -> float:
         return float(self.get("INACTIVE_TTL"))
+
+    @property
+    def CONNECTIONS_TTL(self) -> float:
+        return float(self.get("CONNECTIONS_TTL"))
 
     @property
     def LOCK_TIMEOUT(self) -> float:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 
+from .masking import mask_id
+
 
 class PipesError(Exception):
     """Base class of every error this package raises."""
@@ -84,6 +86,51 @@ class PipesMalformedResponse(PipesAPIError, PipesUnavailable):  # type: ignore[m
     def __init__(self, message: str, *, status_code: int, request_id: str | None = None) -> None:
         PipesAPIError.__init__(
             self, message, status_code=status_code, request_id=request_id, code="malformed_response"
+        )
+
+
+PROVIDER_REJECTED_TOKEN = "provider_rejected_token"
+"""``PipesReauthorizationRequired.error`` when WorkOS is active but the provider refuses
+(401) the freshest token WorkOS has: only the user, signing in again, can fix it."""
+
+
+class PipesReauthorizationRequired(PipesError):
+    """A connection can't be used until its user reauthorizes (or connects) it.
+
+    Raised by the provider sessions (``pipes.session``, ``PipesAuth``) and by
+    ``pipes.require_access_token`` when WorkOS answers inactive, or when the provider
+    refuses the token WorkOS hands out. ``error`` is WorkOS's code
+    (``needs_reauthorization``, ``not_installed``, or one added later) or
+    :data:`PROVIDER_REJECTED_TOKEN`. It carries ids, never a token; the user id is masked
+    in ``str`` and ``repr``, since both end up in logs and error pages.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        error: str = "needs_reauthorization",
+    ) -> None:
+        self.provider = provider
+        self.user_id = user_id
+        self.organization_id = organization_id
+        self.error = error
+        # args holds only what __init__ takes positionally, so that pickling (a task
+        # queue's result backend) rebuilds it: the other fields travel in __dict__.
+        PipesError.__init__(self, provider)
+
+    def __str__(self) -> str:
+        return (
+            f"The {self.provider} connection of user {mask_id(self.user_id)} needs the user "
+            f"to reauthorize it ({self.error})"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider!r}, user_id={mask_id(self.user_id)!r}, "
+            f"error={self.error!r})"
         )
 
 

@@ -50,16 +50,19 @@ def client_redirect(
     return HttpResponseRedirect(url)
 
 
-def login_required(request: HttpRequest) -> HttpResponse:
-    """What ``login_required`` does, with ``next`` = this request's path and query."""
-    response = redirect_to_login(request.get_full_path())
+def login_required(request: HttpRequest, next_url: str | None = None) -> HttpResponse:
+    """What ``login_required`` does, with ``next`` = this request's path and query (or
+    ``next_url``: a POST-only view's path is no page to come back to)."""
+    response = redirect_to_login(next_url or request.get_full_path())
     if is_htmx(request) or wants_json(request):
         return client_redirect(request, response.url, status=401, body={"error": "login_required"})
     return response
 
 
-def unavailable(request: HttpRequest, provider: str, exc: PipesError) -> HttpResponse:
+def unavailable(request: HttpRequest, provider: str | None, exc: PipesError) -> HttpResponse:
     """A 503 when WorkOS gave no usable answer: the request is fine, it may succeed later.
+
+    ``provider`` is None when the call was about no one provider (the connections list).
 
     An outage is logged as a warning; a refusal (a revoked API key, say) as an error,
     since it won't pass by itself. The log line names the failure and its request id,
@@ -69,7 +72,8 @@ def unavailable(request: HttpRequest, provider: str, exc: PipesError) -> HttpRes
     logger.log(level, "No answer from WorkOS for provider=%s, answering 503: %s", provider, exc)
     if wants_json(request):
         return JsonResponse({"error": "unavailable", "provider": provider}, status=503)
-    context = {"provider": provider, "provider_name": provider_name(provider)}
+    name = provider_name(provider) if provider else None
+    context = {"provider": provider, "provider_name": name}
     return render(request, UNAVAILABLE_TEMPLATE, context, status=503)
 
 

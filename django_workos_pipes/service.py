@@ -1,4 +1,5 @@
-"""The token service: WorkOS answers, cached through Django's cache framework.
+"""The service: WorkOS answers (tokens, connections listings), cached through Django's
+cache framework, and the calls that change connections (connect, disconnect).
 
 Every process that shares the cache (Redis, Memcached) shares the tokens:
 
@@ -11,7 +12,14 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   fetches the entry and both timestamps in one ``get_many``, one round trip;
 - the cache is an optimisation, never a dependency: when it raises, the service logs a
   warning and asks WorkOS directly;
-- when WorkOS is unavailable, a cached token that has not yet expired is served.
+- when WorkOS is unavailable, a cached token that has not yet expired is served;
+- a token the provider refused (401) is renewed through the same single flight, so any
+  number of callers meeting one dead token cost one WorkOS call, and is never served
+  from the cache again, not even while WorkOS is down.
+
+A user's connections listing is cached per (user, organization) the same way, for
+``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
+a disconnect) writes the listing's marker too, so the next listing is fresh everywhere.
 """
 
 from __future__ import annotations
@@ -24,21 +32,38 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
-from . import wire
+from . import signals, wire
 from .caching.backends import install_hint
 from .caching.entries import Entry, valid_entry
-from .caching.keys import CacheKeys, link_key, organization_marker
+from .caching.keys import (
+    CacheKeys,
+    ListingKeys,
+    link_key,
+    organization_listing_marker,
+    organization_marker,
+)
+from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
-from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
+from .exceptions import (
+    PROVIDER_REJECTED_TOKEN,
+    LinkRefused,
+    PipesAPIError,
+    PipesReauthorizationRequired,
+    PipesUnavailable,
+)
 from .masking import mask_id
-from .results import TokenResult
+from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +78,7 @@ D = TypeVar("D")
 
 
 class PipesService:
-    """Fetches and caches WorkOS Pipes access tokens.
+    """Fetches and caches WorkOS Pipes access tokens and connections listings.
 
     Arguments left as None are read from ``settings.WORKOS_PIPES`` (or the environment)
     each time they are needed, so the default instance follows ``override_settings``.
@@ -71,6 +96,7 @@ class PipesService:
         token_ttl: float | None = None,
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
+        connections_ttl: float | None = None,
         client: WorkOSClient | None = None,
     ) -> None:
         self._client = client
@@ -83,6 +109,7 @@ class PipesService:
         self._token_ttl = token_ttl
         self._inactive_ttl = inactive_ttl
         self._lock_timeout = lock_timeout
+        self._connections_ttl = connections_ttl
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
         self._cache: tuple[int, str, BaseCache] | None = None
@@ -160,24 +187,129 @@ class PipesService:
             return entry.result
         return self._refresh(provider, user_id, organization_id, keys, entry)
 
+    def require_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """The live token, for code that can't send a user anywhere (a job, a worker).
+
+        Raises :class:`PipesReauthorizationRequired` (after sending the
+        ``reauthorization_required`` signal) when the connection is inactive, and
+        :class:`PipesUnavailable` as :meth:`get_access_token` does.
+        """
+        result = self.get_access_token(provider, user_id=user_id, organization_id=organization_id)
+        return self._live(provider, user_id, organization_id, result)
+
+    def renew_access_token(
+        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """A token to replace ``rejected``, which the provider refused (401) before it expired.
+
+        Every caller that met the same dead token shares one WorkOS call: an entry that
+        holds another token (or an inactive answer), or that was fetched after this
+        renewal began, is the answer. ``rejected`` is never served from the cache, not even
+        while WorkOS is down (:class:`PipesUnavailable` then). Raises
+        :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
+        ``rejected`` itself: only the user can fix that.
+        """
+        keys = CacheKeys.build(provider, user_id, organization_id)
+        found = self._lookup(keys)
+        if found is None:  # The cache is down: ask WorkOS directly.
+            result = self.client.get_access_token(
+                provider, user_id=user_id, organization_id=organization_id
+            )
+        else:
+            cached = _answer(valid_entry(found, keys), time.time(), rejected)
+            if cached is None:
+                cached = self._refresh(provider, user_id, organization_id, keys, None, rejected)
+            result = cached
+        token = self._live(provider, user_id, organization_id, result)
+        if token.access_token == rejected:
+            raise self.reauthorization_required(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                error=PROVIDER_REJECTED_TOKEN,
+            )
+        return token
+
+    def reauthorization_required(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        error: str,
+    ) -> PipesReauthorizationRequired:
+        """Send the ``reauthorization_required`` signal and return the exception to raise.
+
+        Also for a project's own code, when a provider refuses a token it used directly.
+        A receiver that fails is logged: the caller must still get this exception, or a
+        job's ``except`` would miss it and the job would be retried for nothing.
+        """
+        logger.info(
+            "Connection needs reauthorization: provider=%s user=%s error=%s",
+            provider,
+            mask_id(user_id),
+            error,
+        )
+        answers = signals.reauthorization_required.send_robust(
+            sender=type(self),
+            provider=provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            error=error,
+        )
+        for receiver, answer in answers:
+            if isinstance(answer, Exception):
+                logger.error(
+                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
+                )
+        return PipesReauthorizationRequired(
+            provider, user_id=user_id, organization_id=organization_id, error=error
+        )
+
+    def session(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> requests.Session:
+        """A ``requests.Session`` that calls ``provider``'s API as this user.
+
+        Its :class:`~django_workos_pipes.auth.PipesAuth` takes the token from this service
+        (cached, single flight) and, on a 401, renews it and sends the request once more.
+        ``requests`` is imported here, on first use, not with the package.
+        """
+        import requests
+
+        from .auth import PipesAuth
+
+        session = requests.Session()
+        session.auth = PipesAuth(
+            provider, user_id=user_id, organization_id=organization_id, service=self
+        )
+        return session
+
     def invalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> bool:
         """Forget the cached answer for one connection, in every process sharing the cache.
 
+        The user's connections listing (under that organization) is forgotten too.
         Returns False when the cache could not be written: nothing was forgotten.
         """
         keys = CacheKeys.build(provider, user_id, organization_id)
-        return self._mark_invalidated(keys.user_marker)
+        token = self._mark_invalidated(keys.user_marker)
+        listing = self._mark_invalidated(keys.listing_marker)
+        return token and listing
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
 
         Used for organization-owned connections, whose events name no user: every user's
-        entry under that organization is stale from now on. Returns False when the cache
-        could not be written.
+        entry under that organization is stale from now on, and so is every user's
+        listing under it. Returns False when the cache could not be written.
         """
-        return self._mark_invalidated(organization_marker(provider, organization_id))
+        token = self._mark_invalidated(organization_marker(provider, organization_id))
+        listing = self._mark_invalidated(organization_listing_marker(organization_id))
+        return token and listing
 
     def authorize_url(
         self,
@@ -208,11 +340,80 @@ class PipesService:
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
-        """WorkOS's connected account object for this connection, or None if none exists."""
+    ) -> ConnectedAccount | None:
+        """The user's account with ``provider``, or None if WorkOS knows none. Asked of
+        WorkOS each time (it is not cached): for support tools and reauthorization."""
         return self.client.get_connected_account(
             provider, user_id=user_id, organization_id=organization_id
         )
+
+    def list_connections(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """Every provider configured in WorkOS, with the user's connection to each (its
+        ``account`` None when they never connected), from the cache while it is fresh.
+
+        Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
+        is cached that nothing has invalidated since.
+        """
+        keys = ListingKeys.build(user_id, organization_id)
+        found = self._cache_call(
+            lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
+        )
+        if found is None:  # the cache is down: ask WorkOS directly
+            return self.client.list_data_providers(user_id, organization_id=organization_id)
+        entry = valid_listing(found, keys)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.connections
+        started = time.time()
+        try:
+            connections = self.client.list_data_providers(user_id, organization_id=organization_id)
+        except PipesUnavailable as exc:
+            if entry is None:
+                raise
+            logger.warning(
+                "WorkOS unavailable (%s); serving the cached connections of user=%s",
+                exc,
+                mask_id(user_id),
+            )
+            return entry.connections
+        self._store_listing(keys, connections, started)
+        return connections
+
+    def disconnect(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """Remove the user's account with ``provider`` from WorkOS (its stored tokens go
+        with it; nothing is revoked at the provider). True if an account was removed,
+        False if WorkOS had none.
+
+        The cached token and listing are forgotten before the call (should WorkOS act
+        but the answer be lost) and again after it (a request that read WorkOS meanwhile
+        may have cached the old state). ``connection_changed`` is sent once, with
+        ``event_type="disconnect"``, when an account was removed.
+        """
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        removed = self.client.delete_connected_account(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        logger.info(
+            "Disconnect provider=%s user=%s organization=%s: %s",
+            provider,
+            mask_id(user_id),
+            mask_id(organization_id),
+            "removed" if removed else "no such account",
+        )
+        if removed:
+            connection_changed.send(
+                sender=type(self),
+                provider=provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                event_type=DISCONNECT,
+                event=None,
+            )
+        return removed
 
     def _connected_account_id(
         self, provider: str, user_id: str, organization_id: str | None
@@ -221,8 +422,7 @@ class PipesService:
         account = self.get_connected_account(
             provider, user_id=user_id, organization_id=organization_id
         )
-        account_id = account.get("id") if account is not None else None
-        return account_id if isinstance(account_id, str) and account_id else None
+        return account.id if account is not None else None
 
     # Linking the site's own users and organizations to WorkOS's.
 
@@ -359,6 +559,43 @@ class PipesService:
             provider, user_id=user_id, organization_id=organization_id
         )
 
+    async def arequire_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """:meth:`require_access_token` run in a worker thread."""
+        return await sync_to_async(self.require_access_token, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
+    async def arenew_access_token(
+        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """:meth:`renew_access_token` run in a worker thread."""
+        return await sync_to_async(self.renew_access_token, thread_sensitive=False)(
+            provider, user_id=user_id, rejected=rejected, organization_id=organization_id
+        )
+
+    async def aget_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> ConnectedAccount | None:
+        return await sync_to_async(self.get_connected_account, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
+    async def alist_connections(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        return await sync_to_async(self.list_connections, thread_sensitive=False)(
+            user_id, organization_id=organization_id
+        )
+
+    async def adisconnect(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        return await sync_to_async(self.disconnect, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
     async def ainvalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> bool:
@@ -369,6 +606,19 @@ class PipesService:
     async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         return await sync_to_async(self.invalidate_organization, thread_sensitive=False)(
             provider, organization_id
+        )
+
+    def _live(
+        self, provider: str, user_id: str, organization_id: str | None, result: TokenResult
+    ) -> AccessToken:
+        token = result.access_token
+        if result.active and token is not None:
+            return token
+        raise self.reauthorization_required(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            error=result.error or "unknown",
         )
 
     # Cache reads and writes.
@@ -392,6 +642,18 @@ class PipesService:
         self._cache_call(
             lambda: self.cache.set(keys.token, entry.encode(), math.ceil(lifetime)), None
         )
+
+    def _store_listing(
+        self, keys: ListingKeys, connections: tuple[Connection, ...], fetched_at: float
+    ) -> None:
+        """Keep the listing fresh for ``CONNECTIONS_TTL``, and in the cache for as long as
+        the invalidation markers live, to be served while WorkOS is unavailable."""
+        ttl = min(_pick(self._connections_ttl, app_settings.CONNECTIONS_TTL), MAX_ENTRY_LIFETIME)
+        if ttl <= 0:
+            return
+        entry = ListingEntry(fetched_at, time.time() + ttl, connections)
+        lifetime = math.ceil(MAX_ENTRY_LIFETIME)
+        self._cache_call(lambda: self.cache.set(keys.listing, entry.encode(), lifetime), None)
 
     def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
@@ -433,7 +695,10 @@ class PipesService:
         organization_id: str | None,
         keys: CacheKeys,
         stale: Entry | None,
+        rejected: str | None = None,
     ) -> TokenResult:
+        """One caller asks WorkOS, the others wait for its answer. ``rejected``: a token
+        this call replaces, which no cached entry fetched before it may answer with."""
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -443,14 +708,14 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale)
+            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale, rejected)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                entry = self._read(keys)
-                if entry is not None and time.time() < entry.fresh_until:
-                    return entry.result
+                cached = _answer(self._read(keys), started, rejected)
+                if cached is not None:
+                    return cached
             return self._fetch(provider, user_id, organization_id, keys, started, stale)
         finally:
             if acquired:
@@ -483,6 +748,7 @@ class PipesService:
         started: float,
         deadline: float,
         stale: Entry | None,
+        rejected: str | None,
     ) -> TokenResult | None:
         """Poll while another caller holds the lock.
 
@@ -498,12 +764,14 @@ class PipesService:
             if found is None:
                 return None
             entry = valid_entry(found, keys)
-            if entry is not None and time.time() < entry.fresh_until:
-                return entry.result
+            cached = _answer(entry, started, rejected)
+            if cached is not None:
+                return cached
             failed_at = found.get(keys.failure)
             if isinstance(failed_at, float) and failed_at >= started:
                 exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                return self._stale_or_raise(entry or stale, exc, provider, user_id)
+                fallback = None if rejected is not None else entry or stale
+                return self._stale_or_raise(fallback, exc, provider, user_id)
             if keys.lock not in found:
                 return None
         return None
@@ -555,6 +823,17 @@ class PipesService:
             self.cache_alias,
             type(exc).__name__,
         )
+
+
+def _answer(entry: Entry | None, started: float, rejected: str | None) -> TokenResult | None:
+    """The cached answer for a caller that started at ``started``, if there is one: a
+    fresh entry, but not the ``rejected`` token unless WorkOS handed it out again since."""
+    if entry is None or time.time() >= entry.fresh_until:
+        return None
+    token = entry.result.access_token
+    if rejected is None or token is None or token.access_token != rejected:
+        return entry.result
+    return entry.result if entry.fetched_at >= started else None
 
 
 LINK_REFUSALS = {

@@ -75,8 +75,13 @@ def valid_entry(found: Mapping[str, Any], keys: CacheKeys) -> Entry | None:
     entry = Entry.decode(found.get(keys.token))
     if entry is None:
         return None
-    invalidated = max(_as_float(found.get(keys.user_marker)), _as_float(found.get(keys.org_marker)))
-    return entry if entry.fetched_at > invalidated else None
+    return entry if is_current(entry.fetched_at, found, keys.user_marker, keys.org_marker) else None
+
+
+def is_current(fetched_at: float, found: Mapping[str, Any], *markers: str) -> bool:
+    """True unless one of the invalidation ``markers`` among ``found`` was written after
+    a fetch that started at ``fetched_at``: the one rule for every kind of entry."""
+    return all(fetched_at > _as_float(found.get(marker)) for marker in markers)
 
 
 def _as_float(value: Any) -> float:

@@ -25,6 +25,17 @@ def organization_marker(provider: str, organization_id: str | None) -> str:
     return make_key("o", provider, organization_id)
 
 
+def listing_marker(user_id: str, organization_id: str | None) -> str:
+    """The invalidation marker of one user's connections listing: a change to any of
+    their connections (whatever the provider) makes the listing stale."""
+    return make_key("li", user_id, organization_id)
+
+
+def organization_listing_marker(organization_id: str | None) -> str:
+    """The invalidation marker shared by every user's listing under an organization."""
+    return make_key("lo", organization_id)
+
+
 @dataclass(frozen=True)
 class CacheKeys:
     """The cache keys of one (provider, user, organization)."""
@@ -34,6 +45,8 @@ class CacheKeys:
     org_marker: str
     lock: str
     failure: str
+    listing_marker: str
+    """The marker of the user's listing, which names this connection too."""
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
@@ -46,6 +59,25 @@ class CacheKeys:
             org_marker=organization_marker(provider, organization_id),
             lock=token + ":lock",
             failure=token + ":failed",
+            listing_marker=listing_marker(user_id, organization_id),
+        )
+
+
+@dataclass(frozen=True)
+class ListingKeys:
+    """The cache keys of one (user, organization)'s connections listing."""
+
+    listing: str
+    user_marker: str
+    org_marker: str
+
+    @classmethod
+    @functools.lru_cache(maxsize=4096)
+    def build(cls, user_id: str, organization_id: str | None) -> ListingKeys:
+        return cls(
+            listing=make_key("l", user_id, organization_id),
+            user_marker=listing_marker(user_id, organization_id),
+            org_marker=organization_listing_marker(organization_id),
         )
 
 

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
 from ..masking import mask, mask_id
-from ..results import TokenResult, WorkOSOrganization, WorkOSUser
+from ..results import ConnectedAccount, Connection, TokenResult, WorkOSOrganization, WorkOSUser
 
 if TYPE_CHECKING:
     import requests
@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
 T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @functools.lru_cache(maxsize=1)
@@ -179,18 +179,13 @@ class PipesClient:
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
-        """The connected account object, or None when WorkOS knows no such account."""
-        path = (
-            f"/user_management/users/{quote(user_id, safe='')}"
-            f"/connected_accounts/{quote(provider, safe='')}"
-        )
-        params = {"organization_id": organization_id} if organization_id else None
+    ) -> ConnectedAccount | None:
+        """The connected account, or None when WorkOS knows no such account (404)."""
         try:
             data, response = self._request(
                 "GET",
-                path,
-                params=params,
+                _account_path(provider, user_id),
+                params=_organization(organization_id),
                 operation="connected_account",
                 labels=_pipe_labels(provider, user_id),
             )
@@ -198,13 +193,40 @@ class PipesClient:
             if exc.status_code == 404:
                 return None
             raise
-        if not isinstance(data, Mapping):
-            raise PipesMalformedResponse(
-                "connected account answer is not an object",
-                status_code=response.status_code,
-                request_id=response.headers.get("X-Request-ID"),
+        return _parsed(ConnectedAccount.from_api, data, response, "connected account")
+
+    def list_data_providers(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """Every provider configured in WorkOS, with this user's connection to each."""
+        data, response = self._request(
+            "GET",
+            f"/user_management/users/{quote(user_id, safe='')}/data_providers",
+            params=_organization(organization_id),
+            operation="data_providers",
+            labels=_pipe_labels("*", user_id),
+        )
+        return _parsed(Connection.list_from_api, data, response, "data providers")
+
+    def delete_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """Disconnect the account and drop its stored tokens; False when WorkOS knows no
+        such account (404). The provider side is not revoked (WorkOS doesn't)."""
+        try:
+            self._request(
+                "DELETE",
+                _account_path(provider, user_id),
+                params=_organization(organization_id),
+                operation="delete_connected_account",
+                labels=_pipe_labels(provider, user_id),
+                expect_body=False,
             )
-        return data
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
 
     def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
         """``GET /user_management/users/external_id/{external_id}``; None on a 404."""
@@ -217,7 +239,7 @@ class PipesClient:
             if exc.status_code == 404:
                 return None
             raise
-        return _parse(WorkOSUser.from_api, data, response)
+        return _parsed(WorkOSUser.from_api, data, response, "user")
 
     def create_user(
         self,
@@ -245,7 +267,7 @@ class PipesClient:
             operation="create_user",
             labels=_external_labels(external_id),
         )
-        return _parse(WorkOSUser.from_api, data, response)
+        return _parsed(WorkOSUser.from_api, data, response, "user")
 
     def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
         """``GET /organizations/external_id/{external_id}``; None on a 404."""
@@ -261,7 +283,7 @@ class PipesClient:
             if exc.status_code == 404:
                 return None
             raise
-        return _parse(WorkOSOrganization.from_api, data, response)
+        return _parsed(WorkOSOrganization.from_api, data, response, "organization")
 
     def _request(
         self,
@@ -272,7 +294,10 @@ class PipesClient:
         labels: str,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        expect_body: bool = True,
     ) -> tuple[Any, requests.Response]:
+        """Send one call; the decoded JSON body (None for an empty answer when
+        ``expect_body`` is False) and the response. Raises on anything but a 2xx."""
         import requests
 
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
@@ -295,7 +320,7 @@ class PipesClient:
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("X-Request-ID")
         _log_call(operation, labels, response.status_code, request_id, elapsed)
-        return _decode(response, request_id), response
+        return _decode(response, request_id, expect_body), response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send the request and read its whole answer, within one budget of retries.
@@ -332,7 +357,31 @@ class PipesClient:
                 retries_left = int(retry.total or 0)
 
 
-def _decode(response: requests.Response, request_id: str | None) -> Any:
+def _account_path(provider: str, user_id: str) -> str:
+    return (
+        f"/user_management/users/{quote(user_id, safe='')}"
+        f"/connected_accounts/{quote(provider, safe='')}"
+    )
+
+
+def _organization(organization_id: str | None) -> dict[str, str] | None:
+    """The query of the user endpoints: ``organization_id`` when there is one."""
+    return {"organization_id": organization_id} if organization_id else None
+
+
+def _parsed(build: Callable[[Any], T], data: Any, response: requests.Response, what: str) -> T:
+    """``build(data)``; a body it refuses is a :class:`PipesMalformedResponse`."""
+    try:
+        return build(data)
+    except ValueError as exc:
+        raise PipesMalformedResponse(
+            f"unexpected {what} answer: {exc}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        ) from None
+
+
+def _decode(response: requests.Response, request_id: str | None, expect_body: bool = True) -> Any:
     status = response.status_code
     if status in RETRY_STATUSES:
         raise PipesUnavailable(
@@ -343,7 +392,7 @@ def _decode(response: requests.Response, request_id: str | None) -> Any:
     except ValueError:
         data = None
     if 200 <= status < 300:
-        if data is None:
+        if data is None and expect_body:
             raise PipesMalformedResponse(
                 "answer is not JSON", status_code=status, request_id=request_id
             )
@@ -360,18 +409,6 @@ def _decode(response: requests.Response, request_id: str | None) -> Any:
         code=code,
         error_codes=_error_codes(data),
     )
-
-
-def _parse(build: Callable[[Any], T], data: Any, response: requests.Response) -> T:
-    """``build(data)``, or :class:`PipesMalformedResponse` when the body isn't the object."""
-    try:
-        return build(data)
-    except ValueError as exc:
-        raise PipesMalformedResponse(
-            f"unexpected answer: {exc}",
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
-        ) from None
 
 
 def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:

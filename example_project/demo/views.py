@@ -2,7 +2,9 @@
 
 - ``salesforce``: a sync view with ``@require_pipe``;
 - ``crm_and_chat``: an async view with two ``@require_pipe`` stacked (HubSpot, Slack);
-- ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope.
+- ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope;
+- ``connected_apps``: the user's connections from ``{% pipe_connections %}``, with
+  Connect / Reconnect / Disconnect (a POST to the app's ``workos_pipes:disconnect``).
 
 Each sends an anonymous visitor to log in first (no ``login_required`` needed), and
 shows what it was given in ``request.pipes``: the masked token, its expiry and scopes.
@@ -38,6 +40,12 @@ def favicon(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "demo/dashboard.html", {"providers": PROVIDERS})
+
+
+@login_required
+def connected_apps(request: HttpRequest) -> HttpResponse:
+    """Everything comes from the template tags; the view only requires a login."""
+    return render(request, "demo/connected_apps.html")
 
 
 @require_pipe("salesforce")

@@ -48,3 +48,24 @@ def state_label(error: str | None) -> str:
 @register.filter
 def state_tone(error: str | None) -> str:
     return STATES.get(error, ("", "error"))[1]
+
+
+# A connected account's state, as the connections listing gives it (None: no account).
+CONNECTION_STATES = {
+    "connected": ("Connected", "ok"),
+    "needs_reauthorization": ("Needs reauthorization", "warn"),
+    "disconnected": ("Disconnected", "off"),
+    None: ("Not connected", "off"),
+}
+
+
+@register.filter
+def connection_label(state: str | None) -> str:
+    if state in CONNECTION_STATES:
+        return CONNECTION_STATES[state][0]
+    return str(state).replace("_", " ").capitalize()  # a state WorkOS added later
+
+
+@register.filter
+def connection_tone(state: str | None) -> str:
+    return CONNECTION_STATES.get(state, ("", "error"))[1]
