@@ -17,8 +17,8 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import service
-from .exceptions import PipesAPIError, PipesUnavailable
-from .http import client_redirect, login_required, unavailable, wants_json
+from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
+from .http import client_redirect, login_required, not_linked, unavailable, wants_json
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import safe_next
 from .webhooks import webhook
@@ -37,13 +37,15 @@ def connections(request: HttpRequest) -> HttpResponse:
     The listing comes through the service's cache, so rendering the page again costs no
     WorkOS call until a connection changes.
     """
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request)
         found = service.pipes.list_connections(
             user_id, organization_id=resolve_organization_id(request)
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, None, exc)
     if wants_json(request):
@@ -60,13 +62,15 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     site) or the connections page. JSON clients get ``{"provider", "disconnected"}``,
     ``disconnected`` being False when there was no account to remove."""
     back = safe_next(request, default=reverse("workos_pipes:connections"))
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request, back)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request, back)
         removed = service.pipes.disconnect(
             provider, user_id=user_id, organization_id=resolve_organization_id(request)
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
     body = {"provider": provider, "disconnected": removed}
@@ -86,10 +90,10 @@ def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> HttpResponse:
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request)
         url = service.pipes.authorize_url(
             provider,
             user_id=user_id,
@@ -97,6 +101,8 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
             return_to=request.build_absolute_uri(safe_next(request)),
             reauthorize=reauthorize,
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except PipesUnavailable as exc:
         return unavailable(request, provider, exc)
     except PipesAPIError as exc:
