@@ -12,19 +12,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 from django.utils.encoding import iri_to_uri
 
-from .exceptions import PipesError, PipesUnavailable
+from . import wire
+from .exceptions import LinkRefused, PipesError, PipesUnavailable
+from .providers import provider_name
 
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE_TEMPLATE = "workos_pipes/unavailable.html"
 DENIED_TEMPLATE = "workos_pipes/denied.html"
 CONFIRM_TEMPLATE = "workos_pipes/confirm.html"
+NOT_LINKED_TEMPLATE = "workos_pipes/not_linked.html"
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -80,7 +84,9 @@ def unavailable(request: HttpRequest, provider: str | None, exc: PipesError) -> 
     logger.log(level, "No answer from WorkOS for provider=%s, answering 503: %s", provider, exc)
     if wants_json(request):
         return JsonResponse({"error": "unavailable", "provider": provider}, status=503)
-    return render(request, UNAVAILABLE_TEMPLATE, {"provider": provider}, status=503)
+    name = provider_name(provider) if provider else None
+    context = {"provider": provider, "provider_name": name}
+    return render(request, UNAVAILABLE_TEMPLATE, context, status=503)
 
 
 def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> HttpResponse:
@@ -88,7 +94,12 @@ def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> H
 
     Redirecting them to the consent again would loop; this page lets them choose.
     """
-    context = {"provider": provider, "error": error, "retry_url": retry_url}
+    context = {
+        "provider": provider,
+        "provider_name": provider_name(provider),
+        "error": error,
+        "retry_url": retry_url,
+    }
     return render(request, DENIED_TEMPLATE, context, status=403)
 
 
@@ -112,3 +123,23 @@ def confirm(
     response["X-Frame-Options"] = "DENY"
     add_never_cache_headers(response)
     return response
+
+
+def not_linked(request: HttpRequest, refusal: LinkRefused) -> HttpResponse:
+    """The page for a logged-in user who can't be linked to a WorkOS user (or whose
+    organization can't): what happened, and what to do about it.
+
+    409 when WorkOS holds a conflicting user (its e-mail address is taken), else 403.
+    The ``external_id`` to set in WorkOS is shown to staff only (and with ``DEBUG``).
+    The refusal itself was logged where it was decided, with that id.
+    """
+    status = 409 if refusal.reason == wire.EMAIL_NOT_AVAILABLE else 403
+    if wants_json(request):
+        return JsonResponse({"error": "not_linked", "reason": refusal.reason}, status=status)
+    user = getattr(request, "user", None)
+    context = {
+        "reason": refusal.reason,
+        "external_id": refusal.external_id,
+        "for_staff": bool(getattr(user, "is_staff", False) or settings.DEBUG),
+    }
+    return render(request, NOT_LINKED_TEMPLATE, context, status=status)

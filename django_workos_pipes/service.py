@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import hashlib
 import logging
 import math
 import os
@@ -39,13 +40,21 @@ from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import signals, wire
+from .caching.backends import install_hint
 from .caching.entries import FAILURE_TTL, Entry, Failure, valid_entry
-from .caching.keys import CacheKeys, ListingKeys, organization_listing_marker, organization_marker
+from .caching.keys import (
+    CacheKeys,
+    ListingKeys,
+    link_key,
+    organization_listing_marker,
+    organization_marker,
+)
 from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
 from .exceptions import (
     PROVIDER_REJECTED_TOKEN,
     InvalidProvider,
+    LinkRefused,
     PipesAPIError,
     PipesReauthorizationRequired,
     PipesUnavailable,
@@ -439,6 +448,133 @@ class PipesService:
         )
         return account.id if account is not None else None
 
+    # Linking the site's own users and organizations to WorkOS's.
+
+    def link_user(
+        self,
+        external_id: str,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        provision: bool | None = None,
+    ) -> str:
+        """The id of the WorkOS user whose ``external_id`` is ``external_id``.
+
+        When there is none and ``provision`` (default: ``PROVISION_USERS``) is on, the
+        user is created with this ``external_id``, e-mail and names. The link is cached
+        for ``USER_LINK_TTL``; a refusal for ``INACTIVE_TTL``. A user is never looked
+        up, nor linked, by e-mail: that would hand one person's connections to whoever
+        holds the address in WorkOS.
+
+        Raises :class:`LinkRefused` (``not_provisioned``, ``no_email``,
+        ``email_not_available``), or :class:`PipesUnavailable` / :class:`PipesAPIError`
+        when WorkOS can't answer or refuses the call itself.
+        """
+        provision = app_settings.PROVISION_USERS if provision is None else provision
+
+        def find() -> str:
+            return self._find_or_create_user(external_id, email, first_name, last_name, provision)
+
+        return self._link("u", external_id, find)
+
+    def link_organization(self, external_id: str) -> str:
+        """The id of the WorkOS organization whose ``external_id`` is ``external_id``.
+
+        Organizations are never created here: one carries domains, SSO and directory
+        settings that someone sets up on purpose. Cached like :meth:`link_user`;
+        raises :class:`LinkRefused` (``organization_not_found``) when there is none.
+        """
+
+        def find() -> str:
+            organization = self.client.get_organization_by_external_id(external_id)
+            if organization is None:
+                raise LinkRefused("organization_not_found", external_id=external_id)
+            return organization.id
+
+        return self._link("g", external_id, find)
+
+    def forget_user_link(self, external_id: str) -> bool:
+        """Drop the cached link of ``external_id`` (after changing the WorkOS user's
+        ``external_id``, say), in every process. False if the cache can't be written."""
+        return self._forget_link("u", external_id)
+
+    def forget_organization_link(self, external_id: str) -> bool:
+        """Drop the cached link of an organization's ``external_id``."""
+        return self._forget_link("g", external_id)
+
+    def _link(self, kind: str, external_id: str, find: Callable[[], str]) -> str:
+        if external_id in ("", ".", ".."):
+            raise ValueError(f"{external_id!r} can't be an external_id")
+        key = link_key(kind, self._environment(), external_id)
+        cached = self._cache_call(lambda: self.cache.get(key), None)
+        if isinstance(cached, dict):
+            if isinstance(cached.get("id"), str):
+                return str(cached["id"])
+            if isinstance(cached.get("refused"), str):
+                raise LinkRefused(str(cached["refused"]), external_id=external_id)
+        try:
+            workos_id = find()
+        except LinkRefused as refusal:
+            _log_refusal(kind, refusal)
+            entry = {"refused": refusal.reason}
+            ttl = math.ceil(_pick(self._inactive_ttl, app_settings.INACTIVE_TTL))
+            self._cache_call(lambda: self.cache.set(key, entry, ttl), None)
+            raise
+        ttl = math.ceil(app_settings.USER_LINK_TTL)
+        self._cache_call(lambda: self.cache.set(key, {"id": workos_id}, ttl), None)
+        return workos_id
+
+    def _find_or_create_user(
+        self,
+        external_id: str,
+        email: str | None,
+        first_name: str | None,
+        last_name: str | None,
+        provision: bool,
+    ) -> str:
+        user = self.client.get_user_by_external_id(external_id)
+        if user is not None:
+            return user.id
+        if not provision:
+            raise LinkRefused("not_provisioned", external_id=external_id)
+        if not email:
+            raise LinkRefused("no_email", external_id=external_id)
+        try:
+            user = self.client.create_user(
+                email=email, external_id=external_id, first_name=first_name, last_name=last_name
+            )
+        except PipesAPIError as exc:
+            if isinstance(exc, PipesUnavailable) or exc.status_code >= 500:
+                raise
+            # A concurrent request may have created it a moment ago: that user carries
+            # this external_id, so it is this site's user and the link is sound.
+            user = self.client.get_user_by_external_id(external_id)
+            if user is not None:
+                return user.id
+            if wire.EMAIL_NOT_AVAILABLE in (exc.code, *exc.error_codes):
+                raise LinkRefused(
+                    wire.EMAIL_NOT_AVAILABLE, external_id=external_id, request_id=exc.request_id
+                ) from None
+            raise
+        return user.id
+
+    def _forget_link(self, kind: str, external_id: str) -> bool:
+        key = link_key(kind, self._environment(), external_id)
+
+        def delete() -> bool:
+            self.cache.delete(key)
+            return True
+
+        return self._cache_call(delete, False)
+
+    def _environment(self) -> str:
+        """A digest naming the WorkOS environment (API key and base URL) links belong to."""
+        api_key = self._api_key or app_settings.get("API_KEY") or ""
+        base_url = self._base_url or app_settings.BASE_URL
+        seed = f"{base_url}\n{api_key}".encode()
+        return hashlib.blake2b(seed, digest_size=8).hexdigest()
+
     async def aget_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> TokenResult:
@@ -691,6 +827,18 @@ class PipesService:
             if now - self._last_cache_warning < CACHE_WARNING_INTERVAL:
                 return
             self._last_cache_warning = now
+        if isinstance(exc, ImportError):
+            # Not an outage: the backend's client library is not installed.
+            module = exc.name or "?"
+            logger.warning(
+                "Cache %r unavailable: its backend needs the %r module, which is not "
+                "installed (%s); asking WorkOS directly. Install it: %s",
+                self.cache_alias,
+                module,
+                type(exc).__name__,
+                install_hint(module),
+            )
+            return
         logger.warning(
             "Cache %r unavailable (%s); asking WorkOS directly until it is back.",
             self.cache_alias,
@@ -743,6 +891,32 @@ def no_empty_organization(organization_id: str | None) -> str | None:
     resolvers, views, tags and webhooks then all use the same cache keys, and WorkOS is
     never sent an empty ``organization_id``."""
     return organization_id or None
+
+
+LINK_REFUSALS = {
+    "not_provisioned": "no WorkOS user has this external_id, and PROVISION_USERS is off: "
+    "turn it on, or create the WorkOS user with this external_id",
+    "no_email": "the user has no e-mail address, which WorkOS needs to create a user",
+    wire.EMAIL_NOT_AVAILABLE: "another WorkOS user already has this user's e-mail address, "
+    "and linking by e-mail alone is never done: if that WorkOS user is this person, set its "
+    "external_id to this one (WorkOS dashboard, or PUT /user_management/users/{id}); "
+    "otherwise change one of the two e-mail addresses",
+    "organization_not_found": "no WorkOS organization has this external_id: set it on the "
+    "organization in WorkOS (dashboard, or PUT /organizations/{id})",
+}
+
+
+def _log_refusal(kind: str, refusal: LinkRefused) -> None:
+    """One warning per refusal decided from WorkOS's answers (cached ones are quiet)."""
+    what = "organization" if kind == "g" else "user"
+    logger.warning(
+        "Not linking %s external_id=%r to WorkOS (%s): %s.%s",
+        what,
+        refusal.external_id,
+        refusal.reason,
+        LINK_REFUSALS.get(refusal.reason, "WorkOS refused it"),
+        f" request_id={refusal.request_id}" if refusal.request_id else "",
+    )
 
 
 def _pick(value: T | None, default: T) -> T:

@@ -19,12 +19,13 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import service, wire
-from .exceptions import PipesAPIError, PipesUnavailable
+from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
 from .http import (
     client_redirect,
     confirm,
     is_cross_site,
     login_required,
+    not_linked,
     unavailable,
     wants_json,
 )
@@ -46,13 +47,15 @@ def connections(request: HttpRequest) -> HttpResponse:
     The listing comes through the service's cache, so rendering the page again costs no
     WorkOS call until a connection changes.
     """
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request)
         found = service.pipes.list_connections(
             user_id, organization_id=resolve_organization_id(request)
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, None, exc)
     if wants_json(request):
@@ -71,13 +74,15 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     if not wire.is_provider_slug(provider):
         raise Http404("Unknown provider.")
     back = safe_next(request, default=reverse("workos_pipes:connections"))
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request, back)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request, back)
         removed = service.pipes.disconnect(
             provider, user_id=user_id, organization_id=resolve_organization_id(request)
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
     body = {"provider": provider, "disconnected": removed}
@@ -104,10 +109,10 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
     if request.method == "GET" and is_cross_site(request):
         # Before anything else: resolving the user may call WorkOS too.
         return confirm(request, provider, reauthorize=reauthorize, next_url=safe_next(request))
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request)
         url = service.pipes.authorize_url(
             provider,
             user_id=user_id,
@@ -115,6 +120,8 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
             return_to=request.build_absolute_uri(safe_next(request)),
             reauthorize=reauthorize,
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except PipesUnavailable as exc:
         return unavailable(request, provider, exc)
     except PipesAPIError as exc:
