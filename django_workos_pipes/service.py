@@ -25,6 +25,7 @@ a disconnect) writes the listing's marker too, so the next listing is fresh ever
 from __future__ import annotations
 
 import contextlib
+import enum
 import hashlib
 import logging
 import math
@@ -33,14 +34,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import signals, wire
 from .caching.backends import install_hint
-from .caching.entries import Entry, valid_entry
+from .caching.entries import FAILURE_TTL, Entry, Failure, valid_entry
 from .caching.keys import (
     CacheKeys,
     ListingKeys,
@@ -52,6 +53,7 @@ from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
 from .exceptions import (
     PROVIDER_REJECTED_TOKEN,
+    InvalidProvider,
     LinkRefused,
     PipesAPIError,
     PipesReauthorizationRequired,
@@ -172,20 +174,32 @@ class PipesService:
         """The token for this user's connection, from the cache when it is still fresh.
 
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
-        usable is cached.
+        usable is cached, and :class:`PipesAPIError` when WorkOS refuses the call.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:
+        cached = self._cached(keys)
+        if cached is CACHE_DOWN:
             # The cache is down: ask WorkOS directly. Taking the lock and storing the
             # answer would each wait for the cache's timeout again, for nothing.
             return self.client.get_access_token(
                 provider, user_id=user_id, organization_id=organization_id
             )
-        entry = valid_entry(found, keys)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.result
-        return self._refresh(provider, user_id, organization_id, keys, entry)
+        if cached is not None and time.time() < cached.fresh_until:
+            return cached.result
+        try:
+            return self._refresh(provider, user_id, organization_id, keys)
+        except PipesUnavailable as exc:
+            stale = _stale_result(cached, exc, provider, user_id)
+            if stale is None:
+                raise
+            return stale
+        finally:
+            # Django's DEBUG page and error e-mails print the variables of every frame
+            # an exception leaves: the cached token must be in none of them. The frames
+            # below hold no entry either.
+            del cached
 
     def require_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -211,17 +225,16 @@ class PipesService:
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
         ``rejected`` itself: only the user can fix that.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:  # The cache is down: ask WorkOS directly.
+        cached = self._fresh_result(keys, time.time(), rejected)
+        if cached is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
             result = self.client.get_access_token(
                 provider, user_id=user_id, organization_id=organization_id
             )
         else:
-            cached = _answer(valid_entry(found, keys), time.time(), rejected)
-            if cached is None:
-                cached = self._refresh(provider, user_id, organization_id, keys, None, rejected)
-            result = cached
+            result = cached or self._refresh(provider, user_id, organization_id, keys, rejected)
         token = self._live(provider, user_id, organization_id, result)
         if token.access_token == rejected:
             raise self.reauthorization_required(
@@ -281,6 +294,8 @@ class PipesService:
 
         from .auth import PipesAuth
 
+        check_provider(provider)
+
         session = requests.Session()
         session.auth = PipesAuth(
             provider, user_id=user_id, organization_id=organization_id, service=self
@@ -295,7 +310,8 @@ class PipesService:
         The user's connections listing (under that organization) is forgotten too.
         Returns False when the cache could not be written: nothing was forgotten.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
+        check_provider(provider)
+        keys = CacheKeys.build(provider, user_id, no_empty_organization(organization_id))
         token = self._mark_invalidated(keys.user_marker)
         listing = self._mark_invalidated(keys.listing_marker)
         return token and listing
@@ -307,6 +323,8 @@ class PipesService:
         entry under that organization is stale from now on, and so is every user's
         listing under it. Returns False when the cache could not be written.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         token = self._mark_invalidated(organization_marker(provider, organization_id))
         listing = self._mark_invalidated(organization_listing_marker(organization_id))
         return token and listing
@@ -325,6 +343,8 @@ class PipesService:
 
         The cached answer is forgotten, since the user is about to change the connection.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         account_id = (
             self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
         )
@@ -343,8 +363,9 @@ class PipesService:
     ) -> ConnectedAccount | None:
         """The user's account with ``provider``, or None if WorkOS knows none. Asked of
         WorkOS each time (it is not cached): for support tools and reauthorization."""
+        check_provider(provider)
         return self.client.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=no_empty_organization(organization_id)
         )
 
     def list_connections(
@@ -356,6 +377,7 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
         is cached that nothing has invalidated since.
         """
+        organization_id = no_empty_organization(organization_id)
         keys = ListingKeys.build(user_id, organization_id)
         found = self._cache_call(
             lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
@@ -392,6 +414,8 @@ class PipesService:
         may have cached the old state). ``connection_changed`` is sent once, with
         ``event_type="disconnect"``, when an account was removed.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         self.invalidate(provider, user_id=user_id, organization_id=organization_id)
         removed = self.client.delete_connected_account(
             provider, user_id=user_id, organization_id=organization_id
@@ -623,15 +647,21 @@ class PipesService:
 
     # Cache reads and writes.
 
-    def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
-        """The entry and both invalidation markers in one round trip; None: cache down."""
-        return self._cache_call(
+    def _cached(self, keys: CacheKeys) -> Entry | _CacheDown | None:
+        """The entry, unless it is missing or older than an invalidation; read with both
+        invalidation markers in one round trip."""
+        found = self._cache_call(
             lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
         )
+        return CACHE_DOWN if found is None else valid_entry(found, keys)
 
-    def _read(self, keys: CacheKeys) -> Entry | None:
-        """The entry, unless it is missing or older than an invalidation."""
-        return valid_entry(self._lookup(keys) or {}, keys)
+    def _fresh_result(
+        self, keys: CacheKeys, started: float, rejected: str | None
+    ) -> TokenResult | _CacheDown | None:
+        """The cached answer for a caller that started at ``started`` (see :func:`_answer`),
+        if the entry is fresh (a peer may just have stored it)."""
+        entry = self._cached(keys)
+        return entry if entry is CACHE_DOWN else _answer(entry, started, rejected)
 
     def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
         now = time.time()
@@ -694,11 +724,11 @@ class PipesService:
         user_id: str,
         organization_id: str | None,
         keys: CacheKeys,
-        stale: Entry | None,
         rejected: str | None = None,
     ) -> TokenResult:
-        """One caller asks WorkOS, the others wait for its answer. ``rejected``: a token
-        this call replaces, which no cached entry fetched before it may answer with."""
+        """One caller asks WorkOS, the others wait for its answer (or its failure).
+        ``rejected``: a token this call replaces, which no cached entry fetched before it
+        may answer with."""
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -708,15 +738,15 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale, rejected)
+            peer = self._wait_for_peer(keys, started, deadline, rejected)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                cached = _answer(self._read(keys), started, rejected)
-                if cached is not None:
-                    return cached
-            return self._fetch(provider, user_id, organization_id, keys, started, stale)
+                fresh = self._fresh_result(keys, started, rejected)
+                if isinstance(fresh, TokenResult):
+                    return fresh
+            return self._fetch(provider, user_id, organization_id, keys, started)
         finally:
             if acquired:
                 self._cache_call(lambda: self.cache.delete(keys.lock), None)
@@ -728,66 +758,57 @@ class PipesService:
         organization_id: str | None,
         keys: CacheKeys,
         started: float,
-        stale: Entry | None,
     ) -> TokenResult:
+        """Ask WorkOS and store the answer; a failure, outage or refusal, is left in the
+        cache for the requests waiting on the lock, so they don't ask in turn."""
         try:
             result = self.client.get_access_token(
                 provider, user_id=user_id, organization_id=organization_id
             )
-        except PipesUnavailable as exc:
-            self._cache_call(lambda: self.cache.set(keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, provider, user_id)
+        except (PipesUnavailable, PipesAPIError) as exc:
+            failure = Failure.of(exc, time.time()).encode()
+            self._cache_call(lambda: self.cache.set(keys.failure, failure, FAILURE_TTL), None)
+            raise
         self._store(keys, result, started)
         return result
 
     def _wait_for_peer(
-        self,
-        provider: str,
-        user_id: str,
-        keys: CacheKeys,
-        started: float,
-        deadline: float,
-        stale: Entry | None,
-        rejected: str | None,
+        self, keys: CacheKeys, started: float, deadline: float, rejected: str | None
     ) -> TokenResult | None:
         """Poll while another caller holds the lock.
 
-        Returns its answer; raises its failure (or serves a still-valid stale token);
-        returns None when the lock is gone with no answer, so the caller tries to take it.
+        Returns its answer; raises its failure; returns None when the lock is gone with
+        no answer (or the cache fails), so the caller tries to take it.
         """
-        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
         interval = POLL_START
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            found = self._cache_call(lambda: self.cache.get_many(wanted), None)
-            if found is None:
-                return None
-            entry = valid_entry(found, keys)
-            cached = _answer(entry, started, rejected)
-            if cached is not None:
-                return cached
-            failed_at = found.get(keys.failure)
-            if isinstance(failed_at, float) and failed_at >= started:
-                exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                fallback = None if rejected is not None else entry or stale
-                return self._stale_or_raise(fallback, exc, provider, user_id)
-            if keys.lock not in found:
+            seen = self._peek(keys, started, rejected)
+            if isinstance(seen, Failure):
+                raise seen.error()
+            if isinstance(seen, TokenResult):
+                return seen
+            if seen is False:
                 return None
         return None
 
-    def _stale_or_raise(
-        self, stale: Entry | None, exc: PipesUnavailable, provider: str, user_id: str | None
-    ) -> TokenResult:
-        if stale is not None and stale.usable_when_unavailable(time.time()):
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
-                exc,
-                provider,
-                mask_id(user_id),
-            )
-            return stale.result
-        raise exc
+    def _peek(
+        self, keys: CacheKeys, started: float, rejected: str | None
+    ) -> TokenResult | Failure | bool:
+        """What the lock holder left since ``started``: its fresh answer, its failure,
+        or whether it still holds the lock (False too when the cache fails)."""
+        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
+        found = self._cache_call(lambda: self.cache.get_many(wanted), None)
+        if found is None:
+            return False
+        answer = _answer(valid_entry(found, keys), started, rejected)
+        if answer is not None:
+            return answer
+        failure = Failure.decode(found.get(keys.failure))
+        if failure is not None and failure.failed_at >= started:
+            return failure
+        return keys.lock in found
 
     # Cache failures.
 
@@ -834,6 +855,42 @@ def _answer(entry: Entry | None, started: float, rejected: str | None) -> TokenR
     if rejected is None or token is None or token.access_token != rejected:
         return entry.result
     return entry.result if entry.fetched_at >= started else None
+
+
+class _CacheDown(enum.Enum):
+    CACHE_DOWN = enum.auto()
+
+
+CACHE_DOWN = _CacheDown.CACHE_DOWN
+
+
+def _stale_result(
+    cached: Entry | None, exc: PipesUnavailable, provider: str, user_id: str
+) -> TokenResult | None:
+    """Stale-if-error: the cached result if its token has not yet expired (logged)."""
+    if cached is None or not cached.usable_when_unavailable(time.time()):
+        return None
+    logger.warning(
+        "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
+        exc,
+        provider,
+        mask_id(user_id),
+    )
+    return cached.result
+
+
+def check_provider(provider: str) -> None:
+    """Refuse a provider that is not a slug (:class:`InvalidProvider`, a ValueError),
+    before it reaches a cache key or a WorkOS URL."""
+    if not wire.is_provider_slug(provider):
+        raise InvalidProvider(provider)
+
+
+def no_empty_organization(organization_id: str | None) -> str | None:
+    """``""`` names no organization, as in WorkOS's events (the webhook reads it so):
+    resolvers, views, tags and webhooks then all use the same cache keys, and WorkOS is
+    never sent an empty ``organization_id``."""
+    return organization_id or None
 
 
 LINK_REFUSALS = {

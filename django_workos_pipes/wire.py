@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
 # Event types. Both families name the same changes; WorkOS may send either.
 CONNECTED_ACCOUNT_EVENTS: Mapping[str, str] = {
@@ -63,6 +63,16 @@ _EVENT_STATES = {
     "disconnected": STATE_DISCONNECTED,
     "reauthorization_needed": STATE_NEEDS_REAUTHORIZATION,
 }
+# Provider slugs: "free strings, lower case" (salesforce, apollo-oauth). Anything else,
+# ``..`` above all, is refused before it can become part of a WorkOS URL.
+PROVIDER_SLUG = re.compile(r"[a-z0-9_-]+")
+
+
+def is_provider_slug(value: object) -> TypeGuard[str]:
+    """True for lower-case letters, digits, ``-`` and ``_``; never ``""``, ``.``, ``..``."""
+    return isinstance(value, str) and PROVIDER_SLUG.fullmatch(value) is not None
+
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 

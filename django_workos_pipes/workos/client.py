@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .. import __version__
-from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
+from ..exceptions import (
+    InvalidPathSegment,
+    PipesAPIError,
+    PipesMalformedResponse,
+    PipesUnavailable,
+)
 from ..masking import mask, mask_id
 from ..results import ConnectedAccount, Connection, TokenResult, WorkOSOrganization, WorkOSUser
 
@@ -130,7 +135,7 @@ class PipesClient:
         body: dict[str, Any] = {"user_id": user_id}
         if organization_id is not None:
             body["organization_id"] = organization_id
-        path = f"/data-integrations/{quote(provider, safe='')}/token"
+        path = f"/data-integrations/{segment(provider)}/token"
         data, response = self._request(
             "POST", path, json=body, operation="token", labels=_pipe_labels(provider, user_id)
         )
@@ -164,7 +169,7 @@ class PipesClient:
         if connected_account_id is not None:
             body["connection_intent"] = "reauthorize"
             body["connected_account_id"] = connected_account_id
-        path = f"/data-integrations/{quote(provider, safe='')}/authorize"
+        path = f"/data-integrations/{segment(provider)}/authorize"
         data, response = self._request(
             "POST", path, json=body, operation="authorize", labels=_pipe_labels(provider, user_id)
         )
@@ -201,7 +206,7 @@ class PipesClient:
         """Every provider configured in WorkOS, with this user's connection to each."""
         data, response = self._request(
             "GET",
-            f"/user_management/users/{quote(user_id, safe='')}/data_providers",
+            f"/user_management/users/{segment(user_id)}/data_providers",
             params=_organization(organization_id),
             operation="data_providers",
             labels=_pipe_labels("*", user_id),
@@ -230,7 +235,7 @@ class PipesClient:
 
     def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
         """``GET /user_management/users/external_id/{external_id}``; None on a 404."""
-        path = f"/user_management/users/external_id/{_segment(external_id)}"
+        path = f"/user_management/users/external_id/{segment(external_id)}"
         try:
             data, response = self._request(
                 "GET", path, operation="user_by_external_id", labels=_external_labels(external_id)
@@ -271,7 +276,7 @@ class PipesClient:
 
     def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
         """``GET /organizations/external_id/{external_id}``; None on a 404."""
-        path = f"/organizations/external_id/{_segment(external_id)}"
+        path = f"/organizations/external_id/{segment(external_id)}"
         try:
             data, response = self._request(
                 "GET",
@@ -357,11 +362,20 @@ class PipesClient:
                 retries_left = int(retry.total or 0)
 
 
+def segment(value: str) -> str:
+    """One path segment, percent-encoded on its own (``/``, ``?``, ``#``, ``%``...).
+
+    Empty, ``.`` and ``..`` are refused, as the official SDK does: requests and urllib3
+    resolve dot segments, so ``/users/<id>/connected_accounts/..`` would be a GET of
+    ``/users/<id>/``.
+    """
+    if value in ("", ".", ".."):
+        raise InvalidPathSegment(f"{value!r} can't be a path segment of a WorkOS URL")
+    return quote(value, safe="")
+
+
 def _account_path(provider: str, user_id: str) -> str:
-    return (
-        f"/user_management/users/{quote(user_id, safe='')}"
-        f"/connected_accounts/{quote(provider, safe='')}"
-    )
+    return f"/user_management/users/{segment(user_id)}/connected_accounts/{segment(provider)}"
 
 
 def _organization(organization_id: str | None) -> dict[str, str] | None:
@@ -430,13 +444,6 @@ def _error_codes(data: Any) -> tuple[str, ...]:
         return ()
     codes = (item.get("code") for item in errors if isinstance(item, Mapping))
     return tuple(code for code in codes if isinstance(code, str) and code)
-
-
-def _segment(value: str) -> str:
-    """One percent-encoded path segment; empty, ``.`` and ``..`` would change the path."""
-    if value in ("", ".", ".."):
-        raise ValueError(f"{value!r} can't be a path segment")
-    return quote(value, safe="")
 
 
 def _pipe_labels(provider: str, user_id: str) -> str:
