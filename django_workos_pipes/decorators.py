@@ -26,11 +26,20 @@ from django.http import HttpRequest, HttpResponse
 from . import service
 from .exceptions import (
     PROVIDER_REJECTED_TOKEN,
+    LinkRefused,
     PipesAPIError,
     PipesReauthorizationRequired,
     PipesUnavailable,
 )
-from .http import client_redirect, denied, is_htmx, login_required, unavailable, wants_json
+from .http import (
+    client_redirect,
+    denied,
+    is_htmx,
+    login_required,
+    not_linked,
+    unavailable,
+    wants_json,
+)
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import connect_url, reauthorize_url, without_oauth_error
 from .results import NEEDS_REAUTHORIZATION, AccessToken, Credential, CredentialResult, TokenResult
@@ -148,15 +157,18 @@ def check_pipe(
     then in ``request.pipes``), else the answer.
 
     WorkOS down, or refusing the call (a revoked API key, say), is a 503 page, logged;
-    the visitor did nothing wrong, so it is never a 500.
+    the visitor did nothing wrong, so it is never a 500. A user the resolver refuses to
+    link gets the page that says why (``workos_pipes/not_linked.html``).
     """
-    identity = _identity(request)
-    if identity is None:
-        return login_required(request)
-    user_id, organization_id = identity
     get = service.pipes.get_credentials if credentials else service.pipes.get_access_token
     try:
+        identity = _identity(request)
+        if identity is None:
+            return login_required(request)
+        user_id, organization_id = identity
         result = get(provider, user_id=user_id, organization_id=organization_id)
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
     outcome = decide(provider, scopes, result)
@@ -175,13 +187,15 @@ async def acheck_pipe(
     queries the database (as may a custom resolver). So does rendering a refusal, whose
     templates can be overridden by templates that touch the database.
     """
-    identity = await sync_to_async(_identity)(request)
-    if identity is None:
-        return login_required(request)
-    user_id, organization_id = identity
     get = service.pipes.aget_credentials if credentials else service.pipes.aget_access_token
     try:
+        identity = await sync_to_async(_identity)(request)
+        if identity is None:
+            return login_required(request)
+        user_id, organization_id = identity
         result = await get(provider, user_id=user_id, organization_id=organization_id)
+    except LinkRefused as refusal:
+        return await sync_to_async(not_linked)(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return await sync_to_async(unavailable)(request, provider, exc)
     outcome = decide(provider, scopes, result)

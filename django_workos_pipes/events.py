@@ -109,7 +109,7 @@ def connection_change(event: Event) -> ConnectionChange | None:
     ids_usable = all(
         value is None or isinstance(value, str) for value in (user_id, organization_id)
     )
-    if not isinstance(provider, str) or not provider or not ids_usable:
+    if not wire.is_provider_slug(provider) or not ids_usable:
         logger.warning(
             "WorkOS event %s (%s) has no usable provider_slug, user_id or organization_id; "
             "nothing invalidated.",

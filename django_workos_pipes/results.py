@@ -493,3 +493,53 @@ def _parse_moment(value: Any) -> datetime | None:
 
 def _isoformat(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+@dataclass(frozen=True)
+class WorkOSUser:
+    """The parts of a WorkOS user object this app uses to link a Django user to it."""
+
+    id: str
+    email: str
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Any) -> WorkOSUser:
+        """Build from a user object (get, create); ``ValueError`` when it isn't one."""
+        if not isinstance(body, Mapping):
+            raise ValueError("expected a user object")
+        user_id, email = body.get("id"), body.get("email")
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError("a user must have a non-empty 'id' string")
+        if not isinstance(email, str):
+            raise ValueError("a user must have an 'email' string")
+        return cls(
+            id=user_id,
+            email=email,
+            external_id=_optional_string(body, "external_id"),
+            first_name=_optional_string(body, "first_name"),
+            last_name=_optional_string(body, "last_name"),
+        )
+
+
+@dataclass(frozen=True)
+class WorkOSOrganization:
+    """The parts of a WorkOS organization object this app uses to link to it."""
+
+    id: str
+    name: str
+    external_id: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Any) -> WorkOSOrganization:
+        """Build from an organization object; ``ValueError`` when it isn't one."""
+        if not isinstance(body, Mapping):
+            raise ValueError("expected an organization object")
+        organization_id, name = body.get("id"), body.get("name")
+        if not isinstance(organization_id, str) or not organization_id:
+            raise ValueError("an organization must have a non-empty 'id' string")
+        if not isinstance(name, str):
+            raise ValueError("an organization must have a 'name' string")
+        return cls(id=organization_id, name=name, external_id=_optional_string(body, "external_id"))

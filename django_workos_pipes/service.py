@@ -31,6 +31,8 @@ a disconnect) writes the listing's marker too, so the next listing is fresh ever
 from __future__ import annotations
 
 import contextlib
+import enum
+import hashlib
 import logging
 import math
 import os
@@ -39,23 +41,32 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
-from . import signals
-from .caching.entries import Entry, R, valid_entry
+from . import signals, wire
+from .caching.backends import install_hint
+from .caching.entries import FAILURE_TTL, Entry, Failure, R, valid_entry
 from .caching.keys import (
     CREDENTIALS,
     CacheKeys,
     ListingKeys,
+    link_key,
     organization_listing_marker,
     organization_marker,
 )
 from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
-from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired, PipesUnavailable
+from .exceptions import (
+    PROVIDER_REJECTED_TOKEN,
+    InvalidProvider,
+    LinkRefused,
+    PipesAPIError,
+    PipesReauthorizationRequired,
+    PipesUnavailable,
+)
 from .masking import mask_id
 from .results import (
     AccessToken,
@@ -85,7 +96,8 @@ D = TypeVar("D")
 
 @dataclass(frozen=True)
 class _Fetch(Generic[R]):
-    """One cached answer: its keys, the WorkOS call that fetches it, and what it is."""
+    """One cached answer: its keys, the WorkOS call that fetches it, and what it is.
+    Nothing secret: it may be a variable of a frame an error page shows."""
 
     keys: CacheKeys
     call: Callable[[], R]
@@ -193,9 +205,11 @@ class PipesService:
         """The token for this user's connection, from the cache when it is still fresh.
 
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
-        usable is cached.
+        usable is cached, and :class:`PipesAPIError` when WorkOS refuses the call.
         """
-        return self._cached(self._token_fetch(provider, user_id, organization_id))
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
+        return self._get(self._token_fetch(provider, user_id, organization_id))
 
     def get_credentials(
         self,
@@ -210,10 +224,11 @@ class PipesService:
         an OAuth token, an API key or a client-credentials token, with the provider's
         ``config``. ``connected_account_id`` picks one exact connection.
 
-        Cached and invalidated like :meth:`get_access_token`, with the same single
-        flight; raises :class:`PipesUnavailable` only when WorkOS can't answer and
-        nothing usable is cached.
+        Cached and invalidated like :meth:`get_access_token`, by the same code (single
+        flight, stale-if-error); raises as it does.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         account_id = connected_account_id
         keys = CacheKeys.build(provider, user_id, organization_id, CREDENTIALS, account_id)
 
@@ -225,7 +240,7 @@ class PipesService:
                 connected_account_id=account_id,
             )
 
-        return self._cached(_Fetch(keys, call, CredentialResult, provider, user_id))
+        return self._get(_Fetch(keys, call, CredentialResult, provider, user_id))
 
     def require_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -251,15 +266,13 @@ class PipesService:
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
         ``rejected`` itself: only the user can fix that.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         fetch = self._token_fetch(provider, user_id, organization_id)
-        found = self._lookup(fetch.keys)
-        if found is None:  # The cache is down: ask WorkOS directly.
-            result = fetch.call()
-        else:
-            cached = _answer(valid_entry(found, fetch.keys, TokenResult), time.time(), rejected)
-            if cached is None:
-                cached = self._refresh(fetch, None, rejected)
-            result = cached
+        cached = self._fresh_result(fetch, time.time(), rejected)
+        if cached is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
+            cached = fetch.call()
+        result = cached or self._refresh(fetch, rejected)
         token = self._live(provider, user_id, organization_id, result)
         if token.access_token == rejected:
             raise self.reauthorization_required(
@@ -319,6 +332,8 @@ class PipesService:
 
         from .auth import PipesAuth
 
+        check_provider(provider)
+
         session = requests.Session()
         session.auth = PipesAuth(
             provider, user_id=user_id, organization_id=organization_id, service=self
@@ -333,7 +348,8 @@ class PipesService:
         The user's connections listing (under that organization) is forgotten too.
         Returns False when the cache could not be written: nothing was forgotten.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
+        check_provider(provider)
+        keys = CacheKeys.build(provider, user_id, no_empty_organization(organization_id))
         token = self._mark_invalidated(keys.user_marker)
         listing = self._mark_invalidated(keys.listing_marker)
         return token and listing
@@ -345,6 +361,8 @@ class PipesService:
         entry under that organization is stale from now on, and so is every user's
         listing under it. Returns False when the cache could not be written.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         token = self._mark_invalidated(organization_marker(provider, organization_id))
         listing = self._mark_invalidated(organization_listing_marker(organization_id))
         return token and listing
@@ -363,6 +381,8 @@ class PipesService:
 
         The cached answer is forgotten, since the user is about to change the connection.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         account_id = (
             self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
         )
@@ -381,8 +401,9 @@ class PipesService:
     ) -> ConnectedAccount | None:
         """The user's account with ``provider``, or None if WorkOS knows none. Asked of
         WorkOS each time (it is not cached): for support tools and reauthorization."""
+        check_provider(provider)
         return self.client.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=no_empty_organization(organization_id)
         )
 
     def list_connections(
@@ -394,6 +415,7 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
         is cached that nothing has invalidated since.
         """
+        organization_id = no_empty_organization(organization_id)
         keys = ListingKeys.build(user_id, organization_id)
         found = self._cache_call(
             lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
@@ -430,6 +452,8 @@ class PipesService:
         may have cached the old state). ``connection_changed`` is sent once, with
         ``event_type="disconnect"``, when an account was removed.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         self.invalidate(provider, user_id=user_id, organization_id=organization_id)
         removed = self.client.delete_connected_account(
             provider, user_id=user_id, organization_id=organization_id
@@ -464,6 +488,133 @@ class PipesService:
             provider, user_id=user_id, organization_id=organization_id
         )
         return account.id if account is not None else None
+
+    # Linking the site's own users and organizations to WorkOS's.
+
+    def link_user(
+        self,
+        external_id: str,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        provision: bool | None = None,
+    ) -> str:
+        """The id of the WorkOS user whose ``external_id`` is ``external_id``.
+
+        When there is none and ``provision`` (default: ``PROVISION_USERS``) is on, the
+        user is created with this ``external_id``, e-mail and names. The link is cached
+        for ``USER_LINK_TTL``; a refusal for ``INACTIVE_TTL``. A user is never looked
+        up, nor linked, by e-mail: that would hand one person's connections to whoever
+        holds the address in WorkOS.
+
+        Raises :class:`LinkRefused` (``not_provisioned``, ``no_email``,
+        ``email_not_available``), or :class:`PipesUnavailable` / :class:`PipesAPIError`
+        when WorkOS can't answer or refuses the call itself.
+        """
+        provision = app_settings.PROVISION_USERS if provision is None else provision
+
+        def find() -> str:
+            return self._find_or_create_user(external_id, email, first_name, last_name, provision)
+
+        return self._link("u", external_id, find)
+
+    def link_organization(self, external_id: str) -> str:
+        """The id of the WorkOS organization whose ``external_id`` is ``external_id``.
+
+        Organizations are never created here: one carries domains, SSO and directory
+        settings that someone sets up on purpose. Cached like :meth:`link_user`;
+        raises :class:`LinkRefused` (``organization_not_found``) when there is none.
+        """
+
+        def find() -> str:
+            organization = self.client.get_organization_by_external_id(external_id)
+            if organization is None:
+                raise LinkRefused("organization_not_found", external_id=external_id)
+            return organization.id
+
+        return self._link("g", external_id, find)
+
+    def forget_user_link(self, external_id: str) -> bool:
+        """Drop the cached link of ``external_id`` (after changing the WorkOS user's
+        ``external_id``, say), in every process. False if the cache can't be written."""
+        return self._forget_link("u", external_id)
+
+    def forget_organization_link(self, external_id: str) -> bool:
+        """Drop the cached link of an organization's ``external_id``."""
+        return self._forget_link("g", external_id)
+
+    def _link(self, kind: str, external_id: str, find: Callable[[], str]) -> str:
+        if external_id in ("", ".", ".."):
+            raise ValueError(f"{external_id!r} can't be an external_id")
+        key = link_key(kind, self._environment(), external_id)
+        cached = self._cache_call(lambda: self.cache.get(key), None)
+        if isinstance(cached, dict):
+            if isinstance(cached.get("id"), str):
+                return str(cached["id"])
+            if isinstance(cached.get("refused"), str):
+                raise LinkRefused(str(cached["refused"]), external_id=external_id)
+        try:
+            workos_id = find()
+        except LinkRefused as refusal:
+            _log_refusal(kind, refusal)
+            entry = {"refused": refusal.reason}
+            ttl = math.ceil(_pick(self._inactive_ttl, app_settings.INACTIVE_TTL))
+            self._cache_call(lambda: self.cache.set(key, entry, ttl), None)
+            raise
+        ttl = math.ceil(app_settings.USER_LINK_TTL)
+        self._cache_call(lambda: self.cache.set(key, {"id": workos_id}, ttl), None)
+        return workos_id
+
+    def _find_or_create_user(
+        self,
+        external_id: str,
+        email: str | None,
+        first_name: str | None,
+        last_name: str | None,
+        provision: bool,
+    ) -> str:
+        user = self.client.get_user_by_external_id(external_id)
+        if user is not None:
+            return user.id
+        if not provision:
+            raise LinkRefused("not_provisioned", external_id=external_id)
+        if not email:
+            raise LinkRefused("no_email", external_id=external_id)
+        try:
+            user = self.client.create_user(
+                email=email, external_id=external_id, first_name=first_name, last_name=last_name
+            )
+        except PipesAPIError as exc:
+            if isinstance(exc, PipesUnavailable) or exc.status_code >= 500:
+                raise
+            # A concurrent request may have created it a moment ago: that user carries
+            # this external_id, so it is this site's user and the link is sound.
+            user = self.client.get_user_by_external_id(external_id)
+            if user is not None:
+                return user.id
+            if wire.EMAIL_NOT_AVAILABLE in (exc.code, *exc.error_codes):
+                raise LinkRefused(
+                    wire.EMAIL_NOT_AVAILABLE, external_id=external_id, request_id=exc.request_id
+                ) from None
+            raise
+        return user.id
+
+    def _forget_link(self, kind: str, external_id: str) -> bool:
+        key = link_key(kind, self._environment(), external_id)
+
+        def delete() -> bool:
+            self.cache.delete(key)
+            return True
+
+        return self._cache_call(delete, False)
+
+    def _environment(self) -> str:
+        """A digest naming the WorkOS environment (API key and base URL) links belong to."""
+        api_key = self._api_key or app_settings.get("API_KEY") or ""
+        base_url = self._base_url or app_settings.BASE_URL
+        seed = f"{base_url}\n{api_key}".encode()
+        return hashlib.blake2b(seed, digest_size=8).hexdigest()
 
     async def aget_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -564,27 +715,45 @@ class PipesService:
         keys = CacheKeys.build(provider, user_id, organization_id)
         return _Fetch(keys, call, TokenResult, provider, user_id)
 
-    def _cached(self, fetch: _Fetch[R]) -> R:
-        """The answer from the cache while it is fresh, else from WorkOS (single flight)."""
-        found = self._lookup(fetch.keys)
-        if found is None:
+    def _get(self, fetch: _Fetch[R]) -> R:
+        """The answer from the cache while it is fresh, else from WorkOS (single flight),
+        else, while WorkOS is down, a cached one that has not yet expired."""
+        cached = self._cached(fetch)
+        if cached is CACHE_DOWN:
             # The cache is down: ask WorkOS directly. Taking the lock and storing the
             # answer would each wait for the cache's timeout again, for nothing.
             return fetch.call()
-        entry = valid_entry(found, fetch.keys, fetch.kind)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.result
-        return self._refresh(fetch, entry)
+        if cached is not None and time.time() < cached.fresh_until:
+            return cached.result
+        try:
+            return self._refresh(fetch)
+        except PipesUnavailable as exc:
+            stale = _stale_result(cached, exc, fetch)
+            if stale is None:
+                raise
+            return stale
+        finally:
+            # Django's DEBUG page and error e-mails print the variables of every frame
+            # an exception leaves: the cached secret must be in none of them. The frames
+            # below hold no entry either.
+            del cached
 
-    def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
-        """The entry and both invalidation markers in one round trip; None: cache down."""
-        return self._cache_call(
+    def _cached(self, fetch: _Fetch[R]) -> Entry[R] | _CacheDown | None:
+        """The entry, unless it is missing or older than an invalidation; read with both
+        invalidation markers in one round trip."""
+        keys = fetch.keys
+        found = self._cache_call(
             lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
         )
+        return CACHE_DOWN if found is None else valid_entry(found, keys, fetch.kind)
 
-    def _read(self, fetch: _Fetch[R]) -> Entry[R] | None:
-        """The entry, unless it is missing or older than an invalidation."""
-        return valid_entry(self._lookup(fetch.keys) or {}, fetch.keys, fetch.kind)
+    def _fresh_result(
+        self, fetch: _Fetch[R], started: float, rejected: str | None
+    ) -> R | _CacheDown | None:
+        """The cached answer for a caller that started at ``started`` (see :func:`_answer`),
+        if the entry is fresh (a peer may just have stored it)."""
+        entry = self._cached(fetch)
+        return entry if entry is CACHE_DOWN else _answer(entry, started, rejected)
 
     def _store(
         self, keys: CacheKeys, result: TokenResult | CredentialResult, fetched_at: float
@@ -644,9 +813,10 @@ class PipesService:
 
     # Single flight.
 
-    def _refresh(self, fetch: _Fetch[R], stale: Entry[R] | None, rejected: str | None = None) -> R:
-        """One caller asks WorkOS, the others wait for its answer. ``rejected``: a token
-        this call replaces, which no cached entry fetched before it may answer with."""
+    def _refresh(self, fetch: _Fetch[R], rejected: str | None = None) -> R:
+        """One caller asks WorkOS, the others wait for its answer (or its failure).
+        ``rejected``: a token this call replaces, which no cached entry fetched before it
+        may answer with."""
         keys = fetch.keys
         started = time.time()
         deadline = started + self.lock_timeout
@@ -657,74 +827,68 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(fetch, started, deadline, stale, rejected)
+            peer = self._wait_for_peer(fetch, started, deadline, rejected)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                cached = _answer(self._read(fetch), started, rejected)
-                if cached is not None:
-                    return cached
-            return self._fetch(fetch, started, stale)
+                fresh = self._fresh_result(fetch, started, rejected)
+                if fresh is not None and not isinstance(fresh, _CacheDown):
+                    return fresh
+            return self._fetch(fetch, started)
         finally:
             if acquired:
                 self._cache_call(lambda: self.cache.delete(keys.lock), None)
 
-    def _fetch(self, fetch: _Fetch[R], started: float, stale: Entry[R] | None) -> R:
+    def _fetch(self, fetch: _Fetch[R], started: float) -> R:
+        """Ask WorkOS and store the answer; a failure, outage or refusal, is left in the
+        cache for the requests waiting on the lock, so they don't ask in turn."""
         try:
             result = fetch.call()
-        except PipesUnavailable as exc:
-            self._cache_call(lambda: self.cache.set(fetch.keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, fetch)
+        except (PipesUnavailable, PipesAPIError) as exc:
+            failure = Failure.of(exc, time.time()).encode()
+            key = fetch.keys.failure
+            self._cache_call(lambda: self.cache.set(key, failure, FAILURE_TTL), None)
+            raise
         self._store(fetch.keys, result, started)
         return result
 
     def _wait_for_peer(
-        self,
-        fetch: _Fetch[R],
-        started: float,
-        deadline: float,
-        stale: Entry[R] | None,
-        rejected: str | None,
+        self, fetch: _Fetch[R], started: float, deadline: float, rejected: str | None
     ) -> R | None:
         """Poll while another caller holds the lock.
 
-        Returns its answer; raises its failure (or serves a still-valid stale token);
-        returns None when the lock is gone with no answer, so the caller tries to take it.
+        Returns its answer; raises its failure; returns None when the lock is gone with
+        no answer (or the cache fails), so the caller tries to take it.
         """
-        keys = fetch.keys
-        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
         interval = POLL_START
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            found = self._cache_call(lambda: self.cache.get_many(wanted), None)
-            if found is None:
+            seen = self._peek(fetch, started, rejected)
+            if isinstance(seen, Failure):
+                raise seen.error()
+            if seen is False:
                 return None
-            entry = valid_entry(found, keys, fetch.kind)
-            cached = _answer(entry, started, rejected)
-            if cached is not None:
-                return cached
-            failed_at = found.get(keys.failure)
-            if isinstance(failed_at, float) and failed_at >= started:
-                exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                fallback = None if rejected is not None else entry or stale
-                return self._stale_or_raise(fallback, exc, fetch)
-            if keys.lock not in found:
-                return None
+            if seen is not True:
+                return seen
         return None
 
-    def _stale_or_raise(self, stale: Entry[R] | None, exc: PipesUnavailable, fetch: _Fetch[R]) -> R:
-        if stale is not None and stale.usable_when_unavailable(time.time()):
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached %s for provider=%s user=%s",
-                exc,
-                fetch.what,
-                fetch.provider,
-                mask_id(fetch.user_id),
-            )
-            return stale.result
-        raise exc
+    def _peek(self, fetch: _Fetch[R], started: float, rejected: str | None) -> R | Failure | bool:
+        """What the lock holder left since ``started``: its fresh answer, its failure,
+        or whether it still holds the lock (False too when the cache fails)."""
+        keys = fetch.keys
+        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
+        found = self._cache_call(lambda: self.cache.get_many(wanted), None)
+        if found is None:
+            return False
+        answer = _answer(valid_entry(found, keys, fetch.kind), started, rejected)
+        if answer is not None:
+            return answer
+        failure = Failure.decode(found.get(keys.failure))
+        if failure is not None and failure.failed_at >= started:
+            return failure
+        return keys.lock in found
 
     # Cache failures.
 
@@ -743,6 +907,18 @@ class PipesService:
             if now - self._last_cache_warning < CACHE_WARNING_INTERVAL:
                 return
             self._last_cache_warning = now
+        if isinstance(exc, ImportError):
+            # Not an outage: the backend's client library is not installed.
+            module = exc.name or "?"
+            logger.warning(
+                "Cache %r unavailable: its backend needs the %r module, which is not "
+                "installed (%s); asking WorkOS directly. Install it: %s",
+                self.cache_alias,
+                module,
+                type(exc).__name__,
+                install_hint(module),
+            )
+            return
         logger.warning(
             "Cache %r unavailable (%s); asking WorkOS directly until it is back.",
             self.cache_alias,
@@ -763,6 +939,67 @@ def _answer(entry: Entry[R] | None, started: float, rejected: str | None) -> R |
 
 def _secret(granted: AccessToken | Credential) -> str:
     return granted.access_token if isinstance(granted, AccessToken) else granted.value
+
+
+class _CacheDown(enum.Enum):
+    CACHE_DOWN = enum.auto()
+
+
+CACHE_DOWN = _CacheDown.CACHE_DOWN
+
+
+def _stale_result(cached: Entry[R] | None, exc: PipesUnavailable, fetch: _Fetch[R]) -> R | None:
+    """Stale-if-error: the cached result if its token has not yet expired (logged)."""
+    if cached is None or not cached.usable_when_unavailable(time.time()):
+        return None
+    logger.warning(
+        "WorkOS unavailable (%s); serving the cached %s for provider=%s user=%s",
+        exc,
+        fetch.what,
+        fetch.provider,
+        mask_id(fetch.user_id),
+    )
+    return cached.result
+
+
+def check_provider(provider: str) -> None:
+    """Refuse a provider that is not a slug (:class:`InvalidProvider`, a ValueError),
+    before it reaches a cache key or a WorkOS URL."""
+    if not wire.is_provider_slug(provider):
+        raise InvalidProvider(provider)
+
+
+def no_empty_organization(organization_id: str | None) -> str | None:
+    """``""`` names no organization, as in WorkOS's events (the webhook reads it so):
+    resolvers, views, tags and webhooks then all use the same cache keys, and WorkOS is
+    never sent an empty ``organization_id``."""
+    return organization_id or None
+
+
+LINK_REFUSALS = {
+    "not_provisioned": "no WorkOS user has this external_id, and PROVISION_USERS is off: "
+    "turn it on, or create the WorkOS user with this external_id",
+    "no_email": "the user has no e-mail address, which WorkOS needs to create a user",
+    wire.EMAIL_NOT_AVAILABLE: "another WorkOS user already has this user's e-mail address, "
+    "and linking by e-mail alone is never done: if that WorkOS user is this person, set its "
+    "external_id to this one (WorkOS dashboard, or PUT /user_management/users/{id}); "
+    "otherwise change one of the two e-mail addresses",
+    "organization_not_found": "no WorkOS organization has this external_id: set it on the "
+    "organization in WorkOS (dashboard, or PUT /organizations/{id})",
+}
+
+
+def _log_refusal(kind: str, refusal: LinkRefused) -> None:
+    """One warning per refusal decided from WorkOS's answers (cached ones are quiet)."""
+    what = "organization" if kind == "g" else "user"
+    logger.warning(
+        "Not linking %s external_id=%r to WorkOS (%s): %s.%s",
+        what,
+        refusal.external_id,
+        refusal.reason,
+        LINK_REFUSALS.get(refusal.reason, "WorkOS refused it"),
+        f" request_id={refusal.request_id}" if refusal.request_id else "",
+    )
 
 
 def _pick(value: T | None, default: T) -> T:

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .providers import provider_name
 from .results import Credential, CredentialResult, ReadOnlyDict, TokenResult
 
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
 ANONYMOUS = "anonymous"  # no WorkOS user behind the request, so no connection to look up
+NOT_LINKED = "not_linked"  # a logged-in user the linker refused to link (see LinkRefused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +26,9 @@ class PipeStatus:
     """The state of one user's connection to ``provider``.
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
-    ``needs_reauthorization``...), ``"unknown"`` or ``"anonymous"``. Built from a
-    credentials answer, an active status also has the ``auth_method`` and the
-    provider's non-secret ``config``.
+    ``needs_reauthorization``...), ``"unknown"``, ``"anonymous"`` or ``"not_linked"``.
+    ``name`` is the provider's display name. Built from a credentials answer, an active
+    status also has the ``auth_method`` and the provider's non-secret ``config``.
     """
 
     provider: str
@@ -37,6 +39,10 @@ class PipeStatus:
     expires_at: datetime | None = None
     auth_method: str | None = field(default=None, repr=False)
     config: Mapping[str, str] = field(default_factory=ReadOnlyDict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return provider_name(self.provider)
 
     @classmethod
     def from_result(cls, provider: str, result: TokenResult | CredentialResult) -> PipeStatus:
@@ -61,3 +67,7 @@ class PipeStatus:
     @classmethod
     def anonymous(cls, provider: str) -> PipeStatus:
         return cls(provider, active=False, error=ANONYMOUS)
+
+    @classmethod
+    def not_linked(cls, provider: str) -> PipeStatus:
+        return cls(provider, active=False, error=NOT_LINKED)

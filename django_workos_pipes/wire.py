@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
 # Event types. Both families name the same changes; WorkOS may send either.
 CONNECTED_ACCOUNT_EVENTS: Mapping[str, str] = {
@@ -55,11 +55,36 @@ STATE_DISCONNECTED = "disconnected"
 NOT_INSTALLED = "not_installed"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"
 
+# Display names of well-known provider slugs (slugs are free, lower-case strings).
+PROVIDER_NAMES: Mapping[str, str] = {
+    "salesforce": "Salesforce",
+    "hubspot": "HubSpot",
+    "slack": "Slack",
+    "google": "Google",
+    "microsoft": "Microsoft",
+    "jira": "Jira",
+    "github": "GitHub",
+    "notion": "Notion",
+    "asana": "Asana",
+    "dropbox": "Dropbox",
+    "apollo-oauth": "Apollo",
+}
+
 _EVENT_STATES = {
     "connected": STATE_CONNECTED,
     "disconnected": STATE_DISCONNECTED,
     "reauthorization_needed": STATE_NEEDS_REAUTHORIZATION,
 }
+# Provider slugs: "free strings, lower case" (salesforce, apollo-oauth). Anything else,
+# ``..`` above all, is refused before it can become part of a WorkOS URL.
+PROVIDER_SLUG = re.compile(r"[a-z0-9_-]+")
+
+
+def is_provider_slug(value: object) -> TypeGuard[str]:
+    """True for lower-case letters, digits, ``-`` and ``_``; never ``""``, ``.``, ``..``."""
+    return isinstance(value, str) and PROVIDER_SLUG.fullmatch(value) is not None
+
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -307,4 +332,74 @@ def event_envelope(
         "event": event_type,
         "data": dict(data),
         "created_at": timestamp(now()),
+    }
+
+
+# Users and organizations (linking a site's own users to WorkOS users).
+
+EMAIL_NOT_AVAILABLE = "email_not_available"
+"""The ``errors[].code`` of the 400 WorkOS answers to a user created with an e-mail
+address another user already has (observed behaviour: no SDK documents it)."""
+
+
+def user_object(
+    user_id: str,
+    *,
+    email: str,
+    external_id: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email_verified: bool = False,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``user`` object of the user endpoints, with every key the official SDK requires."""
+    created = created_at or now()
+    return {
+        "object": "user",
+        "id": user_id,
+        "email": email,
+        "email_verified": email_verified,
+        "first_name": first_name,
+        "last_name": last_name,
+        "profile_picture_url": None,
+        "external_id": external_id,
+        "last_sign_in_at": None,
+        "metadata": {},
+        "created_at": timestamp(created),
+        "updated_at": timestamp(updated_at or created),
+        **extra,
+    }
+
+
+def email_not_available_error() -> dict[str, Any]:
+    """The 400 body of ``POST /user_management/users`` for an e-mail address already taken."""
+    return error_body(
+        "Could not create user.",
+        "user_creation_error",
+        errors=[{"code": EMAIL_NOT_AVAILABLE, "message": "This email is not available."}],
+    )
+
+
+def organization_object(
+    organization_id: str,
+    *,
+    name: str,
+    external_id: str | None = None,
+    created_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``organization`` object, with every key the official SDK requires."""
+    created = timestamp(created_at or now())
+    return {
+        "object": "organization",
+        "id": organization_id,
+        "name": name,
+        "domains": [],
+        "metadata": {},
+        "external_id": external_id,
+        "created_at": created,
+        "updated_at": created,
+        **extra,
     }

@@ -318,6 +318,9 @@ def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
         "get_credentials",
         "authorize_url",
         "get_connected_account",
+        "get_user_by_external_id",
+        "create_user",
+        "get_organization_by_external_id",
         "list_data_providers",
         "delete_connected_account",
     }

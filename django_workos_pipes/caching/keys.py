@@ -103,3 +103,10 @@ def event_key(event_id: str) -> str:
     """The webhook ledger's key for an event id; any id WorkOS sends makes a valid key."""
     digest = hashlib.blake2b(event_id.encode("utf-8", "replace"), digest_size=20)
     return f"{KEY_PREFIX}:webhook-event:{digest.hexdigest()}"
+
+
+def link_key(kind: str, environment: str, external_id: str) -> str:
+    """The key of a cached link from a site's own id to a WorkOS user (``kind`` ``"u"``)
+    or organization (``"g"``). ``environment`` tells WorkOS environments apart, so a
+    site moving from the emulator or a staging key to production never reuses a link."""
+    return make_key(f"link-{kind}", environment, external_id)

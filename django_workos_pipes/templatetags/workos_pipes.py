@@ -21,8 +21,9 @@ from django import template
 from django.http import HttpRequest
 
 from .. import service
-from ..exceptions import PipesAPIError, PipesConfigurationError, PipesUnavailable
+from ..exceptions import LinkRefused, PipesAPIError, PipesConfigurationError, PipesUnavailable
 from ..identity import resolve_organization_id, resolve_user_id
+from ..providers import provider_name
 from ..redirects import connect_url, disconnect_url, reauthorize_url, without_oauth_error
 from ..results import Connection
 from ..status import PipeStatus
@@ -49,8 +50,9 @@ def pipe_status(
     organization_id: str | _FromRequest | None = FROM_REQUEST,
     credentials: bool = False,
 ) -> PipeStatus:
-    """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable
-    and ``"anonymous"`` when there is no user to look up.
+    """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable,
+    ``"anonymous"`` when there is no user to look up and ``"not_linked"`` when the
+    logged-in user can't be linked to a WorkOS user (the connect link explains why).
 
     By default the user and organization come from the resolvers. With ``user_id`` given
     (an admin page showing someone else's connection), ``organization_id`` is None unless
@@ -59,16 +61,24 @@ def pipe_status(
     With ``credentials=True`` the status comes from ``pipes.get_credentials``: for an
     API-key provider, and to show ``auth_method`` and the provider's ``config``.
     """
-    user, organization = _identity(context, user_id, organization_id, "pipe_status")
-    if not user:
-        return PipeStatus.anonymous(provider)
     get = service.pipes.get_credentials if credentials else service.pipes.get_access_token
     try:
+        user, organization = _identity(context, user_id, organization_id, "pipe_status")
+        if not user:
+            return PipeStatus.anonymous(provider)
         result = get(provider, user_id=user, organization_id=organization)
+    except LinkRefused:
+        return PipeStatus.not_linked(provider)
     except (PipesUnavailable, PipesAPIError) as exc:
         logger.warning("pipe_status for provider=%s shows 'unknown': %s", provider, exc)
         return PipeStatus.unknown(provider)
     return PipeStatus.from_result(provider, result)
+
+
+@register.filter
+def pipe_provider_name(slug: str) -> str:
+    """``{{ "hubspot"|pipe_provider_name }}`` -> ``HubSpot`` (see ``PROVIDER_NAMES``)."""
+    return provider_name(str(slug))
 
 
 @register.simple_tag(takes_context=True)
@@ -85,11 +95,13 @@ def pipe_connections(
     template can say so (``{% if connections is None %}``), and ``{% for %}`` over it
     simply shows nothing. ``user_id`` / ``organization_id`` as for ``pipe_status``.
     """
-    user, organization = _identity(context, user_id, organization_id, "pipe_connections")
-    if not user:
-        return ()
     try:
+        user, organization = _identity(context, user_id, organization_id, "pipe_connections")
+        if not user:
+            return ()
         return service.pipes.list_connections(user, organization_id=organization)
+    except LinkRefused:
+        return ()  # nothing to list: a connect link shows the user why
     except (PipesUnavailable, PipesAPIError) as exc:
         logger.warning("pipe_connections shows nothing: %s", exc)
         return None

@@ -35,7 +35,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlencode
 
-from ..exceptions import PipesUnavailable
+from .. import wire
+from ..exceptions import PipesAPIError, PipesUnavailable
 from ..results import (
     NEEDS_REAUTHORIZATION,
     NOT_INSTALLED,
@@ -47,6 +48,8 @@ from ..results import (
     CredentialResult,
     ReadOnlyDict,
     TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
 )
 
 if TYPE_CHECKING:
@@ -68,9 +71,12 @@ class FakeCall(NamedTuple):
     """One call the app made to WorkOS, as the fake received it.
 
     ``method`` is the :class:`~django_workos_pipes.workos.protocol.WorkOSClient` method:
-    ``"get_access_token"``, ``"get_credentials"``, ``"authorize_url"``, ``"get_connected_account"``,
-    ``"list_data_providers"`` (whose ``provider`` is ``""``: it names none) or
-    ``"delete_connected_account"``.
+    ``"get_access_token"``, ``"get_credentials"``, ``"authorize_url"``,
+    ``"get_connected_account"``, ``"list_data_providers"`` (whose ``provider`` is ``""``:
+    it names none), ``"delete_connected_account"``, or one of the linking calls
+    ``"get_user_by_external_id"``, ``"create_user"`` and
+    ``"get_organization_by_external_id"`` (``provider`` and ``user_id`` empty,
+    ``external_id`` set).
     """
 
     method: str
@@ -79,6 +85,7 @@ class FakeCall(NamedTuple):
     organization_id: str | None = None
     return_to: str | None = None
     connected_account_id: str | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,9 @@ class PipesFake:
         self._listed: set[_Owner] = set()
         self._providers: dict[str, str] = {}
         self._services: list[PipesService] = []
+        self._users: list[WorkOSUser] = []
+        self._organizations: list[WorkOSOrganization] = []
+        self._linked: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"PipesFake(connections={len(self._accounts)}, calls={len(self._calls)})"
@@ -275,7 +285,58 @@ class PipesFake:
             self._providers[provider] = name or self._providers.get(provider) or _title(provider)
         self._invalidate_listings()
 
+    def add_user(
+        self,
+        email: str,
+        *,
+        external_id: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        user_id: str | None = None,
+    ) -> WorkOSUser:
+        """A WorkOS user, as if made in the WorkOS dashboard.
+
+        With ``external_id`` (``str(user.pk)`` by default, for ``linked_user_id``), it is
+        the WorkOS user of that Django user; without, it only holds ``email``, so that
+        provisioning a Django user with the same address is refused
+        (``email_not_available``), as WorkOS does.
+        """
+        user = WorkOSUser(
+            id=user_id or f"user_fake_{secrets.token_hex(8)}",
+            email=email.strip().lower(),
+            external_id=external_id,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        with self._lock:
+            self._users.append(user)
+        if external_id is not None:
+            self._forget_link("u", external_id)
+        return user
+
+    def add_organization(
+        self, name: str, *, external_id: str | None = None, organization_id: str | None = None
+    ) -> WorkOSOrganization:
+        """A WorkOS organization, found by ``linked_organization_id`` through its
+        ``external_id``."""
+        organization = WorkOSOrganization(
+            id=organization_id or f"org_fake_{secrets.token_hex(8)}",
+            name=name,
+            external_id=external_id,
+        )
+        with self._lock:
+            self._organizations.append(organization)
+        if external_id is not None:
+            self._forget_link("g", external_id)
+        return organization
+
     # What happened -----------------------------------------------------------------
+
+    @property
+    def users(self) -> list[WorkOSUser]:
+        """Every WorkOS user: those added, then those the app created (provisioning)."""
+        with self._lock:
+            return list(self._users)
 
     @property
     def calls(self) -> list[FakeCall]:
@@ -392,6 +453,46 @@ class PipesFake:
         with self._lock:
             return self._accounts.pop(_key(provider, user_id, organization_id), None) is not None
 
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        self._record_link_call("get_user_by_external_id", "u", external_id)
+        with self._lock:
+            return next((u for u in self._users if u.external_id == external_id), None)
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """Creates the user, unless another has the e-mail address: then the 400 WorkOS
+        answers (``errors[].code`` ``email_not_available``)."""
+        self._record_link_call("create_user", "u", external_id)
+        user = WorkOSUser(
+            id=f"user_fake_{secrets.token_hex(8)}",
+            email=email.strip().lower(),
+            external_id=external_id,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        with self._lock:
+            if any(existing.email == user.email for existing in self._users):
+                raise PipesAPIError(
+                    "Could not create user.",
+                    status_code=400,
+                    code="user_creation_error",
+                    error_codes=(wire.EMAIL_NOT_AVAILABLE,),
+                )
+            self._users.append(user)
+        return user
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        self._record_link_call("get_organization_by_external_id", "g", external_id)
+        with self._lock:
+            found = (o for o in self._organizations if o.external_id == external_id)
+            return next(found, None)
+
     # Installing into a service -----------------------------------------------------
 
     @contextlib.contextmanager
@@ -421,7 +522,9 @@ class PipesFake:
                     seen = list(self._seen)
                     listed = [*self._listed, *((user, org) for _, user, org in seen)]
                     selected = list(self._selected)
+                    linked = list(self._linked)
                 _forget(service, seen, listed, selected)
+                _forget_links([service], linked)
 
     # Internals ---------------------------------------------------------------------
 
@@ -476,6 +579,18 @@ class PipesFake:
             raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
         return account
 
+    def _record_link_call(self, method: str, kind: str, external_id: str) -> None:
+        with self._lock:
+            self._calls.append(FakeCall(method, "", "", external_id=external_id))
+            self._linked.add((kind, external_id))
+
+    def _forget_link(self, kind: str, external_id: str) -> None:
+        """Make every service this fake is installed in forget a cached link."""
+        with self._lock:
+            services = list(self._services)
+            self._linked.add((kind, external_id))
+        _forget_links(services, [(kind, external_id)])
+
     def _invalidate(self, key: _Key) -> None:
         """Make every service this fake is installed in forget its answer for ``key``."""
         with self._lock:
@@ -517,6 +632,17 @@ def _forget(
     if names:
         with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
             service.cache.delete_many(names)
+
+
+def _forget_links(services: Iterable[PipesService], links: Iterable[tuple[str, str]]) -> None:
+    """Drop the cached links of ``links`` (kind ``"u"`` or ``"g"``, external id)."""
+    links = list(links)
+    for service in services:
+        for kind, external_id in links:
+            if kind == "u":
+                service.forget_user_link(external_id)
+            else:
+                service.forget_organization_link(external_id)
 
 
 def _key(provider: str, user_id: str, organization_id: str | None) -> _Key:

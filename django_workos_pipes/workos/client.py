@@ -23,9 +23,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .. import __version__
-from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
+from ..exceptions import (
+    InvalidPathSegment,
+    PipesAPIError,
+    PipesMalformedResponse,
+    PipesUnavailable,
+)
 from ..masking import mask, mask_id
-from ..results import ConnectedAccount, Connection, CredentialResult, TokenResult
+from ..results import (
+    ConnectedAccount,
+    Connection,
+    CredentialResult,
+    TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -166,9 +178,9 @@ class PipesClient:
         if connected_account_id is not None:
             body["connection_intent"] = "reauthorize"
             body["connected_account_id"] = connected_account_id
-        path = f"/data-integrations/{quote(provider, safe='')}/authorize"
+        path = f"/data-integrations/{segment(provider)}/authorize"
         data, response = self._request(
-            "POST", path, json=body, operation="authorize", provider=provider, user_id=user_id
+            "POST", path, json=body, operation="authorize", labels=_pipe_labels(provider, user_id)
         )
         url = data.get("url") if isinstance(data, Mapping) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
@@ -189,8 +201,7 @@ class PipesClient:
                 _account_path(provider, user_id),
                 params=_organization(organization_id),
                 operation="connected_account",
-                provider=provider,
-                user_id=user_id,
+                labels=_pipe_labels(provider, user_id),
             )
         except PipesAPIError as exc:
             if exc.status_code == 404:
@@ -204,11 +215,10 @@ class PipesClient:
         """Every provider configured in WorkOS, with this user's connection to each."""
         data, response = self._request(
             "GET",
-            f"/user_management/users/{quote(user_id, safe='')}/data_providers",
+            f"/user_management/users/{segment(user_id)}/data_providers",
             params=_organization(organization_id),
             operation="data_providers",
-            provider="*",
-            user_id=user_id,
+            labels=_pipe_labels("*", user_id),
         )
         return _parsed(Connection.list_from_api, data, response, "data providers")
 
@@ -223,8 +233,7 @@ class PipesClient:
                 _account_path(provider, user_id),
                 params=_organization(organization_id),
                 operation="delete_connected_account",
-                provider=provider,
-                user_id=user_id,
+                labels=_pipe_labels(provider, user_id),
                 expect_body=False,
             )
         except PipesAPIError as exc:
@@ -242,10 +251,9 @@ class PipesClient:
         error pages and e-mails print those): a body ``parse`` refuses is dropped before
         :class:`PipesMalformedResponse` is raised.
         """
-        path = f"/data-integrations/{quote(provider, safe='')}/{what}"
-        data, response = self._request(
-            "POST", path, json=body, operation=what, provider=provider, user_id=body["user_id"]
-        )
+        path = f"/data-integrations/{segment(provider)}/{what}"
+        labels = _pipe_labels(provider, body["user_id"])
+        data, response = self._request("POST", path, json=body, operation=what, labels=labels)
         try:
             return parse(data)
         except ValueError as exc:
@@ -257,14 +265,70 @@ class PipesClient:
             request_id=response.headers.get("X-Request-ID"),
         )
 
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        """``GET /user_management/users/external_id/{external_id}``; None on a 404."""
+        path = f"/user_management/users/external_id/{segment(external_id)}"
+        try:
+            data, response = self._request(
+                "GET", path, operation="user_by_external_id", labels=_external_labels(external_id)
+            )
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return _parsed(WorkOSUser.from_api, data, response, "user")
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """``POST /user_management/users``: a new WorkOS user carrying ``external_id``.
+
+        An e-mail address another WorkOS user already has is refused with a 400 whose
+        ``errors`` hold the code ``email_not_available``: a :class:`PipesAPIError` with
+        that code in ``error_codes``.
+        """
+        body: dict[str, Any] = {"email": email, "external_id": external_id}
+        if first_name:
+            body["first_name"] = first_name
+        if last_name:
+            body["last_name"] = last_name
+        data, response = self._request(
+            "POST",
+            "/user_management/users",
+            json=body,
+            operation="create_user",
+            labels=_external_labels(external_id),
+        )
+        return _parsed(WorkOSUser.from_api, data, response, "user")
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None on a 404."""
+        path = f"/organizations/external_id/{segment(external_id)}"
+        try:
+            data, response = self._request(
+                "GET",
+                path,
+                operation="organization_by_external_id",
+                labels=_external_labels(external_id),
+            )
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return _parsed(WorkOSOrganization.from_api, data, response, "organization")
+
     def _request(
         self,
         method: str,
         path: str,
         *,
         operation: str,
-        provider: str,
-        user_id: str,
+        labels: str,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         expect_body: bool = True,
@@ -288,11 +352,11 @@ class PipesClient:
             )
         except requests.RequestException as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            _log_call(operation, provider, user_id, type(exc).__name__, None, elapsed)
+            _log_call(operation, labels, type(exc).__name__, None, elapsed)
             raise PipesUnavailable(f"WorkOS could not be reached ({type(exc).__name__})") from None
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("X-Request-ID")
-        _log_call(operation, provider, user_id, response.status_code, request_id, elapsed)
+        _log_call(operation, labels, response.status_code, request_id, elapsed)
         return _decode(response, request_id, expect_body), response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -330,11 +394,20 @@ class PipesClient:
                 retries_left = int(retry.total or 0)
 
 
+def segment(value: str) -> str:
+    """One path segment, percent-encoded on its own (``/``, ``?``, ``#``, ``%``...).
+
+    Empty, ``.`` and ``..`` are refused, as the official SDK does: requests and urllib3
+    resolve dot segments, so ``/users/<id>/connected_accounts/..`` would be a GET of
+    ``/users/<id>/``.
+    """
+    if value in ("", ".", ".."):
+        raise InvalidPathSegment(f"{value!r} can't be a path segment of a WorkOS URL")
+    return quote(value, safe="")
+
+
 def _account_path(provider: str, user_id: str) -> str:
-    return (
-        f"/user_management/users/{quote(user_id, safe='')}"
-        f"/connected_accounts/{quote(provider, safe='')}"
-    )
+    return f"/user_management/users/{segment(user_id)}/connected_accounts/{segment(provider)}"
 
 
 def _organization(organization_id: str | None) -> dict[str, str] | None:
@@ -375,7 +448,13 @@ def _decode(response: requests.Response, request_id: str | None, expect_body: bo
             f"WorkOS answered {status}", status_code=status, request_id=request_id
         )
     message, code = _error_details(data, response.reason)
-    raise PipesAPIError(message, status_code=status, request_id=request_id, code=code)
+    raise PipesAPIError(
+        message,
+        status_code=status,
+        request_id=request_id,
+        code=code,
+        error_codes=_error_codes(data),
+    )
 
 
 def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
@@ -390,19 +469,34 @@ def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
     )
 
 
+def _error_codes(data: Any) -> tuple[str, ...]:
+    """The ``code`` of each entry of an error body's ``errors`` list."""
+    errors = data.get("errors") if isinstance(data, Mapping) else None
+    if not isinstance(errors, list):
+        return ()
+    codes = (item.get("code") for item in errors if isinstance(item, Mapping))
+    return tuple(code for code in codes if isinstance(code, str) and code)
+
+
+def _pipe_labels(provider: str, user_id: str) -> str:
+    return f"provider={provider} user={mask_id(user_id)}"
+
+
+def _external_labels(external_id: str) -> str:
+    return f"external_id={mask_id(external_id)}"
+
+
 def _log_call(
     operation: str,
-    provider: str,
-    user_id: str,
+    labels: str,
     status: int | str,
     request_id: str | None,
     elapsed_ms: float,
 ) -> None:
     logger.info(
-        "WorkOS %s provider=%s user=%s status=%s request_id=%s elapsed_ms=%.0f",
+        "WorkOS %s %s status=%s request_id=%s elapsed_ms=%.0f",
         operation,
-        provider,
-        mask_id(user_id),
+        labels,
         status,
         request_id or "-",
         elapsed_ms,

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..results import ConnectedAccount, Connection, CredentialResult, TokenResult
+from ..results import (
+    ConnectedAccount,
+    Connection,
+    CredentialResult,
+    TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
+)
 
 
 class WorkOSClient(Protocol):
@@ -66,4 +73,26 @@ class WorkOSClient(Protocol):
     ) -> bool:
         """``DELETE /user_management/users/{user_id}/connected_accounts/{provider}``;
         False when WorkOS knows no such account."""
+        ...
+
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        """``GET /user_management/users/external_id/{external_id}``; None when no WorkOS
+        user has that ``external_id``."""
+        ...
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """``POST /user_management/users``. An e-mail address already taken is a
+        :class:`~django_workos_pipes.exceptions.PipesAPIError` (400) whose
+        ``error_codes`` hold ``email_not_available``."""
+        ...
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None when there is none."""
         ...
