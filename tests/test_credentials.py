@@ -35,7 +35,7 @@ from django_workos_pipes import pipes
 from django_workos_pipes.caching.entries import Entry, valid_entry
 from django_workos_pipes.caching.keys import CREDENTIALS, CacheKeys
 from django_workos_pipes.decorators import require_pipe
-from django_workos_pipes.exceptions import PipesAPIError, PipesMalformedResponse
+from django_workos_pipes.exceptions import InvalidProvider, PipesAPIError, PipesMalformedResponse
 from django_workos_pipes.mixins import PipeRequiredMixin
 from django_workos_pipes.redirects import connect_url, reauthorize_url
 from django_workos_pipes.results import Credential, CredentialResult, TokenResult
@@ -716,3 +716,54 @@ def run_at_once(n: int, fn: Any) -> list[Any]:
     for thread in threads:
         thread.join(timeout=30)
     return results
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        (1.0, 2.0, "c1", None, "api_key", "k" * 20, None, (), (), (("a", 1),), None),
+        (1.0, 2.0, "c1", None, "api_key", "k" * 20, None, (), (), [("a", "b")], None),
+        (1.0, 2.0, "c1", None, "api_key", "k" * 20, None, ("a",), (), (), "[1]"),
+        (1.0, 2.0, "c1", None, "api_key", "k" * 20, None, (), (), (), "{not json"),
+        (1.0, 2.0, "c1", None, "api_key", "", None, (), (), (), None),
+        (1.0, 2.0, "c1", None, None, "k" * 20, None, (), (), (), None),
+        (1.0, 2.0, "c1", None, "api_key", "k" * 20, float("nan"), (), (), (), None),
+        (1.0, 2.0, "c1", "not_installed", "api_key", "k" * 20, None, (), (), (), None),
+        (1.0, 2.0, "c1", "not_installed", None, None, None, (), (), (("a", "b"),), None),
+        (1.0, 2.0, "c1", None, None, None, None, (), (), (), None),
+        (1.0, 2.0, "c2", None, "api_key", "k" * 20, None, (), (), (), None),
+        (1.0, 2.0, "c1", None, "api_key", "k" * 20, None, ["api"], (), (), None),
+    ],
+)
+def test_a_foreign_cache_value_under_a_credential_key_is_a_miss(value: tuple[Any, ...]) -> None:
+    """The cache is shared with other versions and people: what this version did not
+    write decodes to nothing, never to an error or a credential."""
+    assert Entry.decode(value) is None
+
+
+def test_a_refusal_is_shared_by_the_requests_waiting_on_it(
+    backend: str, loose_upstream: responses.RequestsMock
+) -> None:
+    def respond(request: Any) -> tuple[int, dict[str, str], str]:
+        time.sleep(0.3)
+        return 422, {}, json.dumps({"message": "No such integration", "code": "nope"})
+
+    loose_upstream.add_callback(responses.POST, credentials_url(), callback=respond)
+
+    def outcome() -> str:
+        try:
+            value_of()
+        except PipesAPIError as exc:
+            return f"{exc.status_code} {exc.code}"
+        return "ok"
+
+    assert run_at_once(8, outcome) == ["422 nope"] * 8
+    assert len(loose_upstream.calls) == 1
+
+
+def test_a_provider_that_is_not_a_slug_never_reaches_workos(
+    upstream: responses.RequestsMock,
+) -> None:
+    for provider in ("", "..", "zen desk", "a/b"):
+        with pytest.raises(InvalidProvider):
+            pipes.get_credentials(provider, user_id="user_1")
