@@ -17,6 +17,12 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   number of callers meeting one dead token cost one WorkOS call, and is never served
   from the cache again, not even while WorkOS is down.
 
+Credentials (``get_credentials``: an OAuth token, an API key or a client-credentials
+token, with the provider's config) are cached the same way, by the same code, under keys
+of their own that share the tokens' invalidation markers: whatever forgets a token
+forgets the credential too. One that never expires (an API key) is fresh for
+``TOKEN_TTL``.
+
 A user's connections listing is cached per (user, organization) the same way, for
 ``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
 a disconnect) writes the listing's marker too, so the next listing is fresh everywhere.
@@ -34,15 +40,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import signals, wire
 from .caching.backends import install_hint
-from .caching.entries import FAILURE_TTL, Entry, Failure, valid_entry
+from .caching.entries import FAILURE_TTL, Entry, Failure, R, valid_entry
 from .caching.keys import (
+    CREDENTIALS,
     CacheKeys,
     ListingKeys,
     link_key,
@@ -60,7 +68,14 @@ from .exceptions import (
     PipesUnavailable,
 )
 from .masking import mask_id
-from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .results import (
+    AccessToken,
+    ConnectedAccount,
+    Connection,
+    Credential,
+    CredentialResult,
+    TokenResult,
+)
 from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
 
@@ -77,6 +92,22 @@ CACHE_WARNING_INTERVAL = 30.0
 
 T = TypeVar("T")
 D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class _Fetch(Generic[R]):
+    """One cached answer: its keys, the WorkOS call that fetches it, and what it is.
+    Nothing secret: it may be a variable of a frame an error page shows."""
+
+    keys: CacheKeys
+    call: Callable[[], R]
+    kind: type[R]
+    provider: str
+    user_id: str
+
+    @property
+    def what(self) -> str:
+        return "token" if self.kind is TokenResult else "credential"
 
 
 class PipesService:
@@ -178,28 +209,38 @@ class PipesService:
         """
         check_provider(provider)
         organization_id = no_empty_organization(organization_id)
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        cached = self._cached(keys)
-        if cached is CACHE_DOWN:
-            # The cache is down: ask WorkOS directly. Taking the lock and storing the
-            # answer would each wait for the cache's timeout again, for nothing.
-            return self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
+        return self._get(self._token_fetch(provider, user_id, organization_id))
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """The credential of this user's connection (``POST
+        /data-integrations/{provider}/credentials``), from the cache while it is fresh:
+        an OAuth token, an API key or a client-credentials token, with the provider's
+        ``config``. ``connected_account_id`` picks one exact connection.
+
+        Cached and invalidated like :meth:`get_access_token`, by the same code (single
+        flight, stale-if-error); raises as it does.
+        """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
+        account_id = connected_account_id
+        keys = CacheKeys.build(provider, user_id, organization_id, CREDENTIALS, account_id)
+
+        def call() -> CredentialResult:
+            return self.client.get_credentials(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                connected_account_id=account_id,
             )
-        if cached is not None and time.time() < cached.fresh_until:
-            return cached.result
-        try:
-            return self._refresh(provider, user_id, organization_id, keys)
-        except PipesUnavailable as exc:
-            stale = _stale_result(cached, exc, provider, user_id)
-            if stale is None:
-                raise
-            return stale
-        finally:
-            # Django's DEBUG page and error e-mails print the variables of every frame
-            # an exception leaves: the cached token must be in none of them. The frames
-            # below hold no entry either.
-            del cached
+
+        return self._get(_Fetch(keys, call, CredentialResult, provider, user_id))
 
     def require_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -227,14 +268,11 @@ class PipesService:
         """
         check_provider(provider)
         organization_id = no_empty_organization(organization_id)
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        cached = self._fresh_result(keys, time.time(), rejected)
+        fetch = self._token_fetch(provider, user_id, organization_id)
+        cached = self._fresh_result(fetch, time.time(), rejected)
         if cached is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
-        else:
-            result = cached or self._refresh(provider, user_id, organization_id, keys, rejected)
+            cached = fetch.call()
+        result = cached or self._refresh(fetch, rejected)
         token = self._live(provider, user_id, organization_id, result)
         if token.access_token == rejected:
             raise self.reauthorization_required(
@@ -436,6 +474,9 @@ class PipesService:
                 organization_id=organization_id,
                 event_type=DISCONNECT,
                 event=None,
+                connected_account_id=None,
+                error_code=None,
+                error_reason=None,
             )
         return removed
 
@@ -583,6 +624,22 @@ class PipesService:
             provider, user_id=user_id, organization_id=organization_id
         )
 
+    async def aget_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """:meth:`get_credentials` run in a worker thread, so the event loop never blocks."""
+        return await sync_to_async(self.get_credentials, thread_sensitive=False)(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            connected_account_id=connected_account_id,
+        )
+
     async def arequire_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> AccessToken:
@@ -647,23 +704,60 @@ class PipesService:
 
     # Cache reads and writes.
 
-    def _cached(self, keys: CacheKeys) -> Entry | _CacheDown | None:
+    def _token_fetch(
+        self, provider: str, user_id: str, organization_id: str | None
+    ) -> _Fetch[TokenResult]:
+        def call() -> TokenResult:
+            return self.client.get_access_token(
+                provider, user_id=user_id, organization_id=organization_id
+            )
+
+        keys = CacheKeys.build(provider, user_id, organization_id)
+        return _Fetch(keys, call, TokenResult, provider, user_id)
+
+    def _get(self, fetch: _Fetch[R]) -> R:
+        """The answer from the cache while it is fresh, else from WorkOS (single flight),
+        else, while WorkOS is down, a cached one that has not yet expired."""
+        cached = self._cached(fetch)
+        if cached is CACHE_DOWN:
+            # The cache is down: ask WorkOS directly. Taking the lock and storing the
+            # answer would each wait for the cache's timeout again, for nothing.
+            return fetch.call()
+        if cached is not None and time.time() < cached.fresh_until:
+            return cached.result
+        try:
+            return self._refresh(fetch)
+        except PipesUnavailable as exc:
+            stale = _stale_result(cached, exc, fetch)
+            if stale is None:
+                raise
+            return stale
+        finally:
+            # Django's DEBUG page and error e-mails print the variables of every frame
+            # an exception leaves: the cached secret must be in none of them. The frames
+            # below hold no entry either.
+            del cached
+
+    def _cached(self, fetch: _Fetch[R]) -> Entry[R] | _CacheDown | None:
         """The entry, unless it is missing or older than an invalidation; read with both
         invalidation markers in one round trip."""
+        keys = fetch.keys
         found = self._cache_call(
             lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
         )
-        return CACHE_DOWN if found is None else valid_entry(found, keys)
+        return CACHE_DOWN if found is None else valid_entry(found, keys, fetch.kind)
 
     def _fresh_result(
-        self, keys: CacheKeys, started: float, rejected: str | None
-    ) -> TokenResult | _CacheDown | None:
+        self, fetch: _Fetch[R], started: float, rejected: str | None
+    ) -> R | _CacheDown | None:
         """The cached answer for a caller that started at ``started`` (see :func:`_answer`),
         if the entry is fresh (a peer may just have stored it)."""
-        entry = self._cached(keys)
+        entry = self._cached(fetch)
         return entry if entry is CACHE_DOWN else _answer(entry, started, rejected)
 
-    def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
+    def _store(
+        self, keys: CacheKeys, result: TokenResult | CredentialResult, fetched_at: float
+    ) -> None:
         now = time.time()
         fresh_until, lifetime = self._lifetimes(result, now)
         if lifetime <= 0:
@@ -685,13 +779,14 @@ class PipesService:
         lifetime = math.ceil(MAX_ENTRY_LIFETIME)
         self._cache_call(lambda: self.cache.set(keys.listing, entry.encode(), lifetime), None)
 
-    def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
+    def _lifetimes(self, result: TokenResult | CredentialResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
 
-        A token stays in the cache until it really expires, so it can be served if
-        WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before that.
+        A token (or credential) stays in the cache until it really expires, so it can be
+        served if WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before
+        that, and for ``TOKEN_TTL`` at most.
         """
-        token = result.access_token
+        token = result.granted
         if token is None:
             ttl = _pick(self._inactive_ttl, app_settings.INACTIVE_TTL)
             return now + ttl, ttl
@@ -718,17 +813,11 @@ class PipesService:
 
     # Single flight.
 
-    def _refresh(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        rejected: str | None = None,
-    ) -> TokenResult:
+    def _refresh(self, fetch: _Fetch[R], rejected: str | None = None) -> R:
         """One caller asks WorkOS, the others wait for its answer (or its failure).
         ``rejected``: a token this call replaces, which no cached entry fetched before it
         may answer with."""
+        keys = fetch.keys
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -738,43 +827,35 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(keys, started, deadline, rejected)
+            peer = self._wait_for_peer(fetch, started, deadline, rejected)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                fresh = self._fresh_result(keys, started, rejected)
-                if isinstance(fresh, TokenResult):
+                fresh = self._fresh_result(fetch, started, rejected)
+                if fresh is not None and not isinstance(fresh, _CacheDown):
                     return fresh
-            return self._fetch(provider, user_id, organization_id, keys, started)
+            return self._fetch(fetch, started)
         finally:
             if acquired:
                 self._cache_call(lambda: self.cache.delete(keys.lock), None)
 
-    def _fetch(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        started: float,
-    ) -> TokenResult:
+    def _fetch(self, fetch: _Fetch[R], started: float) -> R:
         """Ask WorkOS and store the answer; a failure, outage or refusal, is left in the
         cache for the requests waiting on the lock, so they don't ask in turn."""
         try:
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            result = fetch.call()
         except (PipesUnavailable, PipesAPIError) as exc:
             failure = Failure.of(exc, time.time()).encode()
-            self._cache_call(lambda: self.cache.set(keys.failure, failure, FAILURE_TTL), None)
+            key = fetch.keys.failure
+            self._cache_call(lambda: self.cache.set(key, failure, FAILURE_TTL), None)
             raise
-        self._store(keys, result, started)
+        self._store(fetch.keys, result, started)
         return result
 
     def _wait_for_peer(
-        self, keys: CacheKeys, started: float, deadline: float, rejected: str | None
-    ) -> TokenResult | None:
+        self, fetch: _Fetch[R], started: float, deadline: float, rejected: str | None
+    ) -> R | None:
         """Poll while another caller holds the lock.
 
         Returns its answer; raises its failure; returns None when the lock is gone with
@@ -784,25 +865,24 @@ class PipesService:
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            seen = self._peek(keys, started, rejected)
+            seen = self._peek(fetch, started, rejected)
             if isinstance(seen, Failure):
                 raise seen.error()
-            if isinstance(seen, TokenResult):
-                return seen
             if seen is False:
                 return None
+            if seen is not True:
+                return seen
         return None
 
-    def _peek(
-        self, keys: CacheKeys, started: float, rejected: str | None
-    ) -> TokenResult | Failure | bool:
+    def _peek(self, fetch: _Fetch[R], started: float, rejected: str | None) -> R | Failure | bool:
         """What the lock holder left since ``started``: its fresh answer, its failure,
         or whether it still holds the lock (False too when the cache fails)."""
+        keys = fetch.keys
         wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
         found = self._cache_call(lambda: self.cache.get_many(wanted), None)
         if found is None:
             return False
-        answer = _answer(valid_entry(found, keys), started, rejected)
+        answer = _answer(valid_entry(found, keys, fetch.kind), started, rejected)
         if answer is not None:
             return answer
         failure = Failure.decode(found.get(keys.failure))
@@ -846,15 +926,19 @@ class PipesService:
         )
 
 
-def _answer(entry: Entry | None, started: float, rejected: str | None) -> TokenResult | None:
+def _answer(entry: Entry[R] | None, started: float, rejected: str | None) -> R | None:
     """The cached answer for a caller that started at ``started``, if there is one: a
     fresh entry, but not the ``rejected`` token unless WorkOS handed it out again since."""
     if entry is None or time.time() >= entry.fresh_until:
         return None
-    token = entry.result.access_token
-    if rejected is None or token is None or token.access_token != rejected:
+    granted = entry.result.granted
+    if rejected is None or granted is None or _secret(granted) != rejected:
         return entry.result
     return entry.result if entry.fetched_at >= started else None
+
+
+def _secret(granted: AccessToken | Credential) -> str:
+    return granted.access_token if isinstance(granted, AccessToken) else granted.value
 
 
 class _CacheDown(enum.Enum):
@@ -864,17 +948,16 @@ class _CacheDown(enum.Enum):
 CACHE_DOWN = _CacheDown.CACHE_DOWN
 
 
-def _stale_result(
-    cached: Entry | None, exc: PipesUnavailable, provider: str, user_id: str
-) -> TokenResult | None:
+def _stale_result(cached: Entry[R] | None, exc: PipesUnavailable, fetch: _Fetch[R]) -> R | None:
     """Stale-if-error: the cached result if its token has not yet expired (logged)."""
     if cached is None or not cached.usable_when_unavailable(time.time()):
         return None
     logger.warning(
-        "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
+        "WorkOS unavailable (%s); serving the cached %s for provider=%s user=%s",
         exc,
-        provider,
-        mask_id(user_id),
+        fetch.what,
+        fetch.provider,
+        mask_id(fetch.user_id),
     )
     return cached.result
 

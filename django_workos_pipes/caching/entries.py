@@ -1,7 +1,9 @@
 """Cached answers: what a cache entry holds, and how it is written compactly.
 
 An entry records when its fetch started (so an invalidation written after that start
-makes it invalid), until when it is fresh, and the WorkOS answer itself.
+makes it invalid), until when it is fresh, and the WorkOS answer itself: a token
+(:class:`~django_workos_pipes.results.TokenResult`) or a credential
+(:class:`~django_workos_pipes.results.CredentialResult`), both cached the same way.
 
 The cache is shared with other versions of this package, other apps and people with a
 Redis shell, so what is read back is checked field by field: anything but exactly what
@@ -11,15 +13,22 @@ Redis shell, so what is read back is checked field by field: anything but exactl
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from ..exceptions import PipesAPIError, PipesUnavailable
-from ..results import AccessToken, TokenResult
+from ..results import AccessToken, Credential, CredentialResult, ReadOnlyDict, TokenResult
 from .keys import CacheKeys
+
+R = TypeVar("R", bound=TokenResult | CredentialResult)
+
+CREDENTIAL = "c1"
+"""Follows the timestamps in an encoded credential; bump it when that encoding changes."""
+_CREDENTIAL_LENGTH = 11
 
 FAILURE_TTL = 5
 """Seconds a failed fetch is shared with the requests that waited for it."""
@@ -31,15 +40,17 @@ MAX_TIMESTAMP = 253402300799.0
 
 
 @dataclass(frozen=True)
-class Entry:
+class Entry(Generic[R]):
     """A cached answer: when its fetch started, until when it is fresh, and the result."""
 
     fetched_at: float
     fresh_until: float
-    result: TokenResult
+    result: R
 
     def encode(self) -> tuple[Any, ...]:
         """A compact tuple: a few hundred bytes per token in Redis, no class paths."""
+        if isinstance(self.result, CredentialResult):
+            return (self.fetched_at, self.fresh_until, CREDENTIAL, *_encode(self.result))
         token = self.result.access_token
         if token is None:
             return (self.fetched_at, self.fresh_until, self.result.error)
@@ -55,9 +66,9 @@ class Entry:
         )
 
     @classmethod
-    def decode(cls, value: Any) -> Entry | None:
+    def decode(cls, value: Any) -> Entry[TokenResult] | Entry[CredentialResult] | None:
         """The entry, or None for anything this version did not write."""
-        if type(value) is not tuple or len(value) not in (3, 7):
+        if type(value) is not tuple or len(value) not in (3, 7, _CREDENTIAL_LENGTH):
             return None
         try:
             return _decode(value)
@@ -65,20 +76,24 @@ class Entry:
             return None
 
     def usable_when_unavailable(self, now: float) -> bool:
-        """Stale-if-error: an active token may be served until it really expires."""
-        token = self.result.access_token
-        if token is None:
+        """Stale-if-error: an active answer may be served until it really expires."""
+        granted = self.result.granted
+        if granted is None:
             return False
-        return token.expires_at is None or now < token.expires_at.timestamp()
+        return granted.expires_at is None or now < granted.expires_at.timestamp()
 
 
 @functools.lru_cache(maxsize=1024)
-def _decode(value: tuple[Any, ...]) -> Entry:
+def _decode(value: tuple[Any, ...]) -> Entry[TokenResult] | Entry[CredentialResult]:
     """Decode a cached tuple, memoised: a hit then costs a dictionary lookup, not the
     construction of three objects and a datetime on every request. Raises ValueError
     (or TypeError: an unhashable part) for a tuple :meth:`Entry.encode` can't have
     written; errors are not memoised."""
     fetched_at, fresh_until = _timestamp(value[0]), _timestamp(value[1])
+    if len(value) == _CREDENTIAL_LENGTH:
+        if value[2] != CREDENTIAL:
+            raise ValueError("not a credential entry")
+        return Entry(fetched_at, fresh_until, _decode_credential(value[3:]))
     if len(value) == 3:
         return Entry(fetched_at, fresh_until, TokenResult.inactive(_text(value[2])))
     if value[2] is not None:
@@ -91,6 +106,61 @@ def _decode(value: tuple[Any, ...]) -> Entry:
         _strings(value[6]),
     )
     return Entry(fetched_at, fresh_until, TokenResult.connected(token))
+
+
+_INACTIVE = (None, None, None, None, (), (), (), None)
+"""An inactive credential's eight items, its error first (here None)."""
+
+
+def _encode(result: CredentialResult) -> tuple[Any, ...]:
+    """Eight items: the error, then the credential's fields (None or empty when
+    inactive). The config is a tuple of pairs and the metadata JSON text, so the tuple
+    stays hashable for :func:`_decode`'s memo and holds no class path."""
+    credential = result.credential
+    if credential is None:
+        return (result.error, *_INACTIVE[1:])
+    expires = credential.expires_at.timestamp() if credential.expires_at else None
+    return (
+        None,
+        credential.auth_method,
+        credential.value,
+        expires,
+        credential.scopes,
+        credential.missing_scopes,
+        tuple(sorted(credential.config.items())),
+        json.dumps(dict(credential.metadata), sort_keys=True) if credential.metadata else None,
+    )
+
+
+def _decode_credential(value: tuple[Any, ...]) -> CredentialResult:
+    """The credential of :func:`_encode`, checked field by field like a token."""
+    error, auth_method, secret, expires, scopes, missing, config, metadata = value
+    if secret is None:
+        if value[1:] != _INACTIVE[1:]:
+            raise ValueError("an inactive entry carries no credential")
+        return CredentialResult.inactive(_text(error))
+    if error is not None:
+        raise ValueError("an active entry carries no error")
+    if type(config) is not tuple or not all(_is_pair(item) for item in config):
+        raise ValueError("not a config")
+    details = {} if metadata is None else json.loads(_text(metadata))
+    if type(details) is not dict:
+        raise ValueError("not metadata")
+    expires_at = None if expires is None else _timestamp(expires)
+    credential = Credential(
+        auth_method=_text(auth_method),
+        value=_text(secret),
+        expires_at=None if expires_at is None else datetime.fromtimestamp(expires_at, timezone.utc),
+        scopes=_strings(scopes),
+        missing_scopes=_strings(missing),
+        config=ReadOnlyDict(config),
+        metadata=ReadOnlyDict(details),
+    )
+    return CredentialResult.connected(credential)
+
+
+def _is_pair(value: Any) -> bool:
+    return type(value) is tuple and len(value) == 2 and all(type(part) is str for part in value)
 
 
 def _timestamp(value: Any) -> float:
@@ -161,13 +231,15 @@ class Failure:
         )
 
 
-def valid_entry(found: Mapping[str, Any], keys: CacheKeys) -> Entry | None:
-    """The entry among ``found`` (one ``get_many``), unless an invalidation marker was
-    written after its fetch started."""
+def valid_entry(found: Mapping[str, Any], keys: CacheKeys, kind: type[R]) -> Entry[R] | None:
+    """The entry among ``found`` (one ``get_many``) if it holds a ``kind`` answer, unless
+    an invalidation marker was written after its fetch started."""
     entry = Entry.decode(found.get(keys.token))
-    if entry is None:
+    if entry is None or not isinstance(entry.result, kind):
         return None
-    return entry if is_current(entry.fetched_at, found, keys.user_marker, keys.org_marker) else None
+    if not is_current(entry.fetched_at, found, keys.user_marker, keys.org_marker):
+        return None
+    return cast(Entry[R], entry)
 
 
 def is_current(fetched_at: float, found: Mapping[str, Any], *markers: str) -> bool:

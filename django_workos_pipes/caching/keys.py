@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 KEY_PREFIX = "wpipes1"
 
+TOKEN = "t"
+CREDENTIALS = "c"
+"""The kinds of cached answer: tokens and credentials, under keys of their own that share
+the invalidation markers, so whatever invalidates one invalidates the other."""
+
 
 def make_key(kind: str, *parts: str | None) -> str:
     """``wpipes1:<kind>:<digest of parts>``."""
@@ -38,9 +43,10 @@ def organization_listing_marker(organization_id: str | None) -> str:
 
 @dataclass(frozen=True)
 class CacheKeys:
-    """The cache keys of one (provider, user, organization)."""
+    """The cache keys of one (provider, user, organization) answer of one kind."""
 
     token: str
+    """The entry: the token, or with ``kind=CREDENTIALS`` the credential."""
     user_marker: str
     org_marker: str
     lock: str
@@ -50,9 +56,21 @@ class CacheKeys:
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
-    def build(cls, provider: str, user_id: str, organization_id: str | None) -> CacheKeys:
-        """The keys, memoised: they are built on every request, from a few distinct ids."""
-        token = make_key("t", provider, user_id, organization_id)
+    def build(
+        cls,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        kind: str = TOKEN,
+        connected_account_id: str | None = None,
+    ) -> CacheKeys:
+        """The keys, memoised: they are built on every request, from a few distinct ids.
+
+        Each ``connected_account_id`` has an entry (and lock) of its own; the markers are
+        the connection's, so invalidating the user's connection forgets all of them.
+        """
+        account = (connected_account_id,) if connected_account_id is not None else ()
+        token = make_key(kind, provider, user_id, organization_id, *account)
         return cls(
             token=token,
             user_marker=make_key("i", provider, user_id, organization_id),

@@ -2,8 +2,10 @@
 
 ``{% pipe_status "salesforce" as sf %}`` gives a :class:`~django_workos_pipes.status.PipeStatus`
 (never the token), read through the service's cache like any other lookup, so a page
-listing ten providers costs ten cache reads. ``{% pipe_connections as connections %}``
-gives the user's :class:`~django_workos_pipes.results.Connection` list (one cache read).
+listing ten providers costs ten cache reads; ``credentials=True`` reads the credentials
+call instead, for API-key providers and the provider's ``config`` (never the key).
+``{% pipe_connections as connections %}`` gives the user's
+:class:`~django_workos_pipes.results.Connection` list (one cache read).
 ``{% pipe_connect_url "salesforce" %}`` and ``{% pipe_reauthorize_url "salesforce" %}``
 link to the flows, ``{% pipe_disconnect_url "salesforce" %}`` is a disconnect form's
 action, each with ``next`` = this page. All of them take the user from ``request`` in
@@ -46,6 +48,7 @@ def pipe_status(
     *,
     user_id: str | _FromRequest | None = FROM_REQUEST,
     organization_id: str | _FromRequest | None = FROM_REQUEST,
+    credentials: bool = False,
 ) -> PipeStatus:
     """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable,
     ``"anonymous"`` when there is no user to look up and ``"not_linked"`` when the
@@ -54,14 +57,16 @@ def pipe_status(
     By default the user and organization come from the resolvers. With ``user_id`` given
     (an admin page showing someone else's connection), ``organization_id`` is None unless
     given too: the request's organization is the viewer's, not that user's.
+
+    With ``credentials=True`` the status comes from ``pipes.get_credentials``: for an
+    API-key provider, and to show ``auth_method`` and the provider's ``config``.
     """
+    get = service.pipes.get_credentials if credentials else service.pipes.get_access_token
     try:
         user, organization = _identity(context, user_id, organization_id, "pipe_status")
         if not user:
             return PipeStatus.anonymous(provider)
-        result = service.pipes.get_access_token(
-            provider, user_id=user, organization_id=organization
-        )
+        result = get(provider, user_id=user, organization_id=organization)
     except LinkRefused:
         return PipeStatus.not_linked(provider)
     except (PipesUnavailable, PipesAPIError) as exc:
