@@ -106,6 +106,35 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Ask WorkOS for every account of a provider (``supports_multiple_connections``).",
     ),
+    Setting(
+        "USER_EXTERNAL_ID",
+        "django_workos_pipes.identity.default_external_id",
+        "Callable or dotted path: Django user -> the WorkOS external_id that links it "
+        "(``linked_user_id``); default ``str(user.pk)``.",
+    ),
+    Setting(
+        "PROVISION_USERS",
+        False,
+        "``linked_user_id`` creates the WorkOS user (e-mail, names, external_id) of a Django "
+        "user that has none.",
+    ),
+    Setting(
+        "USER_LINK_TTL",
+        30 * 86400,
+        "Seconds a user's (or organization's) link to WorkOS stays cached.",
+        number=True,
+    ),
+    Setting(
+        "ORGANIZATION_EXTERNAL_ID",
+        None,
+        "Callable or dotted path: request -> the external_id of the WorkOS organization "
+        "(``linked_organization_id``), or None.",
+    ),
+    Setting(
+        "PROVIDER_NAMES",
+        {},
+        "Display names of provider slugs on the app's pages, e.g. {'salesforce': 'Salesforce'}.",
+    ),
     Setting("CONNECT_URL", "workos_pipes:connect", "URL name (or path) of the connect view."),
     Setting(
         "REAUTHORIZE_URL",
@@ -242,6 +271,29 @@ class PipesSettings:
     @property
     def SUPPORTS_MULTIPLE_CONNECTIONS(self) -> bool:
         return bool(self.get("SUPPORTS_MULTIPLE_CONNECTIONS"))
+
+    @property
+    def USER_EXTERNAL_ID(self) -> Callable[..., str | None]:
+        return self._resolver("USER_EXTERNAL_ID")
+
+    @property
+    def PROVISION_USERS(self) -> bool:
+        return bool(self.get("PROVISION_USERS"))
+
+    @property
+    def USER_LINK_TTL(self) -> float:
+        return float(self.get("USER_LINK_TTL"))
+
+    @property
+    def ORGANIZATION_EXTERNAL_ID(self) -> Callable[..., str | None] | None:
+        if self.get("ORGANIZATION_EXTERNAL_ID") is None:
+            return None
+        return self._resolver("ORGANIZATION_EXTERNAL_ID")
+
+    @property
+    def PROVIDER_NAMES(self) -> Mapping[str, str]:
+        value = self.get("PROVIDER_NAMES")
+        return value if isinstance(value, Mapping) else {}
 
     @property
     def CONNECT_URL(self) -> str:

@@ -2,9 +2,11 @@
 
 The decision lives in two plain functions shared by the decorator, the mixin and any
 other caller: :func:`check_pipe` (sync) and :func:`acheck_pipe` (async). Each returns
-None when the view may run, the token then being in ``request.pipes[provider]``, or
-the response to give instead: login, connect, reauthorize, pick an account (of several),
-the 403 for an organization's connection without an organization, or the 503 page.
+None when the view may run, the token (or, with ``credentials=True``, the
+:class:`~django_workos_pipes.results.Credential`) then being in
+``request.pipes[provider]``, or the response to give instead: login, connect,
+reauthorize, pick an account (of several), the 403 for an organization's connection
+without an organization, or the 503 page.
 
 The connection is the user's own, or (``owner="organization"``) their organization's.
 An account the user picked on the connections page (:mod:`.selection`) is asked for by
@@ -29,6 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from . import service
 from .exceptions import (
     PROVIDER_REJECTED_TOKEN,
+    LinkRefused,
     PipesAPIError,
     PipesReauthorizationRequired,
     PipesUnavailable,
@@ -39,6 +42,7 @@ from .http import (
     denied,
     is_htmx,
     login_required,
+    not_linked,
     organization_refused,
     unavailable,
     wants_json,
@@ -51,6 +55,8 @@ from .results import (
     NEEDS_REAUTHORIZATION,
     NOT_INSTALLED,
     AccessToken,
+    Credential,
+    CredentialResult,
     TokenResult,
 )
 from .selection import chosen_account, forget_account
@@ -76,17 +82,17 @@ CONSENT_ERRORS = frozenset(
 )
 
 
-class RequestPipes(dict[str, AccessToken]):
-    """``request.pipes``: the tokens granted to this request, by provider, and provider
-    sessions bound to the request's user and organization (and to the owner and account
-    each token was granted for)."""
+class RequestPipes(dict[str, AccessToken | Credential]):
+    """``request.pipes``: the tokens (or credentials) granted to this request, by
+    provider, and provider sessions bound to the request's user and organization (and to
+    the owner and account each was granted for)."""
 
     def __init__(self, user_id: str, organization_id: str | None) -> None:
         super().__init__()
         self.user_id = user_id
         self.organization_id = organization_id
         self.owners: dict[str, tuple[Owner, str | None]] = {}
-        """Provider -> (owner, account id) of each token granted."""
+        """Provider -> (owner, account id) of each grant."""
 
     def session(self, provider: str) -> requests.Session:
         """``pipes.session(provider, ...)`` for this request's user and organization, and
@@ -138,13 +144,23 @@ class Refusal:
 
 
 def require_pipe(
-    provider: str, *, scopes: Iterable[str] | None = None, owner: Owner = USER
+    provider: str,
+    *,
+    scopes: Iterable[str] | None = None,
+    credentials: bool = False,
+    owner: Owner = USER,
 ) -> Callable[[_View], _View]:
     """Run the view only once the ``provider`` connection is active and has every scope
     in ``scopes``; the token is then ``request.pipes[provider]``.
 
     The connection is the user's own, or with ``owner="organization"`` their
     organization's, shared by its members (a request with no organization gets a 403).
+
+    With ``credentials=True`` it is the connection's
+    :class:`~django_workos_pipes.results.Credential` instead (``pipes.get_credentials``):
+    the secret of an OAuth, API-key or client-credentials connection, with the
+    provider's ``config``. API keys have no scopes, so ``scopes`` fits OAuth only.
+
     Works on sync and async views (an async view stays a coroutine function) and with
     ``method_decorator``. Stacked, the outermost decorator is checked first.
     """
@@ -155,7 +171,7 @@ def require_pipe(
         if iscoroutinefunction(view):
 
             async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                response = await acheck_pipe(request, provider, required, owner=owner)
+                response = await acheck_pipe(request, provider, required, credentials, owner=owner)
                 if response is not None:
                     return response
                 return await arecover(request, view(request, *args, **kwargs))
@@ -163,7 +179,7 @@ def require_pipe(
             return cast(_View, functools.wraps(view)(async_wrapper))
 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            response = check_pipe(request, provider, required, owner=owner)
+            response = check_pipe(request, provider, required, credentials, owner=owner)
             if response is not None:
                 return response
             return recover(request, view, *args, **kwargs)
@@ -174,27 +190,34 @@ def require_pipe(
 
 
 def check_pipe(
-    request: HttpRequest, provider: str, scopes: tuple[str, ...] = (), *, owner: Owner = USER
+    request: HttpRequest,
+    provider: str,
+    scopes: tuple[str, ...] = (),
+    credentials: bool = False,
+    *,
+    owner: Owner = USER,
 ) -> HttpResponse | None:
-    """None if the view may run (the token is then in ``request.pipes``), else the answer.
+    """None if the view may run (the token, or with ``credentials`` the credential, is
+    then in ``request.pipes``), else the answer.
 
     WorkOS down, or refusing the call (a revoked API key, say), is a 503 page, logged;
-    the visitor did nothing wrong, so it is never a 500.
+    the visitor did nothing wrong, so it is never a 500. A user the resolver refuses to
+    link gets the page that says why (``workos_pipes/not_linked.html``).
     """
-    asked = _whom(request, provider, check_owner(owner))
-    if not isinstance(asked, _Asked):
-        return asked
+    get = service.pipes.get_credentials if credentials else service.pipes.get_access_token
     try:
-        result = _token(asked)
+        asked = _whom(request, provider, check_owner(owner))
+        if not isinstance(asked, _Asked):
+            return asked
+        result = get(provider, **asked.whose)
+        if _stale_choice(asked, result):
+            forget_account(request, provider, **asked.slot)
+            asked = asked.without_account()
+            result = get(provider, **asked.whose)
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
-    if _stale_choice(asked, result):
-        forget_account(request, provider, **asked.slot)
-        asked = asked.without_account()
-        try:
-            result = _token(asked)
-        except (PipesUnavailable, PipesAPIError) as exc:
-            return unavailable(request, provider, exc)
     outcome = decide(provider, scopes, result, owner=asked.owner)
     if isinstance(outcome, Refusal):
         return refuse(request, outcome)
@@ -203,7 +226,12 @@ def check_pipe(
 
 
 async def acheck_pipe(
-    request: HttpRequest, provider: str, scopes: tuple[str, ...] = (), *, owner: Owner = USER
+    request: HttpRequest,
+    provider: str,
+    scopes: tuple[str, ...] = (),
+    credentials: bool = False,
+    *,
+    owner: Owner = USER,
 ) -> HttpResponse | None:
     """:func:`check_pipe` for async views: nothing here blocks the event loop.
 
@@ -212,15 +240,18 @@ async def acheck_pipe(
     account). So does rendering a refusal, whose templates can be overridden by
     templates that touch the database.
     """
-    asked = await sync_to_async(_whom)(request, provider, check_owner(owner))
-    if not isinstance(asked, _Asked):
-        return asked
+    get = service.pipes.aget_credentials if credentials else service.pipes.aget_access_token
     try:
-        result = await _atoken(asked)
+        asked = await sync_to_async(_whom)(request, provider, check_owner(owner))
+        if not isinstance(asked, _Asked):
+            return asked
+        result = await get(provider, **asked.whose)
         if _stale_choice(asked, result):
             await sync_to_async(forget_account)(request, provider, **asked.slot)
             asked = asked.without_account()
-            result = await _atoken(asked)
+            result = await get(provider, **asked.whose)
+    except LinkRefused as refusal:
+        return await sync_to_async(not_linked)(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return await sync_to_async(unavailable)(request, provider, exc)
     outcome = decide(provider, scopes, result, owner=asked.owner)
@@ -254,16 +285,21 @@ async def arecover(request: HttpRequest, running: Awaitable[Any]) -> Any:
 
 
 def decide(
-    provider: str, scopes: tuple[str, ...], result: TokenResult, *, owner: Owner = USER
-) -> AccessToken | Refusal:
-    """The token if the connection is active with every scope; otherwise why not.
+    provider: str,
+    scopes: tuple[str, ...],
+    result: TokenResult | CredentialResult,
+    *,
+    owner: Owner = USER,
+) -> AccessToken | Credential | Refusal:
+    """The token (or credential) if the connection is active with every scope; otherwise
+    why not.
 
     ``needs_reauthorization`` and a missing scope are fixed by reauthorizing,
     ``account_selection_required`` by picking an account; every other error
     (``not_installed``, or a code WorkOS adds later) by connecting.
     """
-    token = result.access_token
-    if result.active and token is not None:
+    token = result.granted
+    if token is not None:
         if token.has_scopes(scopes):
             return token
         granted = set(token.scopes) - set(token.missing_scopes)
@@ -283,8 +319,7 @@ def _refusal_for(request: HttpRequest, exc: PipesReauthorizationRequired) -> Ref
         return None
     logger.info("%s; sending the user to fix it", exc)
     fixable = exc.error in (NEEDS_REAUTHORIZATION, PROVIDER_REJECTED_TOKEN)
-    owner = check_owner(exc.owner)
-    return Refusal(exc.provider, exc.error, reauthorize=fixable, owner=owner)
+    return Refusal(exc.provider, exc.error, reauthorize=fixable, owner=check_owner(exc.owner))
 
 
 def refuse(request: HttpRequest, refusal: Refusal) -> HttpResponse:
@@ -333,26 +368,19 @@ class _Asked:
 
 def _whom(request: HttpRequest, provider: str, owner: Owner) -> _Asked | HttpResponse:
     """Who asks for which connection, or the answer when nobody can: log in first, or
-    (an organization's connection) belong to an organization first."""
+    (an organization's connection) belong to an organization first. Raises
+    :class:`LinkRefused` as the resolvers do."""
     identity = _identity(request)
     if identity is None:
         return login_required(request)
     user_id, organization_id = identity
-    if owner == ORGANIZATION and organization_id is None:
+    if owner == ORGANIZATION and not organization_id:
         return organization_refused(request, provider, ORGANIZATION_REQUIRED)
     account_id = chosen_account(request, provider, owner=owner, organization_id=organization_id)
     return _Asked(provider, user_id, organization_id, owner, account_id)
 
 
-def _token(asked: _Asked) -> TokenResult:
-    return service.pipes.get_access_token(asked.provider, **asked.whose)
-
-
-async def _atoken(asked: _Asked) -> TokenResult:
-    return await service.pipes.aget_access_token(asked.provider, **asked.whose)
-
-
-def _stale_choice(asked: _Asked, result: TokenResult) -> bool:
+def _stale_choice(asked: _Asked, result: TokenResult | CredentialResult) -> bool:
     """A chosen account WorkOS no longer has: the choice is forgotten and the default
     account asked for instead, once."""
     return asked.account_id is not None and not result.active and result.error == NOT_INSTALLED
@@ -372,13 +400,13 @@ def _consent_error(request: HttpRequest) -> str | None:
     return error
 
 
-def _grant(request: HttpRequest, token: AccessToken, asked: _Asked) -> None:
+def _grant(request: HttpRequest, granted_now: AccessToken | Credential, asked: _Asked) -> None:
     granted = getattr(request, "pipes", None)
     if not isinstance(granted, RequestPipes):
         granted = request.pipes = RequestPipes(  # type: ignore[attr-defined]
             asked.user_id, asked.organization_id
         )
-    granted[asked.provider] = token
+    granted[asked.provider] = granted_now
     granted.owners[asked.provider] = (asked.owner, asked.account_id)
 
 

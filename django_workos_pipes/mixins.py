@@ -24,7 +24,9 @@ class PipeRequiredMixin:
 
     Set ``pipe_provider`` (and ``pipe_scopes``) for one provider, or ``pipe_providers``,
     a mapping of provider to required scopes, for several; they are checked in order and
-    the first one missing decides where the user goes. Tokens are in ``request.pipes``.
+    the first one missing decides where the user goes. Tokens are in ``request.pipes``;
+    with ``pipe_credentials = True``, the connections' credentials (config included)
+    instead, as ``require_pipe(..., credentials=True)`` gives.
     ``pipe_owner = "organization"`` requires the organization's shared connections
     instead of the user's own; override :meth:`get_pipe_owner` to mix both.
     """
@@ -32,6 +34,7 @@ class PipeRequiredMixin:
     pipe_provider: str | None = None
     pipe_scopes: Sequence[str] = ()
     pipe_providers: Mapping[str, Sequence[str]] = {}
+    pipe_credentials: bool = False
     pipe_owner: Owner = USER
 
     def get_pipe_owner(self, provider: str) -> Owner:
@@ -54,7 +57,8 @@ class PipeRequiredMixin:
         if getattr(self, "view_is_async", False):
             return self._adispatch(request, *args, **kwargs)
         for provider, scopes in self.get_pipe_requirements().items():
-            response = check_pipe(request, provider, scopes, owner=self.get_pipe_owner(provider))
+            owner = self.get_pipe_owner(provider)
+            response = check_pipe(request, provider, scopes, self.pipe_credentials, owner=owner)
             if response is not None:
                 return response
         return recover(request, super().dispatch, *args, **kwargs)  # type: ignore[misc]
@@ -62,7 +66,8 @@ class PipeRequiredMixin:
     async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         for provider, scopes in self.get_pipe_requirements().items():
             owner = self.get_pipe_owner(provider)
-            response = await acheck_pipe(request, provider, scopes, owner=owner)
+            credentials = self.pipe_credentials
+            response = await acheck_pipe(request, provider, scopes, credentials, owner=owner)
             if response is not None:
                 return response
         handling = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

@@ -3,10 +3,12 @@ the webhook.
 
 ``connect`` and ``reauthorize`` ask WorkOS for the consent URL of a provider and send
 the browser there; after consent WorkOS sends it back to ``next`` (a page of this site,
-else ``LOGIN_REDIRECT_URL``). ``connections`` lists every provider configured in WorkOS
-with the user's state (and their organization's shared connections); ``disconnect`` (a
-POST from that page) removes an account; ``choose_account`` (a POST too) remembers
-which of several accounts the user wants used.
+else ``LOGIN_REDIRECT_URL``). Starting a flow drops the cached token, so a GET sent by
+another site gets a confirmation page instead, whose button POSTs with a CSRF token.
+``connections`` lists every provider configured in WorkOS with the user's state (and
+their organization's shared connections); ``disconnect`` (a POST from that page) removes
+an account; ``choose_account`` (a POST too) remembers which of several accounts the user
+wants used.
 
 ``?owner=organization`` (or the same POST field) makes ``connect``, ``reauthorize`` and
 ``disconnect`` act on the organization's shared connection, which only an
@@ -32,14 +34,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import service
+from . import service, wire
 from .conf import app_settings
-from .exceptions import PipesAPIError, PipesUnavailable
+from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
 from .http import (
     ORGANIZATION_ADMIN_REQUIRED,
     ORGANIZATION_REQUIRED,
     client_redirect,
+    confirm,
+    is_cross_site,
     login_required,
+    not_linked,
     organization_refused,
     unavailable,
     wants_json,
@@ -70,12 +75,14 @@ def connections(request: HttpRequest) -> HttpResponse:
     organization owns. The listings come through the service's cache, so rendering the
     page again costs no WorkOS call until a connection changes.
     """
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request)
-    organization_id = resolve_organization_id(request)
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request)
+        organization_id = resolve_organization_id(request)
         found = service.pipes.list_connections(user_id, organization_id=organization_id)
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, None, exc)
     shared = _organization_connections(organization_id)
@@ -111,19 +118,21 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     ``owner=organization`` removes the organization's account (administrators only);
     ``account=<id>`` one of several accounts.
     """
+    if not wire.is_provider_slug(provider):
+        raise Http404("Unknown provider.")
     back = safe_next(request, default=reverse("workos_pipes:connections"))
     owner = _owner(request)
     if owner is None:
         return _bad_owner()
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request, back)
-    organization_id = resolve_organization_id(request)
-    refused = _may_manage(request, provider, owner, organization_id)
-    if refused is not None:
-        return refused
     account_id = _param(request, "account")
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request, back)
+        organization_id = resolve_organization_id(request)
+        refused = _may_manage(request, provider, owner, organization_id)
+        if refused is not None:
+            return refused
         removed = service.pipes.disconnect(
             provider,
             user_id=user_id,
@@ -131,6 +140,8 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
             owner=owner,
             connected_account_id=account_id,
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
     if account_id is not None:
@@ -149,38 +160,43 @@ def choose_account(request: HttpRequest, provider: str) -> HttpResponse:
     back to ``next`` or the connections page. Members choose among their organization's
     accounts too (``owner=organization``): using one is not managing it.
     """
+    if not wire.is_provider_slug(provider):
+        raise Http404("Unknown provider.")
     back = safe_next(request, default=reverse("workos_pipes:connections"))
     owner = _owner(request)
     if owner is None:
         return _bad_owner()
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request, back)
-    organization_id = resolve_organization_id(request)
-    if owner == ORGANIZATION and not organization_id:
-        return organization_refused(request, provider, ORGANIZATION_REQUIRED)
     account_id = _param(request, "account")
-    if account_id is not None:
-        try:
-            known = _account_ids(provider, user_id, organization_id, owner)
-        except (PipesUnavailable, PipesAPIError) as exc:
-            return unavailable(request, provider, exc)
-        if account_id not in known:
-            if wants_json(request):
-                return JsonResponse({"error": "unknown_account", "provider": provider}, status=400)
-            return HttpResponseBadRequest("No such account.")
+    try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request, back)
+        organization_id = resolve_organization_id(request)
+        if owner == ORGANIZATION and not organization_id:
+            return organization_refused(request, provider, ORGANIZATION_REQUIRED)
+        known = _account_ids(provider, user_id, organization_id, owner) if account_id else set()
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
+    except (PipesUnavailable, PipesAPIError) as exc:
+        return unavailable(request, provider, exc)
+    if account_id is not None and account_id not in known:
+        if wants_json(request):
+            return JsonResponse({"error": "unknown_account", "provider": provider}, status=400)
+        return HttpResponseBadRequest("No such account.")
     remember_account(request, provider, account_id, owner=owner, organization_id=organization_id)
     body = {"provider": provider, "connected_account_id": account_id}
     return client_redirect(request, back, status=200, body=body)
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
     """Send the user to WorkOS to connect ``provider``."""
     return _start_flow(request, provider, reauthorize=False)
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
     """Send the user to WorkOS to reauthorize their existing ``provider`` account (the
     one named by ``account``, else the one they chose, else WorkOS's default)."""
@@ -188,22 +204,27 @@ def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> HttpResponse:
+    if not wire.is_provider_slug(provider):
+        raise Http404("Unknown provider.")
     owner = _owner(request)
     if owner is None:
         return _bad_owner()
-    user_id = resolve_user_id(request)
-    if not user_id:
-        return login_required(request)
-    organization_id = resolve_organization_id(request)
-    refused = _may_manage(request, provider, owner, organization_id)
-    if refused is not None:
-        return refused
-    account_id = None
-    if reauthorize:
-        account_id = _param(request, "account") or chosen_account(
-            request, provider, owner=owner, organization_id=organization_id
-        )
+    if request.method == "GET" and is_cross_site(request):
+        # Before anything else: resolving the user may call WorkOS too.
+        return confirm(request, provider, reauthorize=reauthorize, next_url=safe_next(request))
     try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request)
+        organization_id = resolve_organization_id(request)
+        refused = _may_manage(request, provider, owner, organization_id)
+        if refused is not None:
+            return refused
+        account_id = None
+        if reauthorize:
+            account_id = _param(request, "account") or chosen_account(
+                request, provider, owner=owner, organization_id=organization_id
+            )
         url = service.pipes.authorize_url(
             provider,
             user_id=user_id,
@@ -213,6 +234,8 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
             owner=owner,
             connected_account_id=account_id,
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except PipesUnavailable as exc:
         return unavailable(request, provider, exc)
     except PipesAPIError as exc:

@@ -7,6 +7,7 @@ since each one is a dependency a maintainer has to keep in mind.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,27 @@ def test_wire_and_emulator_use_the_standard_library_only(name: str) -> None:
             assert target in allowed or target.startswith(f"{PACKAGE}.emulator"), target
         else:
             assert top in sys.stdlib_module_names or top == "__future__", target
+
+
+def loaded_by(*modules: str) -> set[str]:
+    """The top-level packages a fresh interpreter loads to import ``modules``."""
+    probe = (
+        "import importlib, sys; before = set(sys.modules); "
+        f"[importlib.import_module(m) for m in {list(modules)!r}]; "
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return set(ast.literal_eval(loaded))
+
+
+def test_importing_the_emulator_loads_no_third_party_module() -> None:
+    names = loaded_by(f"{PACKAGE}.emulator", f"{PACKAGE}.emulator.cli")
+    assert {n for n in names if n not in sys.stdlib_module_names} <= {PACKAGE}
+
+
+def test_the_service_imports_no_http_library_until_it_calls_workos() -> None:
+    """requests and urllib3 cost tens of milliseconds of every process start."""
+    names = loaded_by(PACKAGE, f"{PACKAGE}.service", f"{PACKAGE}.workos.client")
+    assert not names & {"requests", "urllib3"}

@@ -307,7 +307,7 @@ def test_disconnect_while_workos_is_down_or_refusing_is_the_503_page(
     stubs.stub_delete(upstream, "salesforce", status=status, body=body)
     response = client.post(disconnect_path())
     assert response.status_code == 503
-    assert "check your salesforce connection" in response.content.decode()
+    assert "check your Salesforce connection" in response.content.decode()
 
 
 # Template tags -----------------------------------------------------------------------

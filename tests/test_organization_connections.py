@@ -15,7 +15,7 @@ from responses import matchers
 
 from django_workos_pipes import pipes, wire
 from django_workos_pipes.caching.keys import connection_keys
-from django_workos_pipes.exceptions import PipesReauthorizationRequired
+from django_workos_pipes.exceptions import InvalidPathSegment, PipesReauthorizationRequired
 from django_workos_pipes.owners import OWNERS, check_owner
 from django_workos_pipes.signals import DISCONNECT, connection_changed
 from django_workos_pipes.testing import post_webhook, webhook_event
@@ -413,9 +413,9 @@ def test_connect_and_reauthorize_the_organization_s_connection(
 
 def test_the_client_refuses_an_empty_organization_before_sending() -> None:
     client = PipesClient(api_key=API_KEY, base_url=WORKOS)
-    with pytest.raises(ValueError, match="organization_id"):
+    with pytest.raises(InvalidPathSegment):
         client.list_organization_data_providers("")
-    with pytest.raises(ValueError, match="organization_id"):
+    with pytest.raises(InvalidPathSegment):
         client.get_connected_account("salesforce", user_id=None, owner="organization")
 
 

@@ -15,6 +15,11 @@ from ..owners import ORGANIZATION, USER, Owner
 
 KEY_PREFIX = "wpipes1"
 
+TOKEN = "t"
+CREDENTIALS = "c"
+"""The kinds of cached answer: tokens and credentials, under keys of their own that share
+the invalidation markers, so whatever invalidates one invalidates the other."""
+
 
 def make_key(kind: str, *parts: str | None) -> str:
     """``wpipes1:<kind>:<digest of parts>``."""
@@ -40,9 +45,10 @@ def organization_listing_marker(organization_id: str | None) -> str:
 
 @dataclass(frozen=True)
 class CacheKeys:
-    """The cache keys of one (provider, user, organization)."""
+    """The cache keys of one (provider, user, organization) answer of one kind."""
 
     token: str
+    """The entry: the token, or with ``kind=CREDENTIALS`` the credential."""
     user_marker: str
     org_marker: str
     lock: str
@@ -57,15 +63,18 @@ class CacheKeys:
         provider: str,
         user_id: str | None,
         organization_id: str | None,
+        kind: str = TOKEN,
         connected_account_id: str | None = None,
     ) -> CacheKeys:
         """The keys, memoised: they are built on every request, from a few distinct ids.
 
-        ``user_id`` None means the organization's own connection (see :func:`connection_keys`);
-        a ``connected_account_id`` gets an entry of its own, under the same markers.
+        Each ``connected_account_id`` has an entry (and lock) of its own; the markers are
+        the connection's, so invalidating the user's connection forgets all of them.
+        ``user_id`` None means the organization's own connection (see
+        :func:`connection_keys`).
         """
-        parts = (provider, user_id, organization_id)
-        token = make_key("t", *parts, *((connected_account_id,) if connected_account_id else ()))
+        account = (connected_account_id,) if connected_account_id is not None else ()
+        token = make_key(kind, provider, user_id, organization_id, *account)
         return cls(
             token=token,
             user_marker=make_key("i", provider, user_id, organization_id),
@@ -82,16 +91,17 @@ def connection_keys(
     organization_id: str | None,
     *,
     owner: Owner = USER,
+    kind: str = TOKEN,
     connected_account_id: str | None = None,
 ) -> CacheKeys:
-    """The keys of one connection, whoever owns it.
+    """The keys of one connection's answer, whoever owns it.
 
     An organization-owned connection has one entry per (provider, organization), whoever
     of its members asks: the user is left out of its keys, so every member shares one
     answer, and :func:`organization_marker` (``invalidate_organization``) ends it.
     """
     subject = None if owner == ORGANIZATION else user_id
-    return CacheKeys.build(provider, subject, organization_id, connected_account_id)
+    return CacheKeys.build(provider, subject, organization_id, kind, connected_account_id)
 
 
 @dataclass(frozen=True)
@@ -118,3 +128,10 @@ def event_key(event_id: str) -> str:
     """The webhook ledger's key for an event id; any id WorkOS sends makes a valid key."""
     digest = hashlib.blake2b(event_id.encode("utf-8", "replace"), digest_size=20)
     return f"{KEY_PREFIX}:webhook-event:{digest.hexdigest()}"
+
+
+def link_key(kind: str, environment: str, external_id: str) -> str:
+    """The key of a cached link from a site's own id to a WorkOS user (``kind`` ``"u"``)
+    or organization (``"g"``). ``environment`` tells WorkOS environments apart, so a
+    site moving from the emulator or a staging key to production never reuses a link."""
+    return make_key(f"link-{kind}", environment, external_id)

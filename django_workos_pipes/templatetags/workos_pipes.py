@@ -2,8 +2,10 @@
 
 ``{% pipe_status "salesforce" as sf %}`` gives a :class:`~django_workos_pipes.status.PipeStatus`
 (never the token), read through the service's cache like any other lookup, so a page
-listing ten providers costs ten cache reads. ``{% pipe_connections as connections %}``
-gives the user's :class:`~django_workos_pipes.results.Connection` list (one cache read),
+listing ten providers costs ten cache reads; ``credentials=True`` reads the credentials
+call instead, for API-key providers and the provider's ``config`` (never the key).
+``{% pipe_connections as connections %}`` gives the user's
+:class:`~django_workos_pipes.results.Connection` list (one cache read),
 ``{% pipe_organization_connections as shared %}`` their organization's.
 ``{% pipe_connect_url "salesforce" %}`` and ``{% pipe_reauthorize_url "salesforce" %}``
 link to the flows, ``{% pipe_disconnect_url "salesforce" %}`` is a disconnect form's
@@ -23,9 +25,10 @@ from django import template
 from django.http import HttpRequest
 
 from .. import service
-from ..exceptions import PipesAPIError, PipesConfigurationError, PipesUnavailable
+from ..exceptions import LinkRefused, PipesAPIError, PipesConfigurationError, PipesUnavailable
 from ..identity import is_organization_admin, resolve_organization_id, resolve_user_id
 from ..owners import ORGANIZATION, USER, check_owner
+from ..providers import provider_name
 from ..redirects import (
     choose_account_url,
     connect_url,
@@ -58,39 +61,54 @@ def pipe_status(
     *,
     user_id: str | _FromRequest | None = FROM_REQUEST,
     organization_id: str | _FromRequest | None = FROM_REQUEST,
+    credentials: bool = False,
     owner: str = USER,
 ) -> PipeStatus:
     """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable,
-    ``"anonymous"`` when there is no user to look up, and ``"organization_required"``
-    for an organization's connection (``owner="organization"``) without an organization.
+    ``"anonymous"`` when there is no user to look up, ``"not_linked"`` when the
+    logged-in user can't be linked to a WorkOS user (the connect link explains why), and
+    ``"organization_required"`` for an organization's connection
+    (``owner="organization"``) without an organization.
 
     By default the user and organization come from the resolvers, and the account is the
-    one the user chose (of several). With ``user_id`` given (an admin page showing
-    someone else's connection), ``organization_id`` is None unless given too: the
-    request's organization is the viewer's, not that user's.
+    one the user chose (of several). With ``user_id`` given
+    (an admin page showing someone else's connection), ``organization_id`` is None unless
+    given too: the request's organization is the viewer's, not that user's.
+
+    With ``credentials=True`` the status comes from ``pipes.get_credentials``: for an
+    API-key provider, and to show ``auth_method`` and the provider's ``config``.
     """
     whose = check_owner(owner)
-    user, organization = _identity(context, user_id, organization_id, "pipe_status")
-    if not user:
-        return PipeStatus.anonymous(provider)
-    if whose == ORGANIZATION and not organization:
-        return PipeStatus.organization_required(provider)
-    account = None
-    if user_id is FROM_REQUEST:
-        request = _request(context, "pipe_status")
-        account = chosen_account(request, provider, owner=whose, organization_id=organization)
+    get = service.pipes.get_credentials if credentials else service.pipes.get_access_token
     try:
-        result = service.pipes.get_access_token(
+        user, organization = _identity(context, user_id, organization_id, "pipe_status")
+        if not user:
+            return PipeStatus.anonymous(provider)
+        if whose == ORGANIZATION and not organization:
+            return PipeStatus.organization_required(provider)
+        account = None
+        if user_id is FROM_REQUEST:
+            request = _request(context, "pipe_status")
+            account = chosen_account(request, provider, owner=whose, organization_id=organization)
+        result = get(
             provider,
             user_id=user,
             organization_id=organization,
             owner=whose,
             connected_account_id=account,
         )
+    except LinkRefused:
+        return PipeStatus.not_linked(provider)
     except (PipesUnavailable, PipesAPIError) as exc:
         logger.warning("pipe_status for provider=%s shows 'unknown': %s", provider, exc)
         return PipeStatus.unknown(provider)
     return PipeStatus.from_result(provider, result)
+
+
+@register.filter
+def pipe_provider_name(slug: str) -> str:
+    """``{{ "hubspot"|pipe_provider_name }}`` -> ``HubSpot`` (see ``PROVIDER_NAMES``)."""
+    return provider_name(str(slug))
 
 
 @register.simple_tag(takes_context=True)
@@ -107,11 +125,13 @@ def pipe_connections(
     template can say so (``{% if connections is None %}``), and ``{% for %}`` over it
     simply shows nothing. ``user_id`` / ``organization_id`` as for ``pipe_status``.
     """
-    user, organization = _identity(context, user_id, organization_id, "pipe_connections")
-    if not user:
-        return ()
     try:
+        user, organization = _identity(context, user_id, organization_id, "pipe_connections")
+        if not user:
+            return ()
         return service.pipes.list_connections(user, organization_id=organization)
+    except LinkRefused:
+        return ()  # nothing to list: a connect link shows the user why
     except (PipesUnavailable, PipesAPIError) as exc:
         logger.warning("pipe_connections shows nothing: %s", exc)
         return None
@@ -124,13 +144,16 @@ def pipe_organization_connections(
     """The organization's shared connections (``pipes.list_organization_connections``),
     by default of the request's organization: empty without one, None while WorkOS is
     unavailable."""
-    if organization_id is FROM_REQUEST:
-        request = _request(context, "pipe_organization_connections")
-        organization_id = resolve_organization_id(request) if resolve_user_id(request) else None
-    if not organization_id:
-        return ()
     try:
+        if organization_id is FROM_REQUEST:
+            request = _request(context, "pipe_organization_connections")
+            user = resolve_user_id(request)
+            organization_id = resolve_organization_id(request) if user else None
+        if not organization_id:
+            return ()
         return service.pipes.list_organization_connections(organization_id)
+    except LinkRefused:
+        return ()
     except (PipesUnavailable, PipesAPIError) as exc:
         logger.warning("pipe_organization_connections shows nothing: %s", exc)
         return None
@@ -142,7 +165,10 @@ def pipe_organization_admin(context: template.Context) -> bool:
     organization's connections (``ORGANIZATION_ADMIN_RESOLVER``): to show those actions
     to administrators only."""
     request = _request(context, "pipe_organization_admin")
-    return bool(resolve_organization_id(request)) and is_organization_admin(request)
+    try:
+        return bool(resolve_organization_id(request)) and is_organization_admin(request)
+    except LinkRefused:
+        return False
 
 
 @register.simple_tag(takes_context=True)
@@ -150,11 +176,12 @@ def pipe_chosen_account(context: template.Context, provider: str, owner: str = U
     """The id of the account (of several) the request's user chose for ``provider``, or
     None."""
     request = _request(context, "pipe_chosen_account")
+    try:
+        organization_id = resolve_organization_id(request)
+    except LinkRefused:
+        return None
     return chosen_account(
-        request,
-        provider,
-        owner=check_owner(owner),
-        organization_id=resolve_organization_id(request),
+        request, provider, owner=check_owner(owner), organization_id=organization_id
     )
 
 
@@ -163,7 +190,8 @@ def pipe_connect_url(
     context: template.Context, provider: str, next: str | None = None, owner: str = USER
 ) -> str:
     """The connect flow's URL, coming back to ``next`` (by default, this page)."""
-    return connect_url(provider, _next(context, next, "pipe_connect_url"), owner=check_owner(owner))
+    back = _next(context, next, "pipe_connect_url")
+    return connect_url(provider, back, owner=check_owner(owner))
 
 
 @register.simple_tag(takes_context=True)

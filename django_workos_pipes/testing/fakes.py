@@ -13,6 +13,10 @@ flip a connection halfway and see the next request follow::
         ...
         fake.needs_reauthorization("salesforce", user_id="user_01ANN")
 
+Credentials (``pipes.get_credentials``) come from the same declarations: an OAuth
+connection's token, or an API key declared with :meth:`PipesFake.connect_api_key`, each
+with the ``config`` it was declared with.
+
 A connection belongs to a user (the default) or, declared with
 ``owner="organization"``, to an organization: then every member's token call answers
 from it (the fake does not model memberships). An owner may hold several accounts of one
@@ -34,13 +38,14 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlencode
 
-from ..exceptions import PipesUnavailable
+from .. import wire
+from ..exceptions import PipesAPIError, PipesUnavailable
 from ..owners import ORGANIZATION, USER, Owner, check_owner
 from ..results import (
     ACCOUNT_SELECTION_REQUIRED,
@@ -50,7 +55,12 @@ from ..results import (
     AccessToken,
     ConnectedAccount,
     Connection,
+    Credential,
+    CredentialResult,
+    ReadOnlyDict,
     TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
 )
 
 if TYPE_CHECKING:
@@ -76,11 +86,14 @@ class FakeCall(NamedTuple):
     """One call the app made to WorkOS, as the fake received it.
 
     ``method`` is the :class:`~django_workos_pipes.workos.protocol.WorkOSClient` method:
-    ``"get_access_token"``, ``"authorize_url"``, ``"get_connected_account"``,
-    ``"list_data_providers"`` or ``"list_organization_data_providers"`` (whose
-    ``provider`` is ``""``: they name none) or ``"delete_connected_account"``.
-    ``user_id`` is None for a call that names no user (an organization's listing, or an
-    organization's account read or removed).
+    ``"get_access_token"``, ``"get_credentials"``, ``"authorize_url"``,
+    ``"get_connected_account"``, ``"list_data_providers"`` or
+    ``"list_organization_data_providers"`` (whose ``provider`` is ``""``: they name
+    none), ``"delete_connected_account"``, or one of the linking calls
+    ``"get_user_by_external_id"``, ``"create_user"`` and
+    ``"get_organization_by_external_id"`` (``provider`` and ``user_id`` empty,
+    ``external_id`` set). ``user_id`` is None for a call that names no user (an
+    organization's listing, or an organization's account read or removed).
     """
 
     method: str
@@ -89,6 +102,7 @@ class FakeCall(NamedTuple):
     organization_id: str | None = None
     return_to: str | None = None
     connected_account_id: str | None = None
+    external_id: str | None = None
     owner: Owner = USER
     supports_multiple_connections: bool = False
 
@@ -105,6 +119,24 @@ class _Account:
     account_display_name: str | None = None
     account_identifier: str | None = None
     established_by_user_id: str | None = None
+    auth_method: str = "oauth"
+    config: Mapping[str, str] = field(default_factory=dict)
+
+    def credential(self) -> CredentialResult:
+        """The credentials call's answer: the token (or API key) with the config."""
+        token = self.token
+        if token is None:
+            return CredentialResult.inactive(self.error or NOT_INSTALLED)
+        return CredentialResult.connected(
+            Credential(
+                auth_method=self.auth_method,
+                value=token.access_token,
+                expires_at=token.expires_at,
+                scopes=token.scopes,
+                missing_scopes=token.missing_scopes,
+                config=ReadOnlyDict(self.config),
+            )
+        )
 
     def connected_account(self, key: _Key, role: str) -> ConnectedAccount:
         """The account as WorkOS would describe it (never with the token)."""
@@ -118,6 +150,7 @@ class _Account:
             created_at=self.created_at,
             updated_at=self.updated_at,
             connection_role=role,
+            auth_method=self.auth_method,
             user_id=key[1],
             organization_id=key[2],
             established_by_user_id=self.established_by_user_id,
@@ -141,6 +174,9 @@ class PipesFake:
         self._providers: dict[str, str] = {}
         self._organization_owned: set[str] = set()
         self._services: list[PipesService] = []
+        self._users: list[WorkOSUser] = []
+        self._organizations: list[WorkOSOrganization] = []
+        self._linked: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         accounts = sum(len(listed) for listed in self._accounts.values())
@@ -162,11 +198,13 @@ class PipesFake:
         expires_at: datetime | timedelta | None = DEFAULT_LIFETIME,
         account_display_name: str | None = None,
         account_identifier: str | None = None,
+        config: Mapping[str, str] | None = None,
     ) -> AccessToken:
-        """An active connection; returns the token the app will be given.
+        """An active OAuth connection; returns the token the app will be given.
 
         ``token`` defaults to a fresh ``fake_<provider>_...`` string; ``expires_at`` is
         an aware datetime, a lifetime from now, or None for a token that never expires.
+        ``config`` is what the credentials call answers as the provider's config.
         Connecting again keeps the account's id (and labels not given again), as WorkOS
         does on a reconnect. ``owner="organization"`` declares the organization's
         connection (``user_id``, if given, is the member who established it); a new
@@ -192,8 +230,47 @@ class PipesFake:
             token=access_token,
             account_display_name=account_display_name,
             account_identifier=account_identifier,
+            config=_config(config),
         )
         return access_token
+
+    def connect_api_key(
+        self,
+        provider: str,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        *,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        api_key: str | None = None,
+        config: Mapping[str, str] | None = None,
+        account_display_name: str | None = None,
+    ) -> Credential:
+        """An active API-key connection with the provider's ``config`` (a Zendesk
+        ``subdomain``); returns the credential the app will be given. ``api_key``
+        defaults to a fresh ``fake_<provider>_key_...`` string. An API key never expires
+        and has no scopes; the token call answers it too, as the WorkOS guide describes
+        ("the same flow you already use for OAuth access tokens").
+        """
+        value = api_key if api_key is not None else f"fake_{provider}_key_{secrets.token_hex(12)}"
+        if not value:
+            raise ValueError("api_key must be a non-empty string")
+        key = _key(provider, user_id, organization_id, owner)
+        self._declare(
+            key,
+            connected_account_id,
+            established_by=user_id if owner == ORGANIZATION else None,
+            token=AccessToken(access_token=value),
+            account_display_name=account_display_name,
+            auth_method="api_key",
+            config=_config(config),
+        )
+        with self._lock:
+            declared = _pick(self._accounts[key], connected_account_id)
+        assert declared is not None
+        credential = declared.credential().credential
+        assert credential is not None
+        return credential
 
     def needs_reauthorization(
         self,
@@ -292,7 +369,58 @@ class PipesFake:
                 self._organization_owned.add(provider)
         self._invalidate_listings()
 
+    def add_user(
+        self,
+        email: str,
+        *,
+        external_id: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        user_id: str | None = None,
+    ) -> WorkOSUser:
+        """A WorkOS user, as if made in the WorkOS dashboard.
+
+        With ``external_id`` (``str(user.pk)`` by default, for ``linked_user_id``), it is
+        the WorkOS user of that Django user; without, it only holds ``email``, so that
+        provisioning a Django user with the same address is refused
+        (``email_not_available``), as WorkOS does.
+        """
+        user = WorkOSUser(
+            id=user_id or f"user_fake_{secrets.token_hex(8)}",
+            email=email.strip().lower(),
+            external_id=external_id,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        with self._lock:
+            self._users.append(user)
+        if external_id is not None:
+            self._forget_link("u", external_id)
+        return user
+
+    def add_organization(
+        self, name: str, *, external_id: str | None = None, organization_id: str | None = None
+    ) -> WorkOSOrganization:
+        """A WorkOS organization, found by ``linked_organization_id`` through its
+        ``external_id``."""
+        organization = WorkOSOrganization(
+            id=organization_id or f"org_fake_{secrets.token_hex(8)}",
+            name=name,
+            external_id=external_id,
+        )
+        with self._lock:
+            self._organizations.append(organization)
+        if external_id is not None:
+            self._forget_link("g", external_id)
+        return organization
+
     # What happened -----------------------------------------------------------------
+
+    @property
+    def users(self) -> list[WorkOSUser]:
+        """Every WorkOS user: those added, then those the app created (provisioning)."""
+        with self._lock:
+            return list(self._users)
 
     @property
     def calls(self) -> list[FakeCall]:
@@ -334,6 +462,35 @@ class PipesFake:
         if account.token is not None:
             return TokenResult.connected(account.token)
         return TokenResult.inactive(account.error or NOT_INSTALLED)
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+        owner: Owner = USER,
+        supports_multiple_connections: bool = False,
+    ) -> CredentialResult:
+        """The declared connection's credential; ``not_installed`` when none is declared,
+        or when ``connected_account_id`` names no declared account."""
+        call = FakeCall(
+            "get_credentials",
+            provider,
+            user_id,
+            organization_id,
+            connected_account_id=connected_account_id,
+            owner=owner,
+            supports_multiple_connections=supports_multiple_connections,
+        )
+        accounts = self._answer(call)
+        if connected_account_id is None and supports_multiple_connections and len(accounts) > 1:
+            return CredentialResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+        account = _pick(accounts, connected_account_id)
+        if account is None:
+            return CredentialResult.inactive(NOT_INSTALLED)
+        return account.credential()
 
     def authorize_url(
         self,
@@ -458,6 +615,46 @@ class PipesFake:
                 self._accounts.pop(key, None)
         return True
 
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        self._record_link_call("get_user_by_external_id", "u", external_id)
+        with self._lock:
+            return next((u for u in self._users if u.external_id == external_id), None)
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """Creates the user, unless another has the e-mail address: then the 400 WorkOS
+        answers (``errors[].code`` ``email_not_available``)."""
+        self._record_link_call("create_user", "u", external_id)
+        user = WorkOSUser(
+            id=f"user_fake_{secrets.token_hex(8)}",
+            email=email.strip().lower(),
+            external_id=external_id,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        with self._lock:
+            if any(existing.email == user.email for existing in self._users):
+                raise PipesAPIError(
+                    "Could not create user.",
+                    status_code=400,
+                    code="user_creation_error",
+                    error_codes=(wire.EMAIL_NOT_AVAILABLE,),
+                )
+            self._users.append(user)
+        return user
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        self._record_link_call("get_organization_by_external_id", "g", external_id)
+        with self._lock:
+            found = (o for o in self._organizations if o.external_id == external_id)
+            return next(found, None)
+
     # Installing into a service -----------------------------------------------------
 
     @contextlib.contextmanager
@@ -486,7 +683,9 @@ class PipesFake:
                     self._services.remove(service)
                     seen = list(self._seen)
                     listed = [*self._listed, *((user, org) for _, user, org, _ in seen)]
+                    linked = list(self._linked)
                 _forget(service, seen, listed)
+                _forget_links([service], linked)
 
     # Internals ---------------------------------------------------------------------
 
@@ -500,8 +699,12 @@ class PipesFake:
         error: str | None = None,
         account_display_name: str | None = None,
         account_identifier: str | None = None,
+        auth_method: str | None = None,
+        config: dict[str, str] | None = None,
     ) -> None:
-        """Replace (or add) the named account, else the compatibility one."""
+        """Replace (or add) the named account, else the compatibility one; what is not
+        given (labels, the method, the config) stays as it was, as WorkOS keeps it across
+        a reconnect."""
         now = datetime.now(timezone.utc)
         with self._lock:
             accounts = self._accounts.setdefault(key, [])
@@ -520,6 +723,8 @@ class PipesFake:
                 or (existing.account_identifier if existing else None),
                 established_by_user_id=established_by
                 or (existing.established_by_user_id if existing else None),
+                auth_method=auth_method or (existing.auth_method if existing else "oauth"),
+                config=config if config is not None else (existing.config if existing else {}),
             )
             if existing is None:
                 accounts.append(account)
@@ -581,6 +786,18 @@ class PipesFake:
             connections.append(Connection(provider, name, first, every, connection_owner=owner))
         return tuple(connections)
 
+    def _record_link_call(self, method: str, kind: str, external_id: str) -> None:
+        with self._lock:
+            self._calls.append(FakeCall(method, "", "", external_id=external_id))
+            self._linked.add((kind, external_id))
+
+    def _forget_link(self, kind: str, external_id: str) -> None:
+        """Make every service this fake is installed in forget a cached link."""
+        with self._lock:
+            services = list(self._services)
+            self._linked.add((kind, external_id))
+        _forget_links(services, [(kind, external_id)])
+
     def _invalidate(self, key: _Key) -> None:
         """Make every service this fake is installed in forget its answers for ``key``."""
         with self._lock:
@@ -602,16 +819,17 @@ class PipesFake:
 
 
 def _forget(service: PipesService, seen: Iterable[_Seen], listed: Iterable[_Owner] = ()) -> None:
-    """Delete the cache entries (answers, markers, locks) of ``seen`` and the listings of
-    ``listed``: a clean slate."""
-    from ..caching.keys import CacheKeys, ListingKeys
+    """Delete the cache entries (answers of both kinds, markers, locks) of ``seen`` and
+    the listings of ``listed``: a clean slate."""
+    from ..caching.keys import CREDENTIALS, TOKEN, CacheKeys, ListingKeys
 
     names: list[str] = []
     for provider, user_id, organization_id, account_id in seen:
-        cache_keys = CacheKeys.build(provider, user_id, organization_id, account_id)
-        names += [cache_keys.token, cache_keys.user_marker, cache_keys.lock, cache_keys.failure]
-        if user_id is None:
-            names.append(cache_keys.org_marker)
+        for kind in (TOKEN, CREDENTIALS):
+            keys = CacheKeys.build(provider, user_id, organization_id, kind, account_id)
+            names += [keys.token, keys.user_marker, keys.lock, keys.failure]
+            if user_id is None:
+                names.append(keys.org_marker)
     for user_id, organization_id in set(listed):
         listing_keys = ListingKeys.build(user_id, organization_id)
         names += [listing_keys.listing, listing_keys.user_marker]
@@ -620,6 +838,17 @@ def _forget(service: PipesService, seen: Iterable[_Seen], listed: Iterable[_Owne
     if names:
         with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
             service.cache.delete_many(names)
+
+
+def _forget_links(services: Iterable[PipesService], links: Iterable[tuple[str, str]]) -> None:
+    """Drop the cached links of ``links`` (kind ``"u"`` or ``"g"``, external id)."""
+    links = list(links)
+    for service in services:
+        for kind, external_id in links:
+            if kind == "u":
+                service.forget_user_link(external_id)
+            else:
+                service.forget_organization_link(external_id)
 
 
 def _key(provider: str, user_id: str | None, organization_id: str | None, owner: Owner) -> _Key:
@@ -649,6 +878,15 @@ def _pick(accounts: list[_Account], account_id: str | None) -> _Account | None:
 
 def _role(accounts: list[_Account], account: _Account) -> str:
     return "compatibility" if accounts and accounts[0] is account else "standard"
+
+
+def _config(config: Mapping[str, str] | None) -> dict[str, str] | None:
+    if config is None:
+        return None
+    items = dict(config)
+    if not all(isinstance(key, str) and isinstance(value, str) for key, value in items.items()):
+        raise TypeError("config must map strings to strings")
+    return items
 
 
 def _required(value: str, name: str) -> None:

@@ -15,7 +15,14 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..owners import Owner
-from ..results import ConnectedAccount, Connection, TokenResult
+from ..results import (
+    ConnectedAccount,
+    Connection,
+    CredentialResult,
+    TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
+)
 
 
 class WorkOSClient(Protocol):
@@ -35,6 +42,20 @@ class WorkOSClient(Protocol):
     ) -> TokenResult:
         """``POST /data-integrations/{provider}/token``; an ``account_selection_required``
         answer, in either of its forms, is an inactive result with that error."""
+        ...
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+        owner: Owner = "user",
+        supports_multiple_connections: bool = False,
+    ) -> CredentialResult:
+        """``POST /data-integrations/{provider}/credentials``: the token call's generic
+        form, for OAuth, API-key and client-credentials connections alike."""
         ...
 
     def authorize_url(
@@ -95,4 +116,26 @@ class WorkOSClient(Protocol):
     ) -> bool:
         """``DELETE`` on the connected account's path (see :meth:`get_connected_account`);
         False when WorkOS knows no such account."""
+        ...
+
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        """``GET /user_management/users/external_id/{external_id}``; None when no WorkOS
+        user has that ``external_id``."""
+        ...
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """``POST /user_management/users``. An e-mail address already taken is a
+        :class:`~django_workos_pipes.exceptions.PipesAPIError` (400) whose
+        ``error_codes`` hold ``email_not_available``."""
+        ...
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None when there is none."""
         ...

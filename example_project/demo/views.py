@@ -17,10 +17,13 @@ ever puts that string in a page.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
 from django.views.generic import TemplateView
 
 from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
@@ -28,6 +31,14 @@ from django_workos_pipes.mixins import PipeRequiredMixin
 
 from . import accounts
 from .providers import BY_SLUG, PROVIDERS
+
+FAVICON = Path(__file__).resolve().parent / "static" / "demo" / "favicon.svg"
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for whatever the page's ``<link rel=icon>``."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
 
 
 @login_required
