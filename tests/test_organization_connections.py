@@ -438,3 +438,56 @@ def test_the_support_command_lists_the_organization_s_shared_connections(
     assert [c["provider"] for c in body["connections"]] == ["salesforce"]
     with pytest.raises(CommandError, match="--shared needs --organization"):
         call_command("workos_pipes_connections", "--shared")
+
+
+# Credentials of the organization's connection ---------------------------------------------
+
+
+def test_the_organization_s_credential_is_shared_and_sends_the_owner(
+    lenient: responses.RequestsMock,
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def respond(request: Any) -> tuple[int, dict[str, str], str]:
+        sent.append(json.loads(request.body))
+        credential = {
+            "object": "credential",
+            "auth_method": "api_key",
+            "value": "zd-org-api-key-0123456789",
+            "config": {"subdomain": "acme"},
+        }
+        return 200, {}, json.dumps({"active": True, "credential": credential})
+
+    lenient.add_callback(
+        responses.POST, f"{WORKOS}/data-integrations/zendesk/credentials", callback=respond
+    )
+
+    for member in MEMBERS * 20:
+        result = pipes.get_credentials("zendesk", user_id=member, **SHARED_ASK)
+        assert result.credential is not None and result.credential.config == {"subdomain": "acme"}
+
+    assert sent == [
+        {"user_id": "user_ann", "organization_id": ORG, "connection_owner": "organization"}
+    ]
+    pipes.invalidate_organization("zendesk", ORG)
+    asyncio.run(pipes.aget_credentials("zendesk", user_id="user_bob", **SHARED_ASK))
+    assert len(sent) == 2
+
+
+@pytest.mark.parametrize("error", [409, 200])
+def test_account_selection_required_for_credentials_in_both_forms(
+    upstream: responses.RequestsMock, error: int
+) -> None:
+    body = (
+        {"active": False, "error": "account_selection_required"}
+        if error == 200
+        else {"message": "Pick one.", "code": "account_selection_required"}
+    )
+    upstream.post(f"{WORKOS}/data-integrations/zendesk/credentials", status=error, json=body)
+
+    result = pipes.get_credentials("zendesk", user_id="user_ann")
+
+    assert (result.active, result.error) == (False, "account_selection_required")
+
+
+SHARED_ASK: dict[str, Any] = {"organization_id": ORG, "owner": "organization"}

@@ -18,6 +18,7 @@ from django.views import View
 
 from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
 from django_workos_pipes.mixins import PipeRequiredMixin
+from django_workos_pipes.results import Credential
 from django_workos_pipes.testing.fakes import FakeCall, PipesFake
 from tests import connection_stubs as stubs
 from tests.conftest import WORKOS
@@ -78,8 +79,16 @@ class MixedView(PipeRequiredMixin, View):
         return JsonResponse({name: token.access_token for name, token in request.pipes.items()})
 
 
+@require_pipe("zendesk", credentials=True, owner="organization")
+def team_zendesk(request: PipesHttpRequest) -> HttpResponse:
+    credential = request.pipes["zendesk"]
+    assert isinstance(credential, Credential)
+    return JsonResponse({"subdomain": credential.config["subdomain"]})
+
+
 urlpatterns = [
     path("team/", team),
+    path("team-zendesk/", team_zendesk),
     path("team-async/", team_async),
     path("team-mixin/", TeamView.as_view()),
     path("mixed/", MixedView.as_view()),
@@ -482,3 +491,15 @@ def test_members_choose_among_the_organization_s_accounts(
     }
     # Another member has chosen nothing yet.
     assert logged_in("cid").get("/team/").status_code == 302
+
+
+def test_the_organization_s_api_key_with_its_config(pipes_fake: PipesFake) -> None:
+    pipes_fake.connect_api_key(
+        "zendesk", organization_id=ORG, owner="organization", config={"subdomain": "acme"}
+    )
+
+    for member in MEMBERS:
+        assert logged_in(member).get("/team-zendesk/").json() == {"subdomain": "acme"}
+
+    assert [call.method for call in pipes_fake.calls] == ["get_credentials"]
+    assert pipes_fake.calls[0].owner == "organization"
