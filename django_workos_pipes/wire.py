@@ -54,6 +54,13 @@ STATE_NEEDS_REAUTHORIZATION = "needs_reauthorization"
 STATE_DISCONNECTED = "disconnected"
 NOT_INSTALLED = "not_installed"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"
+ACCOUNT_SELECTION_REQUIRED = "account_selection_required"
+"""Several accounts match a call made with ``supports_multiple_connections`` and no
+``connected_account_id``: an error body's ``code``, or a 200 answer's ``error``."""
+
+# Who owns a connection: ``connection_owner`` on calls and in provider listings.
+OWNER_USER = "user"
+OWNER_ORGANIZATION = "organization"
 
 # Display names of well-known provider slugs (slugs are free, lower-case strings).
 PROVIDER_NAMES: Mapping[str, str] = {

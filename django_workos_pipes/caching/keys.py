@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ..owners import ORGANIZATION, USER, Owner
+
 KEY_PREFIX = "wpipes1"
 
 TOKEN = "t"
@@ -30,7 +32,7 @@ def organization_marker(provider: str, organization_id: str | None) -> str:
     return make_key("o", provider, organization_id)
 
 
-def listing_marker(user_id: str, organization_id: str | None) -> str:
+def listing_marker(user_id: str | None, organization_id: str | None) -> str:
     """The invalidation marker of one user's connections listing: a change to any of
     their connections (whatever the provider) makes the listing stale."""
     return make_key("li", user_id, organization_id)
@@ -59,7 +61,7 @@ class CacheKeys:
     def build(
         cls,
         provider: str,
-        user_id: str,
+        user_id: str | None,
         organization_id: str | None,
         kind: str = TOKEN,
         connected_account_id: str | None = None,
@@ -68,6 +70,8 @@ class CacheKeys:
 
         Each ``connected_account_id`` has an entry (and lock) of its own; the markers are
         the connection's, so invalidating the user's connection forgets all of them.
+        ``user_id`` None means the organization's own connection (see
+        :func:`connection_keys`).
         """
         account = (connected_account_id,) if connected_account_id is not None else ()
         token = make_key(kind, provider, user_id, organization_id, *account)
@@ -81,6 +85,25 @@ class CacheKeys:
         )
 
 
+def connection_keys(
+    provider: str,
+    user_id: str | None,
+    organization_id: str | None,
+    *,
+    owner: Owner = USER,
+    kind: str = TOKEN,
+    connected_account_id: str | None = None,
+) -> CacheKeys:
+    """The keys of one connection's answer, whoever owns it.
+
+    An organization-owned connection has one entry per (provider, organization), whoever
+    of its members asks: the user is left out of its keys, so every member shares one
+    answer, and :func:`organization_marker` (``invalidate_organization``) ends it.
+    """
+    subject = None if owner == ORGANIZATION else user_id
+    return CacheKeys.build(provider, subject, organization_id, kind, connected_account_id)
+
+
 @dataclass(frozen=True)
 class ListingKeys:
     """The cache keys of one (user, organization)'s connections listing."""
@@ -91,7 +114,9 @@ class ListingKeys:
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
-    def build(cls, user_id: str, organization_id: str | None) -> ListingKeys:
+    def build(cls, user_id: str | None, organization_id: str | None) -> ListingKeys:
+        """``user_id`` None: the organization's own listing (its connections, which every
+        member shares), ended by the organization's marker like its members' listings."""
         return cls(
             listing=make_key("l", user_id, organization_id),
             user_marker=listing_marker(user_id, organization_id),

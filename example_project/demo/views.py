@@ -4,7 +4,10 @@
 - ``crm_and_chat``: an async view with two ``@require_pipe`` stacked (HubSpot, Slack);
 - ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope;
 - ``connected_apps``: the user's connections from ``{% pipe_connections %}``, with
-  Connect / Reconnect / Disconnect (a POST to the app's ``workos_pipes:disconnect``).
+  Connect / Reconnect / Disconnect (a POST to the app's ``workos_pipes:disconnect``);
+- ``team_salesforce``: the organization's shared Salesforce connection, with
+  ``@require_pipe("salesforce", owner="organization")``: Acme's administrator connects
+  it once (the app's connect view with ``?owner=organization``), every member uses it.
 
 Each sends an anonymous visitor to log in first (no ``login_required`` needed), and
 shows what it was given in ``request.pipes``: the masked token, its expiry and scopes.
@@ -26,6 +29,7 @@ from django.views.generic import TemplateView
 from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
 from django_workos_pipes.mixins import PipeRequiredMixin
 
+from . import accounts
 from .providers import BY_SLUG, PROVIDERS
 
 FAVICON = Path(__file__).resolve().parent / "static" / "demo" / "favicon.svg"
@@ -58,6 +62,22 @@ def salesforce(request: PipesHttpRequest) -> HttpResponse:
             "kind": "A sync view with @require_pipe",
             "code": '@require_pipe("salesforce")\ndef salesforce(request):\n'
             '    token = request.pipes["salesforce"]',
+            "tokens": _tokens(request),
+        },
+    )
+
+
+@require_pipe("salesforce", owner="organization")
+def team_salesforce(request: PipesHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "demo/connected_page.html",
+        {
+            "title": f"{accounts.ORGANIZATION_NAME}'s Salesforce",
+            "kind": "A connection the organization shares, with @require_pipe(owner=...)",
+            "code": '@require_pipe("salesforce", owner="organization")\n'
+            "def team_salesforce(request):\n"
+            '    token = request.pipes["salesforce"]   # the same for every member',
             "tokens": _tokens(request),
         },
     )
