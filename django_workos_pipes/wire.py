@@ -194,6 +194,47 @@ def connected_account(
     }
 
 
+# ``connection_owner`` and its deprecated spelling, ``ownership`` (which older clients,
+# such as the Node SDK, still require).
+OWNERSHIP = {"user": "userland_user", "organization": "organization"}
+
+
+def data_provider(
+    slug: str,
+    *,
+    name: str,
+    description: str | None,
+    scopes: Iterable[str] | None,
+    created_at: datetime,
+    updated_at: datetime,
+    accounts: Iterable[Mapping[str, Any]] = (),
+    compatibility: Mapping[str, Any] | None = None,
+    connection_owner: str = "user",
+    auth_methods: Iterable[str] = ("oauth",),
+    credentials_type: str = "oauth2",
+) -> dict[str, Any]:
+    """A ``data_provider`` item of the providers listings, with every key the official
+    SDK requires: ``compatibility`` is the ``connected_account`` slot, ``accounts`` the
+    ``connected_accounts`` list (those the call asked for)."""
+    return {
+        "object": "data_provider",
+        "id": stable_id("data_integration", slug),
+        "name": name,
+        "description": description,
+        "slug": slug,
+        "integration_type": slug,
+        "credentials_type": credentials_type,
+        "scopes": None if scopes is None else list(scopes),
+        "connection_owner": connection_owner,
+        "ownership": OWNERSHIP.get(connection_owner, connection_owner),
+        "auth_methods": list(auth_methods),
+        "created_at": timestamp(created_at),
+        "updated_at": timestamp(updated_at),
+        "connected_account": None if compatibility is None else dict(compatibility),
+        "connected_accounts": [dict(account) for account in accounts],
+    }
+
+
 def account_event_data(account: Mapping[str, Any], provider: str) -> dict[str, Any]:
     """The ``data`` of a connected / disconnected / reauthorization_needed event: the
     account as events see it, with the provider it belongs to."""

@@ -10,7 +10,8 @@ Run it with ``python -m django_workos_pipes.emulator --port 4100`` (or the
 It needs no Django settings: nothing here imports Django.
 
 The HTTP surface: ``POST /data-integrations/{provider}/token`` and ``/authorize``,
-``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}`` (all with
+``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}``,
+``GET /user_management/users/{user_id}/data_providers`` (all with
 ``Authorization: Bearer <api key>``), the consent page at ``/consent/{id}``, and the
 control API and page under ``/_emulator/``, which need no key: the emulator binds to
 127.0.0.1 by default.

@@ -20,9 +20,11 @@ from . import persistence
 from .providers import Provider
 from .state import (
     DISCONNECTED,
+    KEEP,
     NEEDS_REAUTHORIZATION,
     Connection,
     ConsentRequest,
+    Keep,
     Key,
     Store,
     make_key,
@@ -44,6 +46,8 @@ class Connect(Protocol):
         organization_id: str | None = None,
         scopes: Sequence[str] | None = None,
         missing_scopes: Sequence[str] = (),
+        *,
+        account_display_name: str | Keep | None = KEEP,
     ) -> Connection: ...
 
 
@@ -63,6 +67,8 @@ class Accounts:
     ) -> None:
         self.providers = providers
         self.token_lifetime = token_lifetime
+        # When the providers were "configured": their created_at and updated_at.
+        self.configured_at = wire.now()
         self._store = Store(providers, token_lifetime)
         self._webhooks = webhooks
         self._state_path = state_path
@@ -85,16 +91,21 @@ class Accounts:
         organization_id: str | None = None,
         scopes: Sequence[str] | None = None,
         missing_scopes: Sequence[str] = (),
+        *,
+        account_display_name: str | Keep | None = KEEP,
     ) -> Connection:
         """Connect (or re-connect) with a fresh token; waits for the ``connected`` webhook.
 
-        ``scopes=None`` grants the provider's default scopes.
+        ``scopes=None`` grants the provider's default scopes; the display name is kept
+        unless one is given (``None`` clears it).
         """
         key = self.key(provider, user_id, organization_id)
         granted = self.providers[provider].scopes if scopes is None else _strings(scopes, "scopes")
         missing = _strings(missing_scopes, "missing_scopes")
+        if not isinstance(account_display_name, (str, Keep, type(None))):
+            raise ValueError("account_display_name must be a string or None")
         with self._changes:
-            connection = self._store.connect(key, granted, missing)
+            connection = self._store.connect(key, granted, missing, account_display_name)
             delivery = self._changed(wire.EVENT_CONNECTED, connection)
         _await(delivery)
         return connection
@@ -191,6 +202,7 @@ class Accounts:
         return_to: str | None,
         connection_intent: str | None = None,
         connected_account_id: str | None = None,
+        account_display_name: str | Keep | None = KEEP,
     ) -> ConsentRequest:
         consent = ConsentRequest(
             id=wire.new_id("consent").lower(),
@@ -202,6 +214,7 @@ class Accounts:
             connection_intent=connection_intent,
             connected_account_id=connected_account_id,
             created_at=wire.now(),
+            account_display_name=account_display_name,
         )
         self._store.add_consent(consent)
         return consent

@@ -1,24 +1,22 @@
 """The WorkOS Pipes endpoints, answering exactly in the wire format.
 
-``POST /data-integrations/{provider}/token`` and ``/authorize``, and
-``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}``. Every
-request is recorded for tests; token calls are counted and may suffer injected faults
-before anything else (an outage answers whatever the request says).
+``POST /data-integrations/{provider}/token`` and ``/authorize``,
+``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}`` and
+``GET /user_management/users/{user_id}/data_providers``. Every call goes through the
+:class:`~.guard.ApiGuard`: recorded, counted, exposed to injected faults, key checked.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from .. import wire
 from .accounts import Accounts, IssueToken
-from .calls import CallLog
 from .endpoint import Endpoint
-from .faults import FaultQueue, cut_short, fault_response
-from .state import CONNECTED, NEEDS_REAUTHORIZATION, UnknownConnection, make_key
+from .guard import ApiGuard, flag, invalid, not_found, optional_string, required_string
+from .state import CONNECTED, KEEP, NEEDS_REAUTHORIZATION, Connection, Keep, UnknownConnection
 from .web import (
     Handler,
     HttpError,
@@ -31,6 +29,7 @@ from .web import (
 )
 
 CONNECTION_INTENTS = ("add", "reauthorize")
+ACCOUNT = "/user_management/users/{user_id}/connected_accounts/{provider}"
 
 
 class PipesApi:
@@ -43,50 +42,37 @@ class PipesApi:
         self,
         endpoint: Endpoint,
         accounts: Accounts,
-        faults: FaultQueue,
-        calls: CallLog,
+        guard: ApiGuard,
         issue_token: IssueToken,
     ) -> None:
         self.endpoint = endpoint
         self.accounts = accounts
-        self.faults = faults
-        self.calls = calls
+        self.guard = guard
         self.issue_token = issue_token
 
     def register(self, router: Router) -> None:
-        router.add("POST", "/data-integrations/{provider}/token", self.token)
-        router.add("POST", "/data-integrations/{provider}/authorize", self.authorize)
-        account = "/user_management/users/{user_id}/connected_accounts/{provider}"
-        router.add("GET", account, self.get_account)
-        router.add("DELETE", account, self.delete_account)
+        routes: list[tuple[str, str, str, Handler]] = [
+            ("POST", "/data-integrations/{provider}/token", "token", self._token),
+            ("POST", "/data-integrations/{provider}/authorize", "authorize", self._authorize),
+            ("GET", ACCOUNT, "connected_account", self._get_account),
+            ("DELETE", ACCOUNT, "delete_connected_account", self._delete_account),
+            (
+                "GET",
+                "/user_management/users/{user_id}/data_providers",
+                "data_providers",
+                self._data_providers,
+            ),
+        ]
+        for method, pattern, operation, step in routes:
+            router.add(method, pattern, self._guarded(operation, step))
 
-    def token(self, request: Request, params: Mapping[str, str]) -> Response:
-        self._record(request)
-        self.calls.count_token_call()
-        fault = self.faults.take()
-        if fault is not None:
-            time.sleep(fault.delay)
-            early = fault_response(fault)
-            if early is not None:
-                return early
-        answer = self._answer(self._token, request, params)
-        return (
-            cut_short(answer) if fault is not None and fault.kind == "drop_mid_answer" else answer
-        )
+    def _guarded(self, operation: str, step: Handler) -> Handler:
+        def handler(request: Request, params: Mapping[str, str]) -> Response:
+            return self.guard.serve(operation, step, request, params)
 
-    def authorize(self, request: Request, params: Mapping[str, str]) -> Response:
-        self._record(request)
-        return self._answer(self._authorize, request, params)
+        return handler
 
-    def get_account(self, request: Request, params: Mapping[str, str]) -> Response:
-        self._record(request)
-        return self._answer(self._get_account, request, params)
-
-    def delete_account(self, request: Request, params: Mapping[str, str]) -> Response:
-        self._record(request)
-        return self._answer(self._delete_account, request, params)
-
-    # The answers, once the request is recorded -------------------------------------
+    # The answers, once the call is recorded, counted and its key checked -----------
 
     def _token(self, request: Request, params: Mapping[str, str]) -> Response:
         provider = self._provider(params)
@@ -102,59 +88,84 @@ class PipesApi:
         provider = self._provider(params)
         body = request.json_object()
         user_id, organization_id = _identity(body)
-        return_to = _optional_string(body, "return_to")
+        return_to = optional_string(body, "return_to")
         if return_to is not None and not _is_web_url(return_to):
-            raise _invalid("return_to", "must be an absolute http(s) URL")
-        intent = _optional_string(body, "connection_intent")
+            raise invalid("return_to", "must be an absolute http(s) URL")
+        intent = optional_string(body, "connection_intent")
         if intent is not None and intent not in CONNECTION_INTENTS:
-            raise _invalid("connection_intent", "must be 'add' or 'reauthorize'")
+            raise invalid("connection_intent", "must be 'add' or 'reauthorize'")
         if body.get("code_challenge") is not None:
-            raise _invalid("code_challenge", "is not supported by the emulator (finish flow)")
-        account_id = _optional_string(body, "connected_account_id")
+            raise invalid("code_challenge", "is not supported by the emulator (finish flow)")
+        account_id = optional_string(body, "connected_account_id")
         if intent == "reauthorize" and account_id is None:
-            raise _invalid("connected_account_id", "is required to reauthorize")
+            raise invalid("connected_account_id", "is required to reauthorize")
         consent = self.accounts.start_consent(
-            provider, user_id, organization_id, return_to, intent, account_id
+            provider,
+            user_id,
+            organization_id,
+            return_to,
+            intent,
+            account_id,
+            _display_name(body),
         )
         url = f"{self.endpoint.public_url}/consent/{consent.id}"
         return json_response(200, {"url": url, "state": consent.state})
 
     def _get_account(self, request: Request, params: Mapping[str, str]) -> Response:
-        provider = self._provider(params)
-        connection = self.accounts.get(
-            provider, params["user_id"], request.query.get("organization_id")
-        )
-        if connection is None:
-            raise _account_not_found(params)
+        connection = self._account(request, params)
         return json_response(200, connection.connected_account())
 
     def _delete_account(self, request: Request, params: Mapping[str, str]) -> Response:
-        provider = self._provider(params)
-        key = make_key(provider, params["user_id"], request.query.get("organization_id"))
+        connection = self._account(request, params)
         try:
             # Like WorkOS, the webhook goes out afterwards: the caller doesn't wait for it.
-            self.accounts.remove(key, wait=False)
-        except UnknownConnection:
+            self.accounts.remove(connection.key, wait=False)
+        except UnknownConnection:  # removed by another call meanwhile
             raise _account_not_found(params) from None
         return no_content()
 
+    def _data_providers(self, request: Request, params: Mapping[str, str]) -> Response:
+        """Every configured provider, in a stable order, with this user's account."""
+        user_id, query = params["user_id"], request.query
+        organization_id = optional_string(query, "organization_id")
+        flag(query, "supports_multiple_connections")  # one account per provider here
+        items = []
+        for provider in self.accounts.providers.values():
+            account = self.accounts.get(provider.slug, user_id, organization_id)
+            shown = None if account is None else account.connected_account()
+            items.append(
+                wire.data_provider(
+                    provider.slug,
+                    name=provider.name,
+                    description=provider.description,
+                    scopes=provider.scopes or None,
+                    created_at=self.accounts.configured_at,
+                    updated_at=self.accounts.configured_at,
+                    compatibility=shown,
+                    accounts=[] if shown is None else [shown],
+                )
+            )
+        return json_response(200, {"object": "list", "data": items})
+
     # Shared steps ------------------------------------------------------------------
 
-    def _record(self, request: Request) -> None:
-        try:
-            body = request.json()
-        except HttpError:
-            body = None
-        self.calls.record(request.method, request.target, request.headers, body)
+    def _account(self, request: Request, params: Mapping[str, str]) -> Connection:
+        """The account a connected-account call names, or its 404.
 
-    def _answer(self, step: Handler, request: Request, params: Mapping[str, str]) -> Response:
-        """Check the API key, then run ``step``; an :class:`HttpError` becomes its answer."""
-        if not self.endpoint.accepts(request.headers):
-            return error_response(401, "Unauthorized", "unauthorized")
-        try:
-            return step(request, params)
-        except HttpError as error:
-            return error.response
+        ``connected_account_id``, when given, must name that very account;
+        ``supports_multiple_connections`` is read but changes nothing while each user
+        has one account per provider.
+        """
+        provider = self._provider(params)
+        query = request.query
+        flag(query, "supports_multiple_connections")
+        wanted = optional_string(query, "connected_account_id")
+        connection = self.accounts.get(
+            provider, params["user_id"], optional_string(query, "organization_id")
+        )
+        if connection is None or (wanted is not None and wanted != connection.id):
+            raise _account_not_found(params)
+        return connection
 
     def _provider(self, params: Mapping[str, str]) -> str:
         slug = params["provider"]
@@ -171,18 +182,16 @@ class PipesApi:
 
 
 def _identity(body: dict[str, Any]) -> tuple[str, str | None]:
-    user_id = body.get("user_id")
-    if not isinstance(user_id, str) or not user_id:
-        raise _invalid("user_id", "is required")
-    return user_id, _optional_string(body, "organization_id")
+    return required_string(body, "user_id"), optional_string(body, "organization_id")
 
 
-def _optional_string(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _invalid(name, "must be a string")
+def _display_name(body: Mapping[str, Any]) -> str | Keep | None:
+    """``account_display_name``: left out keeps the label, null clears it."""
+    if "account_display_name" not in body:
+        return KEEP
+    value = body["account_display_name"]
+    if value is not None and not isinstance(value, str):
+        raise invalid("account_display_name", "must be a string or null")
     return value
 
 
@@ -192,24 +201,5 @@ def _is_web_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and printable
 
 
-def _invalid(field: str, problem: str) -> HttpError:
-    """A 422 shaped like WorkOS's validation errors."""
-    message = f"{field} {problem}"
-    return HttpError(
-        error_response(
-            422,
-            "Validation failed",
-            "invalid_request_parameters",
-            errors=[{"field": field, "code": f"{field}_invalid", "message": message}],
-        )
-    )
-
-
 def _account_not_found(params: Mapping[str, str]) -> HttpError:
-    return HttpError(
-        error_response(
-            404,
-            f"No {params['provider']} connected account for user '{params['user_id']}'.",
-            "entity_not_found",
-        )
-    )
+    return not_found(f"No {params['provider']} connected account for user '{params['user_id']}'.")

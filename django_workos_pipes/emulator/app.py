@@ -24,9 +24,10 @@ from .consent import ConsentPages, answer_consent
 from .control import ControlApi
 from .endpoint import DEFAULT_API_KEY, Endpoint
 from .faults import FaultQueue, make_fault
+from .guard import ApiGuard
 from .providers import Provider, registry
 from .server import BackgroundServer
-from .state import Connection, ConsentRequest, Key
+from .state import KEEP, Connection, ConsentRequest, Keep, Key
 from .web import Request, Response, Router, error_response
 from .webhooks import Delivery, WebhookSender
 
@@ -155,12 +156,22 @@ class Emulator:
         organization_id: str | None = None,
         scopes: Sequence[str] | None = None,
         missing_scopes: Sequence[str] = (),
+        *,
+        account_display_name: str | Keep | None = KEEP,
     ) -> Connection:
         """Connect (or re-connect) an account with a fresh token; ``connected`` webhook.
 
-        ``scopes=None`` grants the provider's default scopes.
+        ``scopes=None`` grants the provider's default scopes. The account's display
+        name is kept unless one is given; ``None`` clears it.
         """
-        return self._accounts.connect(provider, user_id, organization_id, scopes, missing_scopes)
+        return self._accounts.connect(
+            provider,
+            user_id,
+            organization_id,
+            scopes,
+            missing_scopes,
+            account_display_name=account_display_name,
+        )
 
     def needs_reauthorization(
         self, provider: str, user_id: str, organization_id: str | None = None
@@ -195,8 +206,12 @@ class Emulator:
         status: int = 503,
         retry_after: int | str | None = None,
         delay: float = 0.0,
+        on: str = "token",
     ) -> None:
-        """Spoil the next ``count`` token calls (after any faults already queued).
+        """Spoil the next ``count`` calls (after any faults already queued for them).
+
+        ``on``: which calls, ``token`` (the default), ``data_providers`` (the providers
+        listings) or ``any`` call to the API surface.
 
         ``kind``: ``status`` (answer ``status``, with ``Retry-After`` if given),
         ``latency`` (wait ``delay`` s, then answer normally), ``drop`` (hang up without
@@ -204,7 +219,7 @@ class Emulator:
         ``malformed`` (200 with a body of the wrong shape). ``delay`` applies to every
         kind, so a slow 503 is possible too.
         """
-        self._faults.add(make_fault(kind, status, retry_after, delay), count)
+        self._faults.add(make_fault(kind, status, retry_after, delay, on), count)
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -220,6 +235,11 @@ class Emulator:
     def token_calls(self) -> int:
         """Token requests received, faulted and rejected ones included."""
         return self._calls.token_calls
+
+    @property
+    def listing_calls(self) -> int:
+        """Providers listings received (``.../data_providers``), faulted ones included."""
+        return self._calls.listing_calls
 
     @property
     def calls(self) -> list[Call]:
@@ -268,9 +288,16 @@ class Emulator:
         return_to: str | None,
         connection_intent: str | None = None,
         connected_account_id: str | None = None,
+        account_display_name: str | Keep | None = KEEP,
     ) -> ConsentRequest:
         return self._accounts.start_consent(
-            provider, user_id, organization_id, return_to, connection_intent, connected_account_id
+            provider,
+            user_id,
+            organization_id,
+            return_to,
+            connection_intent,
+            connected_account_id,
+            account_display_name,
         )
 
     def pending_consent(self, consent_id: str) -> ConsentRequest | None:
@@ -292,7 +319,8 @@ class Emulator:
         endpoint, accounts = self._endpoint, self._accounts
         faults, calls = self._faults, self._calls
         router = Router()
-        PipesApi(endpoint, accounts, faults, calls, self.issue_token).register(router)
+        guard = ApiGuard(endpoint, faults, calls)
+        PipesApi(endpoint, accounts, guard, self.issue_token).register(router)
         ConsentPages(accounts, self.connect).register(router)
         control = ControlApi(
             endpoint, accounts, faults, calls, self.connect, self.webhook_url, self._webhook_secret

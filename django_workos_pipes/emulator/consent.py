@@ -73,7 +73,13 @@ def answer_consent(
     consent = accounts.take_consent(consent_id)
     if consent is not None and allow:
         scopes = accounts.consent_scopes(consent)
-        connect(consent.provider, consent.user_id, consent.organization_id, scopes=scopes)
+        connect(
+            consent.provider,
+            consent.user_id,
+            consent.organization_id,
+            scopes=scopes,
+            account_display_name=consent.account_display_name,
+        )
     return consent
 
 

@@ -28,7 +28,7 @@ from .calls import CallLog
 from .endpoint import Endpoint
 from .faults import FaultQueue, check_retry_after, make_fault
 from .pages import Dashboard, control_page
-from .state import Connection, UnknownConnection
+from .state import KEEP, Connection, Keep, UnknownConnection
 from .web import (
     OWN_FORMS_HEADERS,
     Handler,
@@ -110,6 +110,7 @@ class ControlApi:
             # The emulator has no built-in webhook secret: the one it was given is masked.
             webhook_secret=mask(self._webhook_secret) if self._webhook_secret else None,
             token_calls=self.call_log.token_calls,
+            listing_calls=self.call_log.listing_calls,
             providers=list(accounts.providers.values()),
             connections=accounts.all(),
             faults=self.faults.pending(),
@@ -133,12 +134,15 @@ class ControlApi:
                 "connections": [_connection_json(c) for c in accounts.all()],
                 "faults": self.faults.pending(),
                 "token_calls": self.call_log.token_calls,
+                "listing_calls": self.call_log.listing_calls,
             },
         )
 
     def calls(self, request: Request, params: Mapping[str, str]) -> Response:
-        calls = [call._asdict() for call in self.call_log.calls]
-        return json_response(200, {"token_calls": self.call_log.token_calls, "calls": calls})
+        log = self.call_log
+        calls = [call._asdict() for call in log.calls]
+        counts = {"token_calls": log.token_calls, "listing_calls": log.listing_calls}
+        return json_response(200, {**counts, "calls": calls})
 
     def events(self, request: Request, params: Mapping[str, str]) -> Response:
         deliveries = [delivery.to_json() for delivery in self.accounts.deliveries]
@@ -155,6 +159,7 @@ class ControlApi:
                 _optional(data, "organization_id"),
                 scopes=None if scopes in (None, "") else _scope_list(scopes),
                 missing_scopes=_scope_list(data.get("missing_scopes") or []),
+                account_display_name=_label(data, "account_display_name"),
             )
             return self._done(request, 201, _connection_json(connection), "Connected.")
 
@@ -183,6 +188,7 @@ class ControlApi:
                 status=_integer(data, "status", 503),
                 retry_after=_retry_after(data.get("retry_after")),
                 delay=_decimal(data, "delay", 0.0),
+                on=_optional(data, "on") or "token",
             )
             self.faults.add(fault, _integer(data, "count", 1))
             return self._done(request, 201, {"faults": self.faults.pending()}, "Fault queued.")
@@ -286,6 +292,16 @@ def _optional(data: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string")
     return value.strip()
+
+
+def _label(data: Mapping[str, Any], name: str) -> str | Keep | None:
+    """A label: left out (or blank in a form) keeps the current one, null clears it."""
+    if name not in data or data[name] == "":
+        return KEEP
+    value = data[name]
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string or null")
+    return value
 
 
 def _scope_list(value: Any) -> list[str]:

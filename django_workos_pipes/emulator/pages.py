@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from .. import wire
 from ..masking import mask
-from .faults import FAULT_KINDS
+from .faults import FAULT_KINDS, FAULT_TARGETS
 from .providers import Provider
 from .state import Connection, ConsentRequest
 
@@ -163,6 +163,7 @@ class Dashboard:
     faults: Sequence[Mapping[str, Any]]
     events: Sequence[Mapping[str, Any]]
     deliveries: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    listing_calls: int = 0
     notice: str | None = None
     error: str | None = None
 
@@ -203,6 +204,7 @@ def _summary(board: Dashboard) -> str:
         f"<span>API key <code>{escape(board.api_key)}</code></span>"
         f"<span>Webhooks <code>{webhook}</code></span>"
         f"<span>Token calls <strong>{board.token_calls}</strong></span>"
+        f"<span>Listing calls <strong>{board.listing_calls}</strong></span>"
         '<span><a href="/_emulator/">Refresh</a></span></div></div>'
     )
 
@@ -313,13 +315,19 @@ def _connection_row(c: Connection) -> str:
     state = escape(c.state)
     token = f"<code>{escape(mask(c.access_token))}</code>"
     return (
-        f"<tr><td><strong>{escape(c.provider)}</strong></td><td>{escape(c.user_id)}</td>"
+        f"<tr><td><strong>{escape(c.provider)}</strong></td><td>{escape(c.user_id)}"
+        f"{_account_label(c)}</td>"
         f"<td>{escape(c.organization_id or '-')}</td>"
         f'<td class="nowrap"><span class="badge {state}">{state}</span></td>'
         f'<td class="scopes">{scopes}</td><td class="nowrap">{token}'
         f'<div class="small muted">{_expiry_text(c.expires_at)}</div></td>'
         f'<td class="nowrap"><div class="actions">{actions}</div></td></tr>'
     )
+
+
+def _account_label(c: Connection) -> str:
+    label = c.account_display_name or c.account_identifier
+    return f'<div class="small muted">{escape(label)}</div>' if label else ""
 
 
 def _field(label: str, control: str) -> str:
@@ -350,7 +358,8 @@ def _connect_form(providers: Sequence[Provider]) -> str:
 
 def _faults(faults: Sequence[Mapping[str, Any]]) -> str:
     pending = "".join(
-        f"<li><code>{escape(str(f['kind']))}</code> for {f['remaining']} more call(s)"
+        f"<li><code>{escape(str(f['kind']))}</code> for {f['remaining']} more "
+        f"{escape(str(f.get('on', 'token')))} call(s)"
         f"{_fault_details(f)}</li>"
         for f in faults
     )
@@ -359,12 +368,14 @@ def _faults(faults: Sequence[Mapping[str, Any]]) -> str:
         '<form method="post" action="/_emulator/faults/clear">'
         '<button type="submit" class="small danger">Clear faults</button></form>'
         if faults
-        else '<p class="muted">No faults queued: token calls are answered normally.</p>'
+        else '<p class="muted">No faults queued: calls are answered normally.</p>'
     )
     kinds = "".join(f'<option value="{k}">{k}</option>' for k in FAULT_KINDS)
+    targets = "".join(f'<option value="{t}">{t} calls</option>' for t in FAULT_TARGETS)
     fields = "".join(
         [
             _field("Kind", f'<select name="kind">{kinds}</select>'),
+            _field("On", f'<select name="on">{targets}</select>'),
             _field("Next N calls", '<input name="count" type="number" min="1" value="1">'),
             _field("Status", '<input name="status" type="number" value="503">'),
             _field("Retry-After", '<input name="retry_after" placeholder="seconds">'),
@@ -373,7 +384,7 @@ def _faults(faults: Sequence[Mapping[str, Any]]) -> str:
         ]
     )
     return (
-        f'<div class="card"><h2>Faults on token calls</h2>{queued}'
+        f'<div class="card"><h2>Faults</h2>{queued}'
         f'<form method="post" action="/_emulator/faults" style="margin-top:14px">'
         f'<div class="grid">{fields}</div></form></div>'
     )

@@ -14,23 +14,38 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Provider:
-    """One data integration: its slug, display name, default scopes and token prefix."""
+    """One data integration: its slug, display name, default scopes and token prefix,
+    and the description the providers listing gives (``None``: none was written)."""
 
     slug: str
     name: str
     scopes: tuple[str, ...] = ()
     token_prefix: str = "tok_"
+    description: str | None = None
 
 
 BUILTIN: tuple[Provider, ...] = (
-    Provider("salesforce", "Salesforce", ("api", "refresh_token", "id"), "00D"),
+    Provider(
+        "salesforce",
+        "Salesforce",
+        ("api", "refresh_token", "id"),
+        "00D",
+        "Accounts, contacts and opportunities from Salesforce.",
+    ),
     Provider(
         "hubspot",
         "HubSpot",
         ("oauth", "crm.objects.contacts.read", "crm.objects.companies.read"),
         "CJT",
+        "Contacts and companies from HubSpot CRM.",
     ),
-    Provider("slack", "Slack", ("channels:read", "chat:write", "users:read"), "xoxp-"),
+    Provider(
+        "slack",
+        "Slack",
+        ("channels:read", "chat:write", "users:read"),
+        "xoxp-",
+        "Read channels and post messages in Slack.",
+    ),
     Provider(
         "google",
         "Google",
@@ -41,19 +56,57 @@ BUILTIN: tuple[Provider, ...] = (
             "https://www.googleapis.com/auth/drive.readonly",
         ),
         "ya29.",
+        "Calendar and Drive, read-only.",
     ),
-    Provider("microsoft", "Microsoft", ("offline_access", "User.Read", "Calendars.Read"), "EwBo"),
-    Provider("jira", "Jira", ("read:jira-work", "read:jira-user", "offline_access"), "eyJh"),
-    Provider("github", "GitHub", ("repo", "read:user"), "gho_"),
-    Provider("notion", "Notion", ("read_content",), "ntn_"),
-    Provider("asana", "Asana", ("default",), "2/12"),
+    Provider(
+        "microsoft",
+        "Microsoft",
+        ("offline_access", "User.Read", "Calendars.Read"),
+        "EwBo",
+        "Your Microsoft 365 profile and calendar.",
+    ),
+    Provider(
+        "jira",
+        "Jira",
+        ("read:jira-work", "read:jira-user", "offline_access"),
+        "eyJh",
+        "Issues and projects from Jira.",
+    ),
+    Provider(
+        "github",
+        "GitHub",
+        ("repo", "read:user"),
+        "gho_",
+        "Repositories and your GitHub profile.",
+    ),
+    Provider(
+        "notion",
+        "Notion",
+        ("read_content",),
+        "ntn_",
+        "Pages and databases from Notion.",
+    ),
+    Provider(
+        "asana",
+        "Asana",
+        ("default",),
+        "2/12",
+        "Tasks and projects from Asana.",
+    ),
     Provider(
         "dropbox",
         "Dropbox",
         ("account_info.read", "files.metadata.read", "files.content.read"),
         "sl.B",
+        "Files and folders from Dropbox.",
     ),
-    Provider("apollo-oauth", "Apollo", ("read_user_profile", "contacts_search"), "apo_"),
+    Provider(
+        "apollo-oauth",
+        "Apollo",
+        ("read_user_profile", "contacts_search"),
+        "apo_",
+        "Contact search and your Apollo profile.",
+    ),
 )
 
 
@@ -90,4 +143,4 @@ def _merge(known: Provider | None, slug: str, scopes: Sequence[str]) -> Provider
         raise TypeError(f"scopes for {slug!r} must be a list of strings, not a string")
     if known is None:
         return custom(slug, scopes)
-    return Provider(known.slug, known.name, tuple(scopes), known.token_prefix)
+    return Provider(known.slug, known.name, tuple(scopes), known.token_prefix, known.description)

@@ -28,6 +28,17 @@ REFRESH_WINDOW = 300.0
 Key = tuple[str, str, str | None]
 
 
+class Keep:
+    """The "leave it as it is" value of an optional label (``KEEP``), unlike ``None``,
+    which clears it: WorkOS tells a left-out ``account_display_name`` from a null one."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = Keep()
+
+
 class UnknownConnection(LookupError):
     """No connected account exists for this provider, user and organization."""
 
@@ -51,6 +62,8 @@ class Connection:
     expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    account_identifier: str | None = None
+    account_display_name: str | None = None
 
     @property
     def key(self) -> Key:
@@ -70,6 +83,9 @@ class Connection:
             state=state or self.state,
             created_at=self.created_at,
             updated_at=self.updated_at,
+            account_identifier=self.account_identifier,
+            account_display_name=self.account_display_name,
+            established_by_user_id=self.user_id,
         )
 
     def event_data(self, state: str | None = None) -> dict[str, Any]:
@@ -99,6 +115,8 @@ class Connection:
             "expires_at": wire.expiry(self.expires_at),
             "created_at": wire.timestamp(self.created_at),
             "updated_at": wire.timestamp(self.updated_at),
+            "account_identifier": self.account_identifier,
+            "account_display_name": self.account_display_name,
         }
 
     @classmethod
@@ -119,6 +137,8 @@ class Connection:
             expires_at=wire.parse_timestamp(data.get("expires_at")),
             created_at=created,
             updated_at=updated,
+            account_identifier=data.get("account_identifier"),
+            account_display_name=data.get("account_display_name"),
         )
 
 
@@ -139,6 +159,18 @@ class ConsentRequest:
     connection_intent: str | None
     connected_account_id: str | None
     created_at: datetime
+    account_display_name: str | Keep | None = KEEP
+
+
+def identifier_for(key: Key) -> str:
+    """A plausible provider-side account: ``user_01h@salesforce.example.com``.
+
+    Derived from the key, so reconnecting the same account keeps it, as a provider
+    would; correlation only, like WorkOS's own (it is not a selector).
+    """
+    provider, user_id, _ = key
+    local = "".join(char for char in user_id.lower() if char.isalnum() or char in "._-")
+    return f"{local or 'account'}@{provider}.example.com"
 
 
 class Store:
@@ -159,11 +191,23 @@ class Store:
         with self._lock:
             return sorted(self._connections.values(), key=lambda c: c.created_at)
 
-    def connect(self, key: Key, scopes: Sequence[str], missing_scopes: Sequence[str]) -> Connection:
-        """Create or re-connect an account: a fresh token, the state ``connected``."""
+    def connect(
+        self,
+        key: Key,
+        scopes: Sequence[str],
+        missing_scopes: Sequence[str],
+        account_display_name: str | Keep | None = KEEP,
+    ) -> Connection:
+        """Create or re-connect an account: a fresh token, the state ``connected``.
+
+        The display name is kept unless one (or ``None``, to clear it) is given.
+        """
         moment = wire.now()
         with self._lock:
             existing = self._connections.get(key)
+            label = account_display_name
+            if isinstance(label, Keep):
+                label = existing.account_display_name if existing else None
             connection = Connection(
                 id=existing.id if existing else wire.new_id("ca"),
                 provider=key[0],
@@ -176,6 +220,8 @@ class Store:
                 expires_at=self._expiry(moment),
                 created_at=existing.created_at if existing else moment,
                 updated_at=moment,
+                account_identifier=identifier_for(key),
+                account_display_name=label,
             )
             self._connections[key] = connection
             return connection

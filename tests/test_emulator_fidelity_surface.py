@@ -1,0 +1,142 @@
+"""Fidelity for the rest of the surface: the official ``workos`` SDK drives each newer
+emulator endpoint over loopback, parses every answer, and verifies every webhook with
+its own ``verify_event``.
+
+The SDK is a test peer only (WorkOS's client, generated from their API description):
+if it reads what the emulator says, the emulator speaks the real protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from workos import NotFoundError, ServerError, WorkOSClient
+from workos.common.models import (
+    PipesConnectedAccountConnected,
+    PipesConnectedAccountDisconnected,
+)
+
+from django_workos_pipes.emulator import Emulator
+from tests.emulator_kit import API_KEY, SECRET, Inbox, running, session
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Inbox]:
+    with Inbox() as server:
+        yield server
+
+
+@pytest.fixture
+def emu(inbox: Inbox) -> Iterator[Emulator]:
+    inbox.clear()
+    with running(inbox) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def sdk(emu: Emulator) -> Iterator[WorkOSClient]:
+    """The official client, pointed at the emulator, without retries (faults show)."""
+    with WorkOSClient(
+        api_key=API_KEY, client_id="client_emulator", base_url=emu.url, max_retries=0
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with session() as http:
+        yield http
+
+
+def verified(sdk: WorkOSClient, inbox: Inbox) -> list[Any]:
+    """Every webhook received, verified and parsed by the SDK."""
+    return [
+        sdk.webhooks.verify_event(event_body=body, event_signature=header, secret=SECRET)
+        for body, header in inbox.raw()
+    ]
+
+
+# Issue 11: the providers listing and connected accounts ----------------------------
+
+
+def test_the_sdk_lists_a_users_providers(sdk: WorkOSClient, emu: Emulator) -> None:
+    salesforce = emu.connect("salesforce", "user_1", organization_id="org_1")
+    emu.connect("slack", "user_1", organization_id="org_1")
+    emu.needs_reauthorization("slack", "user_1", "org_1")
+
+    answer = sdk.pipes.list_user_data_providers("user_1", organization_id="org_1")
+    assert answer.object == "list"
+    assert [item.slug for item in answer.data] == list(emu.providers)
+    items = {item.slug: item for item in answer.data}
+    item = items["salesforce"]
+    assert item.object == "data_provider"
+    assert item.name == "Salesforce" and item.description
+    assert item.connection_owner.value == "user"
+    assert item.ownership is not None and item.ownership.value == "userland_user"
+    assert [method.value for method in item.auth_methods or []] == ["oauth"]
+    account = item.connected_account
+    assert account is not None
+    assert account.id == salesforce.id
+    assert account.connection_role.value == "compatibility"
+    assert account.state.value == "connected"
+    assert account.account_identifier == "user_1@salesforce.example.com"
+    assert account.organization_id == "org_1"
+    assert [a.id for a in item.connected_accounts] == [salesforce.id]
+    slack = items["slack"].connected_account
+    assert slack is not None and slack.state.value == "needs_reauthorization"
+    assert items["github"].connected_account is None and items["github"].connected_accounts == []
+
+    plural = sdk.pipes.list_user_data_providers(
+        "user_1", organization_id="org_1", supports_multiple_connections=True
+    )
+    assert len(plural.data) == len(answer.data)
+    nobody = sdk.pipes.list_user_data_providers("user_nobody")
+    assert all(item.connected_account is None for item in nobody.data)
+
+
+def test_the_sdk_reads_and_deletes_a_labelled_account(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+) -> None:
+    url = sdk.pipes.authorize_data_integration(
+        "github", user_id="user_1", account_display_name="Work GitHub"
+    ).url
+    assert http.post(url, data={"decision": "allow"}).status_code == 200
+
+    account = sdk.pipes.get_user_connected_account("user_1", "github")
+    assert account.account_display_name == "Work GitHub"
+    assert account.account_identifier == "user_1@github.example.com"
+    assert account.established_by_user_id == "user_1"
+    same = sdk.pipes.get_user_connected_account(
+        "user_1", "github", supports_multiple_connections=True, connected_account_id=account.id
+    )
+    assert same.id == account.id
+
+    with pytest.raises(NotFoundError):
+        sdk.pipes.delete_user_connected_account("user_1", "github", connected_account_id="ca_x")
+    sdk.pipes.delete_user_connected_account(
+        "user_1", "github", supports_multiple_connections=True, connected_account_id=account.id
+    )
+    with pytest.raises(NotFoundError):
+        sdk.pipes.get_user_connected_account("user_1", "github")
+    listed = {item.slug: item for item in sdk.pipes.list_user_data_providers("user_1").data}
+    assert listed["github"].connected_account is None
+    assert sdk.pipes.get_access_token("github", user_id="user_1").error == "not_installed"
+
+    assert emu.wait_for_webhooks(5)
+    connected, disconnected = verified(sdk, inbox)
+    assert isinstance(connected, PipesConnectedAccountConnected)
+    assert isinstance(disconnected, PipesConnectedAccountDisconnected)
+    assert connected.data.account_display_name == "Work GitHub"
+    assert disconnected.data.id == account.id
+    assert disconnected.data.state.value == "disconnected"
+
+
+def test_a_listing_outage_reaches_the_sdk_as_its_error(sdk: WorkOSClient, emu: Emulator) -> None:
+    emu.inject_fault("status", status=503, on="data_providers")
+    with pytest.raises(ServerError):
+        sdk.pipes.list_user_data_providers("user_1")
+    assert sdk.pipes.list_user_data_providers("user_1").data
+    assert emu.listing_calls == 2 and emu.token_calls == 0
