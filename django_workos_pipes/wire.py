@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -71,9 +72,22 @@ def _base32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    """A WorkOS-looking id (``ca_01HV…``): a ULID, so ids sort by creation time."""
+    """A WorkOS-looking id (``ca_01HV…``): a ULID, so ids sort by creation time.
+
+    Monotonic within this process: two ids made in the same millisecond still sort in
+    the order they were made (the emulator's list cursors compare ids).
+    """
+    global _last_id
     value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    with _id_lock:
+        if value <= _last_id:  # same millisecond (or the clock went back)
+            value = _last_id + 1
+        _last_id = value
     return f"{prefix}_{_base32(value, 26)}"
 
 

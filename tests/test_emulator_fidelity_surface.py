@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from workos import NotFoundError, ServerError, WorkOSClient
+from workos import BadRequestError, NotFoundError, ServerError, WorkOSClient
 from workos.common.models import (
     PipesConnectedAccountConnected,
     PipesConnectedAccountDisconnected,
@@ -140,3 +140,60 @@ def test_a_listing_outage_reaches_the_sdk_as_its_error(sdk: WorkOSClient, emu: E
         sdk.pipes.list_user_data_providers("user_1")
     assert sdk.pipes.list_user_data_providers("user_1").data
     assert emu.listing_calls == 2 and emu.token_calls == 0
+
+
+# Issue 13: the user endpoints --------------------------------------------------------
+
+
+def test_the_sdk_creates_links_and_finds_users(sdk: WorkOSClient, emu: Emulator) -> None:
+    created = sdk.user_management.create_user(
+        email=" Ann@Acme.COM", first_name="Ann", last_name="Example", external_id="17"
+    )
+    assert created.id.startswith("user_")
+    assert created.email == "ann@acme.com"
+    assert created.external_id == "17"
+    assert created.email_verified is False
+    assert created.created_at.tzinfo is not None
+
+    found = sdk.user_management.get_user_by_external_id("17")
+    assert found.id == created.id and found.first_name == "Ann"
+    assert sdk.user_management.get_user(created.id).email == "ann@acme.com"
+    with pytest.raises(NotFoundError):
+        sdk.user_management.get_user_by_external_id("18")
+    with pytest.raises(NotFoundError):
+        sdk.user_management.get_user("user_nobody")
+
+    bob = sdk.user_management.create_user(email="bob@acme.com")
+    assert bob.external_id is None
+    linked = sdk.user_management.update_user(bob.id, external_id="18", locale="en-GB")
+    assert linked.external_id == "18" and linked.locale == "en-GB"
+    assert linked.email == "bob@acme.com"
+    assert sdk.user_management.get_user_by_external_id("18").id == bob.id
+
+
+def test_a_taken_email_reaches_the_sdk_as_workos_sends_it(sdk: WorkOSClient, emu: Emulator) -> None:
+    sdk.user_management.create_user(email="ann@acme.com")
+    with pytest.raises(BadRequestError) as refused:
+        sdk.user_management.create_user(email="ANN@acme.com ")
+    error = refused.value
+    assert error.status_code == 400
+    assert error.code == "user_creation_error"
+    assert error.errors == [
+        {"code": "email_not_available", "message": "This email is not available."}
+    ]
+    assert error.request_id
+
+
+def test_the_sdk_lists_and_pages_users(sdk: WorkOSClient, emu: Emulator) -> None:
+    made = [emu.create_user(f"user{n}@acme.com", organization_ids=["org_1"]).id for n in range(5)]
+    emu.create_user("outsider@else.example")
+    page = sdk.user_management.list_users(organization_id="org_1", limit=2)
+    assert [user.id for user in page.data] == made[::-1][:2]
+    assert page.has_more() and page.after == made[3]
+    everyone = [user.id for user in page.auto_paging_iter()]
+    assert everyone == made[::-1]
+    by_email = sdk.user_management.list_users(email="USER3@acme.com")
+    assert [user.id for user in by_email.data] == [made[3]]
+    assert not by_email.has_more()
+    ascending = sdk.user_management.list_users(order="asc", limit=10)
+    assert [user.email for user in ascending.data][-1] == "outsider@else.example"

@@ -11,7 +11,9 @@ It needs no Django settings: nothing here imports Django.
 
 The HTTP surface: ``POST /data-integrations/{provider}/token`` and ``/authorize``,
 ``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}``,
-``GET /user_management/users/{user_id}/data_providers`` (all with
+``GET /user_management/users/{user_id}/data_providers``, the user endpoints
+(``GET|POST /user_management/users``, ``GET|PUT /user_management/users/{id}``,
+``GET /user_management/users/external_id/{external_id}``) (all with
 ``Authorization: Bearer <api key>``), the consent page at ``/consent/{id}``, and the
 control API and page under ``/_emulator/``, which need no key: the emulator binds to
 127.0.0.1 by default.

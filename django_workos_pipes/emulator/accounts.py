@@ -12,11 +12,10 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from .. import wire
-from . import persistence
+from .persistence import StateFile
 from .providers import Provider
 from .state import (
     DISCONNECTED,
@@ -63,7 +62,7 @@ class Accounts:
         providers: Mapping[str, Provider],
         token_lifetime: float | None,
         webhooks: WebhookSender | None = None,
-        state_path: Path | None = None,
+        state_file: StateFile | None = None,
     ) -> None:
         self.providers = providers
         self.token_lifetime = token_lifetime
@@ -71,16 +70,15 @@ class Accounts:
         self.configured_at = wire.now()
         self._store = Store(providers, token_lifetime)
         self._webhooks = webhooks
-        self._state_path = state_path
+        self._state_file = state_file
         self._lock = threading.Lock()
-        self._save_lock = threading.Lock()
         # Held while a change is applied, saved and its webhook queued, so webhooks
         # leave in the order the changes happened.
         self._changes = threading.RLock()
         self._events: list[dict[str, Any]] = []
         self._deliveries: list[Delivery] = []
-        if state_path is not None:
-            self._store.replace_all(persistence.load(state_path))
+        if state_file is not None:
+            self._store.replace_all(state_file.connections())
 
     # Changes -----------------------------------------------------------------------
 
@@ -245,13 +243,8 @@ class Accounts:
         self.save()
 
     def save(self) -> None:
-        if self._state_path is None:
-            return
-        with self._save_lock:
-            try:
-                persistence.save(self._state_path, self._store.all())
-            except OSError as exc:
-                logger.warning("could not save the state to %s: %s", self._state_path, exc)
+        if self._state_file is not None:
+            self._state_file.save_connections(self._store.all())
 
     def _changed(
         self, event_type: str | None, connection: Connection, *, state: str | None = None

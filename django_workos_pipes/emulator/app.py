@@ -22,12 +22,15 @@ from .api import PipesApi
 from .calls import Call, CallLog
 from .consent import ConsentPages, answer_consent
 from .control import ControlApi
+from .directory import Directory, User
 from .endpoint import DEFAULT_API_KEY, Endpoint
 from .faults import FaultQueue, make_fault
 from .guard import ApiGuard
+from .persistence import StateFile
 from .providers import Provider, registry
 from .server import BackgroundServer
 from .state import KEEP, Connection, ConsentRequest, Keep, Key
+from .users import UsersApi
 from .web import Request, Response, Router, error_response
 from .webhooks import Delivery, WebhookSender
 
@@ -81,8 +84,9 @@ class Emulator:
         self._faults = FaultQueue()
         self._calls = CallLog()
         webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
-        state_path = Path(state_file) if state_file else None
-        self._accounts = Accounts(self.providers, self.token_lifetime, webhooks, state_path)
+        saved = StateFile(Path(state_file)) if state_file else None
+        self._accounts = Accounts(self.providers, self.token_lifetime, webhooks, saved)
+        self._directory = Directory(saved)
         self._server: BackgroundServer | None = None
         self._router = self._build_router()
 
@@ -197,6 +201,26 @@ class Emulator:
     def connections(self) -> list[Connection]:
         return self._accounts.all()
 
+    # Users -------------------------------------------------------------------------
+
+    def create_user(
+        self, email: str, *, organization_ids: Sequence[str] = (), **fields: Any
+    ) -> User:
+        """A user of the user-management endpoints (``first_name``, ``external_id``...).
+
+        ``organization_ids``: the organizations it is a member of, for the list's
+        ``organization_id`` filter. Raises :class:`~.directory.Taken` for an email or
+        external id another user has.
+        """
+        return self._directory.create(email, organization_ids, **fields)
+
+    def user(self, user_id: str) -> User | None:
+        return self._directory.get(user_id)
+
+    def users(self) -> list[User]:
+        """Every user, oldest first."""
+        return self._directory.all()
+
     # Faults ------------------------------------------------------------------------
 
     def inject_fault(
@@ -241,6 +265,11 @@ class Emulator:
         """Providers listings received (``.../data_providers``), faulted ones included."""
         return self._calls.listing_calls
 
+    def call_count(self, operation: str) -> int:
+        """Calls of one operation received so far: ``token``, ``data_providers``,
+        ``user_by_external_id``, ``create_user``... (the names in ``/_emulator/calls``)."""
+        return self._calls.counted(operation)
+
     @property
     def calls(self) -> list[Call]:
         return self._calls.calls
@@ -259,8 +288,9 @@ class Emulator:
         return self._accounts.wait_for_webhooks(timeout)
 
     def reset(self) -> None:
-        """Forget connections, consents, faults, calls and events (no webhooks sent)."""
+        """Forget connections, consents, users, faults, calls and events (no webhooks)."""
         self._accounts.reset()
+        self._directory.clear()
         self._faults.clear()
         self._calls.clear()
 
@@ -321,9 +351,17 @@ class Emulator:
         router = Router()
         guard = ApiGuard(endpoint, faults, calls)
         PipesApi(endpoint, accounts, guard, self.issue_token).register(router)
+        UsersApi(self._directory, guard).register(router)
         ConsentPages(accounts, self.connect).register(router)
         control = ControlApi(
-            endpoint, accounts, faults, calls, self.connect, self.webhook_url, self._webhook_secret
+            endpoint,
+            accounts,
+            faults,
+            calls,
+            self.connect,
+            self.webhook_url,
+            self._webhook_secret,
+            directory=self._directory,
         )
         control.register(router)
         return router

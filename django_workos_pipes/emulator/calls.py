@@ -28,11 +28,8 @@ class Call(NamedTuple):
 
 
 class CallLog:
-    """Thread-safe record of API calls, and counts of the calls tests watch.
-
-    ``token``: token calls; ``data_providers``: provider listings (user and
-    organization); ``provider``: calls to the stand-in provider API.
-    """
+    """Thread-safe record of API calls, and how many of each operation (``token``,
+    ``data_providers``, ``create_user``...) were received."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -57,6 +54,11 @@ class CallLog:
     def counted(self, kind: str) -> int:
         with self._lock:
             return self._counts[kind]
+
+    def counts(self) -> dict[str, int]:
+        """Calls received so far, by operation (``token``, ``get_user``...)."""
+        with self._lock:
+            return dict(self._counts)
 
     @property
     def calls(self) -> list[Call]:

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from ..masking import mask
 from .accounts import Accounts, Connect
 from .calls import CallLog
+from .directory import Directory, Taken, User
 from .endpoint import Endpoint
 from .faults import FaultQueue, check_retry_after, make_fault
 from .pages import Dashboard, control_page
@@ -68,8 +69,11 @@ class ControlApi:
         connect: Connect,
         webhook_url: str | None,
         webhook_secret: str | None = None,
+        *,
+        directory: Directory,
     ) -> None:
         self.endpoint = endpoint
+        self.directory = directory
         self.accounts = accounts
         self.faults = faults
         self.call_log = calls
@@ -88,6 +92,7 @@ class ControlApi:
             ("GET", "/_emulator/state", self.state),
             ("POST", "/_emulator/connections", self.connect),
             ("POST", "/_emulator/connections/{action}", self.change),
+            ("POST", "/_emulator/users", self.create_user),
             ("POST", "/_emulator/faults", self.add_fault),
             ("DELETE", "/_emulator/faults", self.clear_faults),
             ("POST", "/_emulator/faults/clear", self.clear_faults),
@@ -113,6 +118,7 @@ class ControlApi:
             listing_calls=self.call_log.listing_calls,
             providers=list(accounts.providers.values()),
             connections=accounts.all(),
+            users=self.directory.all(),
             faults=self.faults.pending(),
             events=list(reversed(accounts.events[-RECENT_EVENTS:])),
             deliveries={str(d.event["id"]): d.to_json() for d in accounts.deliveries},
@@ -135,6 +141,7 @@ class ControlApi:
                 "faults": self.faults.pending(),
                 "token_calls": self.call_log.token_calls,
                 "listing_calls": self.call_log.listing_calls,
+                "users": [_user_json(user) for user in self.directory.all()],
             },
         )
 
@@ -142,7 +149,7 @@ class ControlApi:
         log = self.call_log
         calls = [call._asdict() for call in log.calls]
         counts = {"token_calls": log.token_calls, "listing_calls": log.listing_calls}
-        return json_response(200, {**counts, "calls": calls})
+        return json_response(200, {**counts, "counts": log.counts(), "calls": calls})
 
     def events(self, request: Request, params: Mapping[str, str]) -> Response:
         deliveries = [delivery.to_json() for delivery in self.accounts.deliveries]
@@ -181,6 +188,25 @@ class ControlApi:
 
         return self._run(request, act)
 
+    def create_user(self, request: Request, params: Mapping[str, str]) -> Response:
+        """A user for the user-management endpoints (and its organizations)."""
+
+        def act(data: dict[str, Any]) -> Response:
+            fields = {
+                name: _optional(data, name)
+                for name in ("first_name", "last_name", "external_id")
+                if _optional(data, name) is not None
+            }
+            try:
+                user = self.directory.create(
+                    _required(data, "email"), _organizations(data), **fields
+                )
+            except Taken as taken:
+                raise _Conflict(f"{taken.field} is taken by another user") from None
+            return self._done(request, 201, _user_json(user), "User created.")
+
+        return self._run(request, act)
+
     def add_fault(self, request: Request, params: Mapping[str, str]) -> Response:
         def act(data: dict[str, Any]) -> Response:
             fault = make_fault(
@@ -201,6 +227,7 @@ class ControlApi:
 
     def reset(self, request: Request, params: Mapping[str, str]) -> Response:
         self.accounts.reset()
+        self.directory.clear()
         self.faults.clear()
         self.call_log.clear()
         return self._done(request, 204, None, "Emulator reset.")
@@ -251,6 +278,8 @@ class ControlApi:
             return self._failed(request, 404, str(exc), "entity_not_found")
         except _Unsendable as exc:
             return self._failed(request, 400, str(exc), "bad_request")
+        except _Conflict as exc:
+            return self._failed(request, 409, str(exc), "conflict")
         except (ValueError, TypeError) as exc:
             return self._failed(request, 422, str(exc), "invalid_request_parameters")
         except HttpError as exc:
@@ -276,6 +305,20 @@ def _connection_json(connection: Connection) -> dict[str, Any]:
         "access_token": token["access_token"],
         "expires_at": token["expires_at"],
     }
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {**user.to_api(), "organization_ids": list(user.organization_ids)}
+
+
+def _organizations(data: Mapping[str, Any]) -> list[str]:
+    """Organization ids as a JSON list, or as the page's "org_1, org_2" text."""
+    value = data.get("organization_ids") or []
+    if isinstance(value, str):
+        return [org for org in re.split(r"[\s,]+", value) if org]
+    if isinstance(value, list) and all(isinstance(org, str) and org for org in value):
+        return value
+    raise ValueError("organization_ids must be a list of strings")
 
 
 def _required(data: Mapping[str, Any], name: str) -> str:
@@ -334,6 +377,10 @@ def _decimal(data: Mapping[str, Any], name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name} must be a number") from None
+
+
+class _Conflict(Exception):
+    """The change clashes with what exists (a taken email): 409."""
 
 
 class _Unsendable(ValueError):

@@ -20,7 +20,7 @@ from .web import Response, is_header_text, json_response
 FaultKind = Literal["status", "latency", "drop", "drop_mid_answer", "malformed"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 # The calls a fault can spoil: the API's operations, or ``any`` of them.
-FaultTarget = Literal["token", "data_providers", "any"]
+FaultTarget = Literal["token", "data_providers", "users", "any"]
 FAULT_TARGETS: tuple[str, ...] = get_args(FaultTarget)
 
 # A body a careless client might accept: ``active`` is true, but the token is a bare
@@ -110,7 +110,8 @@ class FaultQueue:
             self._pending.append((fault, count))
 
     def take(self, operation: str = "token") -> Fault | None:
-        """The fault for this call of ``operation``, if any, counting the call against it.
+        """The fault for this call (of ``operation``, or a target such as ``users``), if
+        any, counting the call against it.
 
         The first queued fault for such calls serves it: a fault for other calls
         neither serves nor blocks it.

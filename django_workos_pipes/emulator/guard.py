@@ -27,15 +27,25 @@ class ApiGuard:
         self.calls = calls
 
     def serve(
-        self, operation: str, step: Handler, request: Request, params: Mapping[str, str]
+        self,
+        operation: str,
+        step: Handler,
+        request: Request,
+        params: Mapping[str, str],
+        *,
+        target: str | None = None,
     ) -> Response:
-        """Answer one call of ``operation`` (``token``, ``data_providers``...) with ``step``."""
+        """Answer one call of ``operation`` (``token``, ``get_user``...) with ``step``.
+
+        ``target`` is what faults aim at to reach it (``users`` for every user
+        endpoint); by default, the operation's own name.
+        """
         self._record(request)
         self.calls.count(operation)
-        fault = self.faults.take(operation)
+        fault = self.faults.take(target or operation)
         if fault is not None:
             time.sleep(fault.delay)
-            early = fault_response(fault, operation)
+            early = fault_response(fault, target or operation)
             if early is not None:
                 return early
         answer = self._answer(step, request, params)

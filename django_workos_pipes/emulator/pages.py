@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from .. import wire
 from ..masking import mask
+from .directory import User
 from .faults import FAULT_KINDS, FAULT_TARGETS
 from .providers import Provider
 from .state import Connection, ConsentRequest
@@ -164,6 +165,7 @@ class Dashboard:
     events: Sequence[Mapping[str, Any]]
     deliveries: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     listing_calls: int = 0
+    users: Sequence[User] = ()
     notice: str | None = None
     error: str | None = None
 
@@ -174,6 +176,7 @@ def control_page(board: Dashboard) -> str:
         _settings(board),
         _connections(board),
         _connect_form(board.providers),
+        _users(board.users),
         _faults(board.faults),
         _events(board.events, board.deliveries),
         _reset(),
@@ -353,6 +356,42 @@ def _connect_form(providers: Sequence[Provider]) -> str:
         f'<form method="post" action="/_emulator/connections"><div class="grid">{fields}'
         '</div></form><p class="muted small" style="margin-top:10px">Scopes: separated '
         "by commas or spaces. Sends the signed <code>connected</code> webhook.</p></div>"
+    )
+
+
+def _users(users: Sequence[User]) -> str:
+    """The user-management users (the ones a site links its own users to), and a form."""
+    if users:
+        rows = "".join(
+            f"<tr><td><code>{escape(u.id)}</code></td><td>{escape(u.email)}</td>"
+            f"<td>{escape(u.external_id or '-')}</td>"
+            f"<td>{escape(', '.join(u.organization_ids) or '-')}</td></tr>"
+            for u in users
+        )
+        listed = (
+            '<div class="wide"><table><thead><tr><th>ID</th><th>Email</th>'
+            f"<th>External ID</th><th>Organizations</th></tr></thead><tbody>{rows}</tbody>"
+            "</table></div>"
+        )
+    else:
+        listed = (
+            '<p class="muted">No users yet: your site creates them through '
+            "<code>POST /user_management/users</code>, or add one here.</p>"
+        )
+    fields = "".join(
+        [
+            _field("Email", '<input name="email" type="email" required>'),
+            _field("First name", '<input name="first_name">'),
+            _field("Last name", '<input name="last_name">'),
+            _field("External ID", '<input name="external_id" placeholder="your user\'s pk">'),
+            _field("Organizations", '<input name="organization_ids" placeholder="org_1, org_2">'),
+            '<div><button type="submit" class="primary">Add user</button></div>',
+        ]
+    )
+    return (
+        f'<div class="card"><h2>Users</h2>{listed}'
+        '<form method="post" action="/_emulator/users" style="margin-top:14px">'
+        f'<div class="grid">{fields}</div></form></div>'
     )
 
 

@@ -1,0 +1,196 @@
+"""The users of the user-management endpoints: WorkOS users a site links its own to.
+
+Kept apart from connected accounts (a connection's ``user_id`` needs no user here, as
+the Pipes calls never asked for one), saved in the state file beside the connections.
+Emails are stored trimmed and lower-cased, as WorkOS stores them; an email or an
+``external_id`` belongs to one user at a time. Passwords are accepted by the endpoints
+and never kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from .. import wire
+from .persistence import StateFile
+
+# The fields a create or an update may set, as the endpoints have checked them.
+FIELDS = (
+    "email",
+    "email_verified",
+    "first_name",
+    "last_name",
+    "name",
+    "external_id",
+    "metadata",
+    "locale",
+)
+
+
+class UnknownUser(LookupError):
+    """No user has this id."""
+
+
+class Taken(ValueError):
+    """Another user already has this email or external id; ``field`` says which."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is not available")
+        self.field = field
+
+
+def normal_email(email: str) -> str:
+    """How WorkOS stores an email: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class User:
+    """A WorkOS user, as the emulator holds it."""
+
+    id: str
+    email: str
+    created_at: datetime
+    updated_at: datetime
+    email_verified: bool = False
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+    external_id: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    locale: str | None = None
+    organization_ids: tuple[str, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``user`` object: every key the official SDK requires, and the optional ones."""
+        full_name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return {
+            "object": "user",
+            "id": self.id,
+            "email": self.email,
+            "email_verified": self.email_verified,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "name": self.name or full_name or None,
+            "profile_picture_url": None,
+            "external_id": self.external_id,
+            "metadata": dict(self.metadata),
+            "locale": self.locale,
+            "last_sign_in_at": None,
+            "created_at": wire.timestamp(self.created_at),
+            "updated_at": wire.timestamp(self.updated_at),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything needed to restore the user from a state file."""
+        return {
+            **self.to_api(),
+            "name": self.name,
+            "organization_ids": list(self.organization_ids),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> User:
+        created = wire.parse_timestamp(data["created_at"])
+        updated = wire.parse_timestamp(data["updated_at"])
+        if created is None or updated is None:
+            raise ValueError("created_at and updated_at are required")
+        return cls(
+            id=str(data["id"]),
+            email=str(data["email"]),
+            created_at=created,
+            updated_at=updated,
+            email_verified=bool(data.get("email_verified")),
+            first_name=data.get("first_name"),
+            last_name=data.get("last_name"),
+            name=data.get("name"),
+            external_id=data.get("external_id"),
+            metadata=dict(data.get("metadata") or {}),
+            locale=data.get("locale"),
+            organization_ids=tuple(data.get("organization_ids") or ()),
+        )
+
+
+class Directory:
+    """Thread-safe users, looked up by id, email and external id; saved as they change."""
+
+    def __init__(self, state_file: StateFile | None = None) -> None:
+        self._lock = threading.Lock()
+        self._state_file = state_file
+        self._users: dict[str, User] = {}
+        if state_file is not None:
+            self._users = {u.id: u for u in map(User.from_json, state_file.part("users"))}
+
+    def create(self, email: str, organization_ids: Iterable[str] = (), **fields: Any) -> User:
+        """A new user; :class:`Taken` if the email or external id belongs to another."""
+        moment = wire.now()
+        user = User(
+            id=wire.new_id("user"),
+            email=normal_email(email),
+            created_at=moment,
+            updated_at=moment,
+            organization_ids=tuple(dict.fromkeys(organization_ids)),
+            **_checked(fields),
+        )
+        with self._lock:
+            self._refuse_taken(user)
+            self._users[user.id] = user
+            self._save()
+        return user
+
+    def update(self, user_id: str, **fields: Any) -> User:
+        """Change the fields given, keep the others; :class:`UnknownUser`, :class:`Taken`."""
+        with self._lock:
+            current = self._users.get(user_id)
+            if current is None:
+                raise UnknownUser(user_id)
+            changes = _checked(fields)
+            if "email" in changes:
+                changes["email"] = normal_email(changes["email"])
+            updated = replace(current, **changes, updated_at=wire.now())
+            self._refuse_taken(updated)
+            self._users[user_id] = updated
+            self._save()
+        return updated
+
+    def get(self, user_id: str) -> User | None:
+        with self._lock:
+            return self._users.get(user_id)
+
+    def by_external_id(self, external_id: str) -> User | None:
+        with self._lock:
+            return next((u for u in self._users.values() if u.external_id == external_id), None)
+
+    def all(self) -> list[User]:
+        """Every user, oldest first (ids are ULIDs: they sort by creation time)."""
+        with self._lock:
+            return sorted(self._users.values(), key=lambda user: user.id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._users.clear()
+            self._save()
+
+    def _refuse_taken(self, user: User) -> None:
+        for other in self._users.values():
+            if other.id == user.id:
+                continue
+            if other.email == user.email:
+                raise Taken("email")
+            if user.external_id is not None and other.external_id == user.external_id:
+                raise Taken("external_id")
+
+    def _save(self) -> None:
+        if self._state_file is not None:
+            self._state_file.save("users", [user.to_json() for user in self._users.values()])
+
+
+def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise TypeError(f"unknown user fields: {', '.join(sorted(unknown))}")
+    return dict(fields)
