@@ -17,6 +17,7 @@ from workos import BadRequestError, NotFoundError, ServerError, WorkOSClient
 from workos.common.models import (
     PipesConnectedAccountConnected,
     PipesConnectedAccountDisconnected,
+    PipesConnectedAccountReauthorizationNeeded,
 )
 
 from django_workos_pipes.emulator import Emulator
@@ -197,3 +198,27 @@ def test_the_sdk_lists_and_pages_users(sdk: WorkOSClient, emu: Emulator) -> None
     assert not by_email.has_more()
     ascending = sdk.user_management.list_users(order="asc", limit=10)
     assert [user.email for user in ascending.data][-1] == "outsider@else.example"
+
+
+# Issue 14: a grant revoked at the provider, as WorkOS then tells it -----------------
+
+
+def test_a_revoked_grant_reaches_the_sdk_as_needs_reauthorization(
+    sdk: WorkOSClient, emu: Emulator, inbox: Inbox
+) -> None:
+    emu.connect("slack", "user_1")
+    assert sdk.pipes.get_access_token("slack", user_id="user_1").active is True
+    emu.revoke_at_provider("slack", "user_1")
+    answer = sdk.pipes.get_access_token("slack", user_id="user_1")
+    assert answer.active is False and answer.error == "needs_reauthorization"
+    assert answer.access_token is None
+    account = sdk.pipes.get_user_connected_account("user_1", "slack")
+    assert account.state.value == "needs_reauthorization"
+
+    emu.expire("slack", "user_1")  # a dead token sends no webhook
+    assert emu.wait_for_webhooks(5)
+    connected, reauthorization = verified(sdk, inbox)
+    assert isinstance(connected, PipesConnectedAccountConnected)
+    assert isinstance(reauthorization, PipesConnectedAccountReauthorizationNeeded)
+    assert reauthorization.data.id == account.id
+    assert reauthorization.data.state.value == "needs_reauthorization"

@@ -14,7 +14,9 @@ The HTTP surface: ``POST /data-integrations/{provider}/token`` and ``/authorize`
 ``GET /user_management/users/{user_id}/data_providers``, the user endpoints
 (``GET|POST /user_management/users``, ``GET|PUT /user_management/users/{id}``,
 ``GET /user_management/users/external_id/{external_id}``) (all with
-``Authorization: Bearer <api key>``), the consent page at ``/consent/{id}``, and the
+``Authorization: Bearer <api key>``), a stand-in provider API at
+``/_provider/{provider}/me`` (with the provider token), the consent page at
+``/consent/{id}``, and the
 control API and page under ``/_emulator/``, which need no key: the emulator binds to
 127.0.0.1 by default.
 """

@@ -146,11 +146,34 @@ class Accounts:
     def issue_token(
         self, provider: str, user_id: str, organization_id: str | None
     ) -> Connection | None:
-        """The connection behind a token call, its token rotated first if it is due."""
-        connection, rotated = self._store.token(make_key(provider, user_id, organization_id))
-        if rotated:
-            self.save()
+        """The connection behind a token call, its token rotated first if it is due.
+
+        A grant revoked at the provider is found out here, as WorkOS finds it out when
+        its refresh fails: the connection needs reauthorization, and the webhook says
+        so (sent without waiting, like the DELETE's).
+        """
+        key = make_key(provider, user_id, organization_id)
+        with self._changes:
+            connection, changed = self._store.token(key)
+            if not changed or connection is None:
+                return connection
+            flipped = connection.state == NEEDS_REAUTHORIZATION
+            self._changed(wire.EVENT_REAUTHORIZATION_NEEDED if flipped else None, connection)
         return connection
+
+    def revoke_at_provider(
+        self, provider: str, user_id: str, organization_id: str | None = None
+    ) -> Connection:
+        """Revoke the grant at the provider: its API refuses the token at once; no
+        webhook (WorkOS doesn't know yet), until the next token call finds out."""
+        key = self.key(provider, user_id, organization_id)
+        with self._changes:
+            connection = self._store.revoke_at_provider(key)
+            self._changed(None, connection)
+        return connection
+
+    def by_token(self, token: str) -> Connection | None:
+        return self._store.by_token(token)
 
     def reset(self) -> None:
         """Forget connections, consents and events (no webhooks sent)."""

@@ -27,6 +27,7 @@ from .endpoint import DEFAULT_API_KEY, Endpoint
 from .faults import FaultQueue, make_fault
 from .guard import ApiGuard
 from .persistence import StateFile
+from .provider_api import ProviderApi
 from .providers import Provider, registry
 from .server import BackgroundServer
 from .state import KEEP, Connection, ConsentRequest, Keep, Key
@@ -193,6 +194,15 @@ class Emulator:
         """Make the current token expired, so the next token call rotates it (no webhook)."""
         return self._accounts.expire(provider, user_id, organization_id)
 
+    def revoke_at_provider(
+        self, provider: str, user_id: str, organization_id: str | None = None
+    ) -> Connection:
+        """Revoke the grant at the provider: ``/_provider/{slug}/me`` refuses its token at
+        once (no webhook); the next token call answers ``needs_reauthorization``, moves
+        the connection there and sends ``reauthorization_needed``. Reauthorizing (a new
+        consent) clears it."""
+        return self._accounts.revoke_at_provider(provider, user_id, organization_id)
+
     def connection(
         self, provider: str, user_id: str, organization_id: str | None = None
     ) -> Connection | None:
@@ -235,7 +245,8 @@ class Emulator:
         """Spoil the next ``count`` calls (after any faults already queued for them).
 
         ``on``: which calls, ``token`` (the default), ``data_providers`` (the providers
-        listings) or ``any`` call to the API surface.
+        listings), ``users`` (the user endpoints), ``any`` call to the WorkOS API, or
+        ``provider`` (the stand-in provider API).
 
         ``kind``: ``status`` (answer ``status``, with ``Retry-After`` if given),
         ``latency`` (wait ``delay`` s, then answer normally), ``drop`` (hang up without
@@ -264,6 +275,12 @@ class Emulator:
     def listing_calls(self) -> int:
         """Providers listings received (``.../data_providers``), faulted ones included."""
         return self._calls.listing_calls
+
+    @property
+    def provider_calls(self) -> int:
+        """Calls to the stand-in provider API (``/_provider/{slug}/me``), refused ones
+        included; never counted as token calls."""
+        return self._calls.provider_calls
 
     def call_count(self, operation: str) -> int:
         """Calls of one operation received so far: ``token``, ``data_providers``,
@@ -352,6 +369,7 @@ class Emulator:
         guard = ApiGuard(endpoint, faults, calls)
         PipesApi(endpoint, accounts, guard, self.issue_token).register(router)
         UsersApi(self._directory, guard).register(router)
+        ProviderApi(accounts, faults, calls).register(router)
         ConsentPages(accounts, self.connect).register(router)
         control = ControlApi(
             endpoint,

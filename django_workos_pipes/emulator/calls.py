@@ -73,6 +73,10 @@ class CallLog:
     def listing_calls(self) -> int:
         return self.counted("data_providers")
 
+    @property
+    def provider_calls(self) -> int:
+        return self.counted("provider")
+
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()

@@ -51,6 +51,8 @@ NOTICES = {
     "disconnect": "Done: disconnected.",
     "expire": "Token expired. No webhook (WorkOS sends none): the next token call gets a "
     "fresh token.",
+    "revoke_at_provider": "Revoked at the provider: its API refuses the token now. No webhook "
+    "yet: the next token call finds out, answers needs_reauthorization and sends one.",
 }
 
 
@@ -84,6 +86,7 @@ class ControlApi:
             "needs_reauthorization": accounts.needs_reauthorization,
             "disconnect": accounts.disconnect,
             "expire": accounts.expire,
+            "revoke_at_provider": accounts.revoke_at_provider,
         }
 
     def register(self, router: Router) -> None:
@@ -116,6 +119,7 @@ class ControlApi:
             webhook_secret=mask(self._webhook_secret) if self._webhook_secret else None,
             token_calls=self.call_log.token_calls,
             listing_calls=self.call_log.listing_calls,
+            provider_calls=self.call_log.provider_calls,
             providers=list(accounts.providers.values()),
             connections=accounts.all(),
             users=self.directory.all(),
@@ -141,6 +145,7 @@ class ControlApi:
                 "faults": self.faults.pending(),
                 "token_calls": self.call_log.token_calls,
                 "listing_calls": self.call_log.listing_calls,
+                "provider_calls": self.call_log.provider_calls,
                 "users": [_user_json(user) for user in self.directory.all()],
             },
         )
@@ -148,7 +153,11 @@ class ControlApi:
     def calls(self, request: Request, params: Mapping[str, str]) -> Response:
         log = self.call_log
         calls = [call._asdict() for call in log.calls]
-        counts = {"token_calls": log.token_calls, "listing_calls": log.listing_calls}
+        counts = {
+            "token_calls": log.token_calls,
+            "listing_calls": log.listing_calls,
+            "provider_calls": log.provider_calls,
+        }
         return json_response(200, {**counts, "counts": log.counts(), "calls": calls})
 
     def events(self, request: Request, params: Mapping[str, str]) -> Response:
@@ -302,6 +311,7 @@ def _connection_json(connection: Connection) -> dict[str, Any]:
     return {
         **connection.event_data(),
         "missing_scopes": list(connection.missing_scopes),
+        "revoked_at_provider": connection.revoked_at_provider,
         "access_token": token["access_token"],
         "expires_at": token["expires_at"],
     }

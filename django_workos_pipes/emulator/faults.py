@@ -19,8 +19,9 @@ from .web import Response, is_header_text, json_response
 
 FaultKind = Literal["status", "latency", "drop", "drop_mid_answer", "malformed"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
-# The calls a fault can spoil: the API's operations, or ``any`` of them.
-FaultTarget = Literal["token", "data_providers", "users", "any"]
+# The calls a fault can spoil: the API's operations, ``any`` of them, or the stand-in
+# provider API's (``provider``, which ``any`` leaves alone: it is not WorkOS).
+FaultTarget = Literal["token", "data_providers", "users", "provider", "any"]
 FAULT_TARGETS: tuple[str, ...] = get_args(FaultTarget)
 
 # A body a careless client might accept: ``active`` is true, but the token is a bare
@@ -57,7 +58,7 @@ class Fault:
         return data
 
     def applies_to(self, operation: str) -> bool:
-        return self.on in (operation, "any")
+        return self.on == operation or (self.on == "any" and operation != "provider")
 
 
 def make_fault(

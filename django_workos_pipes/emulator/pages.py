@@ -88,6 +88,11 @@ footer{text-align:center;font-size:12px;color:#9aa0b4;padding:0 0 28px}
 """
 
 
+REVOKE_HINT = (
+    "The provider's API refuses the token now, as when a user revokes the app at the "
+    "provider. No webhook yet: the next token call answers needs_reauthorization and "
+    "sends one; reconnecting clears it."
+)
 EXPIRE_HINT = (
     "The token expires now, and no webhook is sent (WorkOS sends none when a token "
     "expires): the next token call gets a fresh one."
@@ -165,6 +170,7 @@ class Dashboard:
     events: Sequence[Mapping[str, Any]]
     deliveries: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     listing_calls: int = 0
+    provider_calls: int = 0
     users: Sequence[User] = ()
     notice: str | None = None
     error: str | None = None
@@ -208,6 +214,7 @@ def _summary(board: Dashboard) -> str:
         f"<span>Webhooks <code>{webhook}</code></span>"
         f"<span>Token calls <strong>{board.token_calls}</strong></span>"
         f"<span>Listing calls <strong>{board.listing_calls}</strong></span>"
+        f"<span>Provider API calls <strong>{board.provider_calls}</strong></span>"
         '<span><a href="/_emulator/">Refresh</a></span></div></div>'
     )
 
@@ -312,11 +319,14 @@ def _connection_row(c: Connection) -> str:
         [
             _action(c, "needs_reauthorization", "Needs reauth"),
             _action(c, "expire", "Expire token", hint=EXPIRE_HINT),
+            _action(c, "revoke_at_provider", "Revoke at provider", hint=REVOKE_HINT),
             _action(c, "disconnect", "Disconnect", "danger"),
         ]
     )
     state = escape(c.state)
     token = f"<code>{escape(mask(c.access_token))}</code>"
+    if c.revoked_at_provider:
+        token += '<div class="small muted">revoked at the provider</div>'
     return (
         f"<tr><td><strong>{escape(c.provider)}</strong></td><td>{escape(c.user_id)}"
         f"{_account_label(c)}</td>"

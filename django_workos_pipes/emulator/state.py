@@ -7,6 +7,7 @@ ever sees half an update.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -64,6 +65,9 @@ class Connection:
     updated_at: datetime
     account_identifier: str | None = None
     account_display_name: str | None = None
+    # The grant was revoked at the provider (``revoke_at_provider``): the provider
+    # refuses the token, and WorkOS learns it on the next token call.
+    revoked_at_provider: bool = False
 
     @property
     def key(self) -> Key:
@@ -117,6 +121,7 @@ class Connection:
             "updated_at": wire.timestamp(self.updated_at),
             "account_identifier": self.account_identifier,
             "account_display_name": self.account_display_name,
+            "revoked_at_provider": self.revoked_at_provider,
         }
 
     @classmethod
@@ -139,6 +144,7 @@ class Connection:
             updated_at=updated,
             account_identifier=data.get("account_identifier"),
             account_display_name=data.get("account_display_name"),
+            revoked_at_provider=bool(data.get("revoked_at_provider")),
         )
 
 
@@ -245,6 +251,24 @@ class Store:
             self._connections[key] = changed
             return changed
 
+    def revoke_at_provider(self, key: Key) -> Connection:
+        """Mark the grant revoked at the provider: its token dies, WorkOS hasn't noticed."""
+        with self._lock:
+            current = self._require(key)
+            changed = replace(current, revoked_at_provider=True)
+            self._connections[key] = changed
+            return changed
+
+    def by_token(self, token: str) -> Connection | None:
+        """The connection whose current access token this is, if any."""
+        given = token.encode("utf-8")
+        with self._lock:
+            found = None
+            for connection in self._connections.values():
+                if hmac.compare_digest(connection.access_token.encode("utf-8"), given):
+                    found = connection
+            return found
+
     def remove(self, key: Key) -> Connection:
         with self._lock:
             removed = self._require(key)
@@ -252,10 +276,18 @@ class Store:
             return removed
 
     def token(self, key: Key) -> tuple[Connection | None, bool]:
-        """The connection for a token call, rotated first if due; and whether it rotated."""
+        """The connection for a token call, rotated first if due; and whether it changed.
+
+        A grant revoked at the provider can't be refreshed: the connection moves to
+        ``needs_reauthorization`` instead (the caller sends the webhook).
+        """
         moment = wire.now()
         with self._lock:
             current = self._connections.get(key)
+            if current is not None and current.state == CONNECTED and current.revoked_at_provider:
+                flipped = replace(current, state=NEEDS_REAUTHORIZATION, updated_at=moment)
+                self._connections[key] = flipped
+                return flipped, True
             if current is None or current.state != CONNECTED or not self._due(current, moment):
                 return current, False
             rotated = replace(
