@@ -13,9 +13,17 @@ from typing import Any
 
 import pytest
 import requests
-from workos import BadRequestError, NotFoundError, ServerError, WorkOSClient
+from workos import BadRequestError, ConflictError, NotFoundError, ServerError, WorkOSClient
 from workos.common.models import (
+    ApiKeyDataIntegrationVendedCredential,
+    OAuthDataIntegrationVendedCredential,
+    PipesAccountConnectionAddFailed,
+    PipesAccountConnectionConnected,
+    PipesAccountConnectionConnectionFailed,
+    PipesAccountConnectionDisconnected,
+    PipesAccountConnectionReauthorizationNeeded,
     PipesConnectedAccountConnected,
+    PipesConnectedAccountConnectionFailed,
     PipesConnectedAccountDisconnected,
     PipesConnectedAccountReauthorizationNeeded,
 )
@@ -222,3 +230,194 @@ def test_a_revoked_grant_reaches_the_sdk_as_needs_reauthorization(
     assert isinstance(reauthorization, PipesConnectedAccountReauthorizationNeeded)
     assert reauthorization.data.id == account.id
     assert reauthorization.data.state.value == "needs_reauthorization"
+
+
+# Issue 12: organizations, credentials, several accounts, every Pipes event ---------
+
+ORG = "org_acme"
+
+
+def allow(http: requests.Session, url: str, **form: str) -> None:
+    assert http.post(url, data={"decision": "allow", **form}).status_code == 200
+
+
+def deny(http: requests.Session, url: str) -> None:
+    assert http.post(url, data={"decision": "deny"}).status_code == 200
+
+
+def test_the_sdk_drives_an_organizations_connection(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+) -> None:
+    url = sdk.pipes.authorize_data_integration(
+        "salesforce", user_id="user_admin", organization_id=ORG, connection_owner="organization"
+    ).url
+    allow(http, url)
+
+    token = sdk.pipes.get_access_token(
+        "salesforce", user_id="user_member", organization_id=ORG, connection_owner="organization"
+    )
+    assert token.active is True and token.access_token is not None
+    account = sdk.pipes.get_organization_connected_account(ORG, "salesforce")
+    assert account.organization_id == ORG and account.user_id is None
+    assert account.established_by_user_id == "user_admin"
+    assert account.connection_role.value == "compatibility"
+    listed = sdk.pipes.list_organization_data_providers(ORG, supports_multiple_connections=True)
+    items = {item.slug: item for item in listed.data}
+    assert items["salesforce"].connection_owner.value == "organization"
+    assert items["salesforce"].connected_account is not None
+    assert [a.id for a in items["salesforce"].connected_accounts] == [account.id]
+    assert items["zendesk"].auth_methods is not None
+    assert [m.value for m in items["zendesk"].auth_methods] == ["api_key"]
+
+    sdk.pipes.delete_organization_connected_account(ORG, "salesforce")
+    with pytest.raises(NotFoundError):
+        sdk.pipes.get_organization_connected_account(ORG, "salesforce")
+    gone = sdk.pipes.get_access_token(
+        "salesforce", user_id="user_member", organization_id=ORG, connection_owner="organization"
+    )
+    assert gone.active is False and gone.error == "not_installed"
+
+    assert emu.wait_for_webhooks(5)
+    connected, disconnected = verified(sdk, inbox)
+    assert isinstance(connected, PipesConnectedAccountConnected)
+    assert isinstance(disconnected, PipesConnectedAccountDisconnected)
+    for event in (connected, disconnected):
+        assert event.data.user_id is None and event.data.organization_id == ORG
+        assert event.data.id == account.id
+
+
+def test_the_sdk_reads_oauth_and_api_key_credentials(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+) -> None:
+    url = sdk.pipes.authorize_data_integration(
+        "jira", user_id="user_1", config={"site": "acme.atlassian.net"}
+    ).url
+    allow(http, url)
+    oauth = sdk.pipes.create_data_integration_credential("jira", user_id="user_1")
+    assert oauth.active is True and oauth.credential is not None
+    credential = oauth.credential
+    assert isinstance(credential, OAuthDataIntegrationVendedCredential)
+    vended = sdk.pipes.get_access_token("jira", user_id="user_1").access_token
+    assert vended is not None and credential.value == vended.access_token
+    assert credential.config == {"site": "acme.atlassian.net"}
+    assert credential.expires_at is not None and credential.scopes
+
+    url = sdk.pipes.authorize_data_integration(
+        "zendesk", user_id="user_admin", organization_id=ORG, connection_owner="organization"
+    ).url
+    allow(http, url, api_key="zd_org_key_0042", config_subdomain="acme")
+    keyed = sdk.pipes.create_data_integration_credential(
+        "zendesk", user_id="user_member", organization_id=ORG, connection_owner="organization"
+    )
+    assert isinstance(keyed.credential, ApiKeyDataIntegrationVendedCredential)
+    assert keyed.credential.value == "zd_org_key_0042"
+    assert keyed.credential.config == {"subdomain": "acme"}
+    account = sdk.pipes.get_organization_connected_account(ORG, "zendesk")
+    assert account.auth_method is not None and account.auth_method.value == "api_key"
+    assert account.api_key_last_4 == "0042" and account.config == {"subdomain": "acme"}
+    none = sdk.pipes.create_data_integration_credential("zendesk", user_id="user_member")
+    assert none.active is False and none.error is not None
+    assert none.error.value == "not_installed"
+
+    assert emu.wait_for_webhooks(5)
+    events = verified(sdk, inbox)
+    assert [type(e) for e in events] == [PipesConnectedAccountConnected] * 2
+    assert events[1].data.auth_method is not None
+    assert events[1].data.auth_method.value == "api_key"
+
+
+def test_the_sdk_meets_several_accounts_and_must_pick_one(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+) -> None:
+    first = emu.connect("github", "user_1")
+    allow(
+        http,
+        sdk.pipes.authorize_data_integration(
+            "github", user_id="user_1", connection_intent="add", account_display_name="Side"
+        ).url,
+    )
+    with pytest.raises(ConflictError) as conflict:
+        sdk.pipes.get_access_token("github", user_id="user_1", supports_multiple_connections=True)
+    assert conflict.value.code == "account_selection_required"
+    with pytest.raises(ConflictError):
+        sdk.pipes.create_data_integration_credential(
+            "github", user_id="user_1", supports_multiple_connections=True
+        )
+    listed = sdk.pipes.list_user_data_providers("user_1", supports_multiple_connections=True)
+    github = {item.slug: item for item in listed.data}["github"]
+    assert github.connected_account is not None and github.connected_account.id == first.id
+    roles = [a.connection_role.value for a in github.connected_accounts]
+    assert roles == ["compatibility", "standard"]
+    side = github.connected_accounts[1]
+    assert side.account_display_name == "Side"
+    picked = sdk.pipes.get_access_token(
+        "github", user_id="user_1", supports_multiple_connections=True, connected_account_id=side.id
+    )
+    assert picked.active is True
+    compatibility = sdk.pipes.get_access_token("github", user_id="user_1").access_token
+    assert compatibility is not None and compatibility.access_token == first.access_token
+    reauthorize = sdk.pipes.authorize_data_integration(
+        "github", user_id="user_1", connection_intent="reauthorize", connected_account_id=side.id
+    )
+    assert reauthorize.url.startswith(f"{emu.url}/consent/")
+    with pytest.raises(NotFoundError):
+        sdk.pipes.authorize_data_integration(
+            "github",
+            user_id="user_2",
+            connection_intent="reauthorize",
+            connected_account_id=side.id,
+        )
+    sdk.pipes.delete_user_connected_account(
+        "user_1", "github", supports_multiple_connections=True, connected_account_id=side.id
+    )
+    assert [a.id for a in emu.accounts("github", "user_1")] == [first.id]
+
+
+def test_every_webhook_of_both_families_verifies_with_the_sdk(
+    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+) -> None:
+    deny(http, sdk.pipes.authorize_data_integration("slack", user_id="user_1").url)
+    emu.connect("slack", "user_1")
+    emu.needs_reauthorization("slack", "user_1")
+    emu.disconnect("slack", "user_1")
+    switched = http.post(
+        f"{emu.url}/_emulator/settings", json={"event_family": "account_connection"}
+    )
+    assert switched.status_code == 200
+    deny(http, sdk.pipes.authorize_data_integration("asana", user_id="user_1").url)
+    emu.connect("asana", "user_1", organization_id=ORG)
+    deny(
+        http,
+        sdk.pipes.authorize_data_integration(
+            "asana", user_id="user_1", organization_id=ORG, connection_intent="add"
+        ).url,
+    )
+    emu.needs_reauthorization("asana", "user_1", ORG)
+    emu.disconnect("asana", "user_1", ORG)
+    assert emu.wait_for_webhooks(5)
+
+    events = verified(sdk, inbox)
+    assert [type(event) for event in events] == [
+        PipesConnectedAccountConnectionFailed,
+        PipesConnectedAccountConnected,
+        PipesConnectedAccountReauthorizationNeeded,
+        PipesConnectedAccountDisconnected,
+        PipesAccountConnectionConnectionFailed,
+        PipesAccountConnectionConnected,
+        PipesAccountConnectionAddFailed,
+        PipesAccountConnectionReauthorizationNeeded,
+        PipesAccountConnectionDisconnected,
+    ]
+    failed = events[0].data
+    assert failed.provider_slug == "slack" and failed.user_id == "user_1"
+    assert failed.error_code == "access_denied"
+    added = events[6].data
+    assert added.provider_slug == "asana" and added.organization_id == ORG
+    assert [e.data.state.value for e in events if hasattr(e.data, "state")] == [
+        "connected",
+        "needs_reauthorization",
+        "disconnected",
+        "connected",
+        "needs_reauthorization",
+        "disconnected",
+    ]

@@ -9,9 +9,11 @@ Run it with ``python -m django_workos_pipes.emulator --port 4100`` (or the
 
 It needs no Django settings: nothing here imports Django.
 
-The HTTP surface: ``POST /data-integrations/{provider}/token`` and ``/authorize``,
-``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}``,
-``GET /user_management/users/{user_id}/data_providers``, the user endpoints
+The HTTP surface: ``POST /data-integrations/{provider}/token``, ``/credentials`` and
+``/authorize``, ``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}``,
+``GET /user_management/users/{user_id}/data_providers``, their organization twins
+(``/organizations/{organization_id}/connected_accounts/{provider}``,
+``/organizations/{organization_id}/data_providers``), the user endpoints
 (``GET|POST /user_management/users``, ``GET|PUT /user_management/users/{id}``,
 ``GET /user_management/users/external_id/{external_id}``) (all with
 ``Authorization: Bearer <api key>``), a stand-in provider API at
@@ -36,7 +38,14 @@ from .endpoint import DEFAULT_API_KEY
 from .faults import FAULT_KINDS, MALFORMED_BODY
 from .persistence import StateFileError
 from .providers import Provider
-from .state import CONNECTED, DISCONNECTED, NEEDS_REAUTHORIZATION, Connection, UnknownConnection
+from .state import (
+    CONNECTED,
+    DISCONNECTED,
+    NEEDS_REAUTHORIZATION,
+    AccountSelectionRequired,
+    Connection,
+    UnknownConnection,
+)
 from .webhooks import Delivery
 
 __all__ = [
@@ -51,6 +60,7 @@ __all__ = [
     "FAULT_KINDS",
     "MALFORMED_BODY",
     "NEEDS_REAUTHORIZATION",
+    "AccountSelectionRequired",
     "Call",
     "Connection",
     "Delivery",

@@ -1,9 +1,12 @@
-"""The WorkOS Pipes endpoints, answering exactly in the wire format.
+"""The WorkOS Pipes calls that vend secrets and start connections, in the wire format.
 
-``POST /data-integrations/{provider}/token`` and ``/authorize``,
-``GET|DELETE /user_management/users/{user_id}/connected_accounts/{provider}`` and
-``GET /user_management/users/{user_id}/data_providers``. Every call goes through the
-:class:`~.guard.ApiGuard`: recorded, counted, exposed to injected faults, key checked.
+``POST /data-integrations/{provider}/token``, ``/credentials`` and ``/authorize``. Each
+goes through the :class:`~.guard.ApiGuard` (recorded, counted, faults, key checked).
+A call names its owner (``user_id``, ``organization_id``, ``connection_owner``) and may
+pick an account (``connected_account_id``) or opt into several
+(``supports_multiple_connections``): several matching with none named is a 409 whose
+body ``code`` is ``account_selection_required`` (the SDK's error model; WorkOS documents
+no status).
 """
 
 from __future__ import annotations
@@ -16,24 +19,26 @@ from .. import wire
 from .accounts import Accounts, IssueToken
 from .endpoint import Endpoint
 from .guard import ApiGuard, flag, invalid, not_found, optional_string, required_string
-from .state import CONNECTED, KEEP, NEEDS_REAUTHORIZATION, Connection, Keep, UnknownConnection
-from .web import (
-    Handler,
-    HttpError,
-    Request,
-    Response,
-    Router,
-    error_response,
-    json_response,
-    no_content,
+from .state import (
+    API_KEY,
+    CONNECTED,
+    KEEP,
+    NEEDS_REAUTHORIZATION,
+    ORGANIZATION,
+    OWNERS,
+    USER,
+    AccountSelectionRequired,
+    Connection,
+    Keep,
+    UnknownConnection,
 )
+from .web import Handler, HttpError, Request, Response, Router, error_response, json_response
 
 CONNECTION_INTENTS = ("add", "reauthorize")
-ACCOUNT = "/user_management/users/{user_id}/connected_accounts/{provider}"
 
 
 class PipesApi:
-    """The handlers of the API surface a WorkOS client talks to.
+    """The token, credentials and authorize calls.
 
     ``issue_token`` is :meth:`Accounts.issue_token` or a method wrapping it.
     """
@@ -51,43 +56,58 @@ class PipesApi:
         self.issue_token = issue_token
 
     def register(self, router: Router) -> None:
-        routes: list[tuple[str, str, str, Handler]] = [
-            ("POST", "/data-integrations/{provider}/token", "token", self._token),
-            ("POST", "/data-integrations/{provider}/authorize", "authorize", self._authorize),
-            ("GET", ACCOUNT, "connected_account", self._get_account),
-            ("DELETE", ACCOUNT, "delete_connected_account", self._delete_account),
-            (
-                "GET",
-                "/user_management/users/{user_id}/data_providers",
-                "data_providers",
-                self._data_providers,
-            ),
+        routes: list[tuple[str, str, Handler]] = [
+            ("token", "/data-integrations/{provider}/token", self._token),
+            ("credentials", "/data-integrations/{provider}/credentials", self._credentials),
+            ("authorize", "/data-integrations/{provider}/authorize", self._authorize),
         ]
-        for method, pattern, operation, step in routes:
-            router.add(method, pattern, self._guarded(operation, step))
-
-    def _guarded(self, operation: str, step: Handler) -> Handler:
-        def handler(request: Request, params: Mapping[str, str]) -> Response:
-            return self.guard.serve(operation, step, request, params)
-
-        return handler
-
-    # The answers, once the call is recorded, counted and its key checked -----------
+        for operation, pattern, step in routes:
+            router.add("POST", pattern, guarded(self.guard, operation, step))
 
     def _token(self, request: Request, params: Mapping[str, str]) -> Response:
-        provider = self._provider(params)
-        user_id, organization_id = _identity(request.json_object())
-        connection = self.issue_token(provider, user_id, organization_id)
+        """An OAuth token; an API-key connection has none (ask for credentials)."""
+        connection = self._issue(request, params)
+        if isinstance(connection, Response):
+            return connection
+        if connection.auth_method == API_KEY:
+            message = "This connection uses an API key: get it from the credentials endpoint."
+            raise HttpError(error_response(400, message, "auth_method_mismatch"))
+        return json_response(200, connection.token_answer())
+
+    def _credentials(self, request: Request, params: Mapping[str, str]) -> Response:
+        """The connection's credential: an OAuth token or an API key, with its config."""
+        connection = self._issue(request, params)
+        if isinstance(connection, Response):
+            return connection
+        return json_response(200, connection.credential_answer())
+
+    def _issue(self, request: Request, params: Mapping[str, str]) -> Connection | Response:
+        """The live connection a token or credentials call names, or the inactive answer."""
+        provider = known_provider(self.accounts, params)
+        body = request.json_object()
+        user_id, organization_id, owner = owner_of(body)
+        account_id, multiple = selection(body)
+        try:
+            connection = self.issue_token(
+                provider,
+                user_id,
+                organization_id,
+                owner=owner,
+                connected_account_id=account_id,
+                multiple=multiple,
+            )
+        except AccountSelectionRequired:
+            raise selection_required() from None
         if connection is None:
             return json_response(200, wire.inactive_token_answer(wire.NOT_INSTALLED))
         if connection.state != CONNECTED:
             return json_response(200, wire.inactive_token_answer(NEEDS_REAUTHORIZATION))
-        return json_response(200, connection.token_answer())
+        return connection
 
     def _authorize(self, request: Request, params: Mapping[str, str]) -> Response:
-        provider = self._provider(params)
+        provider = known_provider(self.accounts, params)
         body = request.json_object()
-        user_id, organization_id = _identity(body)
+        user_id, organization_id, owner = owner_of(body)
         return_to = optional_string(body, "return_to")
         if return_to is not None and not _is_web_url(return_to):
             raise invalid("return_to", "must be an absolute http(s) URL")
@@ -99,90 +119,90 @@ class PipesApi:
         account_id = optional_string(body, "connected_account_id")
         if intent == "reauthorize" and account_id is None:
             raise invalid("connected_account_id", "is required to reauthorize")
-        consent = self.accounts.start_consent(
-            provider,
-            user_id,
-            organization_id,
-            return_to,
-            intent,
-            account_id,
-            _display_name(body),
-        )
+        if account_id is not None and intent != "reauthorize":
+            raise invalid("connected_account_id", "is accepted with connection_intent reauthorize")
+        try:
+            consent = self.accounts.start_consent(
+                provider,
+                user_id,
+                organization_id,
+                return_to,
+                intent,
+                account_id,
+                _display_name(body),
+                owner=owner,
+                config=string_map(body, "config"),
+            )
+        except UnknownConnection:
+            raise not_found(f"No connected account '{account_id}' to reauthorize.") from None
         url = f"{self.endpoint.public_url}/consent/{consent.id}"
         return json_response(200, {"url": url, "state": consent.state})
 
-    def _get_account(self, request: Request, params: Mapping[str, str]) -> Response:
-        connection = self._account(request, params)
-        return json_response(200, connection.connected_account())
 
-    def _delete_account(self, request: Request, params: Mapping[str, str]) -> Response:
-        connection = self._account(request, params)
-        try:
-            # Like WorkOS, the webhook goes out afterwards: the caller doesn't wait for it.
-            self.accounts.remove(connection.key, wait=False)
-        except UnknownConnection:  # removed by another call meanwhile
-            raise _account_not_found(params) from None
-        return no_content()
+# Shared by the endpoint modules ---------------------------------------------------
 
-    def _data_providers(self, request: Request, params: Mapping[str, str]) -> Response:
-        """Every configured provider, in a stable order, with this user's account."""
-        user_id, query = params["user_id"], request.query
-        organization_id = optional_string(query, "organization_id")
-        flag(query, "supports_multiple_connections")  # one account per provider here
-        items = []
-        for provider in self.accounts.providers.values():
-            account = self.accounts.get(provider.slug, user_id, organization_id)
-            shown = None if account is None else account.connected_account()
-            items.append(
-                wire.data_provider(
-                    provider.slug,
-                    name=provider.name,
-                    description=provider.description,
-                    scopes=provider.scopes or None,
-                    created_at=self.accounts.configured_at,
-                    updated_at=self.accounts.configured_at,
-                    compatibility=shown,
-                    accounts=[] if shown is None else [shown],
-                )
+
+def guarded(guard: ApiGuard, operation: str, step: Handler, target: str | None = None) -> Handler:
+    """``step`` behind the guard, as a route handler."""
+
+    def handler(request: Request, params: Mapping[str, str]) -> Response:
+        return guard.serve(operation, step, request, params, target=target)
+
+    return handler
+
+
+def known_provider(accounts: Accounts, params: Mapping[str, str]) -> str:
+    slug = params["provider"]
+    if slug not in accounts.providers:
+        raise HttpError(
+            error_response(
+                404,
+                f"Could not find a data integration for '{slug}'.",
+                "entity_not_found",
+                entity_id=slug,
             )
-        return json_response(200, {"object": "list", "data": items})
-
-    # Shared steps ------------------------------------------------------------------
-
-    def _account(self, request: Request, params: Mapping[str, str]) -> Connection:
-        """The account a connected-account call names, or its 404.
-
-        ``connected_account_id``, when given, must name that very account;
-        ``supports_multiple_connections`` is read but changes nothing while each user
-        has one account per provider.
-        """
-        provider = self._provider(params)
-        query = request.query
-        flag(query, "supports_multiple_connections")
-        wanted = optional_string(query, "connected_account_id")
-        connection = self.accounts.get(
-            provider, params["user_id"], optional_string(query, "organization_id")
         )
-        if connection is None or (wanted is not None and wanted != connection.id):
-            raise _account_not_found(params)
-        return connection
-
-    def _provider(self, params: Mapping[str, str]) -> str:
-        slug = params["provider"]
-        if slug not in self.accounts.providers:
-            raise HttpError(
-                error_response(
-                    404,
-                    f"Could not find a data integration for '{slug}'.",
-                    "entity_not_found",
-                    entity_id=slug,
-                )
-            )
-        return slug
+    return slug
 
 
-def _identity(body: dict[str, Any]) -> tuple[str, str | None]:
-    return required_string(body, "user_id"), optional_string(body, "organization_id")
+def owner_of(body: Mapping[str, Any]) -> tuple[str, str | None, str]:
+    """``user_id``, ``organization_id`` and ``connection_owner`` of a call body."""
+    user_id = required_string(body, "user_id")
+    organization_id = optional_string(body, "organization_id")
+    owner = optional_string(body, "connection_owner") or USER
+    if owner not in OWNERS:
+        raise invalid("connection_owner", "must be 'user' or 'organization'")
+    if owner == ORGANIZATION and organization_id is None:
+        raise invalid("organization_id", "is required when connection_owner is organization")
+    return user_id, organization_id, owner
+
+
+def selection(data: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """``connected_account_id`` and ``supports_multiple_connections`` (body or query)."""
+    return optional_string(data, "connected_account_id"), flag(
+        data, "supports_multiple_connections"
+    )
+
+
+def selection_required() -> HttpError:
+    return HttpError(
+        error_response(
+            409,
+            "Several connected accounts match: pass connected_account_id to pick one.",
+            "account_selection_required",
+        )
+    )
+
+
+def string_map(body: Mapping[str, Any], name: str) -> dict[str, str] | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
+    ):
+        raise invalid(name, "must be an object of strings")
+    return dict(value)
 
 
 def _display_name(body: Mapping[str, Any]) -> str | Keep | None:
@@ -199,7 +219,3 @@ def _is_web_url(value: str) -> bool:
     parts = urlsplit(value)
     printable = all(" " < char < "\x7f" for char in value)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and printable
-
-
-def _account_not_found(params: Mapping[str, str]) -> HttpError:
-    return not_found(f"No {params['provider']} connected account for user '{params['user_id']}'.")

@@ -71,7 +71,9 @@ class CallLog:
 
     @property
     def listing_calls(self) -> int:
-        return self.counted("data_providers")
+        """Providers listings, a user's and an organization's."""
+        with self._lock:
+            return self._counts["data_providers"] + self._counts["organization_data_providers"]
 
     @property
     def provider_calls(self) -> int:

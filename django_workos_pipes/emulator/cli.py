@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
+from .accounts import EVENT_FAMILIES
 from .app import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN_LIFETIME, Emulator
 from .endpoint import DEFAULT_API_KEY
 from .persistence import StateFileError
@@ -76,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser, *, verbose_flag: bool = True)
     parser.add_argument(
         "--public-url", help="base URL of consent links, if browsers reach the emulator elsewhere"
     )
+    parser.add_argument(
+        "--event-family",
+        choices=tuple(EVENT_FAMILIES),
+        default="connected_account",
+        help="webhook names: pipes.connected_account.* or pipes.account_connection.* "
+        "(default: %(default)s)",
+    )
     if verbose_flag:
         parser.add_argument("--verbose", action="store_true", help="log every request")
 
@@ -105,6 +113,7 @@ def emulator_from_options(options: Mapping[str, Any], *, verbose: bool = False) 
         providers=providers,
         public_url=options.get("public_url"),
         verbose=verbose or bool(options.get("verbose")),
+        event_family=options.get("event_family") or "connected_account",
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from ..masking import mask
@@ -29,7 +29,16 @@ from .directory import Directory, Taken, User
 from .endpoint import Endpoint
 from .faults import FaultQueue, check_retry_after, make_fault
 from .pages import Dashboard, control_page
-from .state import KEEP, Connection, Keep, UnknownConnection
+from .state import (
+    API_KEY,
+    KEEP,
+    OAUTH,
+    OWNERS,
+    USER,
+    Connection,
+    Keep,
+    UnknownConnection,
+)
 from .web import (
     OWN_FORMS_HEADERS,
     Handler,
@@ -82,7 +91,7 @@ class ControlApi:
         self.connect_account = connect
         self.webhook_url = webhook_url
         self._webhook_secret = webhook_secret
-        self._actions: dict[str, Callable[[str, str, str | None], Connection]] = {
+        self._actions: dict[str, _Action] = {
             "needs_reauthorization": accounts.needs_reauthorization,
             "disconnect": accounts.disconnect,
             "expire": accounts.expire,
@@ -96,6 +105,7 @@ class ControlApi:
             ("POST", "/_emulator/connections", self.connect),
             ("POST", "/_emulator/connections/{action}", self.change),
             ("POST", "/_emulator/users", self.create_user),
+            ("POST", "/_emulator/settings", self.settings),
             ("POST", "/_emulator/faults", self.add_fault),
             ("DELETE", "/_emulator/faults", self.clear_faults),
             ("POST", "/_emulator/faults/clear", self.clear_faults),
@@ -123,6 +133,7 @@ class ControlApi:
             providers=list(accounts.providers.values()),
             connections=accounts.all(),
             users=self.directory.all(),
+            event_family=accounts.event_family,
             faults=self.faults.pending(),
             events=list(reversed(accounts.events[-RECENT_EVENTS:])),
             deliveries={str(d.event["id"]): d.to_json() for d in accounts.deliveries},
@@ -140,6 +151,7 @@ class ControlApi:
                 "api_key": self.endpoint.masked_api_key,
                 "webhook_url": self.webhook_url,
                 "token_lifetime": accounts.token_lifetime,
+                "event_family": accounts.event_family,
                 "providers": sorted(accounts.providers),
                 "connections": [_connection_json(c) for c in accounts.all()],
                 "faults": self.faults.pending(),
@@ -167,17 +179,47 @@ class ControlApi:
     # Changing ----------------------------------------------------------------------
 
     def connect(self, request: Request, params: Mapping[str, str]) -> Response:
+        """Connect an account (``auth_method: "oauth"``, the default) or install an API key
+        (``"api_key"``, with ``api_key`` and ``config``), for a user or (``owner:
+        "organization"``) an organization; ``connection_intent: "add"`` adds another."""
+
         def act(data: dict[str, Any]) -> Response:
-            scopes = data.get("scopes")
-            connection = self.connect_account(
+            owner = _owner(data)
+            user_id = _user(data, owner)
+            common: dict[str, Any] = {
+                "owner": owner,
+                "account_display_name": _label(data, "account_display_name"),
+                "connection_intent": _intent(data),
+                "connected_account_id": _optional(data, "connected_account_id"),
+                "config": _config(data.get("config")),
+            }
+            provider, organization_id = (
                 _required(data, "provider"),
-                _required(data, "user_id"),
                 _optional(data, "organization_id"),
-                scopes=None if scopes in (None, "") else _scope_list(scopes),
-                missing_scopes=_scope_list(data.get("missing_scopes") or []),
-                account_display_name=_label(data, "account_display_name"),
             )
-            return self._done(request, 201, _connection_json(connection), "Connected.")
+            method = _optional(data, "auth_method") or OAUTH
+            if method == API_KEY:
+                connection = self.accounts.install_api_key(
+                    provider,
+                    user_id,
+                    organization_id,
+                    api_key=_optional(data, "api_key"),
+                    **common,
+                )
+            elif method == OAUTH:
+                scopes = data.get("scopes")
+                connection = self.connect_account(
+                    provider,
+                    user_id,
+                    organization_id,
+                    scopes=None if scopes in (None, "") else _scope_list(scopes),
+                    missing_scopes=_scope_list(data.get("missing_scopes") or []),
+                    **common,
+                )
+            else:
+                raise ValueError("auth_method must be oauth or api_key")
+            notice = "API key installed." if method == API_KEY else "Connected."
+            return self._done(request, 201, _connection_json(connection), notice)
 
         return self._run(request, act)
 
@@ -187,13 +229,29 @@ class ControlApi:
             return error_response(404, f"Unknown action {params['action']!r}.", "not_found")
 
         def act(data: dict[str, Any]) -> Response:
+            owner = _owner(data)
+            account_id = _optional(data, "connected_account_id")
             connection = action(
                 _required(data, "provider"),
-                _required(data, "user_id"),
+                _user(data, owner, required=account_id is None),
                 _optional(data, "organization_id"),
+                owner=owner,
+                connected_account_id=account_id,
             )
             notice = NOTICES[params["action"]]
             return self._done(request, 200, _connection_json(connection), notice)
+
+        return self._run(request, act)
+
+    def settings(self, request: Request, params: Mapping[str, str]) -> Response:
+        """Switch the webhooks' event family (``event_family``)."""
+
+        def act(data: dict[str, Any]) -> Response:
+            family = _optional(data, "event_family")
+            if family is not None:
+                self.accounts.event_family = family
+            body = {"event_family": self.accounts.event_family}
+            return self._done(request, 200, body, f"Webhooks now named {family}.*.")
 
         return self._run(request, act)
 
@@ -315,6 +373,56 @@ def _connection_json(connection: Connection) -> dict[str, Any]:
         "access_token": token["access_token"],
         "expires_at": token["expires_at"],
     }
+
+
+class _Action(Protocol):
+    def __call__(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+    ) -> Connection: ...
+
+
+def _owner(data: Mapping[str, Any]) -> str:
+    owner = _optional(data, "owner") or USER
+    if owner not in OWNERS:
+        raise ValueError("owner must be user or organization")
+    return owner
+
+
+def _user(data: Mapping[str, Any], owner: str, *, required: bool = True) -> str | None:
+    """The user: required for a user's account, optional (the member who set it up) for
+    an organization's, or when the account is named by its id."""
+    if owner == USER and required:
+        return _required(data, "user_id")
+    return _optional(data, "user_id")
+
+
+def _intent(data: Mapping[str, Any]) -> str | None:
+    intent = _optional(data, "connection_intent")
+    if intent not in (None, "add"):
+        raise ValueError("connection_intent must be add (or left out)")
+    return intent
+
+
+def _config(value: Any) -> dict[str, str] | None:
+    """A config map as JSON, or as the page's "subdomain=acme, region=eu" text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        pairs = [part.partition("=") for part in re.split(r"[,\n]+", value) if part.strip()]
+        if any(not sep or not name.strip() for name, sep, _ in pairs):
+            raise ValueError("config must be name=value pairs, separated by commas")
+        return {name.strip(): val.strip() for name, _, val in pairs}
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
+    ):
+        return dict(value)
+    raise ValueError("config must map names to strings")
 
 
 def _user_json(user: User) -> dict[str, Any]:

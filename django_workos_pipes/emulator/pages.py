@@ -33,6 +33,7 @@ BRAND_COLOURS = {
     "asana": "#f06a6a",
     "dropbox": "#0061ff",
     "apollo-oauth": "#5f4bd6",
+    "zendesk": "#03363d",
 }
 
 CSS = """
@@ -84,6 +85,7 @@ border-radius:8px;background:#fff}
 .facts{display:flex;flex-wrap:wrap;gap:8px 28px;margin-top:8px;font-size:14px}
 .notice{padding:10px 14px;border-radius:10px;margin-bottom:16px;background:#e3f7ec;
 color:#17804a}.notice.error{background:#fdecea;color:#b42318}
+.stack{display:grid;gap:10px;margin:14px 0}
 footer{text-align:center;font-size:12px;color:#9aa0b4;padding:0 0 28px}
 """
 
@@ -122,16 +124,35 @@ def message_page(title: str, message: str) -> str:
 
 
 def consent_page(consent: ConsentRequest, provider: Provider, scopes: Sequence[str]) -> str:
-    """Allow or deny: what the provider and the user are, and which scopes it grants."""
-    who = f"<strong>{escape(consent.user_id)}</strong>"
-    if consent.organization_id:
-        who += f" in <strong>{escape(consent.organization_id)}</strong>"
-    items = "".join(f"<li><code>{escape(scope)}</code></li>" for scope in scopes)
-    scope_list = (
-        f'<ul class="scopes">{items}</ul>'
-        if scopes
-        else '<p class="muted small">No specific scopes: basic access only.</p>'
-    )
+    """Allow or deny: whose account, which provider, and which scopes it grants (or, for
+    an API-key provider, a form for the key and its config fields)."""
+    name = escape(provider.name)
+    organization = escape(consent.organization_id or "")
+    user = f"<strong>{escape(consent.user_id)}</strong>"
+    if consent.owner == "organization":
+        heading = f"Connect your organization's {name} account"
+        who = (
+            f"for <strong>{organization}</strong>, set up by {user}: every member of the "
+            "organization will use it"
+        )
+    else:
+        another = "another " if consent.connection_intent == "add" else "your "
+        heading = f"Connect {another}{name} account"
+        who = f"as {user}" + (f" in <strong>{organization}</strong>" if organization else "")
+    if provider.takes_api_key:
+        ask = f"<p>The app is asking for an API key of your {name} account.</p>"
+        ask += _api_key_fields(provider, consent)
+    else:
+        items = "".join(f"<li><code>{escape(scope)}</code></li>" for scope in scopes)
+        scope_list = (
+            f'<ul class="scopes">{items}</ul>'
+            if scopes
+            else '<p class="muted small">No specific scopes: basic access only.</p>'
+        )
+        ask = (
+            f"<p>The app is asking to use your {name} account with these permissions:</p>"
+            f"{scope_list}"
+        )
     back = ""
     if consent.return_to:
         host = urlsplit(consent.return_to).netloc
@@ -142,16 +163,32 @@ def consent_page(consent: ConsentRequest, provider: Provider, scopes: Sequence[s
         '<div class="emu"><span class="badge">WorkOS Pipes emulator</span></div>'
         f'<div class="logos">{_logo(provider)}<span class="arrows">&#8644;</span>'
         '<div class="logo app">&#9670;</div></div>'
-        f'<h1 class="center">Connect your {escape(provider.name)} account</h1>'
-        f'<p class="center muted">as {who}</p>'
-        f"<p>The app is asking to use your {escape(provider.name)} account with "
-        f"these permissions:</p>{scope_list}"
-        f'<form method="post" action="{action}"><div class="buttons">'
-        '<button type="submit" name="decision" value="deny">Deny</button>'
+        f'<h1 class="center">{heading}</h1>'
+        f'<p class="center muted">{who}</p>'
+        f'<form method="post" action="{action}">{ask}<div class="buttons">'
+        '<button type="submit" name="decision" value="deny" formnovalidate>Deny</button>'
         '<button type="submit" name="decision" value="allow" class="primary">Allow</button>'
         f"</div></form>{back}</div>"
     )
     return page(f"Connect {provider.name}", content, narrow=True)
+
+
+def _api_key_fields(provider: Provider, consent: ConsentRequest) -> str:
+    given = consent.config or {}
+    fields = [
+        _field(
+            "API key",
+            '<input name="api_key" autocomplete="off" placeholder="empty: a made-up test key">',
+        )
+    ]
+    fields += [
+        _field(
+            name,
+            f'<input name="config_{escape(name)}" required value="{escape(given.get(name, ""))}">',
+        )
+        for name in provider.config_fields
+    ]
+    return f'<div class="stack">{"".join(fields)}</div>'
 
 
 @dataclass(frozen=True)
@@ -172,6 +209,7 @@ class Dashboard:
     listing_calls: int = 0
     provider_calls: int = 0
     users: Sequence[User] = ()
+    event_family: str = "connected_account"
     notice: str | None = None
     error: str | None = None
 
@@ -182,6 +220,7 @@ def control_page(board: Dashboard) -> str:
         _settings(board),
         _connections(board),
         _connect_form(board.providers),
+        _settings_form(board.event_family),
         _users(board.users),
         _faults(board.faults),
         _events(board.events, board.deliveries),
@@ -261,8 +300,10 @@ def _settings(board: Dashboard) -> str:
 def _hidden(connection: Connection) -> str:
     fields = {
         "provider": connection.provider,
-        "user_id": connection.user_id,
+        "user_id": connection.user_id or "",
         "organization_id": connection.organization_id or "",
+        "owner": connection.owner,
+        "connected_account_id": connection.id,
     }
     return "".join(
         f'<input type="hidden" name="{name}" value="{escape(value)}">'
@@ -305,8 +346,8 @@ def _connections(board: Dashboard) -> str:
     rows = "".join(_connection_row(connection) for connection in board.connections)
     return (
         '<div class="card"><h2>Connections</h2><div class="wide"><table><thead><tr>'
-        "<th>Provider</th><th>User</th><th>Organization</th><th>State</th><th>Scopes</th>"
-        f"<th>Token</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table></div></div>"
+        "<th>Provider</th><th>Owner</th><th>Organization</th><th>State</th><th>Scopes</th>"
+        f"<th>Secret</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table></div></div>"
     )
 
 
@@ -315,20 +356,33 @@ def _connection_row(c: Connection) -> str:
     if c.missing_scopes:
         missing = " ".join(escape(s) for s in c.missing_scopes)
         scopes += f'<div class="small muted">missing: {missing}</div>'
+    oauth = c.auth_method == "oauth"
     actions = "".join(
         [
             _action(c, "needs_reauthorization", "Needs reauth"),
-            _action(c, "expire", "Expire token", hint=EXPIRE_HINT),
+            _action(c, "expire", "Expire token", hint=EXPIRE_HINT) if oauth else "",
             _action(c, "revoke_at_provider", "Revoke at provider", hint=REVOKE_HINT),
             _action(c, "disconnect", "Disconnect", "danger"),
         ]
     )
     state = escape(c.state)
     token = f"<code>{escape(mask(c.access_token))}</code>"
+    if not oauth:
+        token += f'<div class="small muted">{escape(c.auth_method)}</div>'
     if c.revoked_at_provider:
         token += '<div class="small muted">revoked at the provider</div>'
+    if c.config:
+        config = ", ".join(f"{k}={v}" for k, v in c.config.items())
+        scopes += f'<div class="small muted">config: {escape(config)}</div>'
+    if c.owner == "organization":
+        owner = "<em>the organization</em>"
+        if c.established_by_user_id:
+            owner += f'<div class="small muted">set up by {escape(c.established_by_user_id)}</div>'
+    else:
+        owner = escape(c.user_id or "")
+    role = "" if c.role == "compatibility" else '<div class="small muted">another account</div>'
     return (
-        f"<tr><td><strong>{escape(c.provider)}</strong></td><td>{escape(c.user_id)}"
+        f"<tr><td><strong>{escape(c.provider)}</strong>{role}</td><td>{owner}"
         f"{_account_label(c)}</td>"
         f"<td>{escape(c.organization_id or '-')}</td>"
         f'<td class="nowrap"><span class="badge {state}">{state}</span></td>'
@@ -347,25 +401,74 @@ def _field(label: str, control: str) -> str:
     return f"<div><label>{escape(label)}</label>{control}</div>"
 
 
+OWNER_CHOICES = (
+    '<select name="owner"><option value="user">a user</option>'
+    '<option value="organization">an organization</option></select>'
+)
+INTENT_CHOICES = (
+    '<select name="connection_intent"><option value="">its account</option>'
+    '<option value="add">another account</option></select>'
+)
+
+
 def _connect_form(providers: Sequence[Provider]) -> str:
-    options = "".join(
-        f'<option value="{escape(p.slug)}">{escape(p.name)}</option>' for p in providers
-    )
+    oauth = [p for p in providers if not p.takes_api_key]
+    options = "".join(f'<option value="{escape(p.slug)}">{escape(p.name)}</option>' for p in oauth)
+    who = [
+        _field("Owner", OWNER_CHOICES),
+        _field("User ID", '<input name="user_id" placeholder="user_01H... (a member)">'),
+        _field("Organization ID", '<input name="organization_id" placeholder="optional">'),
+        _field("Connect", INTENT_CHOICES),
+    ]
     fields = "".join(
         [
             _field("Provider", f'<select name="provider">{options}</select>'),
-            _field("User ID", '<input name="user_id" required placeholder="user_01H...">'),
-            _field("Organization ID", '<input name="organization_id" placeholder="optional">'),
+            *who,
             _field("Scopes", '<input name="scopes" placeholder="provider defaults">'),
             _field("Missing scopes", '<input name="missing_scopes" placeholder="none">'),
             '<div><button type="submit" class="primary">Connect</button></div>',
         ]
     )
+    every = "".join(
+        f'<option value="{escape(p.slug)}">{escape(p.name)}</option>' for p in providers
+    )
+    key_fields = "".join(
+        [
+            _field("Provider", f'<select name="provider">{every}</select>'),
+            *who,
+            _field("API key", '<input name="api_key" placeholder="empty: a made-up key">'),
+            _field("Config", '<input name="config" placeholder="subdomain=acme, region=eu">'),
+            '<input type="hidden" name="auth_method" value="api_key">',
+            '<div><button type="submit" class="primary">Install</button></div>',
+        ]
+    )
     return (
         '<div class="card"><h2>Connect an account</h2>'
         f'<form method="post" action="/_emulator/connections"><div class="grid">{fields}'
-        '</div></form><p class="muted small" style="margin-top:10px">Scopes: separated '
-        "by commas or spaces. Sends the signed <code>connected</code> webhook.</p></div>"
+        '</div></form><p class="muted small" style="margin-top:10px">For a user (User ID '
+        "required) or an organization (Organization ID required; the user, if given, set "
+        "it up). Scopes: separated by commas or spaces. Sends the signed "
+        "<code>connected</code> webhook.</p>"
+        '<h2 style="margin-top:22px">Install an API key</h2>'
+        f'<form method="post" action="/_emulator/connections"><div class="grid">{key_fields}'
+        '</div></form><p class="muted small" style="margin-top:10px">An '
+        "<code>api_key</code> connection: <code>/credentials</code> vends the key with its "
+        "config, no expiry and no scopes.</p></div>"
+    )
+
+
+def _settings_form(family: str) -> str:
+    options = "".join(
+        f'<option value="{name}"{" selected" if name == family else ""}>pipes.{name}.*</option>'
+        for name in ("connected_account", "account_connection")
+    )
+    return (
+        '<div class="card"><h2>Webhook names</h2>'
+        '<form method="post" action="/_emulator/settings"><div class="grid">'
+        f"{_field('Event family', f'<select name=event_family>{options}</select>')}"
+        '<div><button type="submit">Switch</button></div></div></form>'
+        '<p class="muted small" style="margin-top:10px">WorkOS may send either family; '
+        "<code>account_connection</code> also has <code>add_failed</code>.</p></div>"
     )
 
 
@@ -473,7 +576,8 @@ def _event_row(event: Mapping[str, Any], delivery: Mapping[str, Any] | None) -> 
         outcome = "sending..."
     else:
         outcome = f"failed: {delivery['error']} ({delivery['attempts']} attempts)"
-    account = f"{data.get('provider_slug', '')} / {data.get('user_id', '')}"
+    owner = data.get("user_id") or f"organization {data.get('organization_id') or ''}"
+    account = f"{data.get('provider_slug', '')} / {owner}"
     when = str(event["created_at"])
     return (
         f'<tr><td class="small nowrap" title="{escape(when)}">{escape(when[11:19])}</td>'

@@ -9,19 +9,32 @@ the real thing (``ya29…``, ``xoxp…``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class Provider:
     """One data integration: its slug, display name, default scopes and token prefix,
-    and the description the providers listing gives (``None``: none was written)."""
+    the description the providers listing gives (``None``: none was written), how it
+    authenticates (``oauth``, ``api_key``) and the config fields its install asks for."""
 
     slug: str
     name: str
     scopes: tuple[str, ...] = ()
     token_prefix: str = "tok_"
     description: str | None = None
+    auth_methods: tuple[str, ...] = ("oauth",)
+    config_fields: tuple[str, ...] = ()
+
+    @property
+    def credentials_type(self) -> str:
+        """What the listing calls it: ``oauth2``, or ``api_key`` for a key-only provider."""
+        return "oauth2" if "oauth" in self.auth_methods else self.auth_methods[0]
+
+    @property
+    def takes_api_key(self) -> bool:
+        """Whether its connect flow asks for an API key instead of OAuth consent."""
+        return "oauth" not in self.auth_methods
 
 
 BUILTIN: tuple[Provider, ...] = (
@@ -107,6 +120,17 @@ BUILTIN: tuple[Provider, ...] = (
         "apo_",
         "Contact search and your Apollo profile.",
     ),
+    # An API-key provider, with an install-time config field (its connect flow asks
+    # for the key and the subdomain instead of OAuth consent).
+    Provider(
+        "zendesk",
+        "Zendesk",
+        (),
+        "zd_",
+        "Tickets and users from Zendesk, with an API token.",
+        auth_methods=("api_key",),
+        config_fields=("subdomain",),
+    ),
 )
 
 
@@ -143,4 +167,4 @@ def _merge(known: Provider | None, slug: str, scopes: Sequence[str]) -> Provider
         raise TypeError(f"scopes for {slug!r} must be a list of strings, not a string")
     if known is None:
         return custom(slug, scopes)
-    return Provider(known.slug, known.name, tuple(scopes), known.token_prefix, known.description)
+    return replace(known, scopes=tuple(scopes))
