@@ -95,11 +95,56 @@ SETTINGS: tuple[Setting, ...] = (
         "django_workos_pipes.identity.default_organization_id",
         "Callable or dotted path: request -> WorkOS organization id or None.",
     ),
+    Setting(
+        "ORGANIZATION_ADMIN_RESOLVER",
+        None,
+        "Callable or dotted path: request -> bool, may this user connect or disconnect "
+        "the organization's connections. Unset: nobody may.",
+    ),
+    Setting(
+        "SUPPORTS_MULTIPLE_CONNECTIONS",
+        False,
+        "Ask WorkOS for every account of a provider (``supports_multiple_connections``).",
+    ),
+    Setting(
+        "USER_EXTERNAL_ID",
+        "django_workos_pipes.identity.default_external_id",
+        "Callable or dotted path: Django user -> the WorkOS external_id that links it "
+        "(``linked_user_id``); default ``str(user.pk)``.",
+    ),
+    Setting(
+        "PROVISION_USERS",
+        False,
+        "``linked_user_id`` creates the WorkOS user (e-mail, names, external_id) of a Django "
+        "user that has none.",
+    ),
+    Setting(
+        "USER_LINK_TTL",
+        30 * 86400,
+        "Seconds a user's (or organization's) link to WorkOS stays cached.",
+        number=True,
+    ),
+    Setting(
+        "ORGANIZATION_EXTERNAL_ID",
+        None,
+        "Callable or dotted path: request -> the external_id of the WorkOS organization "
+        "(``linked_organization_id``), or None.",
+    ),
+    Setting(
+        "PROVIDER_NAMES",
+        {},
+        "Display names of provider slugs on the app's pages, e.g. {'salesforce': 'Salesforce'}.",
+    ),
     Setting("CONNECT_URL", "workos_pipes:connect", "URL name (or path) of the connect view."),
     Setting(
         "REAUTHORIZE_URL",
         "workos_pipes:reauthorize",
         "URL name (or path) of the reauthorize view.",
+    ),
+    Setting(
+        "SELECT_ACCOUNT_URL",
+        "workos_pipes:connections",
+        "URL name (or path) of the page where a user picks one of several accounts.",
     ),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
@@ -109,7 +154,7 @@ class PipesSettings:
     """Typed view of ``settings.WORKOS_PIPES``; attributes are looked up on each access."""
 
     def __init__(self) -> None:
-        self._resolvers: dict[str, Callable[..., str | None]] = {}
+        self._resolvers: dict[str, Callable[..., Any]] = {}
         self.generation = 0
         """Bumped whenever Django settings change, so holders of memoised lookups (the
         service's cache object) know to look again."""
@@ -217,6 +262,40 @@ class PipesSettings:
         return self._resolver("ORGANIZATION_ID_RESOLVER")
 
     @property
+    def ORGANIZATION_ADMIN_RESOLVER(self) -> Callable[..., bool] | None:
+        """None when unset: then nobody may manage an organization's connections."""
+        if self.get("ORGANIZATION_ADMIN_RESOLVER") is None:
+            return None
+        return self._resolver("ORGANIZATION_ADMIN_RESOLVER")
+
+    @property
+    def SUPPORTS_MULTIPLE_CONNECTIONS(self) -> bool:
+        return bool(self.get("SUPPORTS_MULTIPLE_CONNECTIONS"))
+
+    @property
+    def USER_EXTERNAL_ID(self) -> Callable[..., str | None]:
+        return self._resolver("USER_EXTERNAL_ID")
+
+    @property
+    def PROVISION_USERS(self) -> bool:
+        return bool(self.get("PROVISION_USERS"))
+
+    @property
+    def USER_LINK_TTL(self) -> float:
+        return float(self.get("USER_LINK_TTL"))
+
+    @property
+    def ORGANIZATION_EXTERNAL_ID(self) -> Callable[..., str | None] | None:
+        if self.get("ORGANIZATION_EXTERNAL_ID") is None:
+            return None
+        return self._resolver("ORGANIZATION_EXTERNAL_ID")
+
+    @property
+    def PROVIDER_NAMES(self) -> Mapping[str, str]:
+        value = self.get("PROVIDER_NAMES")
+        return value if isinstance(value, Mapping) else {}
+
+    @property
     def CONNECT_URL(self) -> str:
         return str(self.get("CONNECT_URL"))
 
@@ -224,7 +303,11 @@ class PipesSettings:
     def REAUTHORIZE_URL(self) -> str:
         return str(self.get("REAUTHORIZE_URL"))
 
-    def _resolver(self, name: str) -> Callable[..., str | None]:
+    @property
+    def SELECT_ACCOUNT_URL(self) -> str:
+        return str(self.get("SELECT_ACCOUNT_URL"))
+
+    def _resolver(self, name: str) -> Callable[..., Any]:
         """The resolver, imported once (until settings change): it runs on every request."""
         found = self._resolvers.get(name)
         if found is None:

@@ -2,6 +2,21 @@
 
 No HTTP in this module: :mod:`django_workos_pipes.webhooks` verifies the request and
 guards against repeated deliveries, then hands the event to :func:`handle_event`.
+
+Both pipes families (``pipes.connected_account.*`` and ``pipes.account_connection.*``)
+name the same changes, and are handled alike:
+
+- ``connected``, ``disconnected``, ``reauthorization_needed``: the connection changed.
+  With a ``user_id``, that user's cached answers for (provider, organization) are
+  forgotten, tokens and credentials of every one of their accounts alike (accounts are
+  not invalidated one by one: the data's ``id``, the account, is passed on to the
+  signal); with ``user_id: null`` (an organization's connection), every cached answer
+  under that organization. The user's (or the organization's) listing goes too.
+- ``connection_failed``, ``add_failed``: an attempt failed; nothing is invalidated, since
+  the connection, active or not, is as it was. Receivers get the error code and reason.
+
+A later event type of either family is handled like ``connected`` when its data is a
+connected account, and ignored otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PIPES_EVENT_TYPES = frozenset(wire.CONNECTED_ACCOUNT_EVENTS.values())
+PIPES_EVENT_TYPES = wire.PIPES_EVENT_TYPES
 
 Event = dict[str, Any]
 
@@ -36,11 +51,20 @@ class InvalidationNotStored(Exception):
 
 @dataclass(frozen=True)
 class ConnectionChange:
-    """The connection a pipes event is about: whose cached token to forget."""
+    """The connection a pipes event is about: whose cached answers to forget, or, for a
+    failed attempt (``error_code`` set), whose attempt failed and why."""
 
     provider: str
     user_id: str | None
     organization_id: str | None
+    connected_account_id: str | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """A failed attempt: it changed no connection, so it invalidates nothing."""
+        return self.error_code is not None
 
 
 def parse_event(payload: bytes) -> Event:
@@ -70,16 +94,22 @@ def connection_change(event: Event) -> ConnectionChange | None:
     A verified event whose data can't be used is logged and otherwise ignored: WorkOS
     sent it, so refusing it would only make WorkOS retry the same body.
     """
-    if event["event"] not in PIPES_EVENT_TYPES:
-        return None
     data: dict[str, Any] = event["data"]
+    change = wire.event_change(event["event"])
+    failed = change in wire.FAILED_CHANGES or data.get("object") == "connection_failed"
+    if change is None or (
+        event["event"] not in PIPES_EVENT_TYPES
+        and not failed
+        and data.get("object") != "connected_account"
+    ):
+        return None
     provider = data.get("provider_slug")
     user_id = data.get("user_id")
     organization_id = data.get("organization_id")
     ids_usable = all(
         value is None or isinstance(value, str) for value in (user_id, organization_id)
     )
-    if not isinstance(provider, str) or not provider or not ids_usable:
+    if not wire.is_provider_slug(provider) or not ids_usable:
         logger.warning(
             "WorkOS event %s (%s) has no usable provider_slug, user_id or organization_id; "
             "nothing invalidated.",
@@ -88,36 +118,46 @@ def connection_change(event: Event) -> ConnectionChange | None:
         )
         return None
     # An empty string names nobody, like null.
-    return ConnectionChange(provider, user_id or None, organization_id or None)
+    if failed:
+        return ConnectionChange(
+            provider,
+            user_id or None,
+            organization_id or None,
+            error_code=_text(data.get("error_code")) or "unknown",
+            error_reason=_text(data.get("error_reason")),
+        )
+    account_id = _text(data.get("id"))
+    return ConnectionChange(provider, user_id or None, organization_id or None, account_id)
+
+
+def _text(value: Any) -> str | None:
+    """A string field of the data; None when absent, empty or of another type."""
+    return value if isinstance(value, str) and value else None
 
 
 def handle_event(event: Event, payload: bytes, *, service: PipesService, sender: Any) -> None:
-    """Invalidate the cached token a pipes event is about, then send the signals.
+    """Invalidate the cached answers a pipes event is about, then send the signals.
 
     Invalidation comes first, so a failing signal receiver can't leave a stale token
     behind. Exceptions from receivers propagate: the caller answers 500 and WorkOS
     delivers the event again. An invalidation the cache could not store raises
-    :class:`InvalidationNotStored` before any signal is sent.
+    :class:`InvalidationNotStored` before any signal is sent. A failed attempt
+    invalidates nothing: it only reaches the receivers.
     """
     change = connection_change(event)
-    if change is not None:
-        if change.user_id is None:
-            # An organization-owned connection: every user's entry under it is stale.
-            stored = service.invalidate_organization(change.provider, change.organization_id)
-        else:
-            stored = service.invalidate(
-                change.provider, user_id=change.user_id, organization_id=change.organization_id
-            )
-        if not stored:
-            raise InvalidationNotStored(f"event {event['id']}: the cache could not be written")
+    if change is not None and change.failed:
         logger.info(
-            "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s",
+            "WorkOS event %s (%s): attempt failed provider=%s user=%s organization=%s "
+            "error_code=%s; nothing invalidated",
             event["id"],
             event["event"],
             change.provider,
             mask_id(change.user_id),
             mask_id(change.organization_id),
+            change.error_code,
         )
+    elif change is not None:
+        _invalidate(change, event, service)
     webhook_received.send(sender=sender, event=event, payload=payload)
     if change is not None:
         connection_changed.send(
@@ -127,4 +167,28 @@ def handle_event(event: Event, payload: bytes, *, service: PipesService, sender:
             organization_id=change.organization_id,
             event_type=event["event"],
             event=event,
+            connected_account_id=change.connected_account_id,
+            error_code=change.error_code,
+            error_reason=change.error_reason,
         )
+
+
+def _invalidate(change: ConnectionChange, event: Event, service: PipesService) -> None:
+    if change.user_id is None:
+        # An organization-owned connection: every user's entry under it is stale.
+        stored = service.invalidate_organization(change.provider, change.organization_id)
+    else:
+        stored = service.invalidate(
+            change.provider, user_id=change.user_id, organization_id=change.organization_id
+        )
+    if not stored:
+        raise InvalidationNotStored(f"event {event['id']}: the cache could not be written")
+    logger.info(
+        "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s account=%s",
+        event["id"],
+        event["event"],
+        change.provider,
+        mask_id(change.user_id),
+        mask_id(change.organization_id),
+        mask_id(change.connected_account_id),
+    )

@@ -17,6 +17,12 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   number of callers meeting one dead token cost one WorkOS call, and is never served
   from the cache again, not even while WorkOS is down.
 
+Credentials (``get_credentials``: an OAuth token, an API key or a client-credentials
+token, with the provider's config) are cached the same way, by the same code, under keys
+of their own that share the tokens' invalidation markers: whatever forgets a token
+forgets the credential too. One that never expires (an API key) is fresh for
+``TOKEN_TTL``.
+
 A user's connections listing is cached per (user, organization) the same way, for
 ``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
 a disconnect) writes the listing's marker too, so the next listing is fresh everywhere.
@@ -25,6 +31,8 @@ a disconnect) writes the listing's marker too, so the next listing is fresh ever
 from __future__ import annotations
 
 import contextlib
+import enum
+import hashlib
 import logging
 import math
 import os
@@ -32,19 +40,46 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
-from . import signals
-from .caching.entries import Entry, valid_entry
-from .caching.keys import CacheKeys, ListingKeys, organization_listing_marker, organization_marker
+from . import signals, wire
+from .caching.backends import install_hint
+from .caching.entries import FAILURE_TTL, Entry, Failure, R, valid_entry
+from .caching.keys import (
+    CREDENTIALS,
+    TOKEN,
+    CacheKeys,
+    ListingKeys,
+    connection_keys,
+    link_key,
+    organization_listing_marker,
+    organization_marker,
+)
 from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
-from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired, PipesUnavailable
+from .exceptions import (
+    PROVIDER_REJECTED_TOKEN,
+    InvalidProvider,
+    LinkRefused,
+    PipesAPIError,
+    PipesReauthorizationRequired,
+    PipesUnavailable,
+)
 from .masking import mask_id
-from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .owners import ORGANIZATION, USER, Owner, check_owner
+from .results import (
+    ACCOUNT_SELECTION_REQUIRED,
+    AccessToken,
+    ConnectedAccount,
+    Connection,
+    Credential,
+    CredentialResult,
+    TokenResult,
+)
 from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
 
@@ -61,6 +96,22 @@ CACHE_WARNING_INTERVAL = 30.0
 
 T = TypeVar("T")
 D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class _Fetch(Generic[R]):
+    """One cached answer: its keys, the WorkOS call that fetches it, and what it is.
+    Nothing secret: it may be a variable of a frame an error page shows."""
+
+    keys: CacheKeys
+    call: Callable[[], R]
+    kind: type[R]
+    provider: str
+    user_id: str
+
+    @property
+    def what(self) -> str:
+        return "token" if self.kind is TokenResult else "credential"
 
 
 class PipesService:
@@ -83,6 +134,7 @@ class PipesService:
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
         connections_ttl: float | None = None,
+        supports_multiple_connections: bool | None = None,
         client: WorkOSClient | None = None,
     ) -> None:
         self._client = client
@@ -96,6 +148,7 @@ class PipesService:
         self._inactive_ttl = inactive_ttl
         self._lock_timeout = lock_timeout
         self._connections_ttl = connections_ttl
+        self._supports_multiple_connections = supports_multiple_connections
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
         self._cache: tuple[int, str, BaseCache] | None = None
@@ -139,6 +192,12 @@ class PipesService:
     def lock_timeout(self) -> float:
         return _pick(self._lock_timeout, app_settings.LOCK_TIMEOUT)
 
+    @property
+    def supports_multiple_connections(self) -> bool:
+        """``SUPPORTS_MULTIPLE_CONNECTIONS``: sent with every call that takes the flag."""
+        value = self._supports_multiple_connections
+        return app_settings.SUPPORTS_MULTIPLE_CONNECTIONS if value is None else value
+
     @contextlib.contextmanager
     def use_client(self, client: WorkOSClient) -> Iterator[WorkOSClient]:
         """Ask ``client`` instead of WorkOS inside the block: the seam for test doubles
@@ -153,28 +212,72 @@ class PipesService:
     # Public API.
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> TokenResult:
-        """The token for this user's connection, from the cache when it is still fresh.
+        """The token for this connection, from the cache when it is still fresh.
+
+        ``owner="organization"`` asks for the organization's shared connection, vended to
+        member ``user_id``: its answer is cached once per (provider, organization) and
+        served to every member, so which members may use it is the
+        ``ORGANIZATION_ID_RESOLVER``'s decision. ``connected_account_id`` picks one of
+        several accounts (cached apart from the others). With several accounts and none
+        picked, WorkOS answers inactive with ``account_selection_required``.
 
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
-        usable is cached.
+        usable is cached, :class:`PipesAPIError` when WorkOS refuses the call, and
+        ValueError for an unknown ``owner`` or an organization's connection asked for
+        without ``organization_id``.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:
-            # The cache is down: ask WorkOS directly. Taking the lock and storing the
-            # answer would each wait for the cache's timeout again, for nothing.
-            return self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        return self._get(self._token_fetch(ask))
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+        owner: Owner = USER,
+    ) -> CredentialResult:
+        """The credential of this connection (``POST
+        /data-integrations/{provider}/credentials``), from the cache while it is fresh:
+        an OAuth token, an API key or a client-credentials token, with the provider's
+        ``config``. ``connected_account_id`` picks one exact connection; ``owner`` as for
+        :meth:`get_access_token` (an organization's credential is shared by its members).
+
+        Cached and invalidated like :meth:`get_access_token`, by the same code (single
+        flight, stale-if-error); raises as it does.
+        """
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        multiple = self.supports_multiple_connections
+
+        def call() -> CredentialResult:
+            return self.client.get_credentials(
+                ask.provider,
+                user_id=ask.user_id,
+                organization_id=ask.organization_id,
+                connected_account_id=ask.connected_account_id,
+                owner=ask.owner,
+                supports_multiple_connections=multiple,
             )
-        entry = valid_entry(found, keys)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.result
-        return self._refresh(provider, user_id, organization_id, keys, entry)
+
+        return self._get(_Fetch(ask.keys(CREDENTIALS), call, CredentialResult, provider, user_id))
 
     def require_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """The live token, for code that can't send a user anywhere (a job, a worker).
 
@@ -182,11 +285,18 @@ class PipesService:
         ``reauthorization_required`` signal) when the connection is inactive, and
         :class:`PipesUnavailable` as :meth:`get_access_token` does.
         """
-        result = self.get_access_token(provider, user_id=user_id, organization_id=organization_id)
-        return self._live(provider, user_id, organization_id, result)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        return self._live(ask, self._get(self._token_fetch(ask)))
 
     def renew_access_token(
-        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        rejected: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """A token to replace ``rejected``, which the provider refused (401) before it expired.
 
@@ -195,27 +305,17 @@ class PipesService:
         renewal began, is the answer. ``rejected`` is never served from the cache, not even
         while WorkOS is down (:class:`PipesUnavailable` then). Raises
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
-        ``rejected`` itself: only the user can fix that.
+        ``rejected`` itself: only the user (or an administrator) can fix that.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:  # The cache is down: ask WorkOS directly.
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
-        else:
-            cached = _answer(valid_entry(found, keys), time.time(), rejected)
-            if cached is None:
-                cached = self._refresh(provider, user_id, organization_id, keys, None, rejected)
-            result = cached
-        token = self._live(provider, user_id, organization_id, result)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        fetch = self._token_fetch(ask)
+        cached = self._fresh_result(fetch, time.time(), rejected)
+        if cached is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
+            cached = fetch.call()
+        result = cached or self._refresh(fetch, rejected)
+        token = self._live(ask, result)
         if token.access_token == rejected:
-            raise self.reauthorization_required(
-                provider,
-                user_id=user_id,
-                organization_id=organization_id,
-                error=PROVIDER_REJECTED_TOKEN,
-            )
+            raise self._reauthorization_required(ask, PROVIDER_REJECTED_TOKEN)
         return token
 
     def reauthorization_required(
@@ -225,6 +325,8 @@ class PipesService:
         user_id: str,
         organization_id: str | None = None,
         error: str,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> PipesReauthorizationRequired:
         """Send the ``reauthorization_required`` signal and return the exception to raise.
 
@@ -232,32 +334,19 @@ class PipesService:
         A receiver that fails is logged: the caller must still get this exception, or a
         job's ``except`` would miss it and the job would be retried for nothing.
         """
-        logger.info(
-            "Connection needs reauthorization: provider=%s user=%s error=%s",
-            provider,
-            mask_id(user_id),
-            error,
-        )
-        answers = signals.reauthorization_required.send_robust(
-            sender=type(self),
-            provider=provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            error=error,
-        )
-        for receiver, answer in answers:
-            if isinstance(answer, Exception):
-                logger.error(
-                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
-                )
-        return PipesReauthorizationRequired(
-            provider, user_id=user_id, organization_id=organization_id, error=error
-        )
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        return self._reauthorization_required(ask, error)
 
     def session(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> requests.Session:
-        """A ``requests.Session`` that calls ``provider``'s API as this user.
+        """A ``requests.Session`` that calls ``provider``'s API with this connection.
 
         Its :class:`~django_workos_pipes.auth.PipesAuth` takes the token from this service
         (cached, single flight) and, on a 401, renews it and sends the request once more.
@@ -267,21 +356,39 @@ class PipesService:
 
         from .auth import PipesAuth
 
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
         session = requests.Session()
         session.auth = PipesAuth(
-            provider, user_id=user_id, organization_id=organization_id, service=self
+            provider,
+            user_id=user_id,
+            organization_id=ask.organization_id,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+            service=self,
         )
         return session
 
     def invalidate(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
     ) -> bool:
-        """Forget the cached answer for one connection, in every process sharing the cache.
+        """Forget the cached answers for one connection (every account of it, tokens and
+        credentials), in every process sharing the cache.
 
-        The user's connections listing (under that organization) is forgotten too.
-        Returns False when the cache could not be written: nothing was forgotten.
+        The user's connections listing (under that organization) is forgotten too. An
+        organization's connection (``owner="organization"``, no user needed) is
+        :meth:`invalidate_organization`. Returns False when the cache could not be
+        written: nothing was forgotten.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
+        check_provider(provider)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == ORGANIZATION:
+            return self.invalidate_organization(provider, organization_id)
+        keys = CacheKeys.build(provider, _required_user(user_id), organization_id)
         token = self._mark_invalidated(keys.user_marker)
         listing = self._mark_invalidated(keys.listing_marker)
         return token and listing
@@ -289,10 +396,13 @@ class PipesService:
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
 
-        Used for organization-owned connections, whose events name no user: every user's
-        entry under that organization is stale from now on, and so is every user's
-        listing under it. Returns False when the cache could not be written.
+        The organization's own (shared) connection, and every member's entry under that
+        organization, are stale from now on, and so are the organization's listing and
+        every member's listing under it. Used for events that name the organization and
+        no user. Returns False when the cache could not be written.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         token = self._mark_invalidated(organization_marker(provider, organization_id))
         listing = self._mark_invalidated(organization_listing_marker(organization_id))
         return token and listing
@@ -305,32 +415,59 @@ class PipesService:
         return_to: str,
         organization_id: str | None = None,
         reauthorize: bool = False,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> str:
         """The WorkOS consent URL that connects ``provider`` (or, with ``reauthorize``,
         signs the existing account in again), then returns the browser to ``return_to``.
 
-        The cached answer is forgotten, since the user is about to change the connection.
+        ``user_id`` gives consent; with ``owner="organization"`` the connection is the
+        organization's (who may start that is the views' business: see
+        ``ORGANIZATION_ADMIN_RESOLVER``). ``connected_account_id`` names the account to
+        reauthorize; without it, the one WorkOS returns for this owner is looked up.
+        The cached answer is forgotten, since the connection is about to change.
         """
-        account_id = (
-            self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
-        )
+        check_provider(provider)
+        owner, organization_id = _whose(owner, organization_id)
+        account_id = None
+        if reauthorize:
+            account_id = connected_account_id or self._connected_account_id(
+                provider, user_id, organization_id, owner
+            )
         url = self.client.authorize_url(
             provider,
             user_id=user_id,
             organization_id=organization_id,
             return_to=return_to,
             connected_account_id=account_id,
+            owner=owner,
         )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         return url
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> ConnectedAccount | None:
-        """The user's account with ``provider``, or None if WorkOS knows none. Asked of
-        WorkOS each time (it is not cached): for support tools and reauthorization."""
+        """The account with ``provider`` (the user's, or with ``owner="organization"`` the
+        organization's, no user needed), or None if WorkOS knows none. Asked of WorkOS
+        each time (it is not cached): for support tools and reauthorization."""
+        check_provider(provider)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == USER:
+            _required_user(user_id)
         return self.client.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+            supports_multiple_connections=self.supports_multiple_connections,
         )
 
     def list_connections(
@@ -342,50 +479,75 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
         is cached that nothing has invalidated since.
         """
-        keys = ListingKeys.build(user_id, organization_id)
-        found = self._cache_call(
-            lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
+        organization_id = no_empty_organization(organization_id)
+        multiple = self.supports_multiple_connections
+        return self._listing(
+            ListingKeys.build(_required_user(user_id), organization_id),
+            lambda: self.client.list_data_providers(
+                user_id, organization_id=organization_id, supports_multiple_connections=multiple
+            ),
+            f"user={mask_id(user_id)}",
         )
-        if found is None:  # the cache is down: ask WorkOS directly
-            return self.client.list_data_providers(user_id, organization_id=organization_id)
-        entry = valid_listing(found, keys)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.connections
-        started = time.time()
-        try:
-            connections = self.client.list_data_providers(user_id, organization_id=organization_id)
-        except PipesUnavailable as exc:
-            if entry is None:
-                raise
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached connections of user=%s",
-                exc,
-                mask_id(user_id),
-            )
-            return entry.connections
-        self._store_listing(keys, connections, started)
-        return connections
+
+    def list_organization_connections(self, organization_id: str) -> tuple[Connection, ...]:
+        """The organization-owned providers, with the organization's connection to each:
+        :meth:`list_connections` for the connections its members share.
+
+        Cached once per organization (every member reads the same entry) and forgotten by
+        :meth:`invalidate_organization`, like the organization's tokens.
+        """
+        if not organization_id:
+            raise ValueError("organization_id must be a non-empty id")
+        multiple = self.supports_multiple_connections
+        return self._listing(
+            ListingKeys.build(None, organization_id),
+            lambda: self.client.list_organization_data_providers(
+                organization_id, supports_multiple_connections=multiple
+            ),
+            f"organization={mask_id(organization_id)}",
+        )
 
     def disconnect(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> bool:
-        """Remove the user's account with ``provider`` from WorkOS (its stored tokens go
-        with it; nothing is revoked at the provider). True if an account was removed,
-        False if WorkOS had none.
+        """Remove the account with ``provider`` from WorkOS (its stored tokens go with
+        it; nothing is revoked at the provider): the user's, or with
+        ``owner="organization"`` the organization's (no user needed). With several
+        accounts, ``connected_account_id`` names the one to remove. True if an account
+        was removed, False if WorkOS had none.
 
         The cached token and listing are forgotten before the call (should WorkOS act
         but the answer be lost) and again after it (a request that read WorkOS meanwhile
         may have cached the old state). ``connection_changed`` is sent once, with
-        ``event_type="disconnect"``, when an account was removed.
+        ``event_type="disconnect"`` (and ``user_id`` None for an organization's
+        connection), when an account was removed.
         """
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        check_provider(provider)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == USER:
+            _required_user(user_id)
+        else:
+            user_id = None
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         removed = self.client.delete_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
-        )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
-        logger.info(
-            "Disconnect provider=%s user=%s organization=%s: %s",
             provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+            supports_multiple_connections=self.supports_multiple_connections,
+        )
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
+        logger.info(
+            "Disconnect provider=%s owner=%s user=%s organization=%s: %s",
+            provider,
+            owner,
             mask_id(user_id),
             mask_id(organization_id),
             "removed" if removed else "no such account",
@@ -398,47 +560,244 @@ class PipesService:
                 organization_id=organization_id,
                 event_type=DISCONNECT,
                 event=None,
+                connected_account_id=connected_account_id,
+                error_code=None,
+                error_reason=None,
             )
         return removed
 
     def _connected_account_id(
-        self, provider: str, user_id: str, organization_id: str | None
+        self, provider: str, user_id: str, organization_id: str | None, owner: Owner
     ) -> str | None:
-        """The id of the account to reauthorize; None starts a plain connect instead."""
-        account = self.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
-        )
+        """The id of the account to reauthorize; None starts a plain connect instead (as
+        does an owner with several accounts and none named: WorkOS then reauthorizes its
+        compatibility connection)."""
+        try:
+            account = self.get_connected_account(
+                provider, user_id=user_id, organization_id=organization_id, owner=owner
+            )
+        except PipesAPIError as exc:
+            if exc.code != ACCOUNT_SELECTION_REQUIRED:
+                raise
+            return None
         return account.id if account is not None else None
 
+    # Linking the site's own users and organizations to WorkOS's.
+
+    def link_user(
+        self,
+        external_id: str,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        provision: bool | None = None,
+    ) -> str:
+        """The id of the WorkOS user whose ``external_id`` is ``external_id``.
+
+        When there is none and ``provision`` (default: ``PROVISION_USERS``) is on, the
+        user is created with this ``external_id``, e-mail and names. The link is cached
+        for ``USER_LINK_TTL``; a refusal for ``INACTIVE_TTL``. A user is never looked
+        up, nor linked, by e-mail: that would hand one person's connections to whoever
+        holds the address in WorkOS.
+
+        Raises :class:`LinkRefused` (``not_provisioned``, ``no_email``,
+        ``email_not_available``), or :class:`PipesUnavailable` / :class:`PipesAPIError`
+        when WorkOS can't answer or refuses the call itself.
+        """
+        provision = app_settings.PROVISION_USERS if provision is None else provision
+
+        def find() -> str:
+            return self._find_or_create_user(external_id, email, first_name, last_name, provision)
+
+        return self._link("u", external_id, find)
+
+    def link_organization(self, external_id: str) -> str:
+        """The id of the WorkOS organization whose ``external_id`` is ``external_id``.
+
+        Organizations are never created here: one carries domains, SSO and directory
+        settings that someone sets up on purpose. Cached like :meth:`link_user`;
+        raises :class:`LinkRefused` (``organization_not_found``) when there is none.
+        """
+
+        def find() -> str:
+            organization = self.client.get_organization_by_external_id(external_id)
+            if organization is None:
+                raise LinkRefused("organization_not_found", external_id=external_id)
+            return organization.id
+
+        return self._link("g", external_id, find)
+
+    def forget_user_link(self, external_id: str) -> bool:
+        """Drop the cached link of ``external_id`` (after changing the WorkOS user's
+        ``external_id``, say), in every process. False if the cache can't be written."""
+        return self._forget_link("u", external_id)
+
+    def forget_organization_link(self, external_id: str) -> bool:
+        """Drop the cached link of an organization's ``external_id``."""
+        return self._forget_link("g", external_id)
+
+    def _link(self, kind: str, external_id: str, find: Callable[[], str]) -> str:
+        if external_id in ("", ".", ".."):
+            raise ValueError(f"{external_id!r} can't be an external_id")
+        key = link_key(kind, self._environment(), external_id)
+        cached = self._cache_call(lambda: self.cache.get(key), None)
+        if isinstance(cached, dict):
+            if isinstance(cached.get("id"), str):
+                return str(cached["id"])
+            if isinstance(cached.get("refused"), str):
+                raise LinkRefused(str(cached["refused"]), external_id=external_id)
+        try:
+            workos_id = find()
+        except LinkRefused as refusal:
+            _log_refusal(kind, refusal)
+            entry = {"refused": refusal.reason}
+            ttl = math.ceil(_pick(self._inactive_ttl, app_settings.INACTIVE_TTL))
+            self._cache_call(lambda: self.cache.set(key, entry, ttl), None)
+            raise
+        ttl = math.ceil(app_settings.USER_LINK_TTL)
+        self._cache_call(lambda: self.cache.set(key, {"id": workos_id}, ttl), None)
+        return workos_id
+
+    def _find_or_create_user(
+        self,
+        external_id: str,
+        email: str | None,
+        first_name: str | None,
+        last_name: str | None,
+        provision: bool,
+    ) -> str:
+        user = self.client.get_user_by_external_id(external_id)
+        if user is not None:
+            return user.id
+        if not provision:
+            raise LinkRefused("not_provisioned", external_id=external_id)
+        if not email:
+            raise LinkRefused("no_email", external_id=external_id)
+        try:
+            user = self.client.create_user(
+                email=email, external_id=external_id, first_name=first_name, last_name=last_name
+            )
+        except PipesAPIError as exc:
+            if isinstance(exc, PipesUnavailable) or exc.status_code >= 500:
+                raise
+            # A concurrent request may have created it a moment ago: that user carries
+            # this external_id, so it is this site's user and the link is sound.
+            user = self.client.get_user_by_external_id(external_id)
+            if user is not None:
+                return user.id
+            if wire.EMAIL_NOT_AVAILABLE in (exc.code, *exc.error_codes):
+                raise LinkRefused(
+                    wire.EMAIL_NOT_AVAILABLE, external_id=external_id, request_id=exc.request_id
+                ) from None
+            raise
+        return user.id
+
+    def _forget_link(self, kind: str, external_id: str) -> bool:
+        key = link_key(kind, self._environment(), external_id)
+
+        def delete() -> bool:
+            self.cache.delete(key)
+            return True
+
+        return self._cache_call(delete, False)
+
+    def _environment(self) -> str:
+        """A digest naming the WorkOS environment (API key and base URL) links belong to."""
+        api_key = self._api_key or app_settings.get("API_KEY") or ""
+        base_url = self._base_url or app_settings.BASE_URL
+        seed = f"{base_url}\n{api_key}".encode()
+        return hashlib.blake2b(seed, digest_size=8).hexdigest()
+
     async def aget_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> TokenResult:
         """``get_access_token`` run in a worker thread, so the event loop never blocks."""
         return await sync_to_async(self.get_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+        )
+
+    async def aget_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+        owner: Owner = USER,
+    ) -> CredentialResult:
+        """:meth:`get_credentials` run in a worker thread, so the event loop never blocks."""
+        return await sync_to_async(self.get_credentials, thread_sensitive=False)(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            connected_account_id=connected_account_id,
+            owner=owner,
         )
 
     async def arequire_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """:meth:`require_access_token` run in a worker thread."""
         return await sync_to_async(self.require_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def arenew_access_token(
-        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        rejected: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """:meth:`renew_access_token` run in a worker thread."""
         return await sync_to_async(self.renew_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, rejected=rejected, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            rejected=rejected,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def aget_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> ConnectedAccount | None:
         return await sync_to_async(self.get_connected_account, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def alist_connections(
@@ -448,18 +807,38 @@ class PipesService:
             user_id, organization_id=organization_id
         )
 
+    async def alist_organization_connections(self, organization_id: str) -> tuple[Connection, ...]:
+        return await sync_to_async(self.list_organization_connections, thread_sensitive=False)(
+            organization_id
+        )
+
     async def adisconnect(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> bool:
         return await sync_to_async(self.disconnect, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def ainvalidate(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
     ) -> bool:
         return await sync_to_async(self.invalidate, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=organization_id, owner=owner
         )
 
     async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> bool:
@@ -467,32 +846,129 @@ class PipesService:
             provider, organization_id
         )
 
-    def _live(
-        self, provider: str, user_id: str, organization_id: str | None, result: TokenResult
-    ) -> AccessToken:
+    def _live(self, ask: _Ask, result: TokenResult) -> AccessToken:
         token = result.access_token
         if result.active and token is not None:
             return token
-        raise self.reauthorization_required(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            error=result.error or "unknown",
+        raise self._reauthorization_required(ask, result.error or "unknown")
+
+    def _reauthorization_required(self, ask: _Ask, error: str) -> PipesReauthorizationRequired:
+        logger.info(
+            "Connection needs reauthorization: provider=%s owner=%s user=%s error=%s",
+            ask.provider,
+            ask.owner,
+            mask_id(ask.user_id),
+            error,
         )
+        answers = signals.reauthorization_required.send_robust(
+            sender=type(self),
+            provider=ask.provider,
+            user_id=ask.user_id,
+            organization_id=ask.organization_id,
+            error=error,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+        )
+        for receiver, answer in answers:
+            if isinstance(answer, Exception):
+                logger.error(
+                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
+                )
+        return PipesReauthorizationRequired(
+            ask.provider,
+            user_id=ask.user_id,
+            organization_id=ask.organization_id,
+            error=error,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+        )
+
+    def _listing(
+        self, keys: ListingKeys, fetch: Callable[[], tuple[Connection, ...]], whose: str
+    ) -> tuple[Connection, ...]:
+        """A listing through the cache: a fresh entry, else WorkOS, else (WorkOS down)
+        an entry nothing has invalidated."""
+        found = self._cache_call(
+            lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
+        )
+        if found is None:  # the cache is down: ask WorkOS directly
+            return fetch()
+        entry = valid_listing(found, keys)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.connections
+        started = time.time()
+        try:
+            connections = fetch()
+        except PipesUnavailable as exc:
+            if entry is None:
+                raise
+            logger.warning(
+                "WorkOS unavailable (%s); serving the cached connections of %s", exc, whose
+            )
+            return entry.connections
+        self._store_listing(keys, connections, started)
+        return connections
 
     # Cache reads and writes.
 
-    def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
-        """The entry and both invalidation markers in one round trip; None: cache down."""
-        return self._cache_call(
+    def _token_fetch(self, ask: _Ask) -> _Fetch[TokenResult]:
+        multiple = self.supports_multiple_connections
+
+        def call() -> TokenResult:
+            return self.client.get_access_token(
+                ask.provider,
+                user_id=ask.user_id,
+                organization_id=ask.organization_id,
+                owner=ask.owner,
+                connected_account_id=ask.connected_account_id,
+                supports_multiple_connections=multiple,
+            )
+
+        return _Fetch(ask.keys(TOKEN), call, TokenResult, ask.provider, ask.user_id)
+
+    def _get(self, fetch: _Fetch[R]) -> R:
+        """The answer from the cache while it is fresh, else from WorkOS (single flight),
+        else, while WorkOS is down, a cached one that has not yet expired."""
+        cached = self._cached(fetch)
+        if cached is CACHE_DOWN:
+            # The cache is down: ask WorkOS directly. Taking the lock and storing the
+            # answer would each wait for the cache's timeout again, for nothing.
+            return fetch.call()
+        if cached is not None and time.time() < cached.fresh_until:
+            return cached.result
+        try:
+            return self._refresh(fetch)
+        except PipesUnavailable as exc:
+            stale = _stale_result(cached, exc, fetch)
+            if stale is None:
+                raise
+            return stale
+        finally:
+            # Django's DEBUG page and error e-mails print the variables of every frame
+            # an exception leaves: the cached secret must be in none of them. The frames
+            # below hold no entry either.
+            del cached
+
+    def _cached(self, fetch: _Fetch[R]) -> Entry[R] | _CacheDown | None:
+        """The entry, unless it is missing or older than an invalidation; read with both
+        invalidation markers in one round trip."""
+        keys = fetch.keys
+        found = self._cache_call(
             lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
         )
+        return CACHE_DOWN if found is None else valid_entry(found, keys, fetch.kind)
 
-    def _read(self, keys: CacheKeys) -> Entry | None:
-        """The entry, unless it is missing or older than an invalidation."""
-        return valid_entry(self._lookup(keys) or {}, keys)
+    def _fresh_result(
+        self, fetch: _Fetch[R], started: float, rejected: str | None
+    ) -> R | _CacheDown | None:
+        """The cached answer for a caller that started at ``started`` (see :func:`_answer`),
+        if the entry is fresh (a peer may just have stored it)."""
+        entry = self._cached(fetch)
+        return entry if entry is CACHE_DOWN else _answer(entry, started, rejected)
 
-    def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
+    def _store(
+        self, keys: CacheKeys, result: TokenResult | CredentialResult, fetched_at: float
+    ) -> None:
         now = time.time()
         fresh_until, lifetime = self._lifetimes(result, now)
         if lifetime <= 0:
@@ -514,13 +990,14 @@ class PipesService:
         lifetime = math.ceil(MAX_ENTRY_LIFETIME)
         self._cache_call(lambda: self.cache.set(keys.listing, entry.encode(), lifetime), None)
 
-    def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
+    def _lifetimes(self, result: TokenResult | CredentialResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
 
-        A token stays in the cache until it really expires, so it can be served if
-        WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before that.
+        A token (or credential) stays in the cache until it really expires, so it can be
+        served if WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before
+        that, and for ``TOKEN_TTL`` at most.
         """
-        token = result.access_token
+        token = result.granted
         if token is None:
             ttl = _pick(self._inactive_ttl, app_settings.INACTIVE_TTL)
             return now + ttl, ttl
@@ -547,17 +1024,11 @@ class PipesService:
 
     # Single flight.
 
-    def _refresh(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        stale: Entry | None,
-        rejected: str | None = None,
-    ) -> TokenResult:
-        """One caller asks WorkOS, the others wait for its answer. ``rejected``: a token
-        this call replaces, which no cached entry fetched before it may answer with."""
+    def _refresh(self, fetch: _Fetch[R], rejected: str | None = None) -> R:
+        """One caller asks WorkOS, the others wait for its answer (or its failure).
+        ``rejected``: a token this call replaces, which no cached entry fetched before it
+        may answer with."""
+        keys = fetch.keys
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -567,86 +1038,68 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale, rejected)
+            peer = self._wait_for_peer(fetch, started, deadline, rejected)
             if peer is not None:
                 return peer
         try:
             if acquired:
-                cached = _answer(self._read(keys), started, rejected)
-                if cached is not None:
-                    return cached
-            return self._fetch(provider, user_id, organization_id, keys, started, stale)
+                fresh = self._fresh_result(fetch, started, rejected)
+                if fresh is not None and not isinstance(fresh, _CacheDown):
+                    return fresh
+            return self._fetch(fetch, started)
         finally:
             if acquired:
                 self._cache_call(lambda: self.cache.delete(keys.lock), None)
 
-    def _fetch(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        started: float,
-        stale: Entry | None,
-    ) -> TokenResult:
+    def _fetch(self, fetch: _Fetch[R], started: float) -> R:
+        """Ask WorkOS and store the answer; a failure, outage or refusal, is left in the
+        cache for the requests waiting on the lock, so they don't ask in turn."""
         try:
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
-        except PipesUnavailable as exc:
-            self._cache_call(lambda: self.cache.set(keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, provider, user_id)
-        self._store(keys, result, started)
+            result = fetch.call()
+        except (PipesUnavailable, PipesAPIError) as exc:
+            failure = Failure.of(exc, time.time()).encode()
+            key = fetch.keys.failure
+            self._cache_call(lambda: self.cache.set(key, failure, FAILURE_TTL), None)
+            raise
+        self._store(fetch.keys, result, started)
         return result
 
     def _wait_for_peer(
-        self,
-        provider: str,
-        user_id: str,
-        keys: CacheKeys,
-        started: float,
-        deadline: float,
-        stale: Entry | None,
-        rejected: str | None,
-    ) -> TokenResult | None:
+        self, fetch: _Fetch[R], started: float, deadline: float, rejected: str | None
+    ) -> R | None:
         """Poll while another caller holds the lock.
 
-        Returns its answer; raises its failure (or serves a still-valid stale token);
-        returns None when the lock is gone with no answer, so the caller tries to take it.
+        Returns its answer; raises its failure; returns None when the lock is gone with
+        no answer (or the cache fails), so the caller tries to take it.
         """
-        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
         interval = POLL_START
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            found = self._cache_call(lambda: self.cache.get_many(wanted), None)
-            if found is None:
+            seen = self._peek(fetch, started, rejected)
+            if isinstance(seen, Failure):
+                raise seen.error()
+            if seen is False:
                 return None
-            entry = valid_entry(found, keys)
-            cached = _answer(entry, started, rejected)
-            if cached is not None:
-                return cached
-            failed_at = found.get(keys.failure)
-            if isinstance(failed_at, float) and failed_at >= started:
-                exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                fallback = None if rejected is not None else entry or stale
-                return self._stale_or_raise(fallback, exc, provider, user_id)
-            if keys.lock not in found:
-                return None
+            if seen is not True:
+                return seen
         return None
 
-    def _stale_or_raise(
-        self, stale: Entry | None, exc: PipesUnavailable, provider: str, user_id: str | None
-    ) -> TokenResult:
-        if stale is not None and stale.usable_when_unavailable(time.time()):
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
-                exc,
-                provider,
-                mask_id(user_id),
-            )
-            return stale.result
-        raise exc
+    def _peek(self, fetch: _Fetch[R], started: float, rejected: str | None) -> R | Failure | bool:
+        """What the lock holder left since ``started``: its fresh answer, its failure,
+        or whether it still holds the lock (False too when the cache fails)."""
+        keys = fetch.keys
+        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
+        found = self._cache_call(lambda: self.cache.get_many(wanted), None)
+        if found is None:
+            return False
+        answer = _answer(valid_entry(found, keys, fetch.kind), started, rejected)
+        if answer is not None:
+            return answer
+        failure = Failure.decode(found.get(keys.failure))
+        if failure is not None and failure.failed_at >= started:
+            return failure
+        return keys.lock in found
 
     # Cache failures.
 
@@ -665,6 +1118,18 @@ class PipesService:
             if now - self._last_cache_warning < CACHE_WARNING_INTERVAL:
                 return
             self._last_cache_warning = now
+        if isinstance(exc, ImportError):
+            # Not an outage: the backend's client library is not installed.
+            module = exc.name or "?"
+            logger.warning(
+                "Cache %r unavailable: its backend needs the %r module, which is not "
+                "installed (%s); asking WorkOS directly. Install it: %s",
+                self.cache_alias,
+                module,
+                type(exc).__name__,
+                install_hint(module),
+            )
+            return
         logger.warning(
             "Cache %r unavailable (%s); asking WorkOS directly until it is back.",
             self.cache_alias,
@@ -672,15 +1137,133 @@ class PipesService:
         )
 
 
-def _answer(entry: Entry | None, started: float, rejected: str | None) -> TokenResult | None:
+@dataclass(frozen=True)
+class _Ask:
+    """Whose connection an answer is about, which account, and who asks (for an
+    organization's connection, the member the answer is vended for)."""
+
+    provider: str
+    user_id: str
+    organization_id: str | None
+    owner: Owner = USER
+    connected_account_id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        owner: Owner,
+        connected_account_id: str | None,
+    ) -> _Ask:
+        """Checked: a provider slug, a known owner, no empty ids."""
+        check_provider(provider)
+        owner, organization_id = _whose(owner, organization_id)
+        return cls(provider, user_id, organization_id, owner, connected_account_id or None)
+
+    def keys(self, kind: str) -> CacheKeys:
+        return connection_keys(
+            self.provider,
+            self.user_id,
+            self.organization_id,
+            owner=self.owner,
+            kind=kind,
+            connected_account_id=self.connected_account_id,
+        )
+
+
+def _whose(owner: object, organization_id: str | None) -> tuple[Owner, str | None]:
+    """The checked owner and organization: an empty organization id is none, and an
+    organization's connection can't be named without one (a ValueError, before WorkOS
+    is asked)."""
+    checked = check_owner(owner)
+    organization_id = no_empty_organization(organization_id)
+    if checked == ORGANIZATION and organization_id is None:
+        raise ValueError("owner='organization' needs an organization_id")
+    return checked, organization_id
+
+
+def _required_user(user_id: str | None) -> str:
+    if not user_id:
+        raise ValueError("a user's connection needs a user_id")
+    return user_id
+
+
+def _answer(entry: Entry[R] | None, started: float, rejected: str | None) -> R | None:
     """The cached answer for a caller that started at ``started``, if there is one: a
     fresh entry, but not the ``rejected`` token unless WorkOS handed it out again since."""
     if entry is None or time.time() >= entry.fresh_until:
         return None
-    token = entry.result.access_token
-    if rejected is None or token is None or token.access_token != rejected:
+    granted = entry.result.granted
+    if rejected is None or granted is None or _secret(granted) != rejected:
         return entry.result
     return entry.result if entry.fetched_at >= started else None
+
+
+def _secret(granted: AccessToken | Credential) -> str:
+    return granted.access_token if isinstance(granted, AccessToken) else granted.value
+
+
+class _CacheDown(enum.Enum):
+    CACHE_DOWN = enum.auto()
+
+
+CACHE_DOWN = _CacheDown.CACHE_DOWN
+
+
+def _stale_result(cached: Entry[R] | None, exc: PipesUnavailable, fetch: _Fetch[R]) -> R | None:
+    """Stale-if-error: the cached result if its token has not yet expired (logged)."""
+    if cached is None or not cached.usable_when_unavailable(time.time()):
+        return None
+    logger.warning(
+        "WorkOS unavailable (%s); serving the cached %s for provider=%s user=%s",
+        exc,
+        fetch.what,
+        fetch.provider,
+        mask_id(fetch.user_id),
+    )
+    return cached.result
+
+
+def check_provider(provider: str) -> None:
+    """Refuse a provider that is not a slug (:class:`InvalidProvider`, a ValueError),
+    before it reaches a cache key or a WorkOS URL."""
+    if not wire.is_provider_slug(provider):
+        raise InvalidProvider(provider)
+
+
+def no_empty_organization(organization_id: str | None) -> str | None:
+    """``""`` names no organization, as in WorkOS's events (the webhook reads it so):
+    resolvers, views, tags and webhooks then all use the same cache keys, and WorkOS is
+    never sent an empty ``organization_id``."""
+    return organization_id or None
+
+
+LINK_REFUSALS = {
+    "not_provisioned": "no WorkOS user has this external_id, and PROVISION_USERS is off: "
+    "turn it on, or create the WorkOS user with this external_id",
+    "no_email": "the user has no e-mail address, which WorkOS needs to create a user",
+    wire.EMAIL_NOT_AVAILABLE: "another WorkOS user already has this user's e-mail address, "
+    "and linking by e-mail alone is never done: if that WorkOS user is this person, set its "
+    "external_id to this one (WorkOS dashboard, or PUT /user_management/users/{id}); "
+    "otherwise change one of the two e-mail addresses",
+    "organization_not_found": "no WorkOS organization has this external_id: set it on the "
+    "organization in WorkOS (dashboard, or PUT /organizations/{id})",
+}
+
+
+def _log_refusal(kind: str, refusal: LinkRefused) -> None:
+    """One warning per refusal decided from WorkOS's answers (cached ones are quiet)."""
+    what = "organization" if kind == "g" else "user"
+    logger.warning(
+        "Not linking %s external_id=%r to WorkOS (%s): %s.%s",
+        what,
+        refusal.external_id,
+        refusal.reason,
+        LINK_REFUSALS.get(refusal.reason, "WorkOS refused it"),
+        f" request_id={refusal.request_id}" if refusal.request_id else "",
+    )
 
 
 def _pick(value: T | None, default: T) -> T:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
 # Event types. Both families name the same changes; WorkOS may send either.
 CONNECTED_ACCOUNT_EVENTS: Mapping[str, str] = {
@@ -32,6 +32,18 @@ ACCOUNT_CONNECTION_EVENTS: Mapping[str, str] = {
     "connection_failed": "pipes.account_connection.connection_failed",
     "add_failed": "pipes.account_connection.add_failed",
 }
+EVENT_FAMILIES: Mapping[str, Mapping[str, str]] = {
+    "connected_account": CONNECTED_ACCOUNT_EVENTS,
+    "account_connection": ACCOUNT_CONNECTION_EVENTS,
+}
+"""Each family's short names and full types, by family name (``family=`` arguments)."""
+PIPES_EVENT_TYPES = frozenset(
+    event_type for names in EVENT_FAMILIES.values() for event_type in names.values()
+)
+"""Every pipes event type of both families."""
+FAILED_CHANGES = frozenset({"connection_failed", "add_failed"})
+"""The changes that report a failed attempt (``data.object`` is ``"connection_failed"``):
+they name no account, and the connection they were about is left as it was."""
 EVENT_CONNECTED = CONNECTED_ACCOUNT_EVENTS["connected"]
 EVENT_DISCONNECTED = CONNECTED_ACCOUNT_EVENTS["disconnected"]
 EVENT_REAUTHORIZATION_NEEDED = CONNECTED_ACCOUNT_EVENTS["reauthorization_needed"]
@@ -43,12 +55,44 @@ STATE_NEEDS_REAUTHORIZATION = "needs_reauthorization"
 STATE_DISCONNECTED = "disconnected"
 NOT_INSTALLED = "not_installed"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"
+ACCOUNT_SELECTION_REQUIRED = "account_selection_required"
+"""Several accounts match a call made with ``supports_multiple_connections`` and no
+``connected_account_id``: an error body's ``code``, or a 200 answer's ``error``."""
+
+# Who owns a connection: ``connection_owner`` on calls and in provider listings.
+OWNER_USER = "user"
+OWNER_ORGANIZATION = "organization"
+
+# Display names of well-known provider slugs (slugs are free, lower-case strings).
+PROVIDER_NAMES: Mapping[str, str] = {
+    "salesforce": "Salesforce",
+    "hubspot": "HubSpot",
+    "slack": "Slack",
+    "google": "Google",
+    "microsoft": "Microsoft",
+    "jira": "Jira",
+    "github": "GitHub",
+    "notion": "Notion",
+    "asana": "Asana",
+    "dropbox": "Dropbox",
+    "apollo-oauth": "Apollo",
+}
 
 _EVENT_STATES = {
     "connected": STATE_CONNECTED,
     "disconnected": STATE_DISCONNECTED,
     "reauthorization_needed": STATE_NEEDS_REAUTHORIZATION,
 }
+# Provider slugs: "free strings, lower case" (salesforce, apollo-oauth). Anything else,
+# ``..`` above all, is refused before it can become part of a WorkOS URL.
+PROVIDER_SLUG = re.compile(r"[a-z0-9_-]+")
+
+
+def is_provider_slug(value: object) -> TypeGuard[str]:
+    """True for lower-case letters, digits, ``-`` and ``_``; never ``""``, ``.``, ``..``."""
+    return isinstance(value, str) and PROVIDER_SLUG.fullmatch(value) is not None
+
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -284,9 +328,20 @@ def connection_failed_data(
     }
 
 
-def full_event_type(name: str) -> str:
-    """``"disconnected"`` -> ``"pipes.connected_account.disconnected"``; full names pass."""
-    return CONNECTED_ACCOUNT_EVENTS.get(name, name)
+def full_event_type(name: str, family: str | None = None) -> str:
+    """``"disconnected"`` -> ``"pipes.connected_account.disconnected"``, or with
+    ``family="account_connection"`` -> ``"pipes.account_connection.disconnected"``; full
+    names pass unchanged. With no family, a name only the newer family has
+    (``add_failed``) is of that family. Raises ``ValueError`` for an unknown family, or a
+    short name the family lacks."""
+    if family is None:
+        return CONNECTED_ACCOUNT_EVENTS.get(name) or ACCOUNT_CONNECTION_EVENTS.get(name, name)
+    names = EVENT_FAMILIES.get(family)
+    if names is None:
+        raise ValueError(f"unknown event family {family!r}: one of {', '.join(EVENT_FAMILIES)}")
+    if "." not in name and name not in names:
+        raise ValueError(f"the {family} family has no {name!r} event")
+    return names.get(name, name)
 
 
 def pipes_event(
@@ -296,14 +351,16 @@ def pipes_event(
     organization_id: str | None = None,
     *,
     event_id: str | None = None,
+    family: str | None = None,
     **data: Any,
 ) -> dict[str, Any]:
     """A pipes event envelope shaped like WorkOS's, for ``event_type`` (a full type or
-    a short name such as ``"disconnected"``); ``data`` adds or overrides data fields."""
-    full_type = full_event_type(event_type)
+    a short name such as ``"disconnected"``, of ``family`` as :func:`full_event_type`
+    reads it); ``data`` adds or overrides data fields."""
+    full_type = full_event_type(event_type, family)
     body: dict[str, Any] = {}
     state = event_state(full_type)
-    if event_change(full_type) in ("connection_failed", "add_failed"):
+    if event_change(full_type) in FAILED_CHANGES:
         body = connection_failed_data(provider, user_id=user_id, organization_id=organization_id)
     elif state is not None:
         moment = now()
@@ -337,4 +394,74 @@ def event_envelope(
         "event": event_type,
         "data": dict(data),
         "created_at": timestamp(now()),
+    }
+
+
+# Users and organizations (linking a site's own users to WorkOS users).
+
+EMAIL_NOT_AVAILABLE = "email_not_available"
+"""The ``errors[].code`` of the 400 WorkOS answers to a user created with an e-mail
+address another user already has (observed behaviour: no SDK documents it)."""
+
+
+def user_object(
+    user_id: str,
+    *,
+    email: str,
+    external_id: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email_verified: bool = False,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``user`` object of the user endpoints, with every key the official SDK requires."""
+    created = created_at or now()
+    return {
+        "object": "user",
+        "id": user_id,
+        "email": email,
+        "email_verified": email_verified,
+        "first_name": first_name,
+        "last_name": last_name,
+        "profile_picture_url": None,
+        "external_id": external_id,
+        "last_sign_in_at": None,
+        "metadata": {},
+        "created_at": timestamp(created),
+        "updated_at": timestamp(updated_at or created),
+        **extra,
+    }
+
+
+def email_not_available_error() -> dict[str, Any]:
+    """The 400 body of ``POST /user_management/users`` for an e-mail address already taken."""
+    return error_body(
+        "Could not create user.",
+        "user_creation_error",
+        errors=[{"code": EMAIL_NOT_AVAILABLE, "message": "This email is not available."}],
+    )
+
+
+def organization_object(
+    organization_id: str,
+    *,
+    name: str,
+    external_id: str | None = None,
+    created_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``organization`` object, with every key the official SDK requires."""
+    created = timestamp(created_at or now())
+    return {
+        "object": "organization",
+        "id": organization_id,
+        "name": name,
+        "domains": [],
+        "metadata": {},
+        "external_id": external_id,
+        "created_at": created,
+        "updated_at": created,
+        **extra,
     }

@@ -127,6 +127,7 @@ def test_the_organization_comes_from_its_resolver(
 ) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "ORGANIZATION_ID_RESOLVER": lambda r: "org_a"}
     stubs.stub_listing(upstream, organization_id="org_a")
+    upstream.get(f"{stubs.WORKOS}/organizations/org_a/data_providers", json=stubs.listing())
     assert client.get(PAGE).status_code == 200
 
 
@@ -306,7 +307,7 @@ def test_disconnect_while_workos_is_down_or_refusing_is_the_503_page(
     stubs.stub_delete(upstream, "salesforce", status=status, body=body)
     response = client.post(disconnect_path())
     assert response.status_code == 503
-    assert "check your salesforce connection" in response.content.decode()
+    assert "check your Salesforce connection" in response.content.decode()
 
 
 # Template tags -----------------------------------------------------------------------

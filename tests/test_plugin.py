@@ -315,9 +315,14 @@ def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
     }
     assert members == {
         "get_access_token",
+        "get_credentials",
         "authorize_url",
         "get_connected_account",
+        "get_user_by_external_id",
+        "create_user",
+        "get_organization_by_external_id",
         "list_data_providers",
+        "list_organization_data_providers",
         "delete_connected_account",
     }
     for name in members:

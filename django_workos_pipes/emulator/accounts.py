@@ -41,10 +41,7 @@ from .webhooks import Delivery, WebhookSender
 logger = logging.getLogger("django_workos_pipes.emulator")
 
 WEBHOOK_WAIT = 10.0
-EVENT_FAMILIES: Mapping[str, Mapping[str, str]] = {
-    "connected_account": wire.CONNECTED_ACCOUNT_EVENTS,
-    "account_connection": wire.ACCOUNT_CONNECTION_EVENTS,
-}
+EVENT_FAMILIES = wire.EVENT_FAMILIES
 
 
 class Connect(Protocol):

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from .accounts import EVENT_FAMILIES
+from .. import wire
 from .app import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN_LIFETIME, Emulator
 from .endpoint import DEFAULT_API_KEY
 from .persistence import StateFileError
@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, verbose_flag: bool = True)
     )
     parser.add_argument(
         "--event-family",
-        choices=tuple(EVENT_FAMILIES),
+        choices=tuple(wire.EVENT_FAMILIES),
         default="connected_account",
         help="webhook names: pipes.connected_account.* or pipes.account_connection.* "
         "(default: %(default)s)",

@@ -68,22 +68,19 @@ class User:
     def to_api(self) -> dict[str, Any]:
         """The ``user`` object: every key the official SDK requires, and the optional ones."""
         full_name = " ".join(part for part in (self.first_name, self.last_name) if part)
-        return {
-            "object": "user",
-            "id": self.id,
-            "email": self.email,
-            "email_verified": self.email_verified,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "name": self.name or full_name or None,
-            "profile_picture_url": None,
-            "external_id": self.external_id,
-            "metadata": dict(self.metadata),
-            "locale": self.locale,
-            "last_sign_in_at": None,
-            "created_at": wire.timestamp(self.created_at),
-            "updated_at": wire.timestamp(self.updated_at),
-        }
+        return wire.user_object(
+            self.id,
+            email=self.email,
+            external_id=self.external_id,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            email_verified=self.email_verified,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            name=self.name or full_name or None,
+            metadata=dict(self.metadata),
+            locale=self.locale,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Everything needed to restore the user from a state file."""

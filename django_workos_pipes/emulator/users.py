@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import wire
 from .directory import Directory, Taken, UnknownUser, User, normal_email
 from .guard import ApiGuard, invalid, not_found, optional_string
 from .web import Handler, HttpError, Request, Response, Router, error_response, json_response
@@ -28,7 +29,7 @@ HASH_TYPES = ("bcrypt", "firebase-scrypt", "ssha", "ssha256", "scrypt", "pbkdf2"
 DEFAULT_LIMIT = 10
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TAKEN = {
-    "email": ("email_not_available", "This email is not available."),
+    "email": (wire.EMAIL_NOT_AVAILABLE, "This email is not available."),
     "external_id": ("external_id_not_available", "This external ID is not available."),
 }
 
@@ -214,6 +215,8 @@ def _check_password(body: Mapping[str, Any]) -> None:
 
 
 def _taken(message: str, code: str, taken: Taken) -> HttpError:
+    if code == "user_creation_error" and taken.field == "email":
+        return HttpError(json_response(400, wire.email_not_available_error()))
     error_code, error_message = _TAKEN[taken.field]
     errors = [{"code": error_code, "message": error_message}]
     return HttpError(error_response(400, message, code, errors=errors))

@@ -23,9 +23,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .. import __version__
-from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
+from ..exceptions import (
+    InvalidPathSegment,
+    PipesAPIError,
+    PipesMalformedResponse,
+    PipesUnavailable,
+)
 from ..masking import mask, mask_id
-from ..results import ConnectedAccount, Connection, TokenResult
+from ..owners import ORGANIZATION, USER, Owner
+from ..results import (
+    ACCOUNT_SELECTION_REQUIRED,
+    ConnectedAccount,
+    Connection,
+    CredentialResult,
+    TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -125,27 +139,49 @@ class PipesClient:
         return f"PipesClient(base_url={self.base_url!r})"
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> TokenResult:
-        body: dict[str, Any] = {"user_id": user_id}
-        if organization_id is not None:
-            body["organization_id"] = organization_id
-        path = f"/data-integrations/{quote(provider, safe='')}/token"
-        data, response = self._request(
-            "POST", path, json=body, operation="token", provider=provider, user_id=user_id
+        """The token answer; ``account_selection_required`` is an inactive answer whether
+        WorkOS sends it as a 200 ``error`` or as an error status whose ``code`` it is."""
+        body = _vend_body(
+            user_id, organization_id, owner, connected_account_id, supports_multiple_connections
         )
         try:
-            return TokenResult.from_api(data)
-        except ValueError as exc:
-            problem = str(exc)
-        # The body may hold a token: it must not be a variable of the frame that raises,
-        # since Django's error pages and e-mails print those.
-        del data
-        raise PipesMalformedResponse(
-            f"unexpected token answer: {problem}",
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
+            return self._vend(provider, "token", body, TokenResult.from_api)
+        except PipesAPIError as exc:
+            if exc.code == ACCOUNT_SELECTION_REQUIRED:
+                return TokenResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+            raise
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+        owner: Owner = USER,
+        supports_multiple_connections: bool = False,
+    ) -> CredentialResult:
+        """The connection's credential (OAuth token, API key, client-credentials token)
+        and the provider's config; fields left unset are left out, as the SDK does.
+        ``account_selection_required`` is an inactive answer, as for tokens."""
+        body = _vend_body(
+            user_id, organization_id, owner, connected_account_id, supports_multiple_connections
         )
+        try:
+            return self._vend(provider, "credentials", body, CredentialResult.from_api)
+        except PipesAPIError as exc:
+            if exc.code == ACCOUNT_SELECTION_REQUIRED:
+                return CredentialResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+            raise
 
     def authorize_url(
         self,
@@ -155,18 +191,22 @@ class PipesClient:
         return_to: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
     ) -> str:
         """The WorkOS URL that starts the connect flow; with ``connected_account_id``,
-        the flow reauthorizes that account."""
+        the flow reauthorizes that account. ``user_id`` is who gives consent, also for
+        an organization's connection (which they then don't own)."""
         body: dict[str, Any] = {"user_id": user_id, "return_to": return_to}
         if organization_id is not None:
             body["organization_id"] = organization_id
+        if owner == ORGANIZATION:
+            body["connection_owner"] = ORGANIZATION
         if connected_account_id is not None:
             body["connection_intent"] = "reauthorize"
             body["connected_account_id"] = connected_account_id
-        path = f"/data-integrations/{quote(provider, safe='')}/authorize"
+        path = f"/data-integrations/{segment(provider)}/authorize"
         data, response = self._request(
-            "POST", path, json=body, operation="authorize", provider=provider, user_id=user_id
+            "POST", path, json=body, operation="authorize", labels=_pipe_labels(provider, user_id)
         )
         url = data.get("url") if isinstance(data, Mapping) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
@@ -178,17 +218,29 @@ class PipesClient:
         return url
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> ConnectedAccount | None:
-        """The connected account, or None when WorkOS knows no such account (404)."""
+        """The connected account, or None when WorkOS knows no such account (404).
+
+        A user's account is under ``/user_management/users/{user_id}``, an
+        organization's under ``/organizations/{organization_id}``.
+        """
         try:
             data, response = self._request(
                 "GET",
-                _account_path(provider, user_id),
-                params=_organization(organization_id),
-                operation="connected_account",
-                provider=provider,
-                user_id=user_id,
+                _account_path(provider, user_id, organization_id, owner),
+                params=_account_query(
+                    owner, organization_id, connected_account_id, supports_multiple_connections
+                ),
+                operation=_operation("connected_account", owner),
+                labels=_owner_labels(provider, user_id, organization_id, owner),
             )
         except PipesAPIError as exc:
             if exc.status_code == 404:
@@ -197,32 +249,62 @@ class PipesClient:
         return _parsed(ConnectedAccount.from_api, data, response, "connected account")
 
     def list_data_providers(
-        self, user_id: str, *, organization_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        organization_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> tuple[Connection, ...]:
         """Every provider configured in WorkOS, with this user's connection to each."""
+        params = _organization(organization_id) or {}
+        if supports_multiple_connections:
+            params["supports_multiple_connections"] = "true"
         data, response = self._request(
             "GET",
-            f"/user_management/users/{quote(user_id, safe='')}/data_providers",
-            params=_organization(organization_id),
+            f"/user_management/users/{segment(user_id)}/data_providers",
+            params=params or None,
             operation="data_providers",
-            provider="*",
-            user_id=user_id,
+            labels=_pipe_labels("*", user_id),
+        )
+        return _parsed(Connection.list_from_api, data, response, "data providers")
+
+    def list_organization_data_providers(
+        self, organization_id: str, *, supports_multiple_connections: bool = False
+    ) -> tuple[Connection, ...]:
+        """The organization-owned providers, with the organization's connection to each."""
+        params = (
+            {"supports_multiple_connections": "true"} if supports_multiple_connections else None
+        )
+        data, response = self._request(
+            "GET",
+            f"/organizations/{segment(organization_id)}/data_providers",
+            params=params,
+            operation="organization_data_providers",
+            labels=f"provider=* organization={mask_id(organization_id)}",
         )
         return _parsed(Connection.list_from_api, data, response, "data providers")
 
     def delete_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> bool:
         """Disconnect the account and drop its stored tokens; False when WorkOS knows no
         such account (404). The provider side is not revoked (WorkOS doesn't)."""
         try:
             self._request(
                 "DELETE",
-                _account_path(provider, user_id),
-                params=_organization(organization_id),
-                operation="delete_connected_account",
-                provider=provider,
-                user_id=user_id,
+                _account_path(provider, user_id, organization_id, owner),
+                params=_account_query(
+                    owner, organization_id, connected_account_id, supports_multiple_connections
+                ),
+                operation=_operation("delete_connected_account", owner),
+                labels=_owner_labels(provider, user_id, organization_id, owner),
                 expect_body=False,
             )
         except PipesAPIError as exc:
@@ -231,14 +313,93 @@ class PipesClient:
             raise
         return True
 
+    def _vend(
+        self, provider: str, what: str, body: Mapping[str, Any], parse: Callable[[Any], T]
+    ) -> T:
+        """``POST /data-integrations/{provider}/{what}``, parsed by ``parse``.
+
+        The answer holds a secret, so it is a variable of no frame that raises (Django's
+        error pages and e-mails print those): a body ``parse`` refuses is dropped before
+        :class:`PipesMalformedResponse` is raised.
+        """
+        path = f"/data-integrations/{segment(provider)}/{what}"
+        labels = _pipe_labels(provider, body["user_id"])
+        data, response = self._request("POST", path, json=body, operation=what, labels=labels)
+        try:
+            return parse(data)
+        except ValueError as exc:
+            problem = str(exc)
+        del data
+        raise PipesMalformedResponse(
+            f"unexpected {what} answer: {problem}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        )
+
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        """``GET /user_management/users/external_id/{external_id}``; None on a 404."""
+        path = f"/user_management/users/external_id/{segment(external_id)}"
+        try:
+            data, response = self._request(
+                "GET", path, operation="user_by_external_id", labels=_external_labels(external_id)
+            )
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return _parsed(WorkOSUser.from_api, data, response, "user")
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """``POST /user_management/users``: a new WorkOS user carrying ``external_id``.
+
+        An e-mail address another WorkOS user already has is refused with a 400 whose
+        ``errors`` hold the code ``email_not_available``: a :class:`PipesAPIError` with
+        that code in ``error_codes``.
+        """
+        body: dict[str, Any] = {"email": email, "external_id": external_id}
+        if first_name:
+            body["first_name"] = first_name
+        if last_name:
+            body["last_name"] = last_name
+        data, response = self._request(
+            "POST",
+            "/user_management/users",
+            json=body,
+            operation="create_user",
+            labels=_external_labels(external_id),
+        )
+        return _parsed(WorkOSUser.from_api, data, response, "user")
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None on a 404."""
+        path = f"/organizations/external_id/{segment(external_id)}"
+        try:
+            data, response = self._request(
+                "GET",
+                path,
+                operation="organization_by_external_id",
+                labels=_external_labels(external_id),
+            )
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return _parsed(WorkOSOrganization.from_api, data, response, "organization")
+
     def _request(
         self,
         method: str,
         path: str,
         *,
         operation: str,
-        provider: str,
-        user_id: str,
+        labels: str,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         expect_body: bool = True,
@@ -262,11 +423,11 @@ class PipesClient:
             )
         except requests.RequestException as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            _log_call(operation, provider, user_id, type(exc).__name__, None, elapsed)
+            _log_call(operation, labels, type(exc).__name__, None, elapsed)
             raise PipesUnavailable(f"WorkOS could not be reached ({type(exc).__name__})") from None
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("X-Request-ID")
-        _log_call(operation, provider, user_id, response.status_code, request_id, elapsed)
+        _log_call(operation, labels, response.status_code, request_id, elapsed)
         return _decode(response, request_id, expect_body), response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -304,11 +465,74 @@ class PipesClient:
                 retries_left = int(retry.total or 0)
 
 
-def _account_path(provider: str, user_id: str) -> str:
-    return (
-        f"/user_management/users/{quote(user_id, safe='')}"
-        f"/connected_accounts/{quote(provider, safe='')}"
-    )
+def segment(value: str) -> str:
+    """One path segment, percent-encoded on its own (``/``, ``?``, ``#``, ``%``...).
+
+    Empty, ``.`` and ``..`` are refused, as the official SDK does: requests and urllib3
+    resolve dot segments, so ``/users/<id>/connected_accounts/..`` would be a GET of
+    ``/users/<id>/``.
+    """
+    if value in ("", ".", ".."):
+        raise InvalidPathSegment(f"{value!r} can't be a path segment of a WorkOS URL")
+    return quote(value, safe="")
+
+
+def _account_path(
+    provider: str, user_id: str | None, organization_id: str | None, owner: Owner
+) -> str:
+    """The connected account's path: under the organization for its own connections,
+    under the user otherwise."""
+    if owner == ORGANIZATION:
+        root = f"/organizations/{segment(organization_id or '')}"
+    else:
+        root = f"/user_management/users/{segment(user_id or '')}"
+    return f"{root}/connected_accounts/{segment(provider)}"
+
+
+def _account_query(
+    owner: Owner,
+    organization_id: str | None,
+    connected_account_id: str | None,
+    supports_multiple_connections: bool,
+) -> dict[str, str] | None:
+    """The query of the connected-account endpoints (the organization's takes no
+    ``organization_id``: it is in the path)."""
+    params: dict[str, str] = {}
+    if owner == USER and organization_id:
+        params["organization_id"] = organization_id
+    if connected_account_id:
+        params["connected_account_id"] = connected_account_id
+    if supports_multiple_connections:
+        params["supports_multiple_connections"] = "true"
+    return params or None
+
+
+def _vend_body(
+    user_id: str,
+    organization_id: str | None,
+    owner: Owner,
+    connected_account_id: str | None,
+    supports_multiple_connections: bool,
+) -> dict[str, Any]:
+    """The body of the token and credentials calls. A field is left out when it says
+    nothing new (as the official SDK does): the owner unless it is the organization, the
+    account unless one is named, the multiple-connections flag unless it is on."""
+    body: dict[str, Any] = {"user_id": user_id}
+    if organization_id is not None:
+        body["organization_id"] = organization_id
+    if owner == ORGANIZATION:
+        body["connection_owner"] = ORGANIZATION
+    if connected_account_id is not None:
+        body["connected_account_id"] = connected_account_id
+    if supports_multiple_connections:
+        body["supports_multiple_connections"] = True
+    return body
+
+
+def _operation(name: str, owner: Owner) -> str:
+    """The operation's name in the log line: ``organization_<name>`` for the
+    organization endpoints."""
+    return f"organization_{name}" if owner == ORGANIZATION else name
 
 
 def _organization(organization_id: str | None) -> dict[str, str] | None:
@@ -349,7 +573,13 @@ def _decode(response: requests.Response, request_id: str | None, expect_body: bo
             f"WorkOS answered {status}", status_code=status, request_id=request_id
         )
     message, code = _error_details(data, response.reason)
-    raise PipesAPIError(message, status_code=status, request_id=request_id, code=code)
+    raise PipesAPIError(
+        message,
+        status_code=status,
+        request_id=request_id,
+        code=code,
+        error_codes=_error_codes(data),
+    )
 
 
 def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
@@ -364,19 +594,42 @@ def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
     )
 
 
+def _error_codes(data: Any) -> tuple[str, ...]:
+    """The ``code`` of each entry of an error body's ``errors`` list."""
+    errors = data.get("errors") if isinstance(data, Mapping) else None
+    if not isinstance(errors, list):
+        return ()
+    codes = (item.get("code") for item in errors if isinstance(item, Mapping))
+    return tuple(code for code in codes if isinstance(code, str) and code)
+
+
+def _pipe_labels(provider: str, user_id: str) -> str:
+    return f"provider={provider} user={mask_id(user_id)}"
+
+
+def _owner_labels(
+    provider: str, user_id: str | None, organization_id: str | None, owner: Owner
+) -> str:
+    if owner == ORGANIZATION:
+        return f"provider={provider} organization={mask_id(organization_id)}"
+    return _pipe_labels(provider, user_id or "")
+
+
+def _external_labels(external_id: str) -> str:
+    return f"external_id={mask_id(external_id)}"
+
+
 def _log_call(
     operation: str,
-    provider: str,
-    user_id: str,
+    labels: str,
     status: int | str,
     request_id: str | None,
     elapsed_ms: float,
 ) -> None:
     logger.info(
-        "WorkOS %s provider=%s user=%s status=%s request_id=%s elapsed_ms=%.0f",
+        "WorkOS %s %s status=%s request_id=%s elapsed_ms=%.0f",
         operation,
-        provider,
-        mask_id(user_id),
+        labels,
         status,
         request_id or "-",
         elapsed_ms,

@@ -4,7 +4,10 @@
 - ``crm_and_chat``: an async view with two ``@require_pipe`` stacked (HubSpot, Slack);
 - ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope;
 - ``connected_apps``: the user's connections from ``{% pipe_connections %}``, with
-  Connect / Reconnect / Disconnect (a POST to the app's ``workos_pipes:disconnect``).
+  Connect / Reconnect / Disconnect (a POST to the app's ``workos_pipes:disconnect``);
+- ``team_salesforce``: the organization's shared Salesforce connection, with
+  ``@require_pipe("salesforce", owner="organization")``: Acme's administrator connects
+  it once (the app's connect view with ``?owner=organization``), every member uses it.
 
 Each sends an anonymous visitor to log in first (no ``login_required`` needed), and
 shows what it was given in ``request.pipes``: the masked token, its expiry and scopes.
@@ -19,6 +22,7 @@ Nothing here ever puts a token in a page.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, cast
 
 import requests
@@ -27,13 +31,23 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
 from django.views.generic import TemplateView
 
 from django_workos_pipes.conf import app_settings
 from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
 from django_workos_pipes.mixins import PipeRequiredMixin
 
+from . import accounts
 from .providers import BY_SLUG, PROVIDERS
+
+FAVICON = Path(__file__).resolve().parent / "static" / "demo" / "favicon.svg"
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for whatever the page's ``<link rel=icon>``."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
 
 
 @login_required
@@ -60,6 +74,25 @@ def salesforce(request: PipesHttpRequest) -> HttpResponse:
             "code": '@require_pipe("salesforce")\ndef salesforce(request):\n'
             '    session = request.pipes.session("salesforce")\n'
             '    response = session.get(f"{BASE_URL}/_provider/salesforce/me", timeout=5)',
+            "tokens": _tokens(request, called),
+        },
+    )
+
+
+@require_pipe("salesforce", owner="organization")
+def team_salesforce(request: PipesHttpRequest) -> HttpResponse:
+    session = request.pipes.session("salesforce")  # the organization's connection
+    called = _provider_call(session.get, "salesforce") if _provider_api() else {}
+    return render(
+        request,
+        "demo/connected_page.html",
+        {
+            "title": f"{accounts.ORGANIZATION_NAME}'s Salesforce",
+            "kind": "A connection the organization shares, with @require_pipe(owner=...)",
+            "code": '@require_pipe("salesforce", owner="organization")\n'
+            "def team_salesforce(request):\n"
+            '    token = request.pipes["salesforce"]   # the same for every member\n'
+            '    session = request.pipes.session("salesforce")',
             "tokens": _tokens(request, called),
         },
     )

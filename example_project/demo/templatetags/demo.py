@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from ..providers import BY_SLUG, Provider, display_name
 
@@ -19,6 +23,14 @@ STATES = {
 @register.filter
 def provider_name(slug: str) -> str:
     return display_name(slug)
+
+
+@register.filter
+def scope_breaks(value: str) -> SafeString:
+    """A scope with line-break opportunities after its separators only:
+    ``crm.objects.contacts.read`` may wrap after a dot, never inside a word."""
+    parts = re.split(r"(?<=[./:])(?!/)", str(value))
+    return mark_safe("<wbr>".join(escape(part) for part in parts if part))
 
 
 @register.filter
