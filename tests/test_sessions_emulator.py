@@ -7,6 +7,8 @@ provider API, ``/_provider/{slug}/me`` (issue 14).
 - A grant revoked at the provider: WorkOS then answers ``needs_reauthorization``, and
   the decorated view sends the user to reauthorize.
 - 16 threads meeting one dead token at once: one token call upstream.
+- Three members of an organization sharing its connection: one token call, and one more
+  when the shared token dies early.
 
 Each test prints its figures (``pytest -s``).
 """
@@ -176,3 +178,28 @@ def test_sixteen_threads_meeting_one_dead_token_cost_one_token_call(emu: Emulato
     assert len({fingerprint for _, _, fingerprint in results}) == 1  # all on the fresh one
     assert token_calls == 1
     assert sum(resent for _, resent, _ in results) == provider_calls - THREADS
+
+
+def test_members_share_the_organizations_token_and_its_renewal(emu: Emulator) -> None:
+    """Three members, the organization's one connection: one token call for all of
+    them, and one more when the shared token dies early."""
+    org, members = "org_acme", ("user_ann", "user_bob", "user_cy")
+    emu.connect("salesforce", "user_admin", org, owner="organization")
+    sessions = [
+        pipes.session("salesforce", user_id=m, organization_id=org, owner="organization")
+        for m in members
+    ]
+    seen = {s.get(me_url("salesforce"), timeout=5).json()["connected_account_id"] for s in sessions}
+    assert len(seen) == 1 and emu.token_calls == 1
+
+    emu.expire("salesforce", None, org, owner="organization")
+    before = (emu.provider_calls, emu.token_calls)
+    answers = [s.get(me_url("salesforce"), timeout=5) for s in sessions]
+    provider_calls, token_calls = figures(emu, before)
+    print(
+        f"organization token expired, 3 members: provider calls {provider_calls}, token calls {token_calls}"
+    )
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [len(a.history) for a in answers] == [1, 0, 0]  # the first renews it for all
+    assert answers[0].json()["user_id"] is None and answers[0].json()["organization_id"] == org
+    assert token_calls == 1
