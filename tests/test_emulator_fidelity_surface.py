@@ -421,3 +421,13 @@ def test_every_webhook_of_both_families_verifies_with_the_sdk(
         "needs_reauthorization",
         "disconnected",
     ]
+
+
+def test_the_sdk_finds_an_organization_by_external_id(sdk: WorkOSClient, emu: Emulator) -> None:
+    made = sdk.organizations.create_organization(name="Acme", external_id="acme-1")
+    assert made.id.startswith("org_") and made.external_id == "acme-1"
+    found = sdk.organizations.get_organization_by_external_id("acme-1")
+    assert found.id == made.id and found.name == "Acme" and found.domains == []
+    assert sdk.organizations.get_organization(made.id).external_id == "acme-1"
+    with pytest.raises(NotFoundError):
+        sdk.organizations.get_organization_by_external_id("acme-2")

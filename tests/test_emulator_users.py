@@ -295,3 +295,43 @@ def test_the_control_api_and_page_add_users(http: requests.Session, emu: Emulato
         emu.create_user("ANN@acme.com")
     assert http.post(f"{emu.url}/_emulator/reset", json={}).status_code == 204
     assert emu.users() == []
+
+
+def test_organizations_are_found_by_external_id(http: requests.Session, emu: Emulator) -> None:
+    made = call(http, emu, "POST", "/organizations", json={"name": "Acme", "external_id": "acme-1"})
+    assert made.status_code == 201
+    organization = made.json()
+    assert organization["object"] == "organization" and organization["id"].startswith("org_")
+    assert (organization["name"], organization["external_id"]) == ("Acme", "acme-1")
+    assert organization["domains"] == [] and organization["metadata"] == {}
+    found = call(http, emu, "GET", "/organizations/external_id/acme-1")
+    assert found.status_code == 200 and found.json() == organization
+    assert call(http, emu, "GET", f"/organizations/{organization['id']}").json() == organization
+    assert call(http, emu, "GET", "/organizations/external_id/acme-2").status_code == 404
+    assert call(http, emu, "GET", "/organizations/org_nobody").status_code == 404
+    again = call(
+        http, emu, "POST", "/organizations", json={"name": "Acme", "external_id": "acme-1"}
+    )
+    assert again.status_code == 409
+    assert call(http, emu, "POST", "/organizations", json={}).status_code == 422
+
+    by_control = http.post(
+        f"{emu.url}/_emulator/organizations", json={"name": "Beta", "external_id": "beta-1"}
+    )
+    assert by_control.status_code == 201
+    assert [o.name for o in emu.organizations()] == ["Acme", "Beta"]
+    assert "Beta" in http.get(f"{emu.url}/_emulator/").text
+    state = http.get(f"{emu.url}/_emulator/state").json()
+    assert [o["external_id"] for o in state["organizations"]] == ["acme-1", "beta-1"]
+    emu.inject_fault("status", status=503, on="organizations")
+    assert call(http, emu, "GET", "/organizations/external_id/acme-1").status_code == 503
+    assert create(http, emu, email="ann@acme.com").status_code == 201  # users: untouched
+
+
+def test_organizations_survive_a_restart(tmp_path: Path, http: requests.Session) -> None:
+    state = tmp_path / "state.json"
+    with running(state_file=state) as first:
+        made = first.create_organization("Acme", external_id="acme-1")
+    with running(state_file=state) as second:
+        found = call(http, second, "GET", "/organizations/external_id/acme-1").json()
+    assert found["id"] == made.id and found["created_at"] == made.to_api()["created_at"]

@@ -15,7 +15,9 @@ The HTTP surface: ``POST /data-integrations/{provider}/token``, ``/credentials``
 (``/organizations/{organization_id}/connected_accounts/{provider}``,
 ``/organizations/{organization_id}/data_providers``), the user endpoints
 (``GET|POST /user_management/users``, ``GET|PUT /user_management/users/{id}``,
-``GET /user_management/users/external_id/{external_id}``) (all with
+``GET /user_management/users/external_id/{external_id}``), the organizations a site
+links to (``GET /organizations/external_id/{external_id}``, ``GET /organizations/{id}``,
+``POST /organizations``) (all with
 ``Authorization: Bearer <api key>``), a stand-in provider API at
 ``/_provider/{provider}/me`` (with the provider token), the consent page at
 ``/consent/{id}``, and the

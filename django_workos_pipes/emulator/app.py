@@ -23,7 +23,7 @@ from .calls import Call, CallLog
 from .connected import ConnectedApi
 from .consent import ConsentPages, answer_consent
 from .control import ControlApi
-from .directory import Directory, User
+from .directory import Directory, Organization, User
 from .endpoint import DEFAULT_API_KEY, Endpoint
 from .faults import FaultQueue, make_fault
 from .guard import ApiGuard
@@ -352,6 +352,14 @@ class Emulator:
 
     def user(self, user_id: str) -> User | None:
         return self._directory.get(user_id)
+
+    def create_organization(self, name: str, external_id: str | None = None) -> Organization:
+        """An organization for ``GET /organizations/external_id/{external_id}`` and
+        ``/organizations/{id}``; :class:`~.directory.Taken` for a taken external id."""
+        return self._directory.create_organization(name, external_id)
+
+    def organizations(self) -> list[Organization]:
+        return self._directory.organizations()
 
     def users(self) -> list[User]:
         """Every user, oldest first."""

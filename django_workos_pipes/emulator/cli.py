@@ -58,7 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, verbose_flag: bool = True)
         help="the secret that signs them (default: $WORKOS_WEBHOOK_SECRET)",
     )
     parser.add_argument(
-        "--state", metavar="FILE", help="JSON file that keeps connections and users across restarts"
+        "--state",
+        metavar="FILE",
+        help="JSON file that keeps connections, users and organizations across restarts",
     )
     parser.add_argument(
         "--token-lifetime",

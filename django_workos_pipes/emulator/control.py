@@ -105,6 +105,7 @@ class ControlApi:
             ("POST", "/_emulator/connections", self.connect),
             ("POST", "/_emulator/connections/{action}", self.change),
             ("POST", "/_emulator/users", self.create_user),
+            ("POST", "/_emulator/organizations", self.create_organization),
             ("POST", "/_emulator/settings", self.settings),
             ("POST", "/_emulator/faults", self.add_fault),
             ("DELETE", "/_emulator/faults", self.clear_faults),
@@ -133,6 +134,7 @@ class ControlApi:
             providers=list(accounts.providers.values()),
             connections=accounts.all(),
             users=self.directory.all(),
+            organizations=self.directory.organizations(),
             event_family=accounts.event_family,
             faults=self.faults.pending(),
             events=list(reversed(accounts.events[-RECENT_EVENTS:])),
@@ -159,6 +161,7 @@ class ControlApi:
                 "listing_calls": self.call_log.listing_calls,
                 "provider_calls": self.call_log.provider_calls,
                 "users": [_user_json(user) for user in self.directory.all()],
+                "organizations": [o.to_api() for o in self.directory.organizations()],
             },
         )
 
@@ -240,6 +243,20 @@ class ControlApi:
             )
             notice = NOTICES[params["action"]]
             return self._done(request, 200, _connection_json(connection), notice)
+
+        return self._run(request, act)
+
+    def create_organization(self, request: Request, params: Mapping[str, str]) -> Response:
+        """An organization a site can link its own to (``name``, ``external_id``)."""
+
+        def act(data: dict[str, Any]) -> Response:
+            try:
+                organization = self.directory.create_organization(
+                    _required(data, "name"), _optional(data, "external_id")
+                )
+            except Taken as taken:
+                raise _Conflict(f"{taken.field} is taken by another organization") from None
+            return self._done(request, 201, organization.to_api(), "Organization created.")
 
         return self._run(request, act)
 

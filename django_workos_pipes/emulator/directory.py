@@ -1,4 +1,4 @@
-"""The users of the user-management endpoints: WorkOS users a site links its own to.
+"""The users and organizations a site links its own to, through their ``external_id``.
 
 Kept apart from connected accounts (a connection's ``user_id`` needs no user here, as
 the Pipes calls never asked for one), saved in the state file beside the connections.
@@ -112,15 +112,84 @@ class User:
         )
 
 
+@dataclass(frozen=True)
+class Organization:
+    """A WorkOS organization, as the emulator holds it."""
+
+    id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    external_id: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``organization`` object, with every key the official SDK requires."""
+        return wire.organization_object(
+            self.id,
+            name=self.name,
+            external_id=self.external_id,
+            created_at=self.created_at,
+            updated_at=wire.timestamp(self.updated_at),
+        )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Organization:
+        created = wire.parse_timestamp(data["created_at"])
+        updated = wire.parse_timestamp(data["updated_at"])
+        if created is None or updated is None:
+            raise ValueError("created_at and updated_at are required")
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            created_at=created,
+            updated_at=updated,
+            external_id=data.get("external_id"),
+        )
+
+
 class Directory:
-    """Thread-safe users, looked up by id, email and external id; saved as they change."""
+    """Thread-safe users and organizations, looked up by id, email and external id;
+    saved as they change."""
 
     def __init__(self, state_file: StateFile | None = None) -> None:
         self._lock = threading.Lock()
         self._state_file = state_file
         self._users: dict[str, User] = {}
+        self._organizations: dict[str, Organization] = {}
         if state_file is not None:
             self._users = {u.id: u for u in map(User.from_json, state_file.part("users"))}
+            saved = map(Organization.from_json, state_file.part("organizations"))
+            self._organizations = {o.id: o for o in saved}
+
+    def create_organization(self, name: str, external_id: str | None = None) -> Organization:
+        """A new organization; :class:`Taken` if another has this external id."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("an organization needs a name")
+        moment = wire.now()
+        organization = Organization(
+            wire.new_id("org"), name.strip(), moment, moment, external_id or None
+        )
+        with self._lock:
+            if external_id and any(
+                o.external_id == external_id for o in self._organizations.values()
+            ):
+                raise Taken("external_id")
+            self._organizations[organization.id] = organization
+            self._save()
+        return organization
+
+    def organization(self, organization_id: str) -> Organization | None:
+        with self._lock:
+            return self._organizations.get(organization_id)
+
+    def organization_by_external_id(self, external_id: str) -> Organization | None:
+        with self._lock:
+            found = (o for o in self._organizations.values() if o.external_id == external_id)
+            return next(found, None)
+
+    def organizations(self) -> list[Organization]:
+        with self._lock:
+            return sorted(self._organizations.values(), key=lambda o: o.id)
 
     def create(self, email: str, organization_ids: Iterable[str] = (), **fields: Any) -> User:
         """A new user; :class:`Taken` if the email or external id belongs to another."""
@@ -170,6 +239,7 @@ class Directory:
     def clear(self) -> None:
         with self._lock:
             self._users.clear()
+            self._organizations.clear()
             self._save()
 
     def _refuse_taken(self, user: User) -> None:
@@ -183,7 +253,12 @@ class Directory:
 
     def _save(self) -> None:
         if self._state_file is not None:
-            self._state_file.save("users", [user.to_json() for user in self._users.values()])
+            self._state_file.save_parts(
+                {
+                    "users": [user.to_json() for user in self._users.values()],
+                    "organizations": [o.to_api() for o in self._organizations.values()],
+                }
+            )
 
 
 def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,9 @@ FaultKind = Literal["status", "latency", "drop", "drop_mid_answer", "malformed"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 # The calls a fault can spoil: the API's operations, ``any`` of them, or the stand-in
 # provider API's (``provider``, which ``any`` leaves alone: it is not WorkOS).
-FaultTarget = Literal["token", "credentials", "data_providers", "users", "provider", "any"]
+FaultTarget = Literal[
+    "token", "credentials", "data_providers", "users", "organizations", "provider", "any"
+]
 FAULT_TARGETS: tuple[str, ...] = get_args(FaultTarget)
 
 # A body a careless client might accept: ``active`` is true, but the token is a bare

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from .. import wire
 from ..masking import mask
-from .directory import User
+from .directory import Organization, User
 from .faults import FAULT_KINDS, FAULT_TARGETS
 from .providers import Provider
 from .state import Connection, ConsentRequest
@@ -209,6 +209,7 @@ class Dashboard:
     listing_calls: int = 0
     provider_calls: int = 0
     users: Sequence[User] = ()
+    organizations: Sequence[Organization] = ()
     event_family: str = "connected_account"
     notice: str | None = None
     error: str | None = None
@@ -222,6 +223,7 @@ def control_page(board: Dashboard) -> str:
         _connect_form(board.providers),
         _settings_form(board.event_family),
         _users(board.users),
+        _organizations(board.organizations),
         _faults(board.faults),
         _events(board.events, board.deliveries),
         _reset(),
@@ -504,6 +506,33 @@ def _users(users: Sequence[User]) -> str:
     return (
         f'<div class="card"><h2>Users</h2>{listed}'
         '<form method="post" action="/_emulator/users" style="margin-top:14px">'
+        f'<div class="grid">{fields}</div></form></div>'
+    )
+
+
+def _organizations(organizations: Sequence[Organization]) -> str:
+    """The organizations a site can link its own to, and a form."""
+    rows = "".join(
+        f"<tr><td><code>{escape(o.id)}</code></td><td>{escape(o.name)}</td>"
+        f"<td>{escape(o.external_id or '-')}</td></tr>"
+        for o in organizations
+    )
+    listed = (
+        '<div class="wide"><table><thead><tr><th>ID</th><th>Name</th><th>External ID</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+        if organizations
+        else '<p class="muted">No organizations yet.</p>'
+    )
+    fields = "".join(
+        [
+            _field("Name", '<input name="name" required>'),
+            _field("External ID", '<input name="external_id" placeholder="optional">'),
+            '<div><button type="submit" class="primary">Add organization</button></div>',
+        ]
+    )
+    return (
+        f'<div class="card"><h2>Organizations</h2>{listed}'
+        '<form method="post" action="/_emulator/organizations" style="margin-top:14px">'
         f'<div class="grid">{fields}</div></form></div>'
     )
 

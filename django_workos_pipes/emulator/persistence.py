@@ -1,5 +1,5 @@
 """What the emulator keeps in a JSON file (``--state FILE``), so a restart keeps it:
-connections, and the users of the user-management endpoints.
+connections, and the users and organizations a site links its own to.
 
 Each part is saved by its owner (:class:`~.accounts.Accounts`, :class:`~.directory.Directory`)
 through one :class:`StateFile`, which remembers the latest of every part and writes the
@@ -23,7 +23,7 @@ from .state import Connection
 logger = logging.getLogger("django_workos_pipes.emulator")
 
 VERSION = 1
-PARTS = ("connections", "users")
+PARTS = ("connections", "users", "organizations")
 
 
 class StateFileError(ValueError):
@@ -50,8 +50,12 @@ class StateFile:
 
     def save(self, name: str, items: Iterable[Any]) -> None:
         """Replace one part and write the file; a failure is logged, never raised."""
+        self.save_parts({name: items})
+
+    def save_parts(self, parts: Mapping[str, Iterable[Any]]) -> None:
+        """Replace some parts and write the file once."""
         with self._lock:
-            self._parts[name] = list(items)
+            self._parts.update((name, list(items)) for name, items in parts.items())
             try:
                 write(self.path, self._parts)
             except OSError as exc:

@@ -1,9 +1,11 @@
-"""The user-management endpoints a site uses to link its own users to WorkOS users.
+"""The endpoints a site uses to link its own users (and organizations) to WorkOS's.
 
 ``GET /user_management/users/external_id/{external_id}``, ``GET|PUT
-/user_management/users/{id}``, ``GET|POST /user_management/users``, in the official
-SDK's shapes. Every call goes through the :class:`~.guard.ApiGuard` (faults aimed at
-``users`` reach them all).
+/user_management/users/{id}``, ``GET|POST /user_management/users``, and for
+organizations ``GET /organizations/external_id/{external_id}``, ``GET
+/organizations/{id}`` and ``POST /organizations``, in the official SDK's shapes. Every
+call goes through the :class:`~.guard.ApiGuard` (faults aimed at ``users``, or
+``organizations``, reach them).
 
 What the SDKs leave open, the emulator decides as WorkOS was seen to: a duplicate email
 on create is a 400 ``user_creation_error`` whose ``errors`` say ``email_not_available``
@@ -51,12 +53,54 @@ class UsersApi:
         ]
         for method, pattern, operation, step in routes:
             router.add(method, pattern, self._guarded(operation, step))
+        organizations: list[tuple[str, str, str, Handler]] = [
+            (
+                "GET",
+                "/organizations/external_id/{external_id}",
+                "organization_by_external_id",
+                self._organization_by_ext,
+            ),
+            ("GET", "/organizations/{organization_id}", "get_organization", self._organization),
+            ("POST", "/organizations", "create_organization", self._create_organization),
+        ]
+        for method, pattern, operation, step in organizations:
+            router.add(method, pattern, self._guarded(operation, step, "organizations"))
 
-    def _guarded(self, operation: str, step: Handler) -> Handler:
+    def _guarded(self, operation: str, step: Handler, target: str = "users") -> Handler:
         def handler(request: Request, params: Mapping[str, str]) -> Response:
-            return self.guard.serve(operation, step, request, params, target="users")
+            return self.guard.serve(operation, step, request, params, target=target)
 
         return handler
+
+    def _organization_by_ext(self, request: Request, params: Mapping[str, str]) -> Response:
+        found = self.directory.organization_by_external_id(params["external_id"])
+        if found is None:
+            raise not_found(f"Organization with external ID '{params['external_id']}' not found.")
+        return json_response(200, found.to_api())
+
+    def _organization(self, request: Request, params: Mapping[str, str]) -> Response:
+        found = self.directory.organization(params["organization_id"])
+        if found is None:
+            raise not_found(f"Organization not found: '{params['organization_id']}'.")
+        return json_response(200, found.to_api())
+
+    def _create_organization(self, request: Request, params: Mapping[str, str]) -> Response:
+        """A new organization (``name``, ``external_id``; domains are not kept)."""
+        body = request.json_object()
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise invalid("name", "is required")
+        try:
+            created = self.directory.create_organization(name, optional_string(body, "external_id"))
+        except Taken:
+            raise HttpError(
+                error_response(
+                    409,
+                    "An organization with this external_id already exists.",
+                    "external_id_conflict",
+                )
+            ) from None
+        return json_response(201, created.to_api())
 
     def _by_ext(self, request: Request, params: Mapping[str, str]) -> Response:
         user = self.directory.by_external_id(params["external_id"])
