@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from example_project.demo import accounts
-from tests.processes import ROOT
+from tests.system.processes import ROOT
 
 pytestmark = pytest.mark.processes
 

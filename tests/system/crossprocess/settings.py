@@ -19,7 +19,7 @@ INSTALLED_APPS = [
     "django_workos_pipes",
 ]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
-ROOT_URLCONF = "tests.crossprocess.urls"
+ROOT_URLCONF = "tests.system.crossprocess.urls"
 DATABASES: dict[str, dict[str, str]] = {}
 
 CACHES = {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEEDED = (
     "django_workos_pipes/py.typed",
     "django_workos_pipes/templates/workos_pipes/unavailable.html",

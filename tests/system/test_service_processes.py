@@ -14,7 +14,7 @@ import pytest
 
 from tests.servers import LoopbackServer, slow_tokens
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.redis
@@ -27,7 +27,7 @@ def test_two_processes_of_32_threads_make_one_upstream_call(redis_url: str) -> N
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.stampede_worker", *args],
+                [sys.executable, "-m", "tests.system.stampede_worker", *args],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -27,7 +27,7 @@ import pytest
 import time_machine
 from django.test import Client, override_settings
 
-from tests.faultkit import (
+from tests.system.faultkit import (
     API_KEY,
     LeakGuard,
     Upstream,
@@ -38,9 +38,9 @@ from tests.faultkit import (
     retry_warnings,
     workos_faults,
 )
-from tests.faultsite import pipes_settings
-from tests.faultsite.views import fingerprint
-from tests.processes import ServerProcess, start_server
+from tests.system.faultsite import pipes_settings
+from tests.system.faultsite.views import fingerprint
+from tests.system.processes import ServerProcess, start_server
 
 TIMEOUT = 0.3
 MAX_RETRIES = 2
@@ -111,7 +111,7 @@ def site(upstream: Upstream, leak_guard: LeakGuard) -> Iterator[Client]:  # noqa
         max_retries=MAX_RETRIES,
         backoff_max=BACKOFF_MAX,
     )
-    with override_settings(ROOT_URLCONF="tests.faultsite.urls", WORKOS_PIPES=settings):
+    with override_settings(ROOT_URLCONF="tests.system.faultsite.urls", WORKOS_PIPES=settings):
         yield Client()
 
 
@@ -281,7 +281,7 @@ def process_site() -> Iterator[ProcessSite]:
             "NO_PROXY": "127.0.0.1,localhost",
         }
         try:
-            server = start_server("tests.faultsite.settings", env=env, threads=4)
+            server = start_server("tests.system.faultsite.settings", env=env, threads=4)
             try:
                 yield ProcessSite(server, upstream, guard)
             finally:

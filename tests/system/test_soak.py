@@ -33,7 +33,7 @@ import pytest
 
 from django_workos_pipes.signatures import HEADER
 from django_workos_pipes.testing import sign_webhook, webhook_event
-from tests.faultkit import (
+from tests.system.faultkit import (
     API_KEY,
     WEBHOOK_SECRET,
     LeakGuard,
@@ -41,9 +41,9 @@ from tests.faultkit import (
     leak_guard,  # noqa: F401 - a fixture
     report,
 )
-from tests.faultsite.views import fingerprint
-from tests.processes import ServerProcess, running_servers
-from tests.redis_server import RedisServer, free_port, private_redis
+from tests.system.faultsite.views import fingerprint
+from tests.system.processes import ServerProcess, running_servers
+from tests.system.redis_server import RedisServer, free_port, private_redis
 
 REQUESTS = 5_000
 USERS = 50
@@ -224,7 +224,9 @@ def test_soak_two_processes_webhook_storm(
         "NO_PROXY": "127.0.0.1,localhost",
     }
     started = time.monotonic()
-    with running_servers(2, "tests.faultsite.settings", env=env, threads=SERVER_THREADS) as servers:
+    with running_servers(
+        2, "tests.system.faultsite.settings", env=env, threads=SERVER_THREADS
+    ) as servers:
         a = servers[0]  # receives the emulator's webhooks
         upstream = Upstream(
             leak_guard, webhook_url=a.url + WEBHOOK_PATH, port=workos_port, state=False

@@ -1,7 +1,7 @@
 """Secrets: the API key, the webhook secret and the access tokens show nowhere.
 
 Every test of the fault suite (``test_faults_*``, ``test_soak``) runs under the leak
-guard of :mod:`tests.faultkit`: every log record of the test process at DEBUG, every
+guard of :mod:`tests.system.faultkit`: every log record of the test process at DEBUG, every
 response body and every server process's log is searched for the API key, the webhook
 secret and every token the emulator handed out. This module proves the guard finds a
 secret wherever it shows, and checks the places a secret could still show that the
@@ -23,16 +23,16 @@ from django.utils.log import AdminEmailHandler
 
 from django_workos_pipes.masking import mask
 from django_workos_pipes.workos.client import PipesClient
-from tests.faultkit import (
+from tests.servers import LoopbackServer, token_answer
+from tests.system.faultkit import (
     API_KEY,
     WEBHOOK_SECRET,
     LeakGuard,
     RecordingEmulator,
     leak_guard,  # noqa: F401 - a fixture
 )
-from tests.faultsite import pipes_settings
-from tests.faultsite.views import fingerprint
-from tests.servers import LoopbackServer, token_answer
+from tests.system.faultsite import pipes_settings
+from tests.system.faultsite.views import fingerprint
 
 PLACES = ["message", "arguments", "traceback", "extra", "body", "server log"]
 
@@ -108,7 +108,7 @@ def test_the_guard_captures_the_request_log_and_the_emulator_log(
         leak_guard.watch_emulator(emulator)
         emulator.inject_fault("status", status=503)
         settings = pipes_settings(base_url=emulator.url, api_key=API_KEY, max_retries=0)
-        with override_settings(ROOT_URLCONF="tests.faultsite.urls", WORKOS_PIPES=settings):
+        with override_settings(ROOT_URLCONF="tests.system.faultsite.urls", WORKOS_PIPES=settings):
             response = Client().get("/salesforce/", {"user": "user_a"})
     leak_guard.body(response.content)
     assert response.status_code == 503
@@ -138,7 +138,9 @@ def error_mail() -> Iterator[list[Any]]:
 
 def error_page(guard: LeakGuard, url: str, path: str, *, debug: bool) -> int:
     settings = pipes_settings(base_url=url, api_key=API_KEY, max_retries=0)
-    with override_settings(DEBUG=debug, ROOT_URLCONF="tests.faultsite.urls", WORKOS_PIPES=settings):
+    with override_settings(
+        DEBUG=debug, ROOT_URLCONF="tests.system.faultsite.urls", WORKOS_PIPES=settings
+    ):
         response = Client(raise_request_exception=False).get(path, {"user": "user_a"})
     guard.body(response.content)
     return response.status_code

@@ -1,6 +1,6 @@
 """One process of the cross-process stampede test.
 
-``python -m tests.stampede_worker REDIS_URL PREFIX BASE_URL THREADS START_AT`` configures
+``python -m tests.system.stampede_worker REDIS_URL PREFIX BASE_URL THREADS START_AT`` configures
 Django with a Redis cache, waits for the shared start time, misses one key from
 THREADS threads at once and prints the tokens it was given, as JSON.
 """

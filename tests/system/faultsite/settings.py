@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tests.faultsite import pipes_settings
+from tests.system.faultsite import pipes_settings
 
 SECRET_KEY = "faultsite-tests-only-not-secret"
 DEBUG = False
@@ -26,7 +26,7 @@ INSTALLED_APPS = [
     "django_workos_pipes",
 ]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
-ROOT_URLCONF = "tests.faultsite.urls"
+ROOT_URLCONF = "tests.system.faultsite.urls"
 DATABASES: dict[str, dict[str, str]] = {}
 TEMPLATES = [
     {

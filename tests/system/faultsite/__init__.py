@@ -1,5 +1,5 @@
 """The test site of the fault suite: ``@require_pipe`` views, served in-process by the
-Django test client or by real server processes (``tests.faultsite.settings``)."""
+Django test client or by real server processes (``tests.system.faultsite.settings``)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,6 @@ def pipes_settings(
         "BACKOFF_FACTOR": 0,
         "BACKOFF_MAX": backoff_max,
         "TOKEN_TTL": token_ttl,
-        "USER_ID_RESOLVER": "tests.faultsite.views.user_from_query",
-        "ORGANIZATION_ID_RESOLVER": "tests.faultsite.views.no_organization",
+        "USER_ID_RESOLVER": "tests.system.faultsite.views.user_from_query",
+        "ORGANIZATION_ID_RESOLVER": "tests.system.faultsite.views.no_organization",
     }

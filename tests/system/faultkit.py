@@ -331,7 +331,7 @@ def report(name: str, **figures: Any) -> None:
             log.write(line + "\n")
 
 
-# ``python -m tests.faultkit FILE``: the tables of docs/reliability.md from the JSON lines
+# ``python -m tests.system.faultkit FILE``: the tables of docs/reliability.md from the JSON lines
 # the tests appended to FILE (``DWP_RELIABILITY_LOG=FILE``).
 
 

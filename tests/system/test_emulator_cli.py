@@ -17,11 +17,11 @@ import pytest
 import requests
 
 from django_workos_pipes.emulator import EVENT_CONNECTED, Emulator, StateFileError
-from tests.test_emulator import SECRET, Receiver
+from tests.emulator.test_emulator import SECRET, Receiver
 
 pytestmark = pytest.mark.processes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk_test_cli_0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 MODULE = [sys.executable, "-m", "django_workos_pipes.emulator"]

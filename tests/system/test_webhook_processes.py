@@ -1,6 +1,6 @@
 """A webhook received by one real server process invalidates a token cached by another.
 
-Two processes of ``tests.crossprocess`` share one Redis cache (a key prefix of their
+Two processes of ``tests.system.crossprocess`` share one Redis cache (a key prefix of their
 own) and a loopback stand-in for WorkOS that hands out a new token per call.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from tests.crossprocess.views import fingerprint
-from tests.processes import ServerProcess, running_servers
 from tests.servers import Answer, LoopbackServer, token_answer
+from tests.system.crossprocess.views import fingerprint
+from tests.system.processes import ServerProcess, running_servers
 
 SECRET = "whsec_crossprocess_0123456789abcdef"
-SETTINGS = "tests.crossprocess.settings"
+SETTINGS = "tests.system.crossprocess.settings"
 TOKEN_PATH = "/token/salesforce/?user=user_crossprocess"
 
 

@@ -31,8 +31,8 @@ from django_workos_pipes.service import PipesService
 from django_workos_pipes.testing.fakes import AUTHORIZE_BASE_URL, FakeCall, PipesFake
 from django_workos_pipes.workos.client import PipesClient
 from django_workos_pipes.workos.protocol import WorkOSClient
-from tests.processes import ROOT
 from tests.stubs import USER_RESOLVER
+from tests.system.processes import ROOT
 
 ANN = "user_ann"  # what tests.views.workos_user_id makes of the Django user "ann"
 EXPIRES = datetime(2031, 5, 4, 3, 2, 1, tzinfo=timezone.utc)
@@ -357,9 +357,9 @@ def test_flipping_works_on_a_shared_redis_cache(redis_cache: str) -> None:
 
 
 def test_readme_shows_the_example_test_file_as_it_is() -> None:
-    """The README's example is this suite's tests/test_plugin_example.py, verbatim."""
+    """The README's example is this suite's tests/testing/test_plugin_example.py, verbatim."""
     readme = (ROOT / "README.md").read_text()
-    example = (ROOT / "tests" / "test_plugin_example.py").read_text()
+    example = (ROOT / "tests" / "testing" / "test_plugin_example.py").read_text()
     assert f"```python\n{example}```" in readme
 
 

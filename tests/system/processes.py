@@ -1,7 +1,7 @@
 """Real Django server processes for tests that need more than one process.
 
-``start_server("tests.crossprocess.settings", env={...}, threads=4)`` starts
-``python -m tests.processes`` (a stdlib WSGI server with a fixed pool of worker threads)
+``start_server("tests.system.crossprocess.settings", env={...}, threads=4)`` starts
+``python -m tests.system.processes`` (a stdlib WSGI server with a fixed pool of worker threads)
 on a free port of 127.0.0.1, waits until it answers HTTP, and returns a
 :class:`ServerProcess`; ``stop()`` (or leaving its ``with`` block) ends it.
 ``running_servers(2, ...)`` starts several at once and always stops them all.
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 READY = "listening on port "
 
 
@@ -73,7 +73,7 @@ class ServerProcess:
             "PYTHONUNBUFFERED": "1",
             **self.env,
         }
-        command = [sys.executable, "-m", "tests.processes", "--host", self.host]
+        command = [sys.executable, "-m", "tests.system.processes", "--host", self.host]
         command += ["--threads", str(self.threads)]
         self.process = subprocess.Popen(
             command,

@@ -1,7 +1,7 @@
 """Redis misbehaving: stopped, killed, frozen or cut off mid-run, then back.
 
 Every test runs its own ``redis-server`` on a free port of 127.0.0.1 (the shared one is
-never touched), reached through a :class:`~tests.redis_server.Link` that can be cut like
+never touched), reached through a :class:`~tests.system.redis_server.Link` that can be cut like
 a network partition, with short socket timeouts. Requests must keep being served
 straight from WorkOS while Redis is gone (no 500: the emulator's token calls rise), and
 caching must resume by itself once Redis is back (the token calls stop rising).
@@ -24,7 +24,7 @@ from django.test import Client, override_settings
 
 from django_workos_pipes import service
 from django_workos_pipes.testing import post_webhook, webhook_event
-from tests.faultkit import (
+from tests.system.faultkit import (
     API_KEY,
     WEBHOOK_SECRET,
     LeakGuard,
@@ -32,10 +32,10 @@ from tests.faultkit import (
     leak_guard,  # noqa: F401 - a fixture
     report,
 )
-from tests.faultsite import pipes_settings
-from tests.faultsite.views import fingerprint
-from tests.processes import ServerProcess, running_servers
-from tests.redis_server import Link, RedisServer, private_redis
+from tests.system.faultsite import pipes_settings
+from tests.system.faultsite.views import fingerprint
+from tests.system.processes import ServerProcess, running_servers
+from tests.system.redis_server import Link, RedisServer, private_redis
 
 SOCKET_TIMEOUT = 0.25
 PROVIDERS = ("salesforce", "hubspot", "slack")
@@ -90,7 +90,7 @@ def upstream(leak_guard: LeakGuard) -> Iterator[Upstream]:  # noqa: F811
 def site(link: Link, upstream: Upstream) -> Iterator[Client]:
     settings = pipes_settings(base_url=upstream.url, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET)
     with override_settings(
-        ROOT_URLCONF="tests.faultsite.urls",
+        ROOT_URLCONF="tests.system.faultsite.urls",
         CACHES=cache_settings(link.url, f"dwp-faults-{uuid.uuid4().hex[:8]}"),
         WORKOS_PIPES=settings,
     ):
@@ -326,7 +326,7 @@ def test_redis_killed_and_restarted_under_load_of_two_processes(
         "NO_PROXY": "127.0.0.1,localhost",
     }
     connections = len(users) * len(PROVIDERS)
-    with running_servers(2, "tests.faultsite.settings", env=env, threads=4) as servers:
+    with running_servers(2, "tests.system.faultsite.settings", env=env, threads=4) as servers:
 
         def sweep() -> int:
             """Ask both servers for every connection once: the token calls it cost."""
