@@ -3,14 +3,18 @@ the fault suite and the soak.
 
 Every test collected below this folder is marked ``system``, so ``pytest -m "not
 system"`` is the fast unit suite and ``pytest -m system`` this one; nobody has to
-remember the marker.
+remember the marker. The fixtures the fault suite shares live here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.system.faultkit import EmulatedWorkOS, LeakGuard, guarding
+from tests.system.redis_server import RedisServer
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,3 +25,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(HERE):
             item.add_marker(pytest.mark.system)
+
+
+@pytest.fixture
+def leak_guard() -> Iterator[LeakGuard]:
+    """Every log record, response body and server log of the test, searched at the end
+    for the API key, the webhook secret and every token the emulator handed out."""
+    with guarding() as guard:
+        yield guard
+
+
+@pytest.fixture
+def emulated_workos(leak_guard: LeakGuard) -> Iterator[EmulatedWorkOS]:
+    """The emulator standing in for WorkOS, its tokens watched by the leak guard; it can
+    be taken down and brought back on the same port with its connections."""
+    workos = EmulatedWorkOS(leak_guard)
+    try:
+        yield workos
+    finally:
+        workos.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A ``redis-server`` of the test's own on a free port, to stop, kill or freeze (the
+    shared Redis is never touched); always stopped and cleaned up."""
+    server = RedisServer()
+    try:
+        yield server.start()
+    finally:
+        server.close()

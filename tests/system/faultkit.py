@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.state import Connection
 from django_workos_pipes.masking import mask
@@ -210,13 +208,7 @@ def guarding() -> Iterator[LeakGuard]:
     guard.assert_clean()
 
 
-@pytest.fixture
-def leak_guard() -> Iterator[LeakGuard]:
-    with guarding() as guard:
-        yield guard
-
-
-class Upstream:
+class EmulatedWorkOS:
     """The emulator standing in for WorkOS, on a port that stays the same when it is
     taken down (connection refused) and brought back with its state."""
 
@@ -279,13 +271,13 @@ class WorkosFault:
         return 1 + max_retries if self.retried else 1
 
     @contextlib.contextmanager
-    def active(self, upstream: Upstream) -> Iterator[None]:
+    def active(self, emulated_workos: EmulatedWorkOS) -> Iterator[None]:
         """The fault lasts while inside, for every token call; it ends on leaving."""
         if self.kind is None:
-            with upstream.down():
+            with emulated_workos.down():
                 yield
             return
-        upstream.emulator.inject_fault(
+        emulated_workos.emulator.inject_fault(
             self.kind,
             count=10_000,
             status=self.status,
@@ -295,7 +287,7 @@ class WorkosFault:
         try:
             yield
         finally:
-            upstream.emulator.clear_faults()
+            emulated_workos.emulator.clear_faults()
 
 
 def workos_faults(timeout: float) -> list[WorkosFault]:

@@ -18,19 +18,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from types import TracebackType
 
-from tests.conftest import require_service
+from tests.environment import require_service
+from tests.servers import free_port
 
 READY_TIMEOUT = 5.0
-
-
-def free_port() -> int:
-    """A port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def redis_binary() -> str:
@@ -143,16 +136,6 @@ class RedisServer:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[RedisServer]:
-    """A started private Redis, always stopped and cleaned up on leaving."""
-    server = RedisServer()
-    try:
-        yield server.start()
-    finally:
-        server.close()
 
 
 class Link:

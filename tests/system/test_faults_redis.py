@@ -27,15 +27,14 @@ from django_workos_pipes.testing import post_webhook, webhook_event
 from tests.system.faultkit import (
     API_KEY,
     WEBHOOK_SECRET,
+    EmulatedWorkOS,
     LeakGuard,
-    Upstream,
-    leak_guard,  # noqa: F401 - a fixture
     report,
 )
 from tests.system.faultsite import pipes_settings
 from tests.system.faultsite.views import fingerprint
 from tests.system.processes import ServerProcess, running_servers
-from tests.system.redis_server import Link, RedisServer, private_redis
+from tests.system.redis_server import Link, RedisServer
 
 SOCKET_TIMEOUT = 0.25
 PROVIDERS = ("salesforce", "hubspot", "slack")
@@ -66,29 +65,16 @@ def _restore_the_cache_warning_clock() -> Iterator[None]:
 
 
 @pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with private_redis() as server:
-        yield server
-
-
-@pytest.fixture
-def link(redis_server: RedisServer) -> Iterator[Link]:
-    with Link(redis_server.port) as cuttable:
+def link(private_redis: RedisServer) -> Iterator[Link]:
+    with Link(private_redis.port) as cuttable:
         yield cuttable
 
 
 @pytest.fixture
-def upstream(leak_guard: LeakGuard) -> Iterator[Upstream]:  # noqa: F811
-    workos = Upstream(leak_guard, state=False)
-    try:
-        yield workos
-    finally:
-        workos.close()
-
-
-@pytest.fixture
-def site(link: Link, upstream: Upstream) -> Iterator[Client]:
-    settings = pipes_settings(base_url=upstream.url, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET)
+def site(link: Link, emulated_workos: EmulatedWorkOS) -> Iterator[Client]:
+    settings = pipes_settings(
+        base_url=emulated_workos.url, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET
+    )
     with override_settings(
         ROOT_URLCONF="tests.system.faultsite.urls",
         CACHES=cache_settings(link.url, f"dwp-faults-{uuid.uuid4().hex[:8]}"),
@@ -100,25 +86,32 @@ def site(link: Link, upstream: Upstream) -> Iterator[Client]:
 class Round:
     """One request per connected user; checks each answer is that user's token."""
 
-    def __init__(self, client: Client, upstream: Upstream, guard: LeakGuard, users: list[str]):
-        self.client, self.upstream, self.guard, self.users = client, upstream, guard, users
+    def __init__(
+        self, client: Client, emulated_workos: EmulatedWorkOS, guard: LeakGuard, users: list[str]
+    ):
+        self.client, self.emulated_workos, self.guard, self.users = (
+            client,
+            emulated_workos,
+            guard,
+            users,
+        )
         self.longest = 0.0
 
     def __call__(self) -> int:
         """The token calls this round cost."""
-        before = self.upstream.emulator.token_calls
+        before = self.emulated_workos.emulator.token_calls
         for user in self.users:
             started = time.monotonic()
             response = self.client.get("/salesforce/", {"user": user})
             self.longest = max(self.longest, time.monotonic() - started)
             self.guard.body(response.content)
             assert response.status_code == 200, response.content[:300]
-            connection = self.upstream.emulator.connection("salesforce", user)
+            connection = self.emulated_workos.emulator.connection("salesforce", user)
             assert connection is not None
             assert json.loads(response.content)["fingerprint"] == fingerprint(
                 connection.access_token
             )
-        return self.upstream.emulator.token_calls - before
+        return self.emulated_workos.emulator.token_calls - before
 
 
 def resumes(round_: Round, attempts: int = 4) -> int:
@@ -145,20 +138,20 @@ GONE = {
 @pytest.mark.parametrize("how", list(GONE))
 def test_redis_gone_and_back_in_process(
     how: str,
-    redis_server: RedisServer,
+    private_redis: RedisServer,
     link: Link,
-    upstream: Upstream,
+    emulated_workos: EmulatedWorkOS,
     site: Client,
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     users = [f"user_redis_{i}_{uuid.uuid4().hex[:6]}" for i in range(5)]
     for user in users:
-        upstream.emulator.connect("salesforce", user)
-    round_ = Round(site, upstream, leak_guard, users)
+        emulated_workos.emulator.connect("salesforce", user)
+    round_ = Round(site, emulated_workos, leak_guard, users)
     assert round_() == len(users)
     assert round_() == 0, "cached in Redis"
 
-    {"terminated": redis_server.stop, "killed": redis_server.kill, "partitioned": link.cut}[how]()
+    {"terminated": private_redis.stop, "killed": private_redis.kill, "partitioned": link.cut}[how]()
     down = [round_() for _ in range(3)]
     assert down == [len(users)] * 3, "every request asks WorkOS directly"
     assert cache_warnings(leak_guard) <= 1, "one warning per 30 s, not one per request"
@@ -166,10 +159,10 @@ def test_redis_gone_and_back_in_process(
     if how == "partitioned":
         link.mend()
     else:
-        redis_server.start()
+        private_redis.start()
     rounds_to_resume = resumes(round_)
     assert [round_() for _ in range(2)] == [0, 0]
-    assert redis_lib.Redis.from_url(redis_server.url).dbsize() > 0, "tokens are in Redis"
+    assert redis_lib.Redis.from_url(private_redis.url).dbsize() > 0, "tokens are in Redis"
     report(
         "redis_fault",
         mode="in-process",
@@ -181,26 +174,26 @@ def test_redis_gone_and_back_in_process(
 
 
 def test_redis_frozen_and_thawed_in_process(
-    redis_server: RedisServer,
-    upstream: Upstream,
+    private_redis: RedisServer,
+    emulated_workos: EmulatedWorkOS,
     site: Client,
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     """A Redis that accepts connections but never answers (SIGSTOP): a request waits
     one socket timeout, then is served straight from WorkOS."""
     users = [f"user_frozen_{i}_{uuid.uuid4().hex[:6]}" for i in range(2)]
     for user in users:
-        upstream.emulator.connect("salesforce", user)
-    round_ = Round(site, upstream, leak_guard, users)
+        emulated_workos.emulator.connect("salesforce", user)
+    round_ = Round(site, emulated_workos, leak_guard, users)
     assert round_() == len(users)
 
-    redis_server.freeze()
+    private_redis.freeze()
     try:
         round_.longest = 0.0
         assert round_() == len(users), "every request asks WorkOS directly"
         frozen_longest = round_.longest
     finally:
-        redis_server.thaw()
+        private_redis.thaw()
     # One cache call waits its timeout, then the request goes straight to WorkOS: not
     # the five calls (read, lock, read, store, unlock) a request makes on a miss.
     assert frozen_longest < 2 * SOCKET_TIMEOUT
@@ -216,20 +209,20 @@ def test_redis_frozen_and_thawed_in_process(
 
 def test_a_webhook_is_not_acknowledged_while_redis_cannot_store_it(
     link: Link,
-    upstream: Upstream,
+    emulated_workos: EmulatedWorkOS,
     site: Client,
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     """A disconnect that arrives while Redis is cut off (its data intact) must not be
     acknowledged: otherwise WorkOS never delivers it again, and once Redis is reachable
     the disconnected user's cached token is served until it expires."""
     user = f"user_webhook_{uuid.uuid4().hex[:8]}"
-    upstream.emulator.connect("salesforce", user)
-    Round(site, upstream, leak_guard, [user])()
+    emulated_workos.emulator.connect("salesforce", user)
+    Round(site, emulated_workos, leak_guard, [user])()
     event = webhook_event("disconnected", "salesforce", user)
 
     link.cut()
-    upstream.emulator.disconnect("salesforce", user)
+    emulated_workos.emulator.disconnect("salesforce", user)
     first = post_webhook(site, event, secret=WEBHOOK_SECRET)
     leak_guard.body(first.content)
     link.mend()
@@ -250,9 +243,18 @@ class Load:
     """Client threads sending requests to the servers until stopped; counts everything."""
 
     def __init__(
-        self, servers: list[ServerProcess], upstream: Upstream, guard: LeakGuard, users: list[str]
+        self,
+        servers: list[ServerProcess],
+        emulated_workos: EmulatedWorkOS,
+        guard: LeakGuard,
+        users: list[str],
     ) -> None:
-        self.servers, self.upstream, self.guard, self.users = servers, upstream, guard, users
+        self.servers, self.emulated_workos, self.guard, self.users = (
+            servers,
+            emulated_workos,
+            guard,
+            users,
+        )
         self.statuses: Counter[int] = Counter()
         self.errors: list[str] = []
         self.wrong_tokens = 0
@@ -284,7 +286,7 @@ class Load:
                     self.errors.append(type(exc).__name__)
                 continue
             self.guard.body(body)
-            connection = self.upstream.emulator.connection(provider, user)
+            connection = self.emulated_workos.emulator.connection(provider, user)
             ok = (
                 status == 200
                 and connection is not None
@@ -300,26 +302,26 @@ class Load:
             return sum(self.statuses.values())
 
 
-def calls_during(upstream: Upstream, seconds: float) -> int:
-    before = upstream.emulator.token_calls
+def calls_during(emulated_workos: EmulatedWorkOS, seconds: float) -> int:
+    before = emulated_workos.emulator.token_calls
     time.sleep(seconds)
-    return upstream.emulator.token_calls - before
+    return emulated_workos.emulator.token_calls - before
 
 
 @pytest.mark.processes
 def test_redis_killed_and_restarted_under_load_of_two_processes(
-    redis_server: RedisServer,
-    upstream: Upstream,
-    leak_guard: LeakGuard,  # noqa: F811
+    private_redis: RedisServer,
+    emulated_workos: EmulatedWorkOS,
+    leak_guard: LeakGuard,
 ) -> None:
     users = [f"user_load_{i}" for i in range(10)]
     for provider in PROVIDERS:
         for user in users:
-            upstream.emulator.connect(provider, user)
+            emulated_workos.emulator.connect(provider, user)
     env = {
-        "DWP_WORKOS_URL": upstream.url,
+        "DWP_WORKOS_URL": emulated_workos.url,
         "DWP_API_KEY": API_KEY,
-        "DWP_REDIS_URL": redis_server.url,
+        "DWP_REDIS_URL": private_redis.url,
         "DWP_CACHE_PREFIX": f"dwp-faults-{uuid.uuid4().hex[:8]}",
         "DWP_CACHE_TIMEOUT": str(SOCKET_TIMEOUT),
         "DWP_TIMEOUT": "2",
@@ -330,32 +332,32 @@ def test_redis_killed_and_restarted_under_load_of_two_processes(
 
         def sweep() -> int:
             """Ask both servers for every connection once: the token calls it cost."""
-            before = upstream.emulator.token_calls
+            before = emulated_workos.emulator.token_calls
             for server in servers:
                 for provider in PROVIDERS:
                     for user in users:
                         status, body = server.request("GET", f"/{provider}/?user={user}")
                         leak_guard.body(body)
                         assert status == 200, body
-            return upstream.emulator.token_calls - before
+            return emulated_workos.emulator.token_calls - before
 
         try:
             assert sweep() == connections, "one call per connection, for both servers"
             started = time.monotonic()
-            with Load(servers, upstream, leak_guard, users) as load:
+            with Load(servers, emulated_workos, leak_guard, users) as load:
                 time.sleep(0.5)
-                warm = calls_during(upstream, 0.5)
-                redis_server.kill()
+                warm = calls_during(emulated_workos, 0.5)
+                private_redis.kill()
                 down_at = load.total
-                down = calls_during(upstream, 1.5)
+                down = calls_during(emulated_workos, 1.5)
                 served_while_down = load.total - down_at
-                redis_server.start()
+                private_redis.start()
                 restarted = time.monotonic()
                 sweeps = [sweep()]  # until a sweep of every connection costs no call
                 while sweeps[-1] and len(sweeps) < 5:
                     sweeps.append(sweep())
                 resumed_after = time.monotonic() - restarted
-                after = calls_during(upstream, 1.0)
+                after = calls_during(emulated_workos, 1.0)
             duration = time.monotonic() - started
         finally:
             for n, server in enumerate(servers):

@@ -29,11 +29,10 @@ from django.test import Client, override_settings
 
 from tests.system.faultkit import (
     API_KEY,
+    EmulatedWorkOS,
     LeakGuard,
-    Upstream,
     WorkosFault,
     guarding,
-    leak_guard,  # noqa: F401 - a fixture
     report,
     retry_warnings,
     workos_faults,
@@ -70,11 +69,11 @@ class Attempts:
     refused), each logical call logs one line and urllib3 one warning per retry.
     """
 
-    def __init__(self, upstream: Upstream, log: Callable[[], str]) -> None:
-        self.upstream = upstream
+    def __init__(self, emulated_workos: EmulatedWorkOS, log: Callable[[], str]) -> None:
+        self.emulated_workos = emulated_workos
         self.log = log  # the log text so far
-        self._calls = upstream.emulator.token_calls
-        self._emulator = upstream.emulator
+        self._calls = emulated_workos.emulator.token_calls
+        self._emulator = emulated_workos.emulator
         self._log_mark = len(log())
 
     def take(self, fault: WorkosFault) -> int:
@@ -82,7 +81,7 @@ class Attempts:
         new, self._log_mark = text[self._log_mark :], len(text)
         if fault.kind is None:
             return new.count("WorkOS token provider=") + retry_warnings(new)
-        emulator = self.upstream.emulator
+        emulator = self.emulated_workos.emulator
         if emulator is not self._emulator:  # restarted: it counts from zero
             self._emulator, self._calls = emulator, 0
         calls = emulator.token_calls
@@ -94,18 +93,9 @@ class Attempts:
 
 
 @pytest.fixture
-def upstream(leak_guard: LeakGuard) -> Iterator[Upstream]:  # noqa: F811
-    workos = Upstream(leak_guard)
-    try:
-        yield workos
-    finally:
-        workos.close()
-
-
-@pytest.fixture
-def site(upstream: Upstream, leak_guard: LeakGuard) -> Iterator[Client]:  # noqa: F811
+def site(emulated_workos: EmulatedWorkOS, leak_guard: LeakGuard) -> Iterator[Client]:
     settings = pipes_settings(
-        base_url=upstream.url,
+        base_url=emulated_workos.url,
         api_key=API_KEY,
         timeout=TIMEOUT,
         max_retries=MAX_RETRIES,
@@ -134,8 +124,8 @@ def assert_unavailable_page(response: Any) -> None:
     assert "Traceback" not in body and "PipesUnavailable" not in body
 
 
-def current_token(upstream: Upstream, user: str) -> str:
-    connection = upstream.emulator.connection(PROVIDER, user)
+def current_token(emulated_workos: EmulatedWorkOS, user: str) -> str:
+    connection = emulated_workos.emulator.connection(PROVIDER, user)
     assert connection is not None
     return fingerprint(connection.access_token)
 
@@ -145,21 +135,21 @@ def current_token(upstream: Upstream, user: str) -> str:
 def test_fault_through_the_view(
     fault: WorkosFault,
     path: str,
-    upstream: Upstream,
+    emulated_workos: EmulatedWorkOS,
     site: Client,
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     cached, cold = new_user("cached"), new_user("cold")
-    upstream.emulator.connect(PROVIDER, cached)
-    upstream.emulator.connect(PROVIDER, cold)
+    emulated_workos.emulator.connect(PROVIDER, cached)
+    emulated_workos.emulator.connect(PROVIDER, cold)
     old = served(get(site, leak_guard, path, cached))
-    assert old == current_token(upstream, cached)
-    attempts = Attempts(upstream, lambda: "\n".join(leak_guard.records))
+    assert old == current_token(emulated_workos, cached)
+    attempts = Attempts(emulated_workos, lambda: "\n".join(leak_guard.records))
     expected = fault.attempts(MAX_RETRIES)
     timings = []
 
     with time_machine.travel(time.time() + REFRESH_DUE, tick=True):
-        with fault.active(upstream):
+        with fault.active(emulated_workos):
             started = time.monotonic()
             stale = get(site, leak_guard, path, cached)
             timings.append(time.monotonic() - started)
@@ -172,9 +162,11 @@ def test_fault_through_the_view(
             cold_attempts = attempts.take(fault)
 
         # The fault is over: both users get a fresh token, with no help.
-        assert served(get(site, leak_guard, path, cold)) == current_token(upstream, cold)
+        assert served(get(site, leak_guard, path, cold)) == current_token(emulated_workos, cold)
         fresh = served(get(site, leak_guard, path, cached))
-        assert fresh == current_token(upstream, cached) != old, "a fresh token, not the old one"
+        assert fresh == current_token(emulated_workos, cached) != old, (
+            "a fresh token, not the old one"
+        )
         recovery_attempts = attempts.take(fault)
 
     assert (stale_attempts, cold_attempts) == (expected, expected)
@@ -198,30 +190,32 @@ def test_fault_through_the_view(
 
 
 def test_an_expired_cached_token_is_never_served(
-    upstream: Upstream,
+    emulated_workos: EmulatedWorkOS,
     site: Client,
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     """Stale-if-error ends at the token's expiry: after it, the 503 page, not the token."""
     user = new_user("expired")
-    upstream.emulator.connect(PROVIDER, user)
+    emulated_workos.emulator.connect(PROVIDER, user)
     served(get(site, leak_guard, "/salesforce/", user))
     with time_machine.travel(time.time() + EXPIRED, tick=True):
-        upstream.emulator.inject_fault("status", count=10_000, status=503)
+        emulated_workos.emulator.inject_fault("status", count=10_000, status=503)
         assert_unavailable_page(get(site, leak_guard, "/salesforce/", user))
 
 
 def test_a_fault_shorter_than_the_retries_is_invisible(
-    upstream: Upstream,
+    emulated_workos: EmulatedWorkOS,
     site: Client,
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     """Two failed attempts, then an answer: the retries absorb it, the user sees 200."""
     user = new_user("blip")
-    upstream.emulator.connect(PROVIDER, user)
-    upstream.emulator.inject_fault("status", count=MAX_RETRIES, status=502)
-    assert served(get(site, leak_guard, "/salesforce/", user)) == current_token(upstream, user)
-    assert upstream.emulator.token_calls == 1 + MAX_RETRIES
+    emulated_workos.emulator.connect(PROVIDER, user)
+    emulated_workos.emulator.inject_fault("status", count=MAX_RETRIES, status=502)
+    assert served(get(site, leak_guard, "/salesforce/", user)) == current_token(
+        emulated_workos, user
+    )
+    assert emulated_workos.emulator.token_calls == 1 + MAX_RETRIES
 
 
 @pytest.mark.parametrize(
@@ -235,19 +229,21 @@ def test_a_fault_shorter_than_the_retries_is_invisible(
 )
 def test_mixed_faults_share_one_budget_of_retries(
     sequence: list[str],
-    upstream: Upstream,
+    emulated_workos: EmulatedWorkOS,
     site: Client,
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     """Failures before and after the headers count against the same MAX_RETRIES."""
     user = new_user("mixed")
-    upstream.emulator.connect(PROVIDER, user)
+    emulated_workos.emulator.connect(PROVIDER, user)
     for kind in sequence:
-        upstream.emulator.inject_fault(kind, delay=TIMEOUT + 0.3 if kind == "latency" else 0)
+        emulated_workos.emulator.inject_fault(kind, delay=TIMEOUT + 0.3 if kind == "latency" else 0)
     assert_unavailable_page(get(site, leak_guard, "/salesforce/", user))
-    assert upstream.emulator.token_calls == 1 + MAX_RETRIES
-    upstream.emulator.clear_faults()
-    assert served(get(site, leak_guard, "/salesforce/", user)) == current_token(upstream, user)
+    assert emulated_workos.emulator.token_calls == 1 + MAX_RETRIES
+    emulated_workos.emulator.clear_faults()
+    assert served(get(site, leak_guard, "/salesforce/", user)) == current_token(
+        emulated_workos, user
+    )
 
 
 # Through a real server process: the WSGI stack, the process's own session and cache.
@@ -256,9 +252,11 @@ PROCESS_TOKEN_TTL = 0.25  # the process can't time-travel: its tokens are due th
 
 
 class ProcessSite:
-    def __init__(self, server: ServerProcess, upstream: Upstream, guard: LeakGuard) -> None:
+    def __init__(
+        self, server: ServerProcess, emulated_workos: EmulatedWorkOS, guard: LeakGuard
+    ) -> None:
         self.server = server
-        self.upstream = upstream
+        self.emulated_workos = emulated_workos
         self.guard = guard
 
     def get(self, user: str) -> tuple[int, str]:
@@ -270,9 +268,9 @@ class ProcessSite:
 @pytest.fixture(scope="module")
 def process_site() -> Iterator[ProcessSite]:
     with guarding() as guard:
-        upstream = Upstream(guard)
+        emulated_workos = EmulatedWorkOS(guard)
         env = {
-            "DWP_WORKOS_URL": upstream.url,
+            "DWP_WORKOS_URL": emulated_workos.url,
             "DWP_API_KEY": API_KEY,
             "DWP_TIMEOUT": str(TIMEOUT),
             "DWP_MAX_RETRIES": str(MAX_RETRIES),
@@ -283,29 +281,29 @@ def process_site() -> Iterator[ProcessSite]:
         try:
             server = start_server("tests.system.faultsite.settings", env=env, threads=4)
             try:
-                yield ProcessSite(server, upstream, guard)
+                yield ProcessSite(server, emulated_workos, guard)
             finally:
                 guard.server_log("fault site", server.log())
                 server.stop()
         finally:
-            upstream.close()
+            emulated_workos.close()
 
 
 @pytest.mark.processes
 @pytest.mark.parametrize("fault", FAULTS, ids=[fault.name for fault in FAULTS])
 def test_fault_through_a_server_process(fault: WorkosFault, process_site: ProcessSite) -> None:
-    site, upstream = process_site, process_site.upstream
+    site, emulated_workos = process_site, process_site.emulated_workos
     cached, cold = new_user("cached"), new_user("cold")
-    upstream.emulator.connect(PROVIDER, cached)
-    upstream.emulator.connect(PROVIDER, cold)
+    emulated_workos.emulator.connect(PROVIDER, cached)
+    emulated_workos.emulator.connect(PROVIDER, cold)
     status, body = site.get(cached)
     assert status == 200, body
     old = json.loads(body)["fingerprint"]
     time.sleep(PROCESS_TOKEN_TTL + 0.05)  # the cached token is now due for a refresh
-    attempts = Attempts(upstream, site.server.log)
+    attempts = Attempts(emulated_workos, site.server.log)
     expected = fault.attempts(MAX_RETRIES)
 
-    with fault.active(upstream):
+    with fault.active(emulated_workos):
         started = time.monotonic()
         status, body = site.get(cached)
         elapsed = time.monotonic() - started
@@ -317,12 +315,12 @@ def test_fault_through_a_server_process(fault: WorkosFault, process_site: Proces
         assert "Traceback" not in body
         cold_attempts = attempts.take(fault)
 
-    upstream.emulator.expire(PROVIDER, cached)  # its next token call rotates the token
+    emulated_workos.emulator.expire(PROVIDER, cached)  # its next token call rotates the token
     status, body = site.get(cold)
-    assert (status, json.loads(body)["fingerprint"]) == (200, current_token(upstream, cold))
+    assert (status, json.loads(body)["fingerprint"]) == (200, current_token(emulated_workos, cold))
     status, body = site.get(cached)
     fresh = json.loads(body)["fingerprint"]
-    assert status == 200 and fresh == current_token(upstream, cached) != old
+    assert status == 200 and fresh == current_token(emulated_workos, cached) != old
 
     log = site.server.log()
     assert "-> 500" not in log and "Traceback" not in log, log[-2000:]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import django
@@ -23,13 +24,13 @@ from django.utils.log import AdminEmailHandler
 
 from django_workos_pipes.masking import mask
 from django_workos_pipes.workos.client import PipesClient
-from tests.servers import LoopbackServer, token_answer
+from tests.builders import expiring_in, token_answer
+from tests.servers import LoopbackServer, json_answer
 from tests.system.faultkit import (
     API_KEY,
     WEBHOOK_SECRET,
     LeakGuard,
     RecordingEmulator,
-    leak_guard,  # noqa: F401 - a fixture
 )
 from tests.system.faultsite import pipes_settings
 from tests.system.faultsite.views import fingerprint
@@ -102,7 +103,7 @@ def test_the_guard_watches_every_token_the_emulator_hands_out() -> None:
 
 
 def test_the_guard_captures_the_request_log_and_the_emulator_log(
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     with RecordingEmulator(api_key=API_KEY, verbose=True) as emulator:
         leak_guard.watch_emulator(emulator)
@@ -157,7 +158,7 @@ def feed_mail(guard: LeakGuard, outbox: list[Any]) -> None:
 def test_a_refused_api_key_shows_it_on_no_error_page(
     debug: bool,
     error_mail: list[Any],
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     """WorkOS answers 401 (the key was revoked): whatever page or mail the error makes,
     the key is not in it, although a frame of the traceback sent it."""
@@ -176,15 +177,15 @@ def test_a_refused_api_key_shows_it_on_no_error_page(
 def test_a_malformed_token_answer_shows_the_token_on_no_error_page(
     debug: bool,
     error_mail: list[Any],
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     """A token answer WorkOS got wrong (a bad ``expires_at``) raises in a frame that
     holds the parsed body; the token in it stays out of the page and the mail."""
     token = "ya29.malformed-answer-" + "x" * 24
     leak_guard.watch("token in a malformed answer", token)
-    status_code, headers, body = token_answer(token)
-    body = body.replace(b'"expires_at": "', b'"expires_at": "not a date ')
-    with LoopbackServer(lambda request: (status_code, headers, body)) as workos:
+    answer = token_answer(token, expires_at=expiring_in(timedelta(hours=1)))
+    answer["access_token"]["expires_at"] = "not a date " + answer["access_token"]["expires_at"]
+    with LoopbackServer(lambda request: json_answer(answer)) as workos:
         status = error_page(leak_guard, workos.url, "/direct/salesforce/", debug=debug)
     assert status == 500
     feed_mail(leak_guard, error_mail)

@@ -7,23 +7,23 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.servers import LoopbackServer, slow_tokens
+from tests.servers import LoopbackServer, issuing_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.redis
 @pytest.mark.processes
-def test_two_processes_of_32_threads_make_one_upstream_call(redis_url: str) -> None:
-    prefix = f"dwp-stampede-{uuid.uuid4().hex[:12]}"
-    with LoopbackServer(slow_tokens(0.3)) as upstream:
+def test_two_processes_of_32_threads_make_one_upstream_call(
+    redis_url: str, redis_prefix: str
+) -> None:
+    with LoopbackServer(issuing_tokens(delay=0.3)) as workos:
         start_at = time.time() + 3
-        args = [redis_url, prefix, upstream.url, "32", str(start_at)]
+        args = [redis_url, redis_prefix, workos.url, "32", str(start_at)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         workers = [
             subprocess.Popen(
@@ -41,8 +41,8 @@ def test_two_processes_of_32_threads_make_one_upstream_call(redis_url: str) -> N
             out, err = worker.communicate(timeout=60)
             assert worker.returncode == 0, err
             outputs.append(json.loads(out))
-        calls = upstream.count
+        calls = workos.count
 
     assert [len(tokens) for tokens in outputs] == [32, 32]
-    assert {token for tokens in outputs for token in tokens} == {"ya29.loopback-0"}
+    assert {token for tokens in outputs for token in tokens} == {"ya29.loopback-1"}
     assert calls == 1

@@ -25,7 +25,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,17 +32,17 @@ import pytest
 
 from django_workos_pipes.signatures import HEADER
 from django_workos_pipes.testing import sign_webhook, webhook_event
+from tests.servers import free_port
 from tests.system.faultkit import (
     API_KEY,
     WEBHOOK_SECRET,
+    EmulatedWorkOS,
     LeakGuard,
-    Upstream,
-    leak_guard,  # noqa: F401 - a fixture
     report,
 )
 from tests.system.faultsite.views import fingerprint
 from tests.system.processes import ServerProcess, running_servers
-from tests.system.redis_server import RedisServer, free_port, private_redis
+from tests.system.redis_server import RedisServer
 
 REQUESTS = 5_000
 USERS = 50
@@ -57,17 +56,13 @@ pytestmark = [pytest.mark.processes, pytest.mark.redis]
 Key = tuple[str, str]
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    with private_redis() as server:
-        yield server
-
-
 class Storm:
     """The state changes, duplicated deliveries and forgeries sent halfway."""
 
-    def __init__(self, upstream: Upstream, servers: list[ServerProcess], keys: list[Key]):
-        self.upstream, self.servers = upstream, servers
+    def __init__(
+        self, emulated_workos: EmulatedWorkOS, servers: list[ServerProcess], keys: list[Key]
+    ):
+        self.emulated_workos, self.servers = emulated_workos, servers
         pick = random.Random(20_240_601)
         chosen = pick.sample(keys, 36)
         self.disconnected = chosen[:15]
@@ -82,7 +77,7 @@ class Storm:
 
     def run(self) -> None:
         started = time.monotonic()
-        emulator = self.upstream.emulator
+        emulator = self.emulated_workos.emulator
         genuine_before = len(emulator.deliveries)
         for provider, user in self.disconnected:
             emulator.disconnect(provider, user)
@@ -139,9 +134,18 @@ class Load:
     """``REQUESTS`` requests from ``CLIENT_THREADS`` threads; ``half`` is set midway."""
 
     def __init__(
-        self, servers: list[ServerProcess], upstream: Upstream, guard: LeakGuard, keys: list[Key]
+        self,
+        servers: list[ServerProcess],
+        emulated_workos: EmulatedWorkOS,
+        guard: LeakGuard,
+        keys: list[Key],
     ):
-        self.servers, self.upstream, self.guard, self.keys = servers, upstream, guard, keys
+        self.servers, self.emulated_workos, self.guard, self.keys = (
+            servers,
+            emulated_workos,
+            guard,
+            keys,
+        )
         self.half = threading.Event()
         self.statuses: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
@@ -171,7 +175,8 @@ class Load:
                 continue
             self.guard.body(body)
             foreign = status == 200 and json.loads(body)["fingerprint"] not in {
-                fingerprint(token) for token in self.upstream.emulator.tokens_of(provider, user)
+                fingerprint(token)
+                for token in self.emulated_workos.emulator.tokens_of(provider, user)
             }
             with self._lock:
                 self.statuses[status] += 1
@@ -207,8 +212,8 @@ def invalidated_ids(logs: str) -> Counter[str]:
 
 
 def test_soak_two_processes_webhook_storm(
-    redis_server: RedisServer,
-    leak_guard: LeakGuard,  # noqa: F811
+    private_redis: RedisServer,
+    leak_guard: LeakGuard,
 ) -> None:
     keys = [(provider, f"user_soak_{n:02d}") for n in range(USERS) for provider in PROVIDERS]
     workos_port = free_port()
@@ -216,7 +221,7 @@ def test_soak_two_processes_webhook_storm(
         "DWP_WORKOS_URL": f"http://127.0.0.1:{workos_port}",
         "DWP_API_KEY": API_KEY,
         "DWP_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "DWP_REDIS_URL": redis_server.url,
+        "DWP_REDIS_URL": private_redis.url,
         "DWP_CACHE_PREFIX": f"dwp-soak-{uuid.uuid4().hex[:8]}",
         "DWP_CACHE_TIMEOUT": "2",
         "DWP_TIMEOUT": "2",
@@ -228,15 +233,15 @@ def test_soak_two_processes_webhook_storm(
         2, "tests.system.faultsite.settings", env=env, threads=SERVER_THREADS
     ) as servers:
         a = servers[0]  # receives the emulator's webhooks
-        upstream = Upstream(
+        emulated_workos = EmulatedWorkOS(
             leak_guard, webhook_url=a.url + WEBHOOK_PATH, port=workos_port, state=False
         )
         try:
             for provider, user in keys:
-                upstream.emulator.connect(provider, user)
-            initial_webhooks = len(upstream.emulator.deliveries)
-            storm = Storm(upstream, servers, keys)
-            load = Load(servers, upstream, leak_guard, keys)
+                emulated_workos.emulator.connect(provider, user)
+            initial_webhooks = len(emulated_workos.emulator.deliveries)
+            storm = Storm(emulated_workos, servers, keys)
+            load = Load(servers, emulated_workos, leak_guard, keys)
             loader = threading.Thread(target=load.run, name="soak-load")
             load_started = time.monotonic()
             loader.start()
@@ -246,10 +251,10 @@ def test_soak_two_processes_webhook_storm(
             finally:
                 loader.join(120)
             load_seconds = time.monotonic() - load_started
-            assert upstream.emulator.wait_for_webhooks(10)
+            assert emulated_workos.emulator.wait_for_webhooks(10)
 
             # After the last webhook, what does each process serve?
-            emulator = upstream.emulator
+            emulator = emulated_workos.emulator
             stale = []
             for server in servers:
                 for key in keys:
@@ -267,7 +272,7 @@ def test_soak_two_processes_webhook_storm(
             deliveries = emulator.deliveries
             token_calls = emulator.token_calls
         finally:
-            upstream.close()
+            emulated_workos.close()
             for name, server in zip("AB", servers, strict=True):
                 leak_guard.server_log(f"server {name}", server.log())
     duration = time.monotonic() - started

@@ -7,47 +7,17 @@ own) and a loopback stand-in for WorkOS that hands out a new token per call.
 from __future__ import annotations
 
 import json
-import threading
-import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.core.management import call_command
 
-from tests.servers import Answer, LoopbackServer, token_answer
+from tests.servers import LoopbackServer, issuing_tokens
 from tests.system.crossprocess.views import fingerprint
 from tests.system.processes import ServerProcess, running_servers
 
 SECRET = "whsec_crossprocess_0123456789abcdef"
 SETTINGS = "tests.system.crossprocess.settings"
 TOKEN_PATH = "/token/salesforce/?user=user_crossprocess"
-
-
-class TokenIssuer:
-    """WorkOS's token endpoint: ``ya29.crossprocess-1``, ``-2``... one per call."""
-
-    def __init__(self) -> None:
-        self.issued: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, request: dict[str, Any]) -> Answer:
-        with self._lock:
-            value = f"ya29.crossprocess-{len(self.issued) + 1}"
-            self.issued.append(value)
-        return token_answer(value)
-
-
-@pytest.fixture
-def redis_prefix(redis_url: str) -> Iterator[str]:
-    import redis
-
-    prefix = f"dwp-webhook-processes-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
 
 
 def served_fingerprint(server: ServerProcess) -> str:
@@ -61,8 +31,7 @@ def served_fingerprint(server: ServerProcess) -> str:
 @pytest.mark.redis
 @pytest.mark.processes
 def test_webhook_posted_to_b_makes_a_fetch_afresh(redis_url: str, redis_prefix: str) -> None:
-    issuer = TokenIssuer()
-    with LoopbackServer(issuer) as workos:
+    with LoopbackServer(issuing_tokens("ya29.crossprocess-")) as workos:
         env = {
             "DWP_REDIS_URL": redis_url,
             "DWP_CACHE_PREFIX": redis_prefix,

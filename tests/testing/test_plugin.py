@@ -15,7 +15,6 @@ import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -31,19 +30,10 @@ from django_workos_pipes.service import PipesService
 from django_workos_pipes.testing.fakes import AUTHORIZE_BASE_URL, FakeCall, PipesFake
 from django_workos_pipes.workos.client import PipesClient
 from django_workos_pipes.workos.protocol import WorkOSClient
-from tests.stubs import USER_RESOLVER
-from tests.system.processes import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]
 ANN = "user_ann"  # what tests.views.workos_user_id makes of the Django user "ann"
 EXPIRES = datetime(2031, 5, 4, 3, 2, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def ann(client: Client, settings: Any, db: None) -> User:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "USER_ID_RESOLVER": USER_RESOLVER}
-    user = User.objects.create_user("ann")
-    client.force_login(user)
-    return user
 
 
 def token_for(provider: str = "salesforce", organization_id: str | None = None) -> TokenResult:

@@ -31,7 +31,7 @@ def workos_user_id(request):
 
 
 @pytest.fixture(autouse=True)
-def ann(client, django_user_model, settings):
+def logged_in_ann(client, django_user_model, settings):
     settings.WORKOS_PIPES = {"USER_ID_RESOLVER": workos_user_id}
     client.force_login(django_user_model.objects.create_user("ann"))
 

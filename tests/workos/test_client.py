@@ -20,28 +20,26 @@ from django_workos_pipes.exceptions import (
     PipesUnavailable,
 )
 from django_workos_pipes.workos.client import PipesClient
-from tests.conftest import WORKOS
-from tests.servers import LoopbackServer, scripted
+from tests.builders import inactive_answer, token_answer
+from tests.servers import LoopbackServer, json_answer, scripted
 from tests.settings import API_KEY
+from tests.stubs import WORKOS
 
 TOKEN_URL = f"{WORKOS}/data-integrations/salesforce/token"
 SECRET_TOKEN = "ya29.a0AfH6SMBx-very-secret-token-value"
 
 
-def active_body(**overrides: object) -> dict[str, object]:
-    token = {
-        "object": "access_token",
-        "access_token": SECRET_TOKEN,
-        "expires_at": "2030-03-02T16:30:00Z",
-        "scopes": ["api", "refresh_token"],
-        "missing_scopes": ["chatter_api"],
-    }
-    token.update(overrides)
-    return {"active": True, "access_token": token}
+ACTIVE = token_answer(
+    SECRET_TOKEN,
+    expires_at=datetime(2030, 3, 2, 16, 30, tzinfo=timezone.utc),
+    scopes=("api", "refresh_token"),
+    missing=("chatter_api",),
+)
 
 
 @pytest.fixture
-def client() -> PipesClient:
+def pipes_client() -> PipesClient:
+    """The HTTP client against ``responses``: three retries, no waits between them."""
     return PipesClient(api_key=API_KEY, base_url=WORKOS, timeout=1, max_retries=3, backoff_factor=0)
 
 
@@ -54,10 +52,10 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @responses.activate
-def test_active_token_request_and_result(client: PipesClient) -> None:
+def test_active_token_request_and_result(pipes_client: PipesClient) -> None:
     responses.post(
         TOKEN_URL,
-        json=active_body(),
+        json=ACTIVE,
         headers={"X-Request-ID": "req_1"},
         match=[
             matchers.json_params_matcher({"user_id": "user_1", "organization_id": "org_1"}),
@@ -66,7 +64,7 @@ def test_active_token_request_and_result(client: PipesClient) -> None:
             ),
         ],
     )
-    result = client.get_access_token("salesforce", user_id="user_1", organization_id="org_1")
+    result = pipes_client.get_access_token("salesforce", user_id="user_1", organization_id="org_1")
 
     assert result.active is True
     assert result.error is None
@@ -82,24 +80,24 @@ def test_active_token_request_and_result(client: PipesClient) -> None:
 
 
 @responses.activate
-def test_organization_is_left_out_when_not_given(client: PipesClient) -> None:
-    responses.post(TOKEN_URL, json={"active": False, "error": "not_installed"})
-    client.get_access_token("salesforce", user_id="user_1")
+def test_organization_is_left_out_when_not_given(pipes_client: PipesClient) -> None:
+    responses.post(TOKEN_URL, json=inactive_answer("not_installed"))
+    pipes_client.get_access_token("salesforce", user_id="user_1")
     assert json.loads(responses.calls[0].request.body or b"") == {"user_id": "user_1"}
 
 
 @responses.activate
-def test_provider_slug_is_url_encoded(client: PipesClient) -> None:
-    responses.post(
-        f"{WORKOS}/data-integrations/a%2Fb%20c/token", json={"active": False, "error": "x"}
-    )
-    assert client.get_access_token("a/b c", user_id="u").error == "x"
+def test_provider_slug_is_url_encoded(pipes_client: PipesClient) -> None:
+    responses.post(f"{WORKOS}/data-integrations/a%2Fb%20c/token", json=inactive_answer("x"))
+    assert pipes_client.get_access_token("a/b c", user_id="u").error == "x"
 
 
 @responses.activate
-def test_null_expiry_means_no_expiry(client: PipesClient) -> None:
-    responses.post(TOKEN_URL, json=active_body(expires_at=None, missing_scopes=[]))
-    token = client.get_access_token("salesforce", user_id="u").access_token
+def test_null_expiry_means_no_expiry(pipes_client: PipesClient) -> None:
+    responses.post(
+        TOKEN_URL, json=token_answer(SECRET_TOKEN, expires_at=None, scopes=("api", "refresh_token"))
+    )
+    token = pipes_client.get_access_token("salesforce", user_id="u").access_token
     assert token is not None
     assert token.expires_at is None
     assert token.missing_scopes == ()
@@ -109,9 +107,9 @@ def test_null_expiry_means_no_expiry(client: PipesClient) -> None:
     "error", ["not_installed", "needs_reauthorization", "account_selection_required"]
 )
 @responses.activate
-def test_inactive_answers_pass_their_code_through(client: PipesClient, error: str) -> None:
-    responses.post(TOKEN_URL, json={"active": False, "error": error})
-    result = client.get_access_token("salesforce", user_id="u")
+def test_inactive_answers_pass_their_code_through(pipes_client: PipesClient, error: str) -> None:
+    responses.post(TOKEN_URL, json=inactive_answer(error))
+    result = pipes_client.get_access_token("salesforce", user_id="u")
     assert (result.active, result.error, result.access_token) == (False, error, None)
 
 
@@ -129,10 +127,10 @@ def test_inactive_answers_pass_their_code_through(client: PipesClient, error: st
     ],
 )
 @responses.activate
-def test_malformed_200_is_an_api_error(client: PipesClient, body: str) -> None:
+def test_malformed_200_is_an_api_error(pipes_client: PipesClient, body: str) -> None:
     responses.post(TOKEN_URL, body=body, headers={"X-Request-ID": "req_bad"})
     with pytest.raises(PipesMalformedResponse) as caught:
-        client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token("salesforce", user_id="u")
     assert isinstance(caught.value, PipesAPIError)
     assert caught.value.status_code == 200
     assert caught.value.request_id == "req_bad"
@@ -159,11 +157,11 @@ def test_malformed_200_is_an_api_error(client: PipesClient, body: str) -> None:
 )
 @responses.activate
 def test_client_errors_raise_api_error(
-    client: PipesClient, status: int, body: object, code: str | None, message: str
+    pipes_client: PipesClient, status: int, body: object, code: str | None, message: str
 ) -> None:
     responses.post(TOKEN_URL, json=body, status=status, headers={"X-Request-ID": "req_4xx"})
     with pytest.raises(PipesAPIError) as caught:
-        client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token("salesforce", user_id="u")
     error = caught.value
     assert not isinstance(error, PipesUnavailable)
     assert (error.status_code, error.code, error.message, error.request_id) == (
@@ -178,28 +176,25 @@ def test_client_errors_raise_api_error(
 
 @responses.activate
 def test_retries_on_503_then_succeeds_with_one_idempotency_key(
-    client: PipesClient, sleeps: list[float]
+    pipes_client: PipesClient, sleeps: list[float]
 ) -> None:
     responses.post(TOKEN_URL, status=503)
     responses.post(TOKEN_URL, status=503)
-    responses.post(TOKEN_URL, json=active_body())
-    result = client.get_access_token("salesforce", user_id="u")
+    responses.post(TOKEN_URL, json=ACTIVE)
+    result = pipes_client.get_access_token("salesforce", user_id="u")
     assert result.active
     assert len(responses.calls) == 3
     keys = {call.request.headers["Idempotency-Key"] for call in responses.calls}
     assert len(keys) == 1, "retries of one logical call share its Idempotency-Key"
 
 
-OK = (200, {"Content-Type": "application/json"}, json.dumps(active_body()).encode())
+OK = json_answer(ACTIVE)
 
 
 def test_retry_after_is_honoured_on_429(sleeps: list[float]) -> None:
-    server = LoopbackServer(scripted([(429, {"Retry-After": "2"}, b"{}"), OK]))
-    try:
+    with LoopbackServer(scripted([(429, {"Retry-After": "2"}, b"{}"), OK])) as server:
         client = PipesClient(api_key=API_KEY, base_url=server.url, max_retries=3, backoff_factor=0)
         assert client.get_access_token("salesforce", user_id="u").active
-    finally:
-        server.close()
     assert sleeps == [2]
     assert len(server.requests) == 2
     assert (
@@ -209,24 +204,18 @@ def test_retry_after_is_honoured_on_429(sleeps: list[float]) -> None:
 
 
 def test_retry_after_is_capped_at_backoff_max(sleeps: list[float]) -> None:
-    server = LoopbackServer(scripted([(503, {"Retry-After": "3600"}, b""), OK]))
-    try:
+    with LoopbackServer(scripted([(503, {"Retry-After": "3600"}, b""), OK])) as server:
         client = PipesClient(api_key=API_KEY, base_url=server.url, max_retries=1, backoff_max=3)
         assert client.get_access_token("salesforce", user_id="u").active
-    finally:
-        server.close()
     assert sleeps == [3]
 
 
 def test_backoff_grows_between_retries_without_retry_after(sleeps: list[float]) -> None:
-    server = LoopbackServer(scripted([(500, {}, b""), (500, {}, b""), (500, {}, b""), OK]))
-    try:
+    with LoopbackServer(scripted([(500, {}, b""), (500, {}, b""), (500, {}, b""), OK])) as server:
         client = PipesClient(
             api_key=API_KEY, base_url=server.url, max_retries=3, backoff_factor=0.5
         )
         assert client.get_access_token("salesforce", user_id="u").active
-    finally:
-        server.close()
     assert len(server.requests) == 4
     # urllib3 skips the wait before the first retry, then doubles (plus jitter up to 0.5 s).
     assert len(sleeps) == 2
@@ -234,10 +223,12 @@ def test_backoff_grows_between_retries_without_retry_after(sleeps: list[float]) 
 
 
 @responses.activate
-def test_retries_exhausted_raise_unavailable(client: PipesClient, sleeps: list[float]) -> None:
+def test_retries_exhausted_raise_unavailable(
+    pipes_client: PipesClient, sleeps: list[float]
+) -> None:
     responses.post(TOKEN_URL, status=502, headers={"X-Request-ID": "req_last"})
     with pytest.raises(PipesUnavailable) as caught:
-        client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token("salesforce", user_id="u")
     assert len(responses.calls) == 4, "one call and MAX_RETRIES=3 retries"
     assert caught.value.status_code == 502
     assert caught.value.request_id == "req_last"
@@ -245,18 +236,18 @@ def test_retries_exhausted_raise_unavailable(client: PipesClient, sleeps: list[f
 
 @responses.activate
 def test_connection_errors_are_retried_then_unavailable(
-    client: PipesClient, sleeps: list[float]
+    pipes_client: PipesClient, sleeps: list[float]
 ) -> None:
     responses.post(TOKEN_URL, body=requests.ConnectionError("refused"))
     with pytest.raises(PipesUnavailable, match="could not be reached"):
-        client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token("salesforce", user_id="u")
 
 
 @responses.activate
-def test_timeout_is_unavailable(client: PipesClient) -> None:
+def test_timeout_is_unavailable(pipes_client: PipesClient) -> None:
     responses.post(TOKEN_URL, body=requests.Timeout("slow"))
     with pytest.raises(PipesUnavailable):
-        client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token("salesforce", user_id="u")
 
 
 def test_real_timeout_against_a_silent_socket() -> None:
@@ -283,17 +274,17 @@ def test_real_timeout_against_a_silent_socket() -> None:
 
 @responses.activate
 def test_secrets_never_in_errors_reprs_or_logs(
-    client: PipesClient, caplog: pytest.LogCaptureFixture, sleeps: list[float]
+    pipes_client: PipesClient, caplog: pytest.LogCaptureFixture, sleeps: list[float]
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    responses.post(TOKEN_URL, json=active_body(), headers={"X-Request-ID": "req_ok"})
+    responses.post(TOKEN_URL, json=ACTIVE, headers={"X-Request-ID": "req_ok"})
     responses.post(TOKEN_URL, status=401, json={"message": "Unauthorized"})
     responses.post(TOKEN_URL, status=500)
-    result = client.get_access_token("salesforce", user_id="user_01HSECRETUSERID")
-    texts = [repr(result), str(result), repr(result.access_token), repr(client)]
+    result = pipes_client.get_access_token("salesforce", user_id="user_01HSECRETUSERID")
+    texts = [repr(result), str(result), repr(result.access_token), repr(pipes_client)]
     for _ in range(2):
         with pytest.raises(PipesError) as caught:
-            client.get_access_token("salesforce", user_id="user_01HSECRETUSERID")
+            pipes_client.get_access_token("salesforce", user_id="user_01HSECRETUSERID")
         texts += [str(caught.value), repr(caught.value)]
     texts += [record.getMessage() for record in caplog.records]
     joined = "\n".join(texts)
