@@ -29,38 +29,23 @@ from workos.common.models import (
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.results import TokenResult
-from tests.servers import LoopbackServer
+from tests.emulator.calls import API_KEY, SECRET, token
+from tests.servers import Receiver
 
 PIPES_EVENTS = (
     PipesConnectedAccountConnected,
     PipesConnectedAccountReauthorizationNeeded,
     PipesConnectedAccountDisconnected,
 )
-API_KEY = "sk_test_fidelity"
-SECRET = "whsec_fidelity"
 
 
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[LoopbackServer]:
-    """A webhook endpoint that keeps raw bodies and headers, unparsed."""
-    with LoopbackServer(lambda request: (200, {}, b"")) as server:
-        yield server
-
-
-def deliveries(inbox: LoopbackServer) -> list[tuple[bytes, str]]:
-    return [(r["body"], r["headers"].get("WorkOS-Signature", "")) for r in inbox.requests]
+def deliveries(receiver: Receiver) -> list[tuple[bytes, str]]:
+    """The webhooks received, raw and unparsed: (body, signature header)."""
+    return [(body, headers.get("WorkOS-Signature", "")) for headers, body in receiver.received]
 
 
 @pytest.fixture
-def emu(inbox: LoopbackServer) -> Iterator[Emulator]:
-    inbox.requests.clear()
-    url = f"{inbox.url}/hooks"
-    with Emulator(api_key=API_KEY, webhook_url=url, webhook_secret=SECRET) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def sdk(emu: Emulator) -> Iterator[WorkOSClient]:
+def sdk_on_emulator(emu: Emulator) -> Iterator[WorkOSClient]:
     """The official client, pointed at the emulator, without retries (faults show)."""
     with WorkOSClient(
         api_key=API_KEY, client_id="client_emulator", base_url=emu.url, max_retries=0
@@ -68,29 +53,19 @@ def sdk(emu: Emulator) -> Iterator[WorkOSClient]:
         yield client
 
 
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.trust_env = False
-    yield session
-    session.close()
-
-
 def raw_token(http: requests.Session, emu: Emulator, provider: str, **body: Any) -> Any:
-    answer = http.post(
-        f"{emu.url}/data-integrations/{provider}/token",
-        json=body,
-        headers={"Authorization": f"Bearer {API_KEY}"},
-    )
+    answer = token(http, emu, provider, **body)
     assert answer.status_code == 200
     return answer.json()
 
 
 def test_an_active_token_reads_the_same_through_the_sdk_and_the_app(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session
 ) -> None:
     emu.connect("google", "user_1", organization_id="org_1", missing_scopes=["drive.file"])
-    answer = sdk.pipes.get_access_token("google", user_id="user_1", organization_id="org_1")
+    answer = sdk_on_emulator.pipes.get_access_token(
+        "google", user_id="user_1", organization_id="org_1"
+    )
     ours = TokenResult.from_api(
         raw_token(http, emu, "google", user_id="user_1", organization_id="org_1")
     )
@@ -108,9 +83,9 @@ def test_an_active_token_reads_the_same_through_the_sdk_and_the_app(
 
 
 def test_inactive_answers_read_the_same(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session
 ) -> None:
-    answer = sdk.pipes.get_access_token("slack", user_id="user_1")
+    answer = sdk_on_emulator.pipes.get_access_token("slack", user_id="user_1")
     ours = TokenResult.from_api(raw_token(http, emu, "slack", user_id="user_1"))
     assert not answer.active and not ours.active
     assert answer.error == ours.error == "not_installed"
@@ -118,19 +93,19 @@ def test_inactive_answers_read_the_same(
 
     emu.connect("slack", "user_1")
     emu.needs_reauthorization("slack", "user_1")
-    answer = sdk.pipes.get_access_token("slack", user_id="user_1")
+    answer = sdk_on_emulator.pipes.get_access_token("slack", user_id="user_1")
     ours = TokenResult.from_api(raw_token(http, emu, "slack", user_id="user_1"))
     assert not answer.active and not ours.active
     assert answer.error == ours.error == "needs_reauthorization"
 
 
 def test_a_rotated_token_reads_the_same(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session
 ) -> None:
     emu.connect("salesforce", "user_1")
-    before = sdk.pipes.get_access_token("salesforce", user_id="user_1").access_token
+    before = sdk_on_emulator.pipes.get_access_token("salesforce", user_id="user_1").access_token
     emu.expire("salesforce", "user_1")
-    after = sdk.pipes.get_access_token("salesforce", user_id="user_1").access_token
+    after = sdk_on_emulator.pipes.get_access_token("salesforce", user_id="user_1").access_token
     ours = TokenResult.from_api(raw_token(http, emu, "salesforce", user_id="user_1"))
     assert before is not None and after is not None and ours.access_token is not None
     assert after.access_token != before.access_token
@@ -139,20 +114,24 @@ def test_a_rotated_token_reads_the_same(
 
 
 def test_the_connect_flow_through_the_sdk(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: LoopbackServer
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session, receiver: Receiver
 ) -> None:
-    answer = sdk.pipes.authorize_data_integration(
+    answer = sdk_on_emulator.pipes.authorize_data_integration(
         "hubspot", user_id="user_1", organization_id="org_1", return_to="https://app.example/done"
     )
     assert answer.url.startswith(f"{emu.url}/consent/")
     allowed = http.post(answer.url, data={"decision": "allow"}, allow_redirects=False)
     assert allowed.headers["Location"] == "https://app.example/done"
 
-    token = sdk.pipes.get_access_token("hubspot", user_id="user_1", organization_id="org_1")
+    token = sdk_on_emulator.pipes.get_access_token(
+        "hubspot", user_id="user_1", organization_id="org_1"
+    )
     assert token.active is True
 
-    ((body, signature),) = deliveries(inbox)
-    event = sdk.webhooks.verify_event(event_body=body, event_signature=signature, secret=SECRET)
+    ((body, signature),) = deliveries(receiver)
+    event = sdk_on_emulator.webhooks.verify_event(
+        event_body=body, event_signature=signature, secret=SECRET
+    )
     assert isinstance(event, PipesConnectedAccountConnected)
     assert event.event == "pipes.connected_account.connected"
     assert event.id == json.loads(body)["id"]
@@ -166,21 +145,23 @@ def test_the_connect_flow_through_the_sdk(
     assert data.state.value == "connected"
     assert list(data.scopes) == list(emu.providers["hubspot"].scopes)
     with pytest.raises(ValueError):
-        sdk.webhooks.verify_header(
+        sdk_on_emulator.webhooks.verify_header(
             event_body=body, event_signature=signature, secret="not-the-secret"
         )
 
 
 def test_every_pipes_webhook_verifies_and_parses_with_the_sdk(
-    sdk: WorkOSClient, emu: Emulator, inbox: LoopbackServer
+    sdk_on_emulator: WorkOSClient, emu: Emulator, receiver: Receiver
 ) -> None:
     emu.connect("asana", "user_1")
     emu.needs_reauthorization("asana", "user_1")
     emu.disconnect("asana", "user_1")
     assert emu.wait_for_webhooks(5)
     events = [
-        sdk.webhooks.verify_event(event_body=body, event_signature=signature, secret=SECRET)
-        for body, signature in deliveries(inbox)
+        sdk_on_emulator.webhooks.verify_event(
+            event_body=body, event_signature=signature, secret=SECRET
+        )
+        for body, signature in deliveries(receiver)
     ]
     assert [type(event) for event in events] == [
         PipesConnectedAccountConnected,
@@ -196,37 +177,41 @@ def test_every_pipes_webhook_verifies_and_parses_with_the_sdk(
     ]
 
 
-def test_connected_accounts_through_the_sdk(sdk: WorkOSClient, emu: Emulator) -> None:
+def test_connected_accounts_through_the_sdk(sdk_on_emulator: WorkOSClient, emu: Emulator) -> None:
     made = emu.connect("github", "user_1", organization_id="org_1")
-    account = sdk.pipes.get_user_connected_account("user_1", "github", organization_id="org_1")
+    account = sdk_on_emulator.pipes.get_user_connected_account(
+        "user_1", "github", organization_id="org_1"
+    )
     assert account.id == made.id
     assert account.state.value == "connected"
     assert account.organization_id == "org_1"
     assert list(account.scopes) == list(made.scopes)
 
-    sdk.pipes.delete_user_connected_account("user_1", "github", organization_id="org_1")
+    sdk_on_emulator.pipes.delete_user_connected_account("user_1", "github", organization_id="org_1")
     assert emu.connection("github", "user_1", "org_1") is None
     with pytest.raises(NotFoundError):
-        sdk.pipes.get_user_connected_account("user_1", "github", organization_id="org_1")
+        sdk_on_emulator.pipes.get_user_connected_account(
+            "user_1", "github", organization_id="org_1"
+        )
 
 
-def test_errors_map_to_the_sdks_exceptions(sdk: WorkOSClient, emu: Emulator) -> None:
+def test_errors_map_to_the_sdks_exceptions(sdk_on_emulator: WorkOSClient, emu: Emulator) -> None:
     wrong = WorkOSClient(api_key="sk_test_wrong", client_id="c", base_url=emu.url, max_retries=0)
     with wrong, pytest.raises(AuthenticationError) as unauthorized:
         wrong.pipes.get_access_token("salesforce", user_id="user_1")
     assert unauthorized.value.request_id  # the X-Request-ID reached the SDK
 
     with pytest.raises(NotFoundError):
-        sdk.pipes.get_access_token("myspace", user_id="user_1")
+        sdk_on_emulator.pipes.get_access_token("myspace", user_id="user_1")
 
     emu.inject_fault("status", status=429, retry_after=7)
     with pytest.raises(RateLimitExceededError) as limited:
-        sdk.pipes.get_access_token("salesforce", user_id="user_1")
+        sdk_on_emulator.pipes.get_access_token("salesforce", user_id="user_1")
     assert limited.value.retry_after == 7
 
     emu.inject_fault("status", status=503)
     with pytest.raises(ServerError):
-        sdk.pipes.get_access_token("salesforce", user_id="user_1")
+        sdk_on_emulator.pipes.get_access_token("salesforce", user_id="user_1")
 
 
 def test_the_sdk_retries_through_a_short_outage(emu: Emulator) -> None:

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from django_workos_pipes.emulator import EVENT_CONNECTED, Emulator, StateFileError
-from tests.emulator.test_emulator import SECRET, Receiver
+from tests.emulator.calls import SECRET
+from tests.servers import Receiver
 
 pytestmark = pytest.mark.processes
 
@@ -88,14 +89,6 @@ def spawn() -> Iterator[type[EmulatorProcess]]:
             process.process.communicate(timeout=5)
 
 
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.trust_env = False
-    yield session
-    session.close()
-
-
 def token(http: requests.Session, url: str, provider: str = "salesforce") -> requests.Response:
     return http.post(
         f"{url}/data-integrations/{provider}/token", json={"user_id": "user_1"}, headers=AUTH
@@ -105,7 +98,7 @@ def token(http: requests.Session, url: str, provider: str = "salesforce") -> req
 def test_the_cli_serves_until_sigterm_and_never_prints_the_key(
     spawn: type[EmulatorProcess], http: requests.Session
 ) -> None:
-    receiver = Receiver()
+    receiver = Receiver(SECRET)
     try:
         emulator = spawn(
             [
