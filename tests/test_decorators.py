@@ -21,8 +21,6 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.test import AsyncClient, Client, RequestFactory
 
-from django_workos_pipes.exceptions import PipesConfigurationError
-from django_workos_pipes.redirects import connect_url, reauthorize_url
 from tests import views
 from tests.builders import TOKEN, inactive_answer, token_answer
 from tests.settings import API_KEY
@@ -551,38 +549,6 @@ def test_scopes_given_as_a_string_are_refused() -> None:
 
     with pytest.raises(TypeError, match="list of scope names"):
         require_pipe("salesforce", scopes="api")
-
-
-@pytest.mark.parametrize(
-    ("setting", "expected"),
-    [
-        ("/connections/", "/connections/?next=/here/"),
-        ("/connections/{provider}/", "/connections/sales%20force/?next=/here/"),
-        ("/c/?source=app&next=/old/", "/c/?source=app&next=/here/"),
-        (
-            "https://app.example.com/c/{provider}?a=1",
-            "https://app.example.com/c/sales%20force?a=1&next=/here/",
-        ),
-        ("connections", "/connections/?next=/here/"),
-        ("connection", "/connections/sales%20force/?next=/here/"),
-        ("workos_pipes:connect", "/pipes/connect/sales%20force/?next=/here/"),
-    ],
-)
-def test_connect_url_forms(settings: Any, setting: str, expected: str) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "CONNECT_URL": setting}
-    assert connect_url("sales force", "/here/") == expected
-
-
-def test_reauthorize_url_follows_its_own_setting(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "REAUTHORIZE_URL": "/fix/{provider}/"}
-    assert reauthorize_url("jira", "/x/?y=1") == "/fix/jira/?next=/x/%3Fy%3D1"
-    assert connect_url("jira") == "/pipes/connect/jira/"
-
-
-def test_an_unknown_url_name_names_the_setting(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "CONNECT_URL": "no-such-route"}
-    with pytest.raises(PipesConfigurationError, match=r"WORKOS_PIPES\['CONNECT_URL'\]"):
-        connect_url("jira", "/")
 
 
 def test_the_decorator_uses_a_custom_connect_url(
