@@ -1,6 +1,6 @@
 """Real Django server processes for tests that need more than one process.
 
-``start_server("tests.system.crossprocess.settings", env={...}, threads=4)`` starts
+``start_server("tests.system.faultsite.settings", env={...}, threads=4)`` starts
 ``python -m tests.system.processes`` (a stdlib WSGI server with a fixed pool of worker threads)
 on a free port of 127.0.0.1, waits until it answers HTTP, and returns a
 :class:`ServerProcess`; ``stop()`` (or leaving its ``with`` block) ends it.

@@ -58,6 +58,25 @@ def request_budget(fault: WorkosFault) -> float:
     return fault.attempts(MAX_RETRIES) * (TIMEOUT + BACKOFF_MAX) + 0.5
 
 
+def report_fault(
+    fault: WorkosFault, mode: str, attempts: tuple[int, int], seconds: list[float]
+) -> None:
+    """The figures of one fault, once the test has asserted them: the stale token served,
+    the 503 page with nothing cached, recovery; ``attempts`` as (stale, cold)."""
+    report(
+        "workos_fault",
+        mode=mode,
+        fault=fault.name,
+        configured=fault.attempts(MAX_RETRIES),
+        attempts_stale=attempts[0],
+        attempts_cold=attempts[1],
+        stale_served=True,
+        no_cache_status=503,
+        recovered=True,
+        seconds=[round(t, 3) for t in seconds],
+    )
+
+
 def new_user(label: str) -> str:
     return f"user_{label}_{uuid.uuid4().hex[:10]}"
 
@@ -175,18 +194,8 @@ def test_fault_through_the_view(
     if fault.retry_after is not None:
         # Retry-After: 1 is honoured, but capped at BACKOFF_MAX: two waits of 0.1 s.
         assert min(timings) >= MAX_RETRIES * BACKOFF_MAX
-    report(
-        "workos_fault",
-        mode="in-process/async" if "async" in path else "in-process/sync",
-        fault=fault.name,
-        configured=expected,
-        attempts_stale=stale_attempts,
-        attempts_cold=cold_attempts,
-        stale_served=True,
-        no_cache_status=503,
-        recovered=True,
-        seconds=[round(t, 3) for t in timings],
-    )
+    mode = "in-process/async" if "async" in path else "in-process/sync"
+    report_fault(fault, mode, (stale_attempts, cold_attempts), timings)
 
 
 def test_an_expired_cached_token_is_never_served(
@@ -328,15 +337,4 @@ def test_fault_through_a_server_process(fault: WorkosFault, process_site: Proces
     assert elapsed < request_budget(fault)
     site.guard.server_log("fault site", log)
     assert not site.guard.leaks(), site.guard.leaks()
-    report(
-        "workos_fault",
-        mode="process",
-        fault=fault.name,
-        configured=expected,
-        attempts_stale=stale_attempts,
-        attempts_cold=cold_attempts,
-        stale_served=True,
-        no_cache_status=503,
-        recovered=True,
-        seconds=[round(elapsed, 3)],
-    )
+    report_fault(fault, "process", (stale_attempts, cold_attempts), [elapsed])

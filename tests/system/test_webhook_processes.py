@@ -1,6 +1,6 @@
 """A webhook received by one real server process invalidates a token cached by another.
 
-Two processes of ``tests.system.crossprocess`` share one Redis cache (a key prefix of their
+Two processes of ``tests.system.faultsite`` share one Redis cache (a key prefix of their
 own) and a loopback stand-in for WorkOS that hands out a new token per call.
 """
 
@@ -12,11 +12,11 @@ import pytest
 from django.core.management import call_command
 
 from tests.servers import LoopbackServer, issuing_tokens
-from tests.system.crossprocess.views import fingerprint
+from tests.system.faultsite.views import fingerprint
 from tests.system.processes import ServerProcess, running_servers
 
 SECRET = "whsec_crossprocess_0123456789abcdef"
-SETTINGS = "tests.system.crossprocess.settings"
+SETTINGS = "tests.system.faultsite.settings"
 TOKEN_PATH = "/token/salesforce/?user=user_crossprocess"
 
 
@@ -35,7 +35,11 @@ def test_webhook_posted_to_b_makes_a_fetch_afresh(redis_url: str, redis_prefix: 
         env = {
             "DWP_REDIS_URL": redis_url,
             "DWP_CACHE_PREFIX": redis_prefix,
+            "DWP_CACHE_TIMEOUT": "2",
             "DWP_WORKOS_URL": workos.url,
+            "DWP_API_KEY": "sk_test_crossprocess_0123456789",
+            "DWP_TIMEOUT": "2",
+            "DWP_MAX_RETRIES": "0",
             "DWP_WEBHOOK_SECRET": SECRET,
             "NO_PROXY": "127.0.0.1,localhost",
         }

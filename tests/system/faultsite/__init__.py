@@ -1,5 +1,6 @@
-"""The test site of the fault suite: ``@require_pipe`` views, served in-process by the
-Django test client or by real server processes (``tests.system.faultsite.settings``)."""
+"""The test site of the system tests: ``@require_pipe`` views, served in-process by the
+Django test client or by real server processes (``tests.system.faultsite.settings``),
+for the fault suite, the soak and the cross-process tests."""
 
 from __future__ import annotations
 

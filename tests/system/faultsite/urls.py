@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("hubspot/", views.hubspot),
     path("slack/", views.slack),
     path("async/salesforce/", views.async_salesforce),
+    path("token/<str:provider>/", views.token),
     path("direct/<str:provider>/", views.direct),
     path("pipes/", include("django_workos_pipes.urls")),
 ]

@@ -1,4 +1,5 @@
-"""Views of the fault-suite site: ``/<provider>/?user=<WorkOS user id>``.
+"""Views of the site: ``/<provider>/?user=<WorkOS user id>`` behind ``@require_pipe``,
+and ``/token/<provider>/`` and ``/direct/<provider>/`` calling the service itself.
 
 A granted view answers the token's fingerprint, never the token, so response bodies
 can be searched for leaked tokens.
@@ -54,6 +55,24 @@ def slack(request: HttpRequest) -> HttpResponse:
 @require_pipe("salesforce")
 async def async_salesforce(request: HttpRequest) -> HttpResponse:
     return granted(request, "salesforce")
+
+
+def token(request: HttpRequest, provider: str) -> JsonResponse:
+    """The answer this process would use for ``?user=`` (and ``&organization=``), with
+    the token as a fingerprint."""
+    result = pipes.get_access_token(
+        provider,
+        user_id=request.GET["user"],
+        organization_id=request.GET.get("organization"),
+    )
+    access = result.access_token
+    return JsonResponse(
+        {
+            "active": result.active,
+            "error": result.error,
+            "fingerprint": fingerprint(access.access_token) if access else None,
+        }
+    )
 
 
 def direct(request: HttpRequest, provider: str) -> JsonResponse:
