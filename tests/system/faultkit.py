@@ -271,13 +271,13 @@ class WorkosFault:
         return 1 + max_retries if self.retried else 1
 
     @contextlib.contextmanager
-    def active(self, emulated_workos: EmulatedWorkOS) -> Iterator[None]:
+    def active(self, workos: EmulatedWorkOS) -> Iterator[None]:
         """The fault lasts while inside, for every token call; it ends on leaving."""
         if self.kind is None:
-            with emulated_workos.down():
+            with workos.down():
                 yield
             return
-        emulated_workos.emulator.inject_fault(
+        workos.emulator.inject_fault(
             self.kind,
             count=10_000,
             status=self.status,
@@ -287,7 +287,7 @@ class WorkosFault:
         try:
             yield
         finally:
-            emulated_workos.emulator.clear_faults()
+            workos.emulator.clear_faults()
 
 
 def workos_faults(timeout: float) -> list[WorkosFault]:

@@ -86,12 +86,10 @@ def site(link: Link, emulated_workos: EmulatedWorkOS) -> Iterator[Client]:
 class Round:
     """One request per connected user; checks each answer is that user's token."""
 
-    def __init__(
-        self, client: Client, emulated_workos: EmulatedWorkOS, guard: LeakGuard, users: list[str]
-    ):
-        self.client, self.emulated_workos, self.guard, self.users = (
+    def __init__(self, client: Client, workos: EmulatedWorkOS, guard: LeakGuard, users: list[str]):
+        self.client, self.workos, self.guard, self.users = (
             client,
-            emulated_workos,
+            workos,
             guard,
             users,
         )
@@ -99,19 +97,19 @@ class Round:
 
     def __call__(self) -> int:
         """The token calls this round cost."""
-        before = self.emulated_workos.emulator.token_calls
+        before = self.workos.emulator.token_calls
         for user in self.users:
             started = time.monotonic()
             response = self.client.get("/salesforce/", {"user": user})
             self.longest = max(self.longest, time.monotonic() - started)
             self.guard.body(response.content)
             assert response.status_code == 200, response.content[:300]
-            connection = self.emulated_workos.emulator.connection("salesforce", user)
+            connection = self.workos.emulator.connection("salesforce", user)
             assert connection is not None
             assert json.loads(response.content)["fingerprint"] == fingerprint(
                 connection.access_token
             )
-        return self.emulated_workos.emulator.token_calls - before
+        return self.workos.emulator.token_calls - before
 
 
 def resumes(round_: Round, attempts: int = 4) -> int:
@@ -245,13 +243,13 @@ class Load:
     def __init__(
         self,
         servers: list[ServerProcess],
-        emulated_workos: EmulatedWorkOS,
+        workos: EmulatedWorkOS,
         guard: LeakGuard,
         users: list[str],
     ) -> None:
-        self.servers, self.emulated_workos, self.guard, self.users = (
+        self.servers, self.workos, self.guard, self.users = (
             servers,
-            emulated_workos,
+            workos,
             guard,
             users,
         )
@@ -286,7 +284,7 @@ class Load:
                     self.errors.append(type(exc).__name__)
                 continue
             self.guard.body(body)
-            connection = self.emulated_workos.emulator.connection(provider, user)
+            connection = self.workos.emulator.connection(provider, user)
             ok = (
                 status == 200
                 and connection is not None
@@ -302,10 +300,10 @@ class Load:
             return sum(self.statuses.values())
 
 
-def calls_during(emulated_workos: EmulatedWorkOS, seconds: float) -> int:
-    before = emulated_workos.emulator.token_calls
+def calls_during(workos: EmulatedWorkOS, seconds: float) -> int:
+    before = workos.emulator.token_calls
     time.sleep(seconds)
-    return emulated_workos.emulator.token_calls - before
+    return workos.emulator.token_calls - before
 
 
 @pytest.mark.processes

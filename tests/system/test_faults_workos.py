@@ -88,11 +88,11 @@ class Attempts:
     refused), each logical call logs one line and urllib3 one warning per retry.
     """
 
-    def __init__(self, emulated_workos: EmulatedWorkOS, log: Callable[[], str]) -> None:
-        self.emulated_workos = emulated_workos
+    def __init__(self, workos: EmulatedWorkOS, log: Callable[[], str]) -> None:
+        self.workos = workos
         self.log = log  # the log text so far
-        self._calls = emulated_workos.emulator.token_calls
-        self._emulator = emulated_workos.emulator
+        self._calls = workos.emulator.token_calls
+        self._emulator = workos.emulator
         self._log_mark = len(log())
 
     def take(self, fault: WorkosFault) -> int:
@@ -100,7 +100,7 @@ class Attempts:
         new, self._log_mark = text[self._log_mark :], len(text)
         if fault.kind is None:
             return new.count("WorkOS token provider=") + retry_warnings(new)
-        emulator = self.emulated_workos.emulator
+        emulator = self.workos.emulator
         if emulator is not self._emulator:  # restarted: it counts from zero
             self._emulator, self._calls = emulator, 0
         calls = emulator.token_calls
@@ -143,8 +143,8 @@ def assert_unavailable_page(response: Any) -> None:
     assert "Traceback" not in body and "PipesUnavailable" not in body
 
 
-def current_token(emulated_workos: EmulatedWorkOS, user: str) -> str:
-    connection = emulated_workos.emulator.connection(PROVIDER, user)
+def current_token(workos: EmulatedWorkOS, user: str) -> str:
+    connection = workos.emulator.connection(PROVIDER, user)
     assert connection is not None
     return fingerprint(connection.access_token)
 
@@ -261,11 +261,9 @@ PROCESS_TOKEN_TTL = 0.25  # the process can't time-travel: its tokens are due th
 
 
 class ProcessSite:
-    def __init__(
-        self, server: ServerProcess, emulated_workos: EmulatedWorkOS, guard: LeakGuard
-    ) -> None:
+    def __init__(self, server: ServerProcess, workos: EmulatedWorkOS, guard: LeakGuard) -> None:
         self.server = server
-        self.emulated_workos = emulated_workos
+        self.workos = workos
         self.guard = guard
 
     def get(self, user: str) -> tuple[int, str]:
@@ -301,7 +299,7 @@ def process_site() -> Iterator[ProcessSite]:
 @pytest.mark.processes
 @pytest.mark.parametrize("fault", FAULTS, ids=[fault.name for fault in FAULTS])
 def test_fault_through_a_server_process(fault: WorkosFault, process_site: ProcessSite) -> None:
-    site, emulated_workos = process_site, process_site.emulated_workos
+    site, emulated_workos = process_site, process_site.workos
     cached, cold = new_user("cached"), new_user("cold")
     emulated_workos.emulator.connect(PROVIDER, cached)
     emulated_workos.emulator.connect(PROVIDER, cold)

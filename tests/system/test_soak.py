@@ -59,10 +59,8 @@ Key = tuple[str, str]
 class Storm:
     """The state changes, duplicated deliveries and forgeries sent halfway."""
 
-    def __init__(
-        self, emulated_workos: EmulatedWorkOS, servers: list[ServerProcess], keys: list[Key]
-    ):
-        self.emulated_workos, self.servers = emulated_workos, servers
+    def __init__(self, workos: EmulatedWorkOS, servers: list[ServerProcess], keys: list[Key]):
+        self.workos, self.servers = workos, servers
         pick = random.Random(20_240_601)
         chosen = pick.sample(keys, 36)
         self.disconnected = chosen[:15]
@@ -77,7 +75,7 @@ class Storm:
 
     def run(self) -> None:
         started = time.monotonic()
-        emulator = self.emulated_workos.emulator
+        emulator = self.workos.emulator
         genuine_before = len(emulator.deliveries)
         for provider, user in self.disconnected:
             emulator.disconnect(provider, user)
@@ -136,13 +134,13 @@ class Load:
     def __init__(
         self,
         servers: list[ServerProcess],
-        emulated_workos: EmulatedWorkOS,
+        workos: EmulatedWorkOS,
         guard: LeakGuard,
         keys: list[Key],
     ):
-        self.servers, self.emulated_workos, self.guard, self.keys = (
+        self.servers, self.workos, self.guard, self.keys = (
             servers,
-            emulated_workos,
+            workos,
             guard,
             keys,
         )
@@ -175,8 +173,7 @@ class Load:
                 continue
             self.guard.body(body)
             foreign = status == 200 and json.loads(body)["fingerprint"] not in {
-                fingerprint(token)
-                for token in self.emulated_workos.emulator.tokens_of(provider, user)
+                fingerprint(token) for token in self.workos.emulator.tokens_of(provider, user)
             }
             with self._lock:
                 self.statuses[status] += 1
