@@ -1,5 +1,5 @@
-"""What WorkOS answers and sends, built once for every test: token answers, events and
-signature headers.
+"""What WorkOS answers and sends, built once for every test: token answers, connected
+accounts and the providers listing, events and signature headers.
 
 Built on :mod:`django_workos_pipes.wire`, the package's own WorkOS vocabulary, so a
 stubbed answer has the shape the emulator and ``PipesFake`` give. Events come from the
@@ -20,10 +20,16 @@ from django_workos_pipes.signatures import compute_digest
 from django_workos_pipes.testing import sign_webhook, webhook_event
 
 __all__ = [
+    "CREATED",
     "EXPIRES_AT",
     "TOKEN",
+    "UPDATED",
+    "account",
+    "ann_listing",
+    "data_provider",
     "expiring_in",
     "inactive_answer",
+    "listing",
     "numbered_tokens",
     "sdk_signature",
     "sign_webhook",
@@ -86,3 +92,82 @@ def sdk_signature(body: bytes, secret: str, stamp_ms: int) -> str:
     unhashed = f"{stamp_ms}.{body.decode('utf-8')}".encode()
     digest = hmac.new(secret.encode(), unhashed, hashlib.sha256).hexdigest()
     return f"t={stamp_ms}, v1={digest}"
+
+
+# Connected accounts and the providers listing, shaped like the official SDK's models
+# (tests/test_connections.py checks them against the SDK itself).
+
+CREATED = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+UPDATED = datetime(2030, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+
+
+def account(
+    state: str = "connected",
+    *,
+    account_id: str = "ca_01SALESFORCE",
+    user_id: str | None = "user_ann",
+    organization_id: str | None = None,
+    scopes: Iterable[str] = ("api", "refresh_token"),
+    **extra: Any,
+) -> dict[str, Any]:
+    """A ``connected_account`` object with every key the SDK requires."""
+    return wire.connected_account(
+        account_id,
+        user_id=user_id,
+        organization_id=organization_id,
+        scopes=scopes,
+        state=state,
+        created_at=CREATED,
+        updated_at=UPDATED,
+        **extra,
+    )
+
+
+def data_provider(
+    slug: str, name: str, connected: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A ``data_provider`` item of the listing, with the user's account (or none)."""
+    return {
+        "object": "data_provider",
+        "id": wire.stable_id("data_integration", slug),
+        "name": name,
+        "description": f"{name} for the tests",
+        "slug": slug,
+        "integration_type": slug,
+        "credentials_type": "oauth2",
+        "scopes": ["api"],
+        "connection_owner": "user",
+        "ownership": "userland_user",
+        "created_at": wire.timestamp(CREATED),
+        "updated_at": wire.timestamp(CREATED),
+        "connected_account": connected,
+        "connected_accounts": [connected] if connected is not None else [],
+        "auth_methods": ["oauth"],
+        **extra,
+    }
+
+
+def listing(*providers: dict[str, Any]) -> dict[str, Any]:
+    return {"object": "list", "data": list(providers)}
+
+
+def ann_listing() -> dict[str, Any]:
+    """Ann: Salesforce connected, HubSpot to reauthorize, Slack never connected."""
+    return listing(
+        data_provider(
+            "salesforce",
+            "Salesforce",
+            account(account_display_name="Acme Sales", account_identifier="00D5g000004"),
+        ),
+        data_provider(
+            "hubspot",
+            "HubSpot",
+            account(
+                "needs_reauthorization",
+                account_id="ca_01HUBSPOT",
+                scopes=["crm.objects.contacts.read"],
+                account_identifier="portal-4242",
+            ),
+        ),
+        data_provider("slack", "Slack"),
+    )

@@ -23,10 +23,11 @@ from django.test import Client
 
 from django_workos_pipes.exceptions import PipesUnavailable
 from django_workos_pipes.testing import post_webhook, webhook_event
+from tests.builders import inactive_answer, token_answer
 from tests.jobs import sync_accounts
-from tests.provider import API, Provider, ProviderServer, WorkOSTokens, token
-from tests.servers import Answer, LoopbackServer, token_answer
-from tests.stubs import inactive, token_url
+from tests.provider import API, Provider, ProviderServer
+from tests.servers import Answer, LoopbackServer, json_answer
+from tests.stubs import WorkOSTokens, token_url
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = "user_01HZWORKER"
@@ -46,9 +47,9 @@ def test_the_readme_shows_the_recipe_as_it_is() -> None:
         assert f"```python\n{(ROOT / 'tests' / name).read_text()}```" in readme, name
 
 
-def test_a_job_renews_a_token_that_died_early(upstream: responses.RequestsMock) -> None:
-    workos = WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    provider = Provider(upstream, FRESH)
+def test_a_job_renews_a_token_that_died_early(workos_stub: responses.RequestsMock) -> None:
+    workos = WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    provider = Provider(workos_stub, FRESH)
     assert in_a_worker(USER, INSTANCE) == "synced"
     assert provider.seen == [DEAD, FRESH]
     assert workos.bodies == [{"user_id": USER}] * 2
@@ -56,10 +57,12 @@ def test_a_job_renews_a_token_that_died_early(upstream: responses.RequestsMock) 
 
 @pytest.mark.django_db
 def test_a_revoked_grant_ends_the_run_and_pauses_the_next_until_the_user_is_back(
-    upstream: responses.RequestsMock, client: Client
+    workos_stub: responses.RequestsMock, client: Client
 ) -> None:
-    workos = WorkOSTokens(upstream, [token(DEAD), inactive("needs_reauthorization")])
-    provider = Provider(upstream, FRESH)
+    workos = WorkOSTokens(
+        workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")]
+    )
+    provider = Provider(workos_stub, FRESH)
 
     assert in_a_worker(USER, INSTANCE) == "needs the user"
     assert (workos.count, provider.calls) == (2, 1)
@@ -69,32 +72,35 @@ def test_a_revoked_grant_ends_the_run_and_pauses_the_next_until_the_user_is_back
     assert (workos.count, provider.calls) == (2, 1)
 
     # The user reconnects: WorkOS's webhook invalidates the token and resumes the runs.
-    workos.then(token(FRESH))
+    workos.then(token_answer(FRESH))
     assert post_webhook(client, webhook_event("connected", "salesforce", USER)).status_code == 200
     assert in_a_worker(USER, INSTANCE) == "synced"
     assert provider.seen[-1] == FRESH
 
 
 def test_workos_down_raises_for_the_workers_retry(
-    upstream: responses.RequestsMock, settings: Any
+    workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "MAX_RETRIES": 0}
-    upstream.post(token_url("salesforce"), status=503)
+    workos_stub.post(token_url("salesforce"), status=503)
     with pytest.raises(PipesUnavailable):
         in_a_worker(USER, INSTANCE)
 
 
 @pytest.mark.skipif(django.VERSION < (6, 0), reason="django.tasks is new in Django 6.0")
 def test_the_django_task_runs_the_job_from_ids(
-    upstream: responses.RequestsMock, settings: Any
+    workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     from django.tasks import TaskResultStatus
 
     from tests.tasks import sync_accounts_task
 
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-    WorkOSTokens(upstream, [token(DEAD), token(FRESH), inactive("needs_reauthorization")])
-    provider = Provider(upstream, FRESH)
+    WorkOSTokens(
+        workos_stub,
+        [token_answer(DEAD), token_answer(FRESH), inactive_answer("needs_reauthorization")],
+    )
+    provider = Provider(workos_stub, FRESH)
 
     synced = sync_accounts_task.enqueue(USER, INSTANCE)
     assert (synced.status, synced.return_value) == (TaskResultStatus.SUCCESSFUL, "synced")
@@ -122,11 +128,10 @@ def test_a_worker_process_runs_the_job_from_ids_over_real_sockets() -> None:
         user = json.loads(request["body"])["user_id"]
         calls = sum(json.loads(r["body"])["user_id"] == user for r in workos.requests)
         if user == "user_early":
-            return token_answer(DEAD if calls == 1 else FRESH)
+            return json_answer(token_answer(DEAD if calls == 1 else FRESH))
         if calls == 1:
-            return token_answer(DEAD)
-        gone = json.dumps(inactive("needs_reauthorization")).encode()
-        return 200, {"Content-Type": "application/json"}, gone
+            return json_answer(token_answer(DEAD))
+        return json_answer(inactive_answer("needs_reauthorization"))
 
     with LoopbackServer(workos_answer) as workos, ProviderServer(FRESH) as provider:
         env = {
