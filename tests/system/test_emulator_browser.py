@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from django_workos_pipes.emulator import NEEDS_REAUTHORIZATION, Emulator
-from tests.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
-from tests.conftest import require_service
+from tests.environment import require_service
+from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
