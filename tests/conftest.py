@@ -13,7 +13,7 @@ of pytest-django's (``client``, ``rf``, ``settings``, ``db``...).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ import requests
 import responses
 from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.dispatch import Signal
 from django.test import Client, override_settings
 
 from tests.environment import (
@@ -101,6 +102,30 @@ def http() -> Iterator[requests.Session]:
     session.trust_env = False
     yield session
     session.close()
+
+
+# Signals.
+
+
+@pytest.fixture
+def record_signal() -> Iterator[Callable[[Signal], list[dict[str, Any]]]]:
+    """``calls = record_signal(signal)``: the keyword arguments (``sender`` and ``signal``
+    included) of every send of ``signal`` from then until the test ends."""
+    connected: list[tuple[Signal, Callable[..., None]]] = []
+
+    def record(signal: Signal) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = []
+
+        def receiver(**kwargs: Any) -> None:
+            calls.append(kwargs)
+
+        signal.connect(receiver, weak=False)
+        connected.append((signal, receiver))
+        return calls
+
+    yield record
+    for signal, receiver in connected:
+        signal.disconnect(receiver)
 
 
 # Users.

@@ -8,7 +8,6 @@ other, as Salesforce does for a token revoked before its expiry. WorkOS's side i
 
 from __future__ import annotations
 
-import http.server
 import json
 import threading
 from collections.abc import Callable
@@ -16,6 +15,8 @@ from typing import Any
 
 import responses
 from requests import PreparedRequest
+
+from tests.servers import Answer, LoopbackServer, json_answer
 
 API = "https://example.my.salesforce.com/services/data/v60.0/sobjects/"
 
@@ -61,34 +62,19 @@ class ProviderServer:
     def __init__(self, *live: str) -> None:
         self.live = set(live)
         self.seen: list[str | None] = []
-        outer = self
+        self.server = LoopbackServer(self._answer)
+        self.url = self.server.url
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                header = self.headers.get("Authorization", "")
-                token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
-                outer.seen.append(token)
-                status = 200 if token in outer.live else 401
-                body = json.dumps({"token": token} if status == 200 else {"error": "invalid"})
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body.encode())
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, request: dict[str, Any]) -> Answer:
+        header = request["headers"].get("Authorization", "")
+        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+        self.seen.append(token)
+        if token in self.live:
+            return json_answer({"token": token})
+        return json_answer({"error": "invalid"}, status=401)
 
     def __enter__(self) -> ProviderServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()

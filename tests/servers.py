@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1 whose POSTs are answered by ``respond``."""
+    """A threaded HTTP server on 127.0.0.1 whose GETs and POSTs are answered by ``respond``."""
 
     def __init__(self, respond: Callable[[dict[str, Any]], Answer]) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -40,7 +40,12 @@ class LoopbackServer:
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                request = {"path": self.path, "headers": dict(self.headers), "body": raw}
+                request = {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": raw,
+                }
                 with outer._lock:
                     outer.requests.append(request)
                 status, headers, body = respond(request)
@@ -49,6 +54,8 @@ class LoopbackServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_GET = do_POST
 
             def log_message(self, *args: object) -> None:
                 pass

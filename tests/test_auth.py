@@ -11,13 +11,14 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 import responses
 from asgiref.sync import async_to_sync
+from django.dispatch import Signal
 from django.test import override_settings
 
 from django_workos_pipes import pipes
@@ -39,16 +40,9 @@ DEAD, FRESH = "ya29.dead-at-the-provider", "ya29.fresh-from-workos"
 
 
 @pytest.fixture
-def signalled() -> Iterator[list[dict[str, Any]]]:
+def signalled(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """What ``reauthorization_required`` was sent with, call by call."""
-    sent: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        sent.append({"sender": sender, **kwargs})
-
-    reauthorization_required.connect(receiver)
-    yield sent
-    reauthorization_required.disconnect(receiver)
+    return record_signal(reauthorization_required)
 
 
 def session() -> requests.Session:

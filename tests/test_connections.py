@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import responses
 import time_machine
+from django.dispatch import Signal
 from django.test import Client, override_settings
 from workos.common.models import ConnectedAccount as SDKConnectedAccount
 from workos.common.models import DataIntegrationsListResponse
@@ -505,15 +506,8 @@ def test_an_invalidation_in_one_process_refreshes_the_listing_in_another(
 
 
 @pytest.fixture
-def changes() -> Iterator[list[dict[str, Any]]]:
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        received.append({"sender": sender, **kwargs})
-
-    connection_changed.connect(receiver, weak=False)
-    yield received
-    connection_changed.disconnect(receiver)
+def changes(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return record_signal(connection_changed)
 
 
 def test_disconnect_removes_forgets_and_signals_once(

@@ -1,5 +1,6 @@
 """The README's background-job recipe (tests/jobs.py, tests/tasks.py) run as a worker
-would: from ids only, in a worker thread, as a Django task, and in another process.
+would: from ids only, in a worker thread and as a Django task
+(tests/system/test_job_worker.py runs it in another process).
 
 A dead token is renewed; a connection that needs its user ends the run and pauses the
 next ones (no retry loop) until the webhook says it is back; WorkOS down raises, for
@@ -8,10 +9,6 @@ the worker's retry.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,7 @@ from django_workos_pipes.exceptions import PipesUnavailable
 from django_workos_pipes.testing import post_webhook, webhook_event
 from tests.builders import inactive_answer, token_answer
 from tests.jobs import sync_accounts
-from tests.provider import API, Provider, ProviderServer
-from tests.servers import Answer, LoopbackServer, json_answer
+from tests.provider import API, Provider
 from tests.stubs import WorkOSTokens, token_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,47 +104,3 @@ def test_the_django_task_runs_the_job_from_ids(
     provider.live.clear()  # Revoked at the provider; WorkOS then answers inactive.
     ended = sync_accounts_task.enqueue(USER, INSTANCE)
     assert (ended.status, ended.return_value) == (TaskResultStatus.SUCCESSFUL, "needs the user")
-
-
-WORKER = """
-import json, sys
-import django
-django.setup()
-from tests.jobs import sync_accounts
-instance = sys.argv[1]
-print(json.dumps([sync_accounts(user, instance) for user in ("user_early", "user_gone", "user_gone")]))
-"""
-
-
-@pytest.mark.processes
-def test_a_worker_process_runs_the_job_from_ids_over_real_sockets() -> None:
-    """Another Python process, the real HTTP client, WorkOS and Salesforce on loopback."""
-
-    def workos_answer(request: dict[str, Any]) -> Answer:
-        user = json.loads(request["body"])["user_id"]
-        calls = sum(json.loads(r["body"])["user_id"] == user for r in workos.requests)
-        if user == "user_early":
-            return json_answer(token_answer(DEAD if calls == 1 else FRESH))
-        if calls == 1:
-            return json_answer(token_answer(DEAD))
-        return json_answer(inactive_answer("needs_reauthorization"))
-
-    with LoopbackServer(workos_answer) as workos, ProviderServer(FRESH) as provider:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "WORKOS_BASE_URL": workos.url,
-            "PYTHONPATH": str(ROOT),
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", WORKER, provider.url],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout) == ["synced", "needs the user", "paused"]
-        assert provider.seen == [DEAD, FRESH, DEAD]
-        assert workos.count == 4

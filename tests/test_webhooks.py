@@ -133,28 +133,16 @@ def webhook_client() -> Client:
     return Client(raise_request_exception=False)
 
 
-def recording(signal: Signal, uid: str) -> Iterator[list[dict[str, Any]]]:
-    """Every ``signal`` sent while the fixture lives, as its kwargs."""
-    calls: list[dict[str, Any]] = []
-
-    def receiver(**kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    signal.connect(receiver, dispatch_uid=uid)
-    yield calls
-    signal.disconnect(dispatch_uid=uid)
-
-
 @pytest.fixture
-def received() -> Iterator[list[dict[str, Any]]]:
+def received(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Every ``webhook_received`` sent during the test, as its kwargs."""
-    yield from recording(webhook_received, "test-received")
+    return record_signal(webhook_received)
 
 
 @pytest.fixture
-def changed() -> Iterator[list[dict[str, Any]]]:
+def changed(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Every ``connection_changed`` sent during the test, as its kwargs."""
-    yield from recording(connection_changed, "test-changed")
+    return record_signal(connection_changed)
 
 
 @pytest.fixture

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.environment import require_service
+from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
 from tests.system.faultkit import EmulatedWorkOS, LeakGuard, guarding
 from tests.system.redis_server import RedisServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,3 +61,22 @@ def private_redis() -> Iterator[RedisServer]:
         yield server.start()
     finally:
         server.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    """A page of Debian's headless Chromium, driven by Playwright (skips without them,
+    fails under ``CI=true``)."""
+    reason = missing_reason()
+    require_service(reason is None, reason or "")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(EXECUTABLE), args=LAUNCH_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 860})
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()

@@ -26,9 +26,7 @@ import pytest
 from django_workos_pipes.emulator import CONNECTED, NEEDS_REAUTHORIZATION, Emulator
 from django_workos_pipes.masking import mask
 from example_project.demo import accounts
-from tests.environment import require_service
 from tests.servers import free_port
-from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
 from tests.system.browser.example_site import ROOT, ExampleSite
 
 if TYPE_CHECKING:
@@ -71,30 +69,13 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         emulator.stop()
 
 
-@pytest.fixture
-def page() -> Iterator[Page]:
-    reason = missing_reason()
-    require_service(reason is None, reason or "")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(EXECUTABLE), args=LAUNCH_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 860})
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
-
-
 class Pages:
     """Screenshots in order, and every page's HTML kept for the secrets check."""
 
     def __init__(self, page: Page) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob("*.png"):
+            old.unlink()
         self.page = page
         self.seen: list[tuple[str, str]] = []
         self.count = 0

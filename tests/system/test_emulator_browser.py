@@ -7,37 +7,17 @@ Chromium sent ``Origin: null`` on the page's own form posts.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
 
 from django_workos_pipes.emulator import NEEDS_REAUTHORIZATION, Emulator
-from tests.environment import require_service
-from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
+from tests.servers import LoopbackServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    reason = missing_reason()
-    require_service(reason is None, reason or "")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(EXECUTABLE), args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
 
 
 class OtherSite:
@@ -57,25 +37,11 @@ class OtherSite:
             '.finally(() => { document.title = "fetched"; });'
             "</script></body>"
         ).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(html)))
-                self.end_headers()
-                self.wfile.write(html)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://localhost:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = LoopbackServer(lambda request: (200, {"Content-Type": "text/html"}, html))
+        self.url = self.server.url.replace("127.0.0.1", "localhost") + "/"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def test_the_control_page_forms_work_in_a_browser(page: Page) -> None:
