@@ -71,7 +71,8 @@ def link(private_redis: RedisServer) -> Iterator[Link]:
 
 
 @pytest.fixture
-def site(link: Link, emulated_workos: EmulatedWorkOS) -> Iterator[Client]:
+def site_over_link(link: Link, emulated_workos: EmulatedWorkOS) -> Iterator[Client]:
+    """The fault site, in-process, its cache a Redis reached through the cuttable link."""
     settings = pipes_settings(
         base_url=emulated_workos.url, api_key=API_KEY, webhook_secret=WEBHOOK_SECRET
     )
@@ -139,13 +140,13 @@ def test_redis_gone_and_back_in_process(
     private_redis: RedisServer,
     link: Link,
     emulated_workos: EmulatedWorkOS,
-    site: Client,
+    site_over_link: Client,
     leak_guard: LeakGuard,
 ) -> None:
     users = [f"user_redis_{i}_{uuid.uuid4().hex[:6]}" for i in range(5)]
     for user in users:
         emulated_workos.emulator.connect("salesforce", user)
-    round_ = Round(site, emulated_workos, leak_guard, users)
+    round_ = Round(site_over_link, emulated_workos, leak_guard, users)
     assert round_() == len(users)
     assert round_() == 0, "cached in Redis"
 
@@ -174,7 +175,7 @@ def test_redis_gone_and_back_in_process(
 def test_redis_frozen_and_thawed_in_process(
     private_redis: RedisServer,
     emulated_workos: EmulatedWorkOS,
-    site: Client,
+    site_over_link: Client,
     leak_guard: LeakGuard,
 ) -> None:
     """A Redis that accepts connections but never answers (SIGSTOP): a request waits
@@ -182,7 +183,7 @@ def test_redis_frozen_and_thawed_in_process(
     users = [f"user_frozen_{i}_{uuid.uuid4().hex[:6]}" for i in range(2)]
     for user in users:
         emulated_workos.emulator.connect("salesforce", user)
-    round_ = Round(site, emulated_workos, leak_guard, users)
+    round_ = Round(site_over_link, emulated_workos, leak_guard, users)
     assert round_() == len(users)
 
     private_redis.freeze()
@@ -208,7 +209,7 @@ def test_redis_frozen_and_thawed_in_process(
 def test_a_webhook_is_not_acknowledged_while_redis_cannot_store_it(
     link: Link,
     emulated_workos: EmulatedWorkOS,
-    site: Client,
+    site_over_link: Client,
     leak_guard: LeakGuard,
 ) -> None:
     """A disconnect that arrives while Redis is cut off (its data intact) must not be
@@ -216,20 +217,20 @@ def test_a_webhook_is_not_acknowledged_while_redis_cannot_store_it(
     the disconnected user's cached token is served until it expires."""
     user = f"user_webhook_{uuid.uuid4().hex[:8]}"
     emulated_workos.emulator.connect("salesforce", user)
-    Round(site, emulated_workos, leak_guard, [user])()
+    Round(site_over_link, emulated_workos, leak_guard, [user])()
     event = webhook_event("disconnected", "salesforce", user)
 
     link.cut()
     emulated_workos.emulator.disconnect("salesforce", user)
-    first = post_webhook(site, event, secret=WEBHOOK_SECRET)
+    first = post_webhook(site_over_link, event, secret=WEBHOOK_SECRET)
     leak_guard.body(first.content)
     link.mend()
     assert first.status_code == 503, "not acknowledged, so WorkOS delivers it again"
 
-    redelivered = post_webhook(site, event, secret=WEBHOOK_SECRET)
+    redelivered = post_webhook(site_over_link, event, secret=WEBHOOK_SECRET)
     leak_guard.body(redelivered.content)
     assert (redelivered.status_code, redelivered.content) == (200, b"ok")
-    response = site.get("/salesforce/", {"user": user})
+    response = site_over_link.get("/salesforce/", {"user": user})
     leak_guard.body(response.content)
     assert response.status_code == 302 and "/pipes/connect/salesforce/" in response["Location"]
 

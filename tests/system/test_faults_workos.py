@@ -112,7 +112,8 @@ class Attempts:
 
 
 @pytest.fixture
-def site(emulated_workos: EmulatedWorkOS, leak_guard: LeakGuard) -> Iterator[Client]:
+def fault_site(emulated_workos: EmulatedWorkOS, leak_guard: LeakGuard) -> Iterator[Client]:
+    """The fault site, in-process, with the short timeouts and retries of these tests."""
     settings = pipes_settings(
         base_url=emulated_workos.url,
         api_key=API_KEY,
@@ -155,13 +156,13 @@ def test_fault_through_the_view(
     fault: WorkosFault,
     path: str,
     emulated_workos: EmulatedWorkOS,
-    site: Client,
+    fault_site: Client,
     leak_guard: LeakGuard,
 ) -> None:
     cached, cold = new_user("cached"), new_user("cold")
     emulated_workos.emulator.connect(PROVIDER, cached)
     emulated_workos.emulator.connect(PROVIDER, cold)
-    old = served(get(site, leak_guard, path, cached))
+    old = served(get(fault_site, leak_guard, path, cached))
     assert old == current_token(emulated_workos, cached)
     attempts = Attempts(emulated_workos, lambda: "\n".join(leak_guard.records))
     expected = fault.attempts(MAX_RETRIES)
@@ -170,19 +171,21 @@ def test_fault_through_the_view(
     with time_machine.travel(time.time() + REFRESH_DUE, tick=True):
         with fault.active(emulated_workos):
             started = time.monotonic()
-            stale = get(site, leak_guard, path, cached)
+            stale = get(fault_site, leak_guard, path, cached)
             timings.append(time.monotonic() - started)
             assert served(stale) == old, "the cached token is served while WorkOS fails"
             stale_attempts = attempts.take(fault)
 
             started = time.monotonic()
-            assert_unavailable_page(get(site, leak_guard, path, cold))
+            assert_unavailable_page(get(fault_site, leak_guard, path, cold))
             timings.append(time.monotonic() - started)
             cold_attempts = attempts.take(fault)
 
         # The fault is over: both users get a fresh token, with no help.
-        assert served(get(site, leak_guard, path, cold)) == current_token(emulated_workos, cold)
-        fresh = served(get(site, leak_guard, path, cached))
+        assert served(get(fault_site, leak_guard, path, cold)) == current_token(
+            emulated_workos, cold
+        )
+        fresh = served(get(fault_site, leak_guard, path, cached))
         assert fresh == current_token(emulated_workos, cached) != old, (
             "a fresh token, not the old one"
         )
@@ -200,28 +203,28 @@ def test_fault_through_the_view(
 
 def test_an_expired_cached_token_is_never_served(
     emulated_workos: EmulatedWorkOS,
-    site: Client,
+    fault_site: Client,
     leak_guard: LeakGuard,
 ) -> None:
     """Stale-if-error ends at the token's expiry: after it, the 503 page, not the token."""
     user = new_user("expired")
     emulated_workos.emulator.connect(PROVIDER, user)
-    served(get(site, leak_guard, "/salesforce/", user))
+    served(get(fault_site, leak_guard, "/salesforce/", user))
     with time_machine.travel(time.time() + EXPIRED, tick=True):
         emulated_workos.emulator.inject_fault("status", count=10_000, status=503)
-        assert_unavailable_page(get(site, leak_guard, "/salesforce/", user))
+        assert_unavailable_page(get(fault_site, leak_guard, "/salesforce/", user))
 
 
 def test_a_fault_shorter_than_the_retries_is_invisible(
     emulated_workos: EmulatedWorkOS,
-    site: Client,
+    fault_site: Client,
     leak_guard: LeakGuard,
 ) -> None:
     """Two failed attempts, then an answer: the retries absorb it, the user sees 200."""
     user = new_user("blip")
     emulated_workos.emulator.connect(PROVIDER, user)
     emulated_workos.emulator.inject_fault("status", count=MAX_RETRIES, status=502)
-    assert served(get(site, leak_guard, "/salesforce/", user)) == current_token(
+    assert served(get(fault_site, leak_guard, "/salesforce/", user)) == current_token(
         emulated_workos, user
     )
     assert emulated_workos.emulator.token_calls == 1 + MAX_RETRIES
@@ -239,7 +242,7 @@ def test_a_fault_shorter_than_the_retries_is_invisible(
 def test_mixed_faults_share_one_budget_of_retries(
     sequence: list[str],
     emulated_workos: EmulatedWorkOS,
-    site: Client,
+    fault_site: Client,
     leak_guard: LeakGuard,
 ) -> None:
     """Failures before and after the headers count against the same MAX_RETRIES."""
@@ -247,10 +250,10 @@ def test_mixed_faults_share_one_budget_of_retries(
     emulated_workos.emulator.connect(PROVIDER, user)
     for kind in sequence:
         emulated_workos.emulator.inject_fault(kind, delay=TIMEOUT + 0.3 if kind == "latency" else 0)
-    assert_unavailable_page(get(site, leak_guard, "/salesforce/", user))
+    assert_unavailable_page(get(fault_site, leak_guard, "/salesforce/", user))
     assert emulated_workos.emulator.token_calls == 1 + MAX_RETRIES
     emulated_workos.emulator.clear_faults()
-    assert served(get(site, leak_guard, "/salesforce/", user)) == current_token(
+    assert served(get(fault_site, leak_guard, "/salesforce/", user)) == current_token(
         emulated_workos, user
     )
 
