@@ -15,8 +15,8 @@ from django.test import Client, RequestFactory
 
 from django_workos_pipes.providers import provider_name
 from django_workos_pipes.status import PipeStatus
-from tests.processes import ROOT
 from tests.stubs import inactive, stub_token
+from tests.system.processes import ROOT
 
 APP_BASE = ROOT / "django_workos_pipes" / "templates" / "workos_pipes" / "base.html"
 SITE_CSS = ROOT / "example_project" / "demo" / "static" / "demo" / "site.css"

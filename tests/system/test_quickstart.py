@@ -32,7 +32,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.template import Context, Template
 from django.test import RequestFactory
 
-from tests.processes import ROOT
+from tests.system.processes import ROOT
 
 README = (ROOT / "README.md").read_text()
 PROJECT = "mysite"
