@@ -23,9 +23,9 @@ from django_workos_pipes import identity, wire
 from django_workos_pipes.exceptions import LinkRefused, PipesConfigurationError
 from django_workos_pipes.service import PipesService, pipes
 from django_workos_pipes.testing.fakes import PipesFake
-from tests.conftest import WORKOS
+from tests.builders import token_answer
 from tests.settings import API_KEY, WEBHOOK_SECRET
-from tests.stubs import active, stub_token
+from tests.stubs import WORKOS, stub_token
 
 pytestmark = pytest.mark.django_db
 
@@ -80,18 +80,18 @@ def not_found() -> dict[str, Any]:
     return wire.error_body("User not found.", "entity_not_found")
 
 
-def urls(upstream: responses.RequestsMock) -> list[str]:
-    return [f"{call.request.method} {call.request.url}" for call in upstream.calls]
+def urls(workos_stub: responses.RequestsMock) -> list[str]:
+    return [f"{call.request.method} {call.request.url}" for call in workos_stub.calls]
 
 
 # Linking an existing WorkOS user.
 
 
 def test_a_django_user_gets_the_workos_user_with_its_pk_as_external_id(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
 
     response = client.get("/sync/")
 
@@ -100,26 +100,26 @@ def test_a_django_user_gets_the_workos_user_with_its_pk_as_external_id(
 
 
 def test_the_link_is_resolved_once_per_request_and_cached_across_requests(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
     for provider in ("salesforce", "slack", "jira"):
-        stub_token(upstream, provider, active(TOKEN), user_id=WORKOS_ANN)
+        stub_token(workos_stub, provider, token_answer(TOKEN), user_id=WORKOS_ANN)
 
     page = client.get("/status/?provider=salesforce&provider=slack&provider=jira")
     again = client.get("/status/?provider=salesforce&provider=slack&provider=jira")
 
     assert page.content == again.content
     assert page.content.decode().count("Connected</p>") == 3
-    assert urls(upstream).count(f"GET {user_url(ann.pk)}") == 1
+    assert urls(workos_stub).count(f"GET {user_url(ann.pk)}") == 1
 
 
 @pytest.mark.redis
 @pytest.mark.usefixtures("redis_cache")
 def test_the_link_survives_a_restart_in_a_shared_cache(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
     request = rf.get("/")
     request.user = ann
     with_a_service = PipesService()
@@ -128,14 +128,14 @@ def test_the_link_survives_a_restart_in_a_shared_cache(
     restarted = PipesService()  # a new process: nothing but Redis in common
 
     assert restarted.link_user(str(ann.pk)) == WORKOS_ANN
-    assert len(upstream.calls) == 1
+    assert len(workos_stub.calls) == 1
 
 
 def test_links_belong_to_one_workos_environment(
-    ann: User, upstream: responses.RequestsMock, settings: Any
+    ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    upstream.get(
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(
         f"http://127.0.0.1:4100/user_management/users/external_id/{ann.pk}",
         json=workos_user(ann.pk, "user_01EMULATED"),
     )
@@ -146,35 +146,37 @@ def test_links_belong_to_one_workos_environment(
     assert pipes.link_user(str(ann.pk)) == "user_01EMULATED"
 
 
-def test_forget_user_link_asks_again(ann: User, upstream: responses.RequestsMock) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
+def test_forget_user_link_asks_again(ann: User, workos_stub: responses.RequestsMock) -> None:
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
     pipes.link_user(str(ann.pk))
     assert pipes.forget_user_link(str(ann.pk)) is True
     pipes.link_user(str(ann.pk))
-    assert len(upstream.calls) == 2
+    assert len(workos_stub.calls) == 2
 
 
 def test_the_external_id_is_configurable(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {**LINKED, "USER_EXTERNAL_ID": lambda user: f"crm:{user.pk}"}
-    upstream.get(user_url(f"crm%3A{ann.pk}"), json=workos_user(f"crm:{ann.pk}"))
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+    workos_stub.get(user_url(f"crm%3A{ann.pk}"), json=workos_user(f"crm:{ann.pk}"))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
 
     assert client.get("/sync/").status_code == 200
 
 
 def test_anonymous_visitors_are_sent_to_log_in_without_asking_workos(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
     response = client.get("/sync/")
     assert response.status_code == 302
     assert response.url == "/login/?next=/sync/"
 
 
-def test_async_views_link_in_a_worker_thread(ann: User, upstream: responses.RequestsMock) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+def test_async_views_link_in_a_worker_thread(
+    ann: User, workos_stub: responses.RequestsMock
+) -> None:
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
     async_client = AsyncClient()
     async_client.force_login(ann)
 
@@ -192,23 +194,23 @@ def test_async_views_link_in_a_worker_thread(ann: User, upstream: responses.Requ
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_with_no_workos_user_gets_one_with_email_names_and_external_id(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
     body = {
         "email": ann.email,  # as Django stored it; WorkOS lower-cases it
         "external_id": str(ann.pk),
         "first_name": "Ann",
         "last_name": "Lee",
     }
-    upstream.post(
+    workos_stub.post(
         USERS, json=workos_user(ann.pk), status=201, match=[matchers.json_params_matcher(body)]
     )
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
 
     assert client.get("/sync/").status_code == 200
     assert client.get("/sync/").status_code == 200  # linked: no second lookup
-    assert urls(upstream) == [
+    assert urls(workos_stub) == [
         f"GET {user_url(ann.pk)}",
         f"POST {USERS}",
         f"POST {WORKOS}/data-integrations/salesforce/token",
@@ -217,19 +219,19 @@ def test_a_user_with_no_workos_user_gets_one_with_email_names_and_external_id(
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_created_by_a_concurrent_request_is_linked(
-    ann: User, upstream: responses.RequestsMock
+    ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
 
     assert pipes.link_user(str(ann.pk), email="ann@example.com") == WORKOS_ANN
 
 
 def test_without_provisioning_an_unknown_user_is_refused_with_a_page(
-    client: Client, ann: User, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    client: Client, ann: User, workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
 
     with caplog.at_level(logging.WARNING, "django_workos_pipes"):
         response = client.get("/sync/")
@@ -246,10 +248,10 @@ def test_without_provisioning_an_unknown_user_is_refused_with_a_page(
 
 @pytest.mark.usefixtures("provisioning")
 def test_an_email_taken_in_workos_is_a_logged_409_that_says_what_to_do(
-    client: Client, ann: User, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    client: Client, ann: User, workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.post(
         USERS,
         json=wire.email_not_available_error(),
         status=400,
@@ -264,8 +266,8 @@ def test_an_email_taken_in_workos_is_a_logged_409_that_says_what_to_do(
     assert response.status_code == again.status_code == 409
     assert "never joined by e-mail address alone" in page
     assert f">{ann.pk}</code>" not in page  # what to set in WorkOS is for staff only
-    assert len(upstream.calls) == 3  # lookup, create, lookup again: no search by e-mail
-    assert not any("email=" in (call.request.url or "") for call in upstream.calls)
+    assert len(workos_stub.calls) == 3  # lookup, create, lookup again: no search by e-mail
+    assert not any("email=" in (call.request.url or "") for call in workos_stub.calls)
     (warning,) = [r for r in caplog.records if "Not linking" in r.getMessage()]
     message = warning.getMessage()
     assert f"external_id='{ann.pk}'" in message
@@ -276,12 +278,12 @@ def test_an_email_taken_in_workos_is_a_logged_409_that_says_what_to_do(
 
 @pytest.mark.usefixtures("provisioning")
 def test_staff_see_the_external_id_to_set_in_workos(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     ann.is_staff = True
     ann.save()
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
 
     page = client.get("/sync/").content.decode()
 
@@ -291,10 +293,10 @@ def test_staff_see_the_external_id_to_set_in_workos(
 
 @pytest.mark.usefixtures("provisioning")
 def test_json_clients_get_the_refusal_as_json(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
 
     response = client.get("/sync/", **JSON)
 
@@ -304,11 +306,11 @@ def test_json_clients_get_the_refusal_as_json(
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_without_email_cannot_be_provisioned(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
     bob = User.objects.create_user("bob")
     client.force_login(bob)
-    upstream.get(user_url(bob.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(bob.pk), json=not_found(), status=404)
 
     response = client.get("/sync/")
 
@@ -318,11 +320,11 @@ def test_a_user_without_email_cannot_be_provisioned(
 
 @pytest.mark.usefixtures("provisioning")
 def test_the_status_tag_and_the_connect_view_show_the_refusal(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
+    workos_stub.get(user_url(ann.pk), json=not_found(), status=404)
 
     status = client.get("/status/?provider=salesforce").content.decode()
     connect = client.get("/pipes/connect/salesforce/?next=/sync/")
@@ -332,9 +334,9 @@ def test_the_status_tag_and_the_connect_view_show_the_refusal(
 
 
 def test_workos_down_while_linking_is_the_503_page(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), status=502)
+    workos_stub.get(user_url(ann.pk), status=502)
 
     response = client.get("/sync/")
 
@@ -400,28 +402,32 @@ def organizations(settings: Any) -> None:
 
 @pytest.mark.usefixtures("organizations")
 def test_the_organization_is_found_by_its_external_id(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    upstream.get(
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(
         f"{WORKOS}/organizations/external_id/acme",
         json=wire.organization_object("org_01ACME", name="Acme", external_id="acme"),
     )
     stub_token(
-        upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN, organization_id="org_01ACME"
+        workos_stub,
+        "salesforce",
+        token_answer(TOKEN),
+        user_id=WORKOS_ANN,
+        organization_id="org_01ACME",
     )
 
     assert client.get("/sync/").status_code == 200
     assert client.get("/sync/").status_code == 200
-    assert len(upstream.calls) == 3
+    assert len(workos_stub.calls) == 3
 
 
 @pytest.mark.usefixtures("organizations")
 def test_an_unknown_organization_is_refused_not_created(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    upstream.get(f"{WORKOS}/organizations/external_id/acme", status=404, json=not_found())
+    workos_stub.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(f"{WORKOS}/organizations/external_id/acme", status=404, json=not_found())
 
     response = client.get("/sync/")
 

@@ -1,8 +1,8 @@
 """The README's Quick start, as a newcomer follows it: a brand-new project, to a token.
 
-The snippets are read from README.md, so the README and this test can't drift apart:
-each Python block of the Quick start names its file in its first line and is appended,
-as it is, to that file of a project ``django-admin startproject`` has just made. Then
+The snippets are read from README.md (``tests/readme.py``), so the README and this test
+can't drift apart: each Python block of the Quick start names its file in its first line
+and is appended, as it is, to that file of a project ``django-admin startproject`` has just made. Then
 the emulator, ``migrate``, ``createsuperuser --noinput`` and ``runserver`` run as real
 processes, and a plain HTTP client logs in as that superuser (through the admin's login
 page, the Quick start's ``LOGIN_URL``), is sent to connect Salesforce, allows it on the
@@ -18,98 +18,19 @@ import os
 import re
 import secrets
 import selectors
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from django.contrib.auth.models import AnonymousUser, User
-from django.template import Context, Template
-from django.test import RequestFactory
 
-from tests.system.processes import ROOT
+from tests.readme import snippets
+from tests.servers import free_port
 
-README = (ROOT / "README.md").read_text()
 PROJECT = "mysite"
-FILE_LINE = re.compile(r"# (\w+\.py)\b")
-
-
-def section(title: str) -> str:
-    """The README's ``## title`` section, up to the next one."""
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start : end if end != -1 else None]
-
-
-def code_blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```$", text, re.M | re.S)
-
-
-def snippets() -> list[tuple[str, str]]:
-    """(file name, code) of each Python block of the Quick start, in order."""
-    found = []
-    for block in code_blocks(section("Quick start"), "python"):
-        first_line = block.splitlines()[0]
-        match = FILE_LINE.fullmatch(first_line) or FILE_LINE.match(first_line)
-        assert match, f"a Quick start snippet does not name its file:\n{block}"
-        found.append((match.group(1), block))
-    return found
-
-
-# What a newcomer reads.
-
-
-def test_each_snippet_names_its_file_and_holds_no_placeholder() -> None:
-    files = [name for name, _ in snippets()]
-    assert files == ["settings.py", "views.py", "urls.py"]
-    for _, code in snippets():
-        assert "..." not in code and "…" not in code
-        compile(code, "<readme>", "exec")
-
-
-def test_the_install_line_brings_the_extra_the_cache_needs() -> None:
-    (install, *_) = code_blocks(section("Quick start"), "console")
-    assert 'pip install "django-workos-pipes[redis]"' in install
-    assert "django.core.cache.backends.redis.RedisCache" in section("Quick start")
-
-
-def test_the_quick_start_chooses_a_resolver_and_a_login_page() -> None:
-    settings_py = dict(snippets())["settings.py"]
-    assert "django_workos_pipes.identity.linked_user_id" in settings_py
-    assert 'LOGIN_URL = "/admin/login/"' in settings_py
-    assert "env = environ.Env()" in settings_py
-
-
-@pytest.mark.django_db
-def test_the_template_snippet_offers_no_connect_link_to_logged_out_visitors(
-    rf: RequestFactory, settings: Any, pipes_fake: Any
-) -> None:
-    (snippet,) = code_blocks(section("Template tags"), "django")
-    template = Template(snippet)
-
-    def render(user: Any) -> str:
-        request = rf.get("/")
-        request.user = user
-        return template.render(Context({"request": request})).strip()
-
-    logged_out = render(AnonymousUser())
-    assert logged_out == "Log in to connect Salesforce"
-    settings.WORKOS_PIPES = {
-        **settings.WORKOS_PIPES,
-        "USER_ID_RESOLVER": "tests.views.workos_user_id",
-    }
-    ann = User.objects.create_user("ann")
-    assert ">Connect Salesforce</a>" in render(ann)
-    pipes_fake.connect("salesforce", "user_ann", scopes=["api"])
-    assert render(ann).startswith("Salesforce: connected (api, until ")
-
-
-# The whole way, in real processes.
 
 
 class Steps:
@@ -128,12 +49,6 @@ class Steps:
         total = sum(seconds for _, seconds in self.times)
         lines = [f"  {name:<44} {seconds:6.2f} s" for name, seconds in self.times]
         return "\n".join(["Quick start, step by step:", *lines, f"  {'total':<44} {total:6.2f} s"])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -190,25 +105,12 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.stdout.close()
 
 
-@pytest.fixture
-def key_prefix(redis_url: str) -> Iterator[str]:
-    """The project's Redis keys live under a prefix of this test's own (Redis is shared)."""
-    import redis
-
-    prefix = f"dwp-quickstart-{secrets.token_hex(6)}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-
-
 @pytest.mark.processes
 @pytest.mark.redis
 def test_a_new_project_gets_a_token_by_following_the_quick_start(
     tmp_path: Path,
     redis_url: str,
-    key_prefix: str,
+    redis_prefix: str,
     processes: list[subprocess.Popen[bytes]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -243,7 +145,7 @@ def test_a_new_project_gets_a_token_by_following_the_quick_start(
         path.write_text(f"{text}\n\n{code}")
     # The one line that is not the README's: this test's own keys in the shared Redis.
     with (package / "settings.py").open("a") as settings_file:
-        settings_file.write(f'\nCACHES["default"]["KEY_PREFIX"] = "{key_prefix}"\n')
+        settings_file.write(f'\nCACHES["default"]["KEY_PREFIX"] = "{redis_prefix}"\n')
     steps.done("README snippets appended")
 
     emulator_options = ["--port", "0", "--webhook-url", f"{site}/pipes/webhook/"]
