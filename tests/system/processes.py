@@ -140,14 +140,7 @@ class ServerProcess:
         """Terminate the process (kill it if it lingers) and remove its log file."""
         code = None
         if self.process is not None:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(timeout)
-            code = self.process.returncode
+            code = end_process(self.process, timeout=timeout)
             if self.process.stdout is not None:
                 self.process.stdout.close()
         self._log.close()
@@ -160,6 +153,21 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def end_process(
+    process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 5.0
+) -> int:
+    """Send ``sig`` to a process still running and wait for it, killing it if it lingers
+    past ``timeout``; its exit code."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait(timeout)
 
 
 def start_server(

@@ -22,6 +22,7 @@ from types import TracebackType
 
 from tests.environment import require_service
 from tests.servers import free_port
+from tests.system.processes import end_process
 
 READY_TIMEOUT = 5.0
 
@@ -105,15 +106,9 @@ class RedisServer:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGCONT)  # a frozen server can't handle SIGTERM
-                process.send_signal(sig)
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGCONT)  # a frozen server can't handle SIGTERM
+        end_process(process, sig)
         if process.stderr is not None:
             process.stderr.close()
 

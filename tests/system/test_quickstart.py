@@ -29,6 +29,7 @@ import requests
 
 from tests.readme import snippets
 from tests.servers import free_port
+from tests.system.processes import end_process
 
 PROJECT = "mysite"
 
@@ -94,13 +95,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
-        process.terminate()
-    for process in started:
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        end_process(process, timeout=10)
         if process.stdout is not None:
             process.stdout.close()
 

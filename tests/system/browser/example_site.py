@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+
+from tests.system.processes import end_process
 
 ROOT = Path(__file__).resolve().parents[3]
 MANAGE = ROOT / "example_project" / "manage.py"
@@ -83,13 +84,8 @@ class ExampleSite:
         return Path(self._log.name).read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        if self.process is not None:
+            end_process(self.process)
         self._log.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._log.name)
