@@ -2,12 +2,13 @@
 
 Where things are: the test project is ``settings.py``, ``urls.py``, ``views.py`` and
 ``templates/``; what WorkOS answers and sends is built by ``builders.py``; ``stubs.py``
-stubs WorkOS at the HTTP layer (``responses``); ``servers.py`` has loopback servers;
-``environment.py`` says what the machine provides. Unit tests mirror the package
-(``test_service.py``, ``workos/test_client.py``, ``emulator/``, ``testing/``...); the
-system tests are under ``system/`` (marked ``system``; ``pytest -m "not system"`` skips
-them). A folder's own fixtures are in its ``conftest.py``. No fixture here shadows one
-of pytest-django's (``client``, ``rf``, ``settings``, ``db``...).
+stubs WorkOS at the HTTP layer (``responses``); ``servers.py`` has loopback servers,
+``provider.py`` a provider's API; ``environment.py`` says what the machine provides.
+Unit tests mirror the package (``test_service.py``, ``workos/test_client.py``,
+``emulator/``, ``testing/``...); the system tests are under ``system/`` (marked
+``system``; ``pytest -m "not system"`` skips them). A folder's own fixtures are in its
+``conftest.py``. No fixture here shadows one of pytest-django's (``client``, ``rf``,
+``settings``, ``db``...).
 """
 
 from __future__ import annotations
