@@ -24,9 +24,9 @@ from django.utils.log import AdminEmailHandler
 
 from django_workos_pipes import pipes
 from django_workos_pipes.decorators import require_pipe
-from tests.faultkit import API_KEY, LeakGuard, leak_guard  # noqa: F401 - a fixture
-from tests.faultsite import pipes_settings
 from tests.servers import Answer, LoopbackServer
+from tests.system.faultkit import API_KEY, LeakGuard
+from tests.system.faultsite import pipes_settings
 
 SECRET = "zd_live_api_key_" + "5ecret" * 6
 ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
@@ -95,7 +95,7 @@ def error_page(guard: LeakGuard, outbox: list[Any], url: str, path_: str, *, deb
 def test_a_view_failing_with_a_credential_shows_it_nowhere(
     debug: bool,
     error_mail: list[Any],
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     leak_guard.watch("API key credential", SECRET)
     with LoopbackServer(lambda request: answer()) as workos:
@@ -111,7 +111,7 @@ def test_a_view_failing_with_a_credential_shows_it_nowhere(
 def test_a_malformed_credentials_answer_shows_the_key_nowhere(
     debug: bool,
     error_mail: list[Any],
-    leak_guard: LeakGuard,  # noqa: F811
+    leak_guard: LeakGuard,
 ) -> None:
     leak_guard.watch("API key credential", SECRET)
     with LoopbackServer(lambda request: answer(expires_at="not a date")) as workos:
