@@ -25,6 +25,7 @@ from django.core.cache import caches
 from django.dispatch import Signal
 from django.test import Client, override_settings
 
+from django_workos_pipes.signals import connection_changed, webhook_received
 from tests.environment import (
     REDIS_URL,
     delete_keys,
@@ -88,6 +89,13 @@ def workos_stub() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
+@pytest.fixture
+def lenient_workos_stub(workos_stub: responses.RequestsMock) -> responses.RequestsMock:
+    """WorkOS stubbed; a stub registered for a case that doesn't arise may stay unused."""
+    workos_stub.assert_all_requests_are_fired = False
+    return workos_stub
+
+
 @pytest.fixture(scope="session")
 def workos_sdk() -> Any:
     """The official ``workos`` SDK, offline: it checks webhook signatures and events."""
@@ -127,6 +135,18 @@ def record_signal() -> Iterator[Callable[[Signal], list[dict[str, Any]]]]:
     yield record
     for signal, receiver in connected:
         signal.disconnect(receiver)
+
+
+@pytest.fixture
+def received(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every ``webhook_received`` sent during the test, as its kwargs."""
+    return record_signal(webhook_received)
+
+
+@pytest.fixture
+def changed(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every ``connection_changed`` sent during the test, as its kwargs."""
+    return record_signal(connection_changed)
 
 
 # Users.

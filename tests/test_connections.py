@@ -303,13 +303,6 @@ def test_delete_refused_is_an_api_error(
 # The service: a cached listing -----------------------------------------------------
 
 
-@pytest.fixture
-def lenient_workos_stub(workos_stub: responses.RequestsMock) -> responses.RequestsMock:
-    """WorkOS stubbed; a stub registered for a case that doesn't arise may stay unused."""
-    workos_stub.assert_all_requests_are_fired = False
-    return workos_stub
-
-
 def listing() -> tuple[Connection, ...]:
     return pipes.list_connections("user_ann")
 

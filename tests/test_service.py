@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -28,6 +27,7 @@ from tests.builders import inactive_answer, token_answer
 from tests.environment import DEAD_REDIS
 from tests.settings import API_KEY
 from tests.stubs import WORKOS, issue_tokens
+from tests.threads import run_at_once
 
 TOKEN_URL = f"{WORKOS}/data-integrations/salesforce/token"
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -379,23 +379,6 @@ def test_cached_entry_is_small(
     client = redis.Redis.from_url(redis_url)
     (key,) = [k for k in client.scan_iter(f"{redis_cache}:*") if b":t:" in k]
     assert client.memory_usage(key) <= 1024
-
-
-def run_at_once(n: int, fn: Any) -> list[Any]:
-    """Run ``fn`` in ``n`` real threads released together by a barrier."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def _outcome(fn: Any) -> str:

@@ -20,7 +20,6 @@ import pytest
 import responses
 import time_machine
 from django.core.cache import caches
-from django.dispatch import Signal
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, include, path, reverse
 from hypothesis import HealthCheck, given
@@ -131,18 +130,6 @@ def send_replay(client: Client, body: bytes, signature: str, received: list[Any]
 def webhook_client() -> Client:
     """Django's test client answering a view's exception with a 500, as a server does."""
     return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def received(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every ``webhook_received`` sent during the test, as its kwargs."""
-    return record_signal(webhook_received)
-
-
-@pytest.fixture
-def changed(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every ``connection_changed`` sent during the test, as its kwargs."""
-    return record_signal(connection_changed)
 
 
 @pytest.fixture

@@ -8,11 +8,16 @@ remember the marker. The fixtures the fault suite shares live here too.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import django
 import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils.log import AdminEmailHandler
 
 from tests.environment import require_service
 from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
@@ -80,3 +85,20 @@ def page() -> Iterator[Page]:
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def error_mail() -> Iterator[list[Any]]:
+    """Error e-mails as Django sends them with ``include_html=True`` (locals included)."""
+    handler = AdminEmailHandler(include_html=True)
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    # Django 6.0 deprecates (name, address) pairs, which older versions require.
+    admins = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
+    try:
+        # The test environment already sends mail to the locmem outbox.
+        with override_settings(ADMINS=admins):
+            mail.outbox = []
+            yield mail.outbox
+    finally:
+        logger.removeHandler(handler)

@@ -10,17 +10,12 @@ every log record, page and mail.
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import django
 import pytest
-from django.core import mail
 from django.http import HttpRequest, JsonResponse
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, path
-from django.utils.log import AdminEmailHandler
 
 from django_workos_pipes import pipes
 from django_workos_pipes.decorators import require_pipe
@@ -29,7 +24,6 @@ from tests.system.faultkit import API_KEY, LeakGuard
 from tests.system.faultsite import pipes_settings
 
 SECRET = "zd_live_api_key_" + "5ecret" * 6
-ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
 
 
 @require_pipe("zendesk", credentials=True)
@@ -63,19 +57,6 @@ def answer(expires_at: str | None = None) -> Answer:
         credential["expires_at"] = expires_at
     body = json.dumps({"active": True, "credential": credential}).encode()
     return 200, {"Content-Type": "application/json"}, body
-
-
-@pytest.fixture
-def error_mail() -> Iterator[list[Any]]:
-    handler = AdminEmailHandler(include_html=True)
-    logger = logging.getLogger("django.request")
-    logger.addHandler(handler)
-    try:
-        with override_settings(ADMINS=ADMINS):
-            mail.outbox = []
-            yield mail.outbox
-    finally:
-        logger.removeHandler(handler)
 
 
 def error_page(guard: LeakGuard, outbox: list[Any], url: str, path_: str, *, debug: bool) -> int:

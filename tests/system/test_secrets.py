@@ -12,15 +12,11 @@ local variables of each frame of a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import django
 import pytest
-from django.core import mail
 from django.test import Client, override_settings
-from django.utils.log import AdminEmailHandler
 
 from django_workos_pipes.masking import mask
 from django_workos_pipes.workos.client import PipesClient
@@ -36,9 +32,6 @@ from tests.system.faultsite import pipes_settings
 from tests.system.faultsite.views import fingerprint
 
 PLACES = ["message", "arguments", "traceback", "extra", "body", "server log"]
-
-# Django 6.0 deprecates (name, address) pairs, which older versions require.
-ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
 
 
 def leak(guard: LeakGuard, place: str, secret: str) -> None:
@@ -120,21 +113,6 @@ def test_the_guard_captures_the_request_log_and_the_emulator_log(
 
 
 # Django's error pages and e-mails print each frame's local variables.
-
-
-@pytest.fixture
-def error_mail() -> Iterator[list[Any]]:
-    """Error e-mails as Django sends them with ``include_html=True`` (locals included)."""
-    handler = AdminEmailHandler(include_html=True)
-    logger = logging.getLogger("django.request")
-    logger.addHandler(handler)
-    try:
-        # The test environment already sends mail to the locmem outbox.
-        with override_settings(ADMINS=ADMINS):
-            mail.outbox = []
-            yield mail.outbox
-    finally:
-        logger.removeHandler(handler)
 
 
 def error_page(guard: LeakGuard, url: str, path: str, *, debug: bool) -> int:
