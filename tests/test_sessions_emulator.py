@@ -31,7 +31,7 @@ from django_workos_pipes.conf import app_settings
 from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.redirects import reauthorize_url
-from tests.emulator_kit import API_KEY, running
+from tests.emulator.kit import API_KEY, running
 
 pytestmark = [
     pytest.mark.django_db,

@@ -29,7 +29,7 @@ from workos.common.models import (
 )
 
 from django_workos_pipes.emulator import Emulator
-from tests.emulator_kit import API_KEY, SECRET, Inbox, running, session
+from tests.emulator.kit import API_KEY, SECRET, Inbox, running, session
 
 
 @pytest.fixture(scope="module")

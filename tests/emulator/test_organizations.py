@@ -15,7 +15,7 @@ import requests
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.cli import build_parser, emulator_from_options
-from tests.emulator_kit import Inbox, call, running, session, token
+from tests.emulator.kit import Inbox, call, running, session, token
 
 ORG = "org_acme"
 ADMIN, MEMBER = "user_admin", "user_member"

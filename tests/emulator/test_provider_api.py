@@ -16,7 +16,7 @@ import requests
 from django_workos_pipes import wire
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.masking import mask
-from tests.emulator_kit import Inbox, call, running, session, token
+from tests.emulator.kit import Inbox, call, running, session, token
 
 PROFILE_KEYS = {
     "provider",

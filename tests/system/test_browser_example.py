@@ -29,9 +29,10 @@ import pytest
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.masking import mask
 from example_project.demo import accounts
-from tests.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
-from tests.browser.example_site import ExampleSite, free_port
-from tests.conftest import require_service
+from tests.environment import require_service
+from tests.servers import free_port
+from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
+from tests.system.browser.example_site import ExampleSite
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT
+from tests.system.processes import ROOT
 
 pytestmark = pytest.mark.processes
 

@@ -15,7 +15,7 @@ import requests
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.directory import Taken
-from tests.emulator_kit import call, running, session
+from tests.emulator.kit import call, running, session
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 USER_KEYS = {

@@ -17,7 +17,7 @@ import requests
 from django_workos_pipes import wire
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.faults import MALFORMED_BODIES
-from tests.emulator_kit import Inbox, call, consent_id, running, session, token
+from tests.emulator.kit import Inbox, call, consent_id, running, session, token
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PROVIDER_KEYS = {
