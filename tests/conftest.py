@@ -149,6 +149,12 @@ def changed(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dic
     return record_signal(connection_changed)
 
 
+@pytest.fixture
+def supports_multiple_connections(settings: Any) -> None:
+    """``SUPPORTS_MULTIPLE_CONNECTIONS`` on: several accounts of one provider per user."""
+    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "SUPPORTS_MULTIPLE_CONNECTIONS": True}
+
+
 # Users.
 
 

@@ -17,7 +17,7 @@ import requests
 from django_workos_pipes import wire
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.faults import MALFORMED_BODIES
-from tests.emulator.kit import Inbox, call, consent_id, running, session, token
+from tests.emulator.kit import Inbox, call, consent_id, running, token
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PROVIDER_KEYS = {
@@ -57,12 +57,6 @@ def emu(shared: Emulator, inbox: Inbox) -> Iterator[Emulator]:
     assert shared.wait_for_webhooks(5)
     shared.reset()
     inbox.clear()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with session() as http:
-        yield http
 
 
 def listing(

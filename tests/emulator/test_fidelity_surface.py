@@ -29,7 +29,7 @@ from workos.common.models import (
 )
 
 from django_workos_pipes.emulator import Emulator
-from tests.emulator.kit import API_KEY, SECRET, Inbox, running, session
+from tests.emulator.kit import API_KEY, SECRET, Inbox, running
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +52,6 @@ def sdk(emu: Emulator) -> Iterator[WorkOSClient]:
         api_key=API_KEY, client_id="client_emulator", base_url=emu.url, max_retries=0
     ) as client:
         yield client
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with session() as http:
-        yield http
 
 
 def verified(sdk: WorkOSClient, inbox: Inbox) -> list[Any]:

@@ -15,7 +15,7 @@ import requests
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.cli import build_parser, emulator_from_options
-from tests.emulator.kit import Inbox, call, running, session, token
+from tests.emulator.kit import Inbox, call, running, token
 
 ORG = "org_acme"
 ADMIN, MEMBER = "user_admin", "user_member"
@@ -40,12 +40,6 @@ def emu(shared: Emulator, inbox: Inbox) -> Iterator[Emulator]:
     shared.reset()
     shared.event_family = "connected_account"
     inbox.clear()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with session() as http:
-        yield http
 
 
 def authorize(http: requests.Session, emu: Emulator, provider: str, **body: Any) -> str:

@@ -16,7 +16,7 @@ import requests
 from django_workos_pipes import wire
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.masking import mask
-from tests.emulator.kit import Inbox, call, running, session, token
+from tests.emulator.kit import Inbox, call, running, token
 
 PROFILE_KEYS = {
     "provider",
@@ -47,12 +47,6 @@ def emu(shared: Emulator, inbox: Inbox) -> Iterator[Emulator]:
     assert shared.wait_for_webhooks(5)
     shared.reset()
     inbox.clear()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with session() as http:
-        yield http
 
 
 def me(

@@ -15,7 +15,7 @@ import requests
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.directory import Taken
-from tests.emulator.kit import call, running, session
+from tests.emulator.kit import call, running
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 USER_KEYS = {
@@ -51,12 +51,6 @@ def shared() -> Iterator[Emulator]:
 def emu(shared: Emulator) -> Iterator[Emulator]:
     yield shared
     shared.reset()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with session() as http:
-        yield http
 
 
 def create(http: requests.Session, emu: Emulator, **body: Any) -> requests.Response:

@@ -9,6 +9,7 @@ remember the marker. The fixtures the fault suite shares live here too.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,11 @@ from django.core import mail
 from django.test import override_settings
 from django.utils.log import AdminEmailHandler
 
+from django_workos_pipes.emulator import Emulator
 from tests.environment import require_service
+from tests.servers import free_port
 from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
+from tests.system.browser.example_site import ExampleSite, Stack
 from tests.system.faultkit import EmulatedWorkOS, LeakGuard, guarding
 from tests.system.redis_server import RedisServer
 
@@ -102,3 +106,28 @@ def error_mail() -> Iterator[list[Any]]:
             yield mail.outbox
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """The emulator (webhooks to the site) and the example site (tokens from the emulator),
+    with a fresh API key and webhook secret."""
+    port = free_port()
+    api_key = "sk_test_" + secrets.token_hex(16)
+    webhook_secret = "whsec_" + secrets.token_hex(16)
+    emulator = Emulator(
+        api_key=api_key,
+        webhook_url=f"http://127.0.0.1:{port}/pipes/webhook/",
+        webhook_secret=webhook_secret,
+    ).start()
+    env = {
+        "WORKOS_API_KEY": api_key,
+        "WORKOS_BASE_URL": emulator.url,
+        "WORKOS_WEBHOOK_SECRET": webhook_secret,
+        "EMULATOR_URL": emulator.url,
+    }
+    try:
+        with ExampleSite(port, tmp_path / "site", env) as site:
+            yield Stack(site, emulator, api_key, webhook_secret)
+    finally:
+        emulator.stop()

@@ -15,10 +15,7 @@ step go to ``test-artifacts/browser/``.
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -26,8 +23,7 @@ import pytest
 from django_workos_pipes.emulator import CONNECTED, NEEDS_REAUTHORIZATION, Emulator
 from django_workos_pipes.masking import mask
 from example_project.demo import accounts
-from tests.servers import free_port
-from tests.system.browser.example_site import ROOT, ExampleSite
+from tests.system.browser.example_site import ROOT, Stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -36,37 +32,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.processes]
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 USER_ID = accounts.WORKOS_USER_ID
-
-
-class Stack(NamedTuple):
-    site: ExampleSite
-    emulator: Emulator
-    api_key: str
-    webhook_secret: str
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """The emulator (webhooks to the site) and the example site (tokens from the emulator)."""
-    port = free_port()
-    api_key = "sk_test_" + secrets.token_hex(16)
-    webhook_secret = "whsec_" + secrets.token_hex(16)
-    emulator = Emulator(
-        api_key=api_key,
-        webhook_url=f"http://127.0.0.1:{port}/pipes/webhook/",
-        webhook_secret=webhook_secret,
-    ).start()
-    env = {
-        "WORKOS_API_KEY": api_key,
-        "WORKOS_BASE_URL": emulator.url,
-        "WORKOS_WEBHOOK_SECRET": webhook_secret,
-        "EMULATOR_URL": emulator.url,
-    }
-    try:
-        with ExampleSite(port, tmp_path, env) as site:
-            yield Stack(site, emulator, api_key, webhook_secret)
-    finally:
-        emulator.stop()
 
 
 class Pages:

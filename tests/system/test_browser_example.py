@@ -18,21 +18,15 @@ Screenshots go to a temporary directory whose files are printed (``pytest -s``).
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
-from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.masking import mask
 from example_project.demo import accounts
-from tests.environment import require_service
-from tests.servers import free_port
-from tests.system.browser.chromium import EXECUTABLE, LAUNCH_ARGS, missing_reason
-from tests.system.browser.example_site import ExampleSite
+from tests.system.browser.example_site import ExampleSite, Stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -41,54 +35,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.processes]
 
 USER_ID = accounts.WORKOS_USER_ID
 RENDERS = 100
-
-
-class Stack(NamedTuple):
-    site: ExampleSite
-    emulator: Emulator
-    api_key: str
-    webhook_secret: str
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """The emulator (webhooks to the site) and the example site (tokens from the emulator)."""
-    port = free_port()
-    api_key = "sk_test_" + secrets.token_hex(16)
-    webhook_secret = "whsec_" + secrets.token_hex(16)
-    emulator = Emulator(
-        api_key=api_key,
-        webhook_url=f"http://127.0.0.1:{port}/pipes/webhook/",
-        webhook_secret=webhook_secret,
-    ).start()
-    env = {
-        "WORKOS_API_KEY": api_key,
-        "WORKOS_BASE_URL": emulator.url,
-        "WORKOS_WEBHOOK_SECRET": webhook_secret,
-        "EMULATOR_URL": emulator.url,
-    }
-    try:
-        with ExampleSite(port, tmp_path / "site", env) as site:
-            yield Stack(site, emulator, api_key, webhook_secret)
-    finally:
-        emulator.stop()
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    reason = missing_reason()
-    require_service(reason is None, reason or "")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(EXECUTABLE), args=LAUNCH_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            yield page
-        finally:
-            browser.close()
 
 
 class Shots:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.core.cache import cache
 
@@ -15,11 +13,6 @@ from django_workos_pipes.testing.fakes import FakeCall, PipesFake
 ORG = "org_acme"
 SHARED = {"organization_id": ORG, "owner": "organization"}
 MEMBERS = ("user_ann", "user_bob", "user_cid")
-
-
-@pytest.fixture
-def multiple(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "SUPPORTS_MULTIPLE_CONNECTIONS": True}
 
 
 def test_an_organization_s_connection_answers_every_member_once(pipes_fake: PipesFake) -> None:
@@ -148,7 +141,7 @@ def test_a_named_account_answers_with_its_own_token(pipes_fake: PipesFake) -> No
     ).error == ("not_installed")
 
 
-@pytest.mark.usefixtures("multiple")
+@pytest.mark.usefixtures("supports_multiple_connections")
 def test_several_accounts_and_none_named_need_a_selection(pipes_fake: PipesFake) -> None:
     two_accounts(pipes_fake)
 
@@ -158,7 +151,7 @@ def test_several_accounts_and_none_named_need_a_selection(pipes_fake: PipesFake)
     assert pipes_fake.calls[-1].supports_multiple_connections is True
 
 
-@pytest.mark.usefixtures("multiple")
+@pytest.mark.usefixtures("supports_multiple_connections")
 def test_listings_show_every_account_with_the_flag(pipes_fake: PipesFake) -> None:
     two_accounts(pipes_fake)
 

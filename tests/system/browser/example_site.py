@@ -15,7 +15,9 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
+from django_workos_pipes.emulator import Emulator
 from tests.system.processes import end_process
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -95,3 +97,12 @@ class ExampleSite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Stack(NamedTuple):
+    """The example site and the emulator it talks to (the ``stack`` fixture)."""
+
+    site: ExampleSite
+    emulator: Emulator
+    api_key: str
+    webhook_secret: str
