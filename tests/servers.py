@@ -145,9 +145,23 @@ class Receiver:
             events.append(json.loads(body))
         return events
 
+    def raw(self) -> list[tuple[bytes, str]]:
+        """``(body, WorkOS-Signature)`` of every accepted delivery, unparsed, in order."""
+        with self._lock:
+            return [(body, headers.get(signatures.HEADER, "")) for headers, body in self.received]
+
+    def event_types(self) -> list[str]:
+        return [event["event"] for event in self.events()]
+
     def clear(self) -> None:
         with self._lock:
             self.received.clear()
 
     def close(self) -> None:
         self.server.close()
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

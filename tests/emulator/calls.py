@@ -1,14 +1,18 @@
-"""Requests to the emulator under test, made as an app or a browser makes them."""
+"""The emulator under test: its key and webhook secret, an emulator of one's own, and
+requests to it made as an app or a browser makes them."""
 
 from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
 
 from django_workos_pipes.emulator import Emulator
+from tests.servers import Receiver
 
 API_KEY = "sk_test_emulator"
 SECRET = "whsec_emulator_tests"
@@ -43,3 +47,32 @@ def raw_exchange(emu: Emulator, data: bytes) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+@contextmanager
+def running(receiver: Receiver | None = None, **options: Any) -> Iterator[Emulator]:
+    """An emulator of the test's own on loopback, its webhooks to ``receiver`` if given."""
+    if receiver is not None:
+        options.setdefault("webhook_url", receiver.url)
+        options.setdefault("webhook_secret", SECRET)
+    with Emulator(api_key=API_KEY, **options) as emulator:
+        yield emulator
+
+
+def session() -> requests.Session:
+    """A requests session that ignores proxy settings (loopback only)."""
+    http = requests.Session()
+    http.trust_env = False
+    return http
+
+
+def call(
+    http: requests.Session, emu: Emulator, method: str, path: str, **kwargs: Any
+) -> requests.Response:
+    """A call to the emulator's WorkOS API with the API key."""
+    headers = {**AUTH, **kwargs.pop("headers", {})}
+    return http.request(method, f"{emu.url}{path}", headers=headers, timeout=10, **kwargs)
+
+
+def consent_id(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]

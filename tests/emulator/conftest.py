@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from workos import WorkOSClient
 
 from django_workos_pipes.emulator import Emulator
 from tests.emulator.calls import API_KEY, SECRET
@@ -33,4 +34,14 @@ def emu(shared_emulator: tuple[Emulator, Receiver]) -> Iterator[Emulator]:
     yield emulator
     assert emulator.wait_for_webhooks(5)
     emulator.reset()
+    emulator.event_family = "connected_account"
     receiver.clear()
+
+
+@pytest.fixture
+def sdk_on_emulator(emu: Emulator) -> Iterator[WorkOSClient]:
+    """The official client, pointed at the emulator, without retries (faults show)."""
+    with WorkOSClient(
+        api_key=API_KEY, client_id="client_emulator", base_url=emu.url, max_retries=0
+    ) as client:
+        yield client

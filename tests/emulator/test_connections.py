@@ -7,7 +7,6 @@ A real emulator on loopback, webhooks to a real receiver that checks each signat
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +16,8 @@ import requests
 from django_workos_pipes import wire
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.faults import MALFORMED_BODIES
-from tests.emulator.kit import Inbox, call, consent_id, running, token
+from tests.emulator.calls import call, consent_id, running, token
+from tests.servers import Receiver
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 PROVIDER_KEYS = {
@@ -37,26 +37,6 @@ PROVIDER_KEYS = {
     "connected_account",
     "connected_accounts",
 }
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    with Inbox() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shared(inbox: Inbox) -> Iterator[Emulator]:
-    with running(inbox) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(shared: Emulator, inbox: Inbox) -> Iterator[Emulator]:
-    yield shared
-    assert shared.wait_for_webhooks(5)
-    shared.reset()
-    inbox.clear()
 
 
 def listing(
@@ -160,7 +140,7 @@ def test_authorize_sets_keeps_and_clears_the_display_name(
 
 
 def test_deleting_by_account_id_disconnects_everywhere(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     made = emu.connect("notion", "user_1", organization_id="org_1")
     url = "/user_management/users/user_1/connected_accounts/notion"
@@ -179,7 +159,7 @@ def test_deleting_by_account_id_disconnects_everywhere(
     answer = token(http, emu, "notion", organization_id="org_1").json()
     assert answer == {"active": False, "error": "not_installed"}
     assert emu.wait_for_webhooks(5)
-    events = inbox.events()
+    events = receiver.events()
     assert [event["event"] for event in events] == [wire.EVENT_CONNECTED, wire.EVENT_DISCONNECTED]
     assert events[-1]["data"]["id"] == made.id and events[-1]["data"]["state"] == "disconnected"
 

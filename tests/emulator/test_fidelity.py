@@ -8,7 +8,6 @@ what the emulator says, and reads the same values as this app's own parser
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -42,15 +41,6 @@ PIPES_EVENTS = (
 def deliveries(receiver: Receiver) -> list[tuple[bytes, str]]:
     """The webhooks received, raw and unparsed: (body, signature header)."""
     return [(body, headers.get("WorkOS-Signature", "")) for headers, body in receiver.received]
-
-
-@pytest.fixture
-def sdk_on_emulator(emu: Emulator) -> Iterator[WorkOSClient]:
-    """The official client, pointed at the emulator, without retries (faults show)."""
-    with WorkOSClient(
-        api_key=API_KEY, client_id="client_emulator", base_url=emu.url, max_retries=0
-    ) as client:
-        yield client
 
 
 def raw_token(http: requests.Session, emu: Emulator, provider: str, **body: Any) -> Any:

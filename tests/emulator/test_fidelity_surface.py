@@ -8,7 +8,6 @@ if it reads what the emulator says, the emulator speaks the real protocol.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,48 +28,29 @@ from workos.common.models import (
 )
 
 from django_workos_pipes.emulator import Emulator
-from tests.emulator.kit import API_KEY, SECRET, Inbox, running
+from tests.emulator.calls import SECRET
+from tests.servers import Receiver
 
 
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    with Inbox() as server:
-        yield server
-
-
-@pytest.fixture
-def emu(inbox: Inbox) -> Iterator[Emulator]:
-    inbox.clear()
-    with running(inbox) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def sdk(emu: Emulator) -> Iterator[WorkOSClient]:
-    """The official client, pointed at the emulator, without retries (faults show)."""
-    with WorkOSClient(
-        api_key=API_KEY, client_id="client_emulator", base_url=emu.url, max_retries=0
-    ) as client:
-        yield client
-
-
-def verified(sdk: WorkOSClient, inbox: Inbox) -> list[Any]:
+def verified(sdk_on_emulator: WorkOSClient, receiver: Receiver) -> list[Any]:
     """Every webhook received, verified and parsed by the SDK."""
     return [
-        sdk.webhooks.verify_event(event_body=body, event_signature=header, secret=SECRET)
-        for body, header in inbox.raw()
+        sdk_on_emulator.webhooks.verify_event(
+            event_body=body, event_signature=header, secret=SECRET
+        )
+        for body, header in receiver.raw()
     ]
 
 
 # Issue 11: the providers listing and connected accounts ----------------------------
 
 
-def test_the_sdk_lists_a_users_providers(sdk: WorkOSClient, emu: Emulator) -> None:
+def test_the_sdk_lists_a_users_providers(sdk_on_emulator: WorkOSClient, emu: Emulator) -> None:
     salesforce = emu.connect("salesforce", "user_1", organization_id="org_1")
     emu.connect("slack", "user_1", organization_id="org_1")
     emu.needs_reauthorization("slack", "user_1", "org_1")
 
-    answer = sdk.pipes.list_user_data_providers("user_1", organization_id="org_1")
+    answer = sdk_on_emulator.pipes.list_user_data_providers("user_1", organization_id="org_1")
     assert answer.object == "list"
     assert [item.slug for item in answer.data] == list(emu.providers)
     items = {item.slug: item for item in answer.data}
@@ -92,44 +72,50 @@ def test_the_sdk_lists_a_users_providers(sdk: WorkOSClient, emu: Emulator) -> No
     assert slack is not None and slack.state.value == "needs_reauthorization"
     assert items["github"].connected_account is None and items["github"].connected_accounts == []
 
-    plural = sdk.pipes.list_user_data_providers(
+    plural = sdk_on_emulator.pipes.list_user_data_providers(
         "user_1", organization_id="org_1", supports_multiple_connections=True
     )
     assert len(plural.data) == len(answer.data)
-    nobody = sdk.pipes.list_user_data_providers("user_nobody")
+    nobody = sdk_on_emulator.pipes.list_user_data_providers("user_nobody")
     assert all(item.connected_account is None for item in nobody.data)
 
 
 def test_the_sdk_reads_and_deletes_a_labelled_account(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session, receiver: Receiver
 ) -> None:
-    url = sdk.pipes.authorize_data_integration(
+    url = sdk_on_emulator.pipes.authorize_data_integration(
         "github", user_id="user_1", account_display_name="Work GitHub"
     ).url
     assert http.post(url, data={"decision": "allow"}).status_code == 200
 
-    account = sdk.pipes.get_user_connected_account("user_1", "github")
+    account = sdk_on_emulator.pipes.get_user_connected_account("user_1", "github")
     assert account.account_display_name == "Work GitHub"
     assert account.account_identifier == "user_1@github.example.com"
     assert account.established_by_user_id == "user_1"
-    same = sdk.pipes.get_user_connected_account(
+    same = sdk_on_emulator.pipes.get_user_connected_account(
         "user_1", "github", supports_multiple_connections=True, connected_account_id=account.id
     )
     assert same.id == account.id
 
     with pytest.raises(NotFoundError):
-        sdk.pipes.delete_user_connected_account("user_1", "github", connected_account_id="ca_x")
-    sdk.pipes.delete_user_connected_account(
+        sdk_on_emulator.pipes.delete_user_connected_account(
+            "user_1", "github", connected_account_id="ca_x"
+        )
+    sdk_on_emulator.pipes.delete_user_connected_account(
         "user_1", "github", supports_multiple_connections=True, connected_account_id=account.id
     )
     with pytest.raises(NotFoundError):
-        sdk.pipes.get_user_connected_account("user_1", "github")
-    listed = {item.slug: item for item in sdk.pipes.list_user_data_providers("user_1").data}
+        sdk_on_emulator.pipes.get_user_connected_account("user_1", "github")
+    listed = {
+        item.slug: item for item in sdk_on_emulator.pipes.list_user_data_providers("user_1").data
+    }
     assert listed["github"].connected_account is None
-    assert sdk.pipes.get_access_token("github", user_id="user_1").error == "not_installed"
+    assert (
+        sdk_on_emulator.pipes.get_access_token("github", user_id="user_1").error == "not_installed"
+    )
 
     assert emu.wait_for_webhooks(5)
-    connected, disconnected = verified(sdk, inbox)
+    connected, disconnected = verified(sdk_on_emulator, receiver)
     assert isinstance(connected, PipesConnectedAccountConnected)
     assert isinstance(disconnected, PipesConnectedAccountDisconnected)
     assert connected.data.account_display_name == "Work GitHub"
@@ -137,19 +123,23 @@ def test_the_sdk_reads_and_deletes_a_labelled_account(
     assert disconnected.data.state.value == "disconnected"
 
 
-def test_a_listing_outage_reaches_the_sdk_as_its_error(sdk: WorkOSClient, emu: Emulator) -> None:
+def test_a_listing_outage_reaches_the_sdk_as_its_error(
+    sdk_on_emulator: WorkOSClient, emu: Emulator
+) -> None:
     emu.inject_fault("status", status=503, on="data_providers")
     with pytest.raises(ServerError):
-        sdk.pipes.list_user_data_providers("user_1")
-    assert sdk.pipes.list_user_data_providers("user_1").data
+        sdk_on_emulator.pipes.list_user_data_providers("user_1")
+    assert sdk_on_emulator.pipes.list_user_data_providers("user_1").data
     assert emu.listing_calls == 2 and emu.token_calls == 0
 
 
 # Issue 13: the user endpoints --------------------------------------------------------
 
 
-def test_the_sdk_creates_links_and_finds_users(sdk: WorkOSClient, emu: Emulator) -> None:
-    created = sdk.user_management.create_user(
+def test_the_sdk_creates_links_and_finds_users(
+    sdk_on_emulator: WorkOSClient, emu: Emulator
+) -> None:
+    created = sdk_on_emulator.user_management.create_user(
         email=" Ann@Acme.COM", first_name="Ann", last_name="Example", external_id="17"
     )
     assert created.id.startswith("user_")
@@ -158,26 +148,28 @@ def test_the_sdk_creates_links_and_finds_users(sdk: WorkOSClient, emu: Emulator)
     assert created.email_verified is False
     assert created.created_at.tzinfo is not None
 
-    found = sdk.user_management.get_user_by_external_id("17")
+    found = sdk_on_emulator.user_management.get_user_by_external_id("17")
     assert found.id == created.id and found.first_name == "Ann"
-    assert sdk.user_management.get_user(created.id).email == "ann@acme.com"
+    assert sdk_on_emulator.user_management.get_user(created.id).email == "ann@acme.com"
     with pytest.raises(NotFoundError):
-        sdk.user_management.get_user_by_external_id("18")
+        sdk_on_emulator.user_management.get_user_by_external_id("18")
     with pytest.raises(NotFoundError):
-        sdk.user_management.get_user("user_nobody")
+        sdk_on_emulator.user_management.get_user("user_nobody")
 
-    bob = sdk.user_management.create_user(email="bob@acme.com")
+    bob = sdk_on_emulator.user_management.create_user(email="bob@acme.com")
     assert bob.external_id is None
-    linked = sdk.user_management.update_user(bob.id, external_id="18", locale="en-GB")
+    linked = sdk_on_emulator.user_management.update_user(bob.id, external_id="18", locale="en-GB")
     assert linked.external_id == "18" and linked.locale == "en-GB"
     assert linked.email == "bob@acme.com"
-    assert sdk.user_management.get_user_by_external_id("18").id == bob.id
+    assert sdk_on_emulator.user_management.get_user_by_external_id("18").id == bob.id
 
 
-def test_a_taken_email_reaches_the_sdk_as_workos_sends_it(sdk: WorkOSClient, emu: Emulator) -> None:
-    sdk.user_management.create_user(email="ann@acme.com")
+def test_a_taken_email_reaches_the_sdk_as_workos_sends_it(
+    sdk_on_emulator: WorkOSClient, emu: Emulator
+) -> None:
+    sdk_on_emulator.user_management.create_user(email="ann@acme.com")
     with pytest.raises(BadRequestError) as refused:
-        sdk.user_management.create_user(email="ANN@acme.com ")
+        sdk_on_emulator.user_management.create_user(email="ANN@acme.com ")
     error = refused.value
     assert error.status_code == 400
     assert error.code == "user_creation_error"
@@ -187,18 +179,18 @@ def test_a_taken_email_reaches_the_sdk_as_workos_sends_it(sdk: WorkOSClient, emu
     assert error.request_id
 
 
-def test_the_sdk_lists_and_pages_users(sdk: WorkOSClient, emu: Emulator) -> None:
+def test_the_sdk_lists_and_pages_users(sdk_on_emulator: WorkOSClient, emu: Emulator) -> None:
     made = [emu.create_user(f"user{n}@acme.com", organization_ids=["org_1"]).id for n in range(5)]
     emu.create_user("outsider@else.example")
-    page = sdk.user_management.list_users(organization_id="org_1", limit=2)
+    page = sdk_on_emulator.user_management.list_users(organization_id="org_1", limit=2)
     assert [user.id for user in page.data] == made[::-1][:2]
     assert page.has_more() and page.after == made[3]
     everyone = [user.id for user in page.auto_paging_iter()]
     assert everyone == made[::-1]
-    by_email = sdk.user_management.list_users(email="USER3@acme.com")
+    by_email = sdk_on_emulator.user_management.list_users(email="USER3@acme.com")
     assert [user.id for user in by_email.data] == [made[3]]
     assert not by_email.has_more()
-    ascending = sdk.user_management.list_users(order="asc", limit=10)
+    ascending = sdk_on_emulator.user_management.list_users(order="asc", limit=10)
     assert [user.email for user in ascending.data][-1] == "outsider@else.example"
 
 
@@ -206,20 +198,20 @@ def test_the_sdk_lists_and_pages_users(sdk: WorkOSClient, emu: Emulator) -> None
 
 
 def test_a_revoked_grant_reaches_the_sdk_as_needs_reauthorization(
-    sdk: WorkOSClient, emu: Emulator, inbox: Inbox
+    sdk_on_emulator: WorkOSClient, emu: Emulator, receiver: Receiver
 ) -> None:
     emu.connect("slack", "user_1")
-    assert sdk.pipes.get_access_token("slack", user_id="user_1").active is True
+    assert sdk_on_emulator.pipes.get_access_token("slack", user_id="user_1").active is True
     emu.revoke_at_provider("slack", "user_1")
-    answer = sdk.pipes.get_access_token("slack", user_id="user_1")
+    answer = sdk_on_emulator.pipes.get_access_token("slack", user_id="user_1")
     assert answer.active is False and answer.error == "needs_reauthorization"
     assert answer.access_token is None
-    account = sdk.pipes.get_user_connected_account("user_1", "slack")
+    account = sdk_on_emulator.pipes.get_user_connected_account("user_1", "slack")
     assert account.state.value == "needs_reauthorization"
 
     emu.expire("slack", "user_1")  # a dead token sends no webhook
     assert emu.wait_for_webhooks(5)
-    connected, reauthorization = verified(sdk, inbox)
+    connected, reauthorization = verified(sdk_on_emulator, receiver)
     assert isinstance(connected, PipesConnectedAccountConnected)
     assert isinstance(reauthorization, PipesConnectedAccountReauthorizationNeeded)
     assert reauthorization.data.id == account.id
@@ -240,22 +232,24 @@ def deny(http: requests.Session, url: str) -> None:
 
 
 def test_the_sdk_drives_an_organizations_connection(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session, receiver: Receiver
 ) -> None:
-    url = sdk.pipes.authorize_data_integration(
+    url = sdk_on_emulator.pipes.authorize_data_integration(
         "salesforce", user_id="user_admin", organization_id=ORG, connection_owner="organization"
     ).url
     allow(http, url)
 
-    token = sdk.pipes.get_access_token(
+    token = sdk_on_emulator.pipes.get_access_token(
         "salesforce", user_id="user_member", organization_id=ORG, connection_owner="organization"
     )
     assert token.active is True and token.access_token is not None
-    account = sdk.pipes.get_organization_connected_account(ORG, "salesforce")
+    account = sdk_on_emulator.pipes.get_organization_connected_account(ORG, "salesforce")
     assert account.organization_id == ORG and account.user_id is None
     assert account.established_by_user_id == "user_admin"
     assert account.connection_role.value == "compatibility"
-    listed = sdk.pipes.list_organization_data_providers(ORG, supports_multiple_connections=True)
+    listed = sdk_on_emulator.pipes.list_organization_data_providers(
+        ORG, supports_multiple_connections=True
+    )
     items = {item.slug: item for item in listed.data}
     assert items["salesforce"].connection_owner.value == "organization"
     assert items["salesforce"].connected_account is not None
@@ -263,16 +257,16 @@ def test_the_sdk_drives_an_organizations_connection(
     assert items["zendesk"].auth_methods is not None
     assert [m.value for m in items["zendesk"].auth_methods] == ["api_key"]
 
-    sdk.pipes.delete_organization_connected_account(ORG, "salesforce")
+    sdk_on_emulator.pipes.delete_organization_connected_account(ORG, "salesforce")
     with pytest.raises(NotFoundError):
-        sdk.pipes.get_organization_connected_account(ORG, "salesforce")
-    gone = sdk.pipes.get_access_token(
+        sdk_on_emulator.pipes.get_organization_connected_account(ORG, "salesforce")
+    gone = sdk_on_emulator.pipes.get_access_token(
         "salesforce", user_id="user_member", organization_id=ORG, connection_owner="organization"
     )
     assert gone.active is False and gone.error == "not_installed"
 
     assert emu.wait_for_webhooks(5)
-    connected, disconnected = verified(sdk, inbox)
+    connected, disconnected = verified(sdk_on_emulator, receiver)
     assert isinstance(connected, PipesConnectedAccountConnected)
     assert isinstance(disconnected, PipesConnectedAccountDisconnected)
     for event in (connected, disconnected):
@@ -281,96 +275,102 @@ def test_the_sdk_drives_an_organizations_connection(
 
 
 def test_the_sdk_reads_oauth_and_api_key_credentials(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session, receiver: Receiver
 ) -> None:
-    url = sdk.pipes.authorize_data_integration(
+    url = sdk_on_emulator.pipes.authorize_data_integration(
         "jira", user_id="user_1", config={"site": "acme.atlassian.net"}
     ).url
     allow(http, url)
-    oauth = sdk.pipes.create_data_integration_credential("jira", user_id="user_1")
+    oauth = sdk_on_emulator.pipes.create_data_integration_credential("jira", user_id="user_1")
     assert oauth.active is True and oauth.credential is not None
     credential = oauth.credential
     assert isinstance(credential, OAuthDataIntegrationVendedCredential)
-    vended = sdk.pipes.get_access_token("jira", user_id="user_1").access_token
+    vended = sdk_on_emulator.pipes.get_access_token("jira", user_id="user_1").access_token
     assert vended is not None and credential.value == vended.access_token
     assert credential.config == {"site": "acme.atlassian.net"}
     assert credential.expires_at is not None and credential.scopes
 
-    url = sdk.pipes.authorize_data_integration(
+    url = sdk_on_emulator.pipes.authorize_data_integration(
         "zendesk", user_id="user_admin", organization_id=ORG, connection_owner="organization"
     ).url
     allow(http, url, api_key="zd_org_key_0042", config_subdomain="acme")
-    keyed = sdk.pipes.create_data_integration_credential(
+    keyed = sdk_on_emulator.pipes.create_data_integration_credential(
         "zendesk", user_id="user_member", organization_id=ORG, connection_owner="organization"
     )
     assert isinstance(keyed.credential, ApiKeyDataIntegrationVendedCredential)
     assert keyed.credential.value == "zd_org_key_0042"
     assert keyed.credential.config == {"subdomain": "acme"}
-    account = sdk.pipes.get_organization_connected_account(ORG, "zendesk")
+    account = sdk_on_emulator.pipes.get_organization_connected_account(ORG, "zendesk")
     assert account.auth_method is not None and account.auth_method.value == "api_key"
     assert account.api_key_last_4 == "0042" and account.config == {"subdomain": "acme"}
-    none = sdk.pipes.create_data_integration_credential("zendesk", user_id="user_member")
+    none = sdk_on_emulator.pipes.create_data_integration_credential(
+        "zendesk", user_id="user_member"
+    )
     assert none.active is False and none.error is not None
     assert none.error.value == "not_installed"
 
     assert emu.wait_for_webhooks(5)
-    events = verified(sdk, inbox)
+    events = verified(sdk_on_emulator, receiver)
     assert [type(e) for e in events] == [PipesConnectedAccountConnected] * 2
     assert events[1].data.auth_method is not None
     assert events[1].data.auth_method.value == "api_key"
 
 
 def test_the_sdk_meets_several_accounts_and_must_pick_one(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session
 ) -> None:
     first = emu.connect("github", "user_1")
     allow(
         http,
-        sdk.pipes.authorize_data_integration(
+        sdk_on_emulator.pipes.authorize_data_integration(
             "github", user_id="user_1", connection_intent="add", account_display_name="Side"
         ).url,
     )
     with pytest.raises(ConflictError) as conflict:
-        sdk.pipes.get_access_token("github", user_id="user_1", supports_multiple_connections=True)
-    assert conflict.value.code == "account_selection_required"
-    with pytest.raises(ConflictError):
-        sdk.pipes.create_data_integration_credential(
+        sdk_on_emulator.pipes.get_access_token(
             "github", user_id="user_1", supports_multiple_connections=True
         )
-    listed = sdk.pipes.list_user_data_providers("user_1", supports_multiple_connections=True)
+    assert conflict.value.code == "account_selection_required"
+    with pytest.raises(ConflictError):
+        sdk_on_emulator.pipes.create_data_integration_credential(
+            "github", user_id="user_1", supports_multiple_connections=True
+        )
+    listed = sdk_on_emulator.pipes.list_user_data_providers(
+        "user_1", supports_multiple_connections=True
+    )
     github = {item.slug: item for item in listed.data}["github"]
     assert github.connected_account is not None and github.connected_account.id == first.id
     roles = [a.connection_role.value for a in github.connected_accounts]
     assert roles == ["compatibility", "standard"]
     side = github.connected_accounts[1]
     assert side.account_display_name == "Side"
-    picked = sdk.pipes.get_access_token(
+    picked = sdk_on_emulator.pipes.get_access_token(
         "github", user_id="user_1", supports_multiple_connections=True, connected_account_id=side.id
     )
     assert picked.active is True
-    compatibility = sdk.pipes.get_access_token("github", user_id="user_1").access_token
+    compatibility = sdk_on_emulator.pipes.get_access_token("github", user_id="user_1").access_token
     assert compatibility is not None and compatibility.access_token == first.access_token
-    reauthorize = sdk.pipes.authorize_data_integration(
+    reauthorize = sdk_on_emulator.pipes.authorize_data_integration(
         "github", user_id="user_1", connection_intent="reauthorize", connected_account_id=side.id
     )
     assert reauthorize.url.startswith(f"{emu.url}/consent/")
     with pytest.raises(NotFoundError):
-        sdk.pipes.authorize_data_integration(
+        sdk_on_emulator.pipes.authorize_data_integration(
             "github",
             user_id="user_2",
             connection_intent="reauthorize",
             connected_account_id=side.id,
         )
-    sdk.pipes.delete_user_connected_account(
+    sdk_on_emulator.pipes.delete_user_connected_account(
         "user_1", "github", supports_multiple_connections=True, connected_account_id=side.id
     )
     assert [a.id for a in emu.accounts("github", "user_1")] == [first.id]
 
 
 def test_every_webhook_of_both_families_verifies_with_the_sdk(
-    sdk: WorkOSClient, emu: Emulator, http: requests.Session, inbox: Inbox
+    sdk_on_emulator: WorkOSClient, emu: Emulator, http: requests.Session, receiver: Receiver
 ) -> None:
-    deny(http, sdk.pipes.authorize_data_integration("slack", user_id="user_1").url)
+    deny(http, sdk_on_emulator.pipes.authorize_data_integration("slack", user_id="user_1").url)
     emu.connect("slack", "user_1")
     emu.needs_reauthorization("slack", "user_1")
     emu.disconnect("slack", "user_1")
@@ -378,11 +378,11 @@ def test_every_webhook_of_both_families_verifies_with_the_sdk(
         f"{emu.url}/_emulator/settings", json={"event_family": "account_connection"}
     )
     assert switched.status_code == 200
-    deny(http, sdk.pipes.authorize_data_integration("asana", user_id="user_1").url)
+    deny(http, sdk_on_emulator.pipes.authorize_data_integration("asana", user_id="user_1").url)
     emu.connect("asana", "user_1", organization_id=ORG)
     deny(
         http,
-        sdk.pipes.authorize_data_integration(
+        sdk_on_emulator.pipes.authorize_data_integration(
             "asana", user_id="user_1", organization_id=ORG, connection_intent="add"
         ).url,
     )
@@ -390,7 +390,7 @@ def test_every_webhook_of_both_families_verifies_with_the_sdk(
     emu.disconnect("asana", "user_1", ORG)
     assert emu.wait_for_webhooks(5)
 
-    events = verified(sdk, inbox)
+    events = verified(sdk_on_emulator, receiver)
     assert [type(event) for event in events] == [
         PipesConnectedAccountConnectionFailed,
         PipesConnectedAccountConnected,
@@ -417,11 +417,13 @@ def test_every_webhook_of_both_families_verifies_with_the_sdk(
     ]
 
 
-def test_the_sdk_finds_an_organization_by_external_id(sdk: WorkOSClient, emu: Emulator) -> None:
-    made = sdk.organizations.create_organization(name="Acme", external_id="acme-1")
+def test_the_sdk_finds_an_organization_by_external_id(
+    sdk_on_emulator: WorkOSClient, emu: Emulator
+) -> None:
+    made = sdk_on_emulator.organizations.create_organization(name="Acme", external_id="acme-1")
     assert made.id.startswith("org_") and made.external_id == "acme-1"
-    found = sdk.organizations.get_organization_by_external_id("acme-1")
+    found = sdk_on_emulator.organizations.get_organization_by_external_id("acme-1")
     assert found.id == made.id and found.name == "Acme" and found.domains == []
-    assert sdk.organizations.get_organization(made.id).external_id == "acme-1"
+    assert sdk_on_emulator.organizations.get_organization(made.id).external_id == "acme-1"
     with pytest.raises(NotFoundError):
-        sdk.organizations.get_organization_by_external_id("acme-2")
+        sdk_on_emulator.organizations.get_organization_by_external_id("acme-2")

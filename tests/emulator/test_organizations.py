@@ -7,7 +7,6 @@ A real emulator on loopback, webhooks to a real receiver that checks each signat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,31 +14,11 @@ import requests
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.cli import build_parser, emulator_from_options
-from tests.emulator.kit import Inbox, call, running, token
+from tests.emulator.calls import call, token
+from tests.servers import Receiver
 
 ORG = "org_acme"
 ADMIN, MEMBER = "user_admin", "user_member"
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    with Inbox() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shared(inbox: Inbox) -> Iterator[Emulator]:
-    with running(inbox) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(shared: Emulator, inbox: Inbox) -> Iterator[Emulator]:
-    yield shared
-    assert shared.wait_for_webhooks(5)
-    shared.reset()
-    shared.event_family = "connected_account"
-    inbox.clear()
 
 
 def authorize(http: requests.Session, emu: Emulator, provider: str, **body: Any) -> str:
@@ -65,7 +44,7 @@ def org_token(http: requests.Session, emu: Emulator, provider: str, user_id: str
 
 
 def test_an_admin_connects_the_organization_and_every_member_gets_its_token(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     url = authorize(http, emu, "salesforce", organization_id=ORG, connection_owner="organization")
     page = http.get(url).text
@@ -89,7 +68,7 @@ def test_an_admin_connects_the_organization_and_every_member_gets_its_token(
     own = token(http, emu, "salesforce", user_id=MEMBER, organization_id=ORG).json()
     assert own == {"active": False, "error": "not_installed"}
 
-    (event,) = inbox.events()
+    (event,) = receiver.events()
     assert event["event"] == "pipes.connected_account.connected"
     assert event["data"]["user_id"] is None and event["data"]["organization_id"] == ORG
     assert event["data"]["established_by_user_id"] == ADMIN
@@ -108,7 +87,7 @@ def test_an_organization_owner_needs_an_organization(http: requests.Session, emu
 
 
 def test_the_organization_endpoints_read_list_and_delete_its_account(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     shared = emu.connect("hubspot", ADMIN, ORG, owner="organization")
     emu.connect("hubspot", MEMBER, ORG)  # a member's own, not the organization's
@@ -138,7 +117,7 @@ def test_the_organization_endpoints_read_list_and_delete_its_account(
     assert org_token(http, emu, "hubspot", MEMBER)["error"] == "not_installed"
     assert emu.connection("hubspot", MEMBER, ORG) is not None  # the member's own stays
     assert emu.wait_for_webhooks(5)
-    assert inbox.event_types()[-1] == "pipes.connected_account.disconnected"
+    assert receiver.event_types()[-1] == "pipes.connected_account.disconnected"
 
 
 # Credentials -----------------------------------------------------------------------
@@ -170,7 +149,7 @@ def test_credentials_of_an_oauth_connection_carry_its_token_and_config(
 
 
 def test_an_api_key_install_is_vended_with_its_config_and_no_expiry(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     installed = http.post(
         f"{emu.url}/_emulator/connections",
@@ -210,7 +189,7 @@ def test_an_api_key_install_is_vended_with_its_config_and_no_expiry(
     mine = credentials(http, emu, "zendesk").json()["credential"]
     assert mine["value"] == user_key.access_token and mine["config"] == {"subdomain": "beta"}
     assert emu.wait_for_webhooks(5)
-    events = inbox.events()
+    events = receiver.events()
     assert [e["data"]["auth_method"] for e in events] == ["api_key", "api_key"]
     assert all("config" not in e["data"] for e in events)
 
@@ -311,7 +290,7 @@ def test_several_accounts_of_one_provider(http: requests.Session, emu: Emulator)
 
 
 def test_deny_sends_connection_failed_and_add_failed_in_the_newer_family(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     url = authorize(http, emu, "slack", user_id=MEMBER, organization_id=ORG)
     assert http.post(url, data={"decision": "deny"}).status_code == 200
@@ -323,7 +302,7 @@ def test_deny_sends_connection_failed_and_add_failed_in_the_newer_family(
     http.post(url, data={"decision": "deny"})
     emu.disconnect("slack", MEMBER)
     assert emu.wait_for_webhooks(5)
-    events = inbox.events()
+    events = receiver.events()
     assert [e["event"] for e in events] == [
         "pipes.connected_account.connection_failed",
         "pipes.connected_account.connected",
@@ -343,7 +322,7 @@ def test_deny_sends_connection_failed_and_add_failed_in_the_newer_family(
 
 
 def test_the_event_family_is_switched_by_the_control_api_and_the_command_line(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     switched = http.post(
         f"{emu.url}/_emulator/settings", json={"event_family": "account_connection"}
@@ -352,7 +331,7 @@ def test_the_event_family_is_switched_by_the_control_api_and_the_command_line(
     assert http.get(f"{emu.url}/_emulator/state").json()["event_family"] == "account_connection"
     emu.connect("notion", MEMBER)
     emu.needs_reauthorization("notion", MEMBER)
-    assert inbox.event_types() == [
+    assert receiver.event_types() == [
         "pipes.account_connection.connected",
         "pipes.account_connection.reauthorization_needed",
     ]

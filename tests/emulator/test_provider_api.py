@@ -6,17 +6,16 @@ A real emulator on loopback, webhooks to a real receiver that checks each signat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from django_workos_pipes import wire
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.masking import mask
-from tests.emulator.kit import Inbox, call, running, token
+from tests.emulator.calls import call, running, token
+from tests.servers import Receiver
 
 PROFILE_KEYS = {
     "provider",
@@ -27,26 +26,6 @@ PROFILE_KEYS = {
     "token",
     "token_fingerprint",
 }
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    with Inbox() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shared(inbox: Inbox) -> Iterator[Emulator]:
-    with running(inbox) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(shared: Emulator, inbox: Inbox) -> Iterator[Emulator]:
-    yield shared
-    assert shared.wait_for_webhooks(5)
-    shared.reset()
-    inbox.clear()
 
 
 def me(
@@ -108,7 +87,7 @@ def test_unknown_tokens_and_providers_are_refused(http: requests.Session, emu: E
 
 
 def test_an_expired_token_is_refused_until_workos_hands_out_a_fresh_one(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     emu.connect("salesforce", "user_1")
     old = current_token(http, emu, "salesforce")
@@ -121,18 +100,18 @@ def test_an_expired_token_is_refused_until_workos_hands_out_a_fresh_one(
     assert me(http, emu, "salesforce", fresh).status_code == 200
     assert refused_because(me(http, emu, "salesforce", old)) == "unknown"  # replaced
     assert emu.wait_for_webhooks(5)
-    assert inbox.event_types() == [wire.EVENT_CONNECTED]  # expiring sends none
+    assert receiver.event_types() == [wire.EVENT_CONNECTED]  # expiring sends none
 
 
 def test_a_grant_revoked_at_the_provider_needs_reauthorization(
-    http: requests.Session, emu: Emulator, inbox: Inbox
+    http: requests.Session, emu: Emulator, receiver: Receiver
 ) -> None:
     made = emu.connect("jira", "user_1")
     revoked = emu.revoke_at_provider("jira", "user_1")
     assert revoked.revoked_at_provider and revoked.state == "connected"
     assert refused_because(me(http, emu, "jira", made.access_token)) == "revoked"
     assert emu.wait_for_webhooks(5)
-    assert inbox.event_types() == [wire.EVENT_CONNECTED]  # WorkOS doesn't know yet
+    assert receiver.event_types() == [wire.EVENT_CONNECTED]  # WorkOS doesn't know yet
 
     answer = token(http, emu, "jira").json()
     assert answer == {"active": False, "error": "needs_reauthorization"}
@@ -140,7 +119,7 @@ def test_a_grant_revoked_at_the_provider_needs_reauthorization(
     assert connection is not None and connection.state == "needs_reauthorization"
     assert token(http, emu, "jira").json()["error"] == "needs_reauthorization"
     assert emu.wait_for_webhooks(5)
-    events = inbox.events()
+    events = receiver.events()
     assert [e["event"] for e in events] == [
         wire.EVENT_CONNECTED,
         wire.EVENT_REAUTHORIZATION_NEEDED,  # once, on the call that found out

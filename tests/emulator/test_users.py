@@ -6,7 +6,6 @@ A real emulator on loopback; every answer is read as JSON off the wire.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import requests
 
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.emulator.directory import Taken
-from tests.emulator.kit import call, running
+from tests.emulator.calls import call, running
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 USER_KEYS = {
@@ -39,18 +38,6 @@ EMAIL_TAKEN = {
     "code": "user_creation_error",
     "errors": [{"code": "email_not_available", "message": "This email is not available."}],
 }
-
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[Emulator]:
-    with running() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(shared: Emulator) -> Iterator[Emulator]:
-    yield shared
-    shared.reset()
 
 
 def create(http: requests.Session, emu: Emulator, **body: Any) -> requests.Response:
