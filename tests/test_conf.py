@@ -13,7 +13,6 @@ from django.test import override_settings
 
 from django_workos_pipes.conf import SETTINGS, app_settings
 from django_workos_pipes.exceptions import PipesConfigurationError
-from django_workos_pipes.masking import mask, mask_id
 
 
 def test_override_settings_is_seen_immediately() -> None:
@@ -62,25 +61,6 @@ def test_importing_the_package_reads_no_settings(monkeypatch: pytest.MonkeyPatch
             "django_workos_pipes.checks",
         ):
             importlib.import_module(module)
-
-
-@pytest.mark.parametrize(
-    ("value", "masked"),
-    [
-        ("ya29.a0AfH6SMBxyz-secret", "ya29\u2026"),
-        ("sk_test_abcdefghij", "sk_t\u2026"),
-        ("short", "\u2026"),
-        ("", "\u2026"),
-        (None, "\u2026"),
-    ],
-)
-def test_mask(value: str | None, masked: str) -> None:
-    assert mask(value) == masked
-
-
-def test_mask_id_keeps_the_prefix_only() -> None:
-    assert mask_id("user_01HXYZABCDEFG") == "user_01HX\u2026"
-    assert mask_id(None) == "-"
 
 
 def test_every_declared_setting_is_documented_in_the_readme() -> None:
