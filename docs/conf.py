@@ -46,6 +46,7 @@ extensions = [
     "sphinx.ext.graphviz",
     "sphinx.ext.viewcode",
     "pipes_docs",
+    "sequence",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
