@@ -101,7 +101,7 @@ def to_dot(text: str) -> str:
     ]
     for column, (name, x) in enumerate(zip(names, xs, strict=True)):
         lines.append(
-            f"h{column} [shape=box, style=\"rounded,filled\", fillcolor=\"#eef2f7\", "
+            f'h{column} [shape=box, style="rounded,filled", fillcolor="#eef2f7", '
             f'color="#5b6b82", width=1.3, height=0.32, label={quote(name)}, '
             f'pos="{x:.2f},0!"];'
         )
@@ -114,7 +114,7 @@ def to_dot(text: str) -> str:
             middle = (positions[0] + positions[-1]) / 2
             width = max(len(step.text) * CHAR + 0.3, positions[-1] - positions[0] + 0.6)
             lines.append(
-                f"n{row} [shape=note, style=filled, fillcolor=\"#fff8dc\", color=\"#c9b458\", "
+                f'n{row} [shape=note, style=filled, fillcolor="#fff8dc", color="#c9b458", '
                 f"width={width:.2f}, height=0.28, label={quote(step.text)}, "
                 f'pos="{middle:.2f},{y:.2f}!"];'
             )
