@@ -69,7 +69,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(timedelta|datetime|NamedTuple|TracebackType|PathLike|Path)"),
     (r"py:.*", r"(Client|RequestFactory|Literal|Protocol|StrOrPromise|os\.PathLike)"),
     # The emulator's own internals, which its public methods return or take.
-    (r"py:.*", r"django_workos_pipes\.emulator\.(state|web|providers|calls|webhooks)\..*"),
+    (r"py:.*", r"(django_workos_pipes\.emulator\.)?[a-z_]+\.(?!Emulator$)[A-Za-z_.]+"),
     (r"py:.*", r"(.*\.)?(_[A-Za-z_]+|T|D|R|P)"),  # private names and type variables
 ]
 
