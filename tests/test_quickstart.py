@@ -4,13 +4,6 @@ holds no placeholder, and the template snippet renders as it says
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-from django.contrib.auth.models import AnonymousUser, User
-from django.template import Context, Template
-from django.test import RequestFactory
-
 from tests.readme import code_blocks, section, snippets
 
 
@@ -33,27 +26,3 @@ def test_the_quick_start_chooses_a_resolver_and_a_login_page() -> None:
     assert "django_workos_pipes.identity.linked_user_id" in settings_py
     assert 'LOGIN_URL = "/admin/login/"' in settings_py
     assert "env = environ.Env()" in settings_py
-
-
-@pytest.mark.django_db
-def test_the_template_snippet_offers_no_connect_link_to_logged_out_visitors(
-    rf: RequestFactory, settings: Any, pipes_fake: Any
-) -> None:
-    (snippet,) = code_blocks(section("Template tags"), "django")
-    template = Template(snippet)
-
-    def render(user: Any) -> str:
-        request = rf.get("/")
-        request.user = user
-        return template.render(Context({"request": request})).strip()
-
-    logged_out = render(AnonymousUser())
-    assert logged_out == "Log in to connect Salesforce"
-    settings.WORKOS_PIPES = {
-        **settings.WORKOS_PIPES,
-        "USER_ID_RESOLVER": "tests.views.workos_user_id",
-    }
-    ann = User.objects.create_user("ann")
-    assert ">Connect Salesforce</a>" in render(ann)
-    pipes_fake.connect("salesforce", "user_ann", scopes=["api"])
-    assert render(ann).startswith("Salesforce: connected (api, until ")

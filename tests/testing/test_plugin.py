@@ -345,11 +345,10 @@ def test_flipping_works_on_a_shared_redis_cache(redis_cache: str) -> None:
     assert caches["default"].get_many([keys.token, keys.user_marker]) == {}
 
 
-def test_readme_shows_the_example_test_file_as_it_is() -> None:
-    """The README's example is this suite's tests/testing/test_plugin_example.py, verbatim."""
-    readme = (ROOT / "README.md").read_text()
-    example = (ROOT / "tests" / "testing" / "test_plugin_example.py").read_text()
-    assert f"```python\n{example}```" in readme
+def test_the_docs_show_the_example_test_file_as_it_is() -> None:
+    """The testing guide's example is this suite's tests/testing/test_plugin_example.py."""
+    page = (ROOT / "docs" / "howto" / "testing.md").read_text()
+    assert "```{literalinclude} ../../tests/testing/test_plugin_example.py\n```" in page
 
 
 # The plugin in a project that has no Django settings at all ---------------------------
