@@ -33,7 +33,7 @@ from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import signals
-from .caching.entries import Entry, valid_entry
+from .caching.entries import Entry, pack, valid_entry
 from .caching.keys import CacheKeys, organization_marker
 from .conf import app_settings
 from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired, PipesUnavailable
@@ -394,10 +394,10 @@ class PipesService:
         fresh_until, lifetime = self._lifetimes(result, now)
         if lifetime <= 0:
             return
-        entry = Entry(fetched_at, fresh_until, result)
-        self._cache_call(
-            lambda: self.cache.set(keys.token, entry.encode(), math.ceil(lifetime)), None
-        )
+        # Sealed outside the cache call: a bad ENCRYPTION_KEYS must raise, not read as
+        # "cache down".
+        value = pack(keys.token, Entry(fetched_at, fresh_until, result))
+        self._cache_call(lambda: self.cache.set(keys.token, value, math.ceil(lifetime)), None)
 
     def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.

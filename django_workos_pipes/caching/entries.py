@@ -1,7 +1,9 @@
 """Cached answers: what a cache entry holds, and how it is written compactly.
 
 An entry records when its fetch started (so an invalidation written after that start
-makes it invalid), until when it is fresh, and the WorkOS answer itself.
+makes it invalid), until when it is fresh, and the WorkOS answer itself. It reaches the
+cache through :func:`pack` and :func:`unpack`, which encrypt it when ``ENCRYPTION_KEYS``
+is set (:mod:`.crypto`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..results import AccessToken, TokenResult
+from . import crypto
 from .keys import CacheKeys
 
 
@@ -72,11 +75,27 @@ def _decode(value: tuple[Any, ...]) -> Entry:
 def valid_entry(found: Mapping[str, Any], keys: CacheKeys) -> Entry | None:
     """The entry among ``found`` (one ``get_many``), unless an invalidation marker was
     written after its fetch started."""
-    entry = Entry.decode(found.get(keys.token))
+    entry = unpack(keys.token, found.get(keys.token))
     if entry is None:
         return None
     invalidated = max(_as_float(found.get(keys.user_marker)), _as_float(found.get(keys.org_marker)))
     return entry if entry.fetched_at > invalidated else None
+
+
+# The one road between entries and the cache: every cached value that holds a secret is
+# written through pack() (or crypto.seal) and read through unpack() (or crypto.unseal).
+
+
+def pack(key: str, entry: Entry) -> Any:
+    """What the cache stores under ``key``: the entry's tuple, encrypted and bound to
+    ``key`` when ``ENCRYPTION_KEYS`` is set."""
+    return crypto.seal(key, entry.encode())
+
+
+def unpack(key: str, stored: Any) -> Entry | None:
+    """The entry stored under ``key``; None for a miss, or anything that can't be read
+    (not written by this version, or sealed under another key or with no listed key)."""
+    return Entry.decode(crypto.unseal(key, stored))
 
 
 def _as_float(value: Any) -> float:
