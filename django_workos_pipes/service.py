@@ -48,7 +48,7 @@ from django.core.cache import BaseCache, caches
 
 from . import signals, wire
 from .caching.backends import install_hint
-from .caching.entries import FAILURE_TTL, Entry, Failure, R, valid_entry
+from .caching.entries import FAILURE_TTL, Entry, Failure, R, pack, valid_entry
 from .caching.keys import (
     CREDENTIALS,
     TOKEN,
@@ -973,10 +973,10 @@ class PipesService:
         fresh_until, lifetime = self._lifetimes(result, now)
         if lifetime <= 0:
             return
-        entry = Entry(fetched_at, fresh_until, result)
-        self._cache_call(
-            lambda: self.cache.set(keys.token, entry.encode(), math.ceil(lifetime)), None
-        )
+        # Sealed outside the cache call: a bad ENCRYPTION_KEYS must raise, not read as
+        # "cache down".
+        value = pack(keys.token, Entry(fetched_at, fresh_until, result))
+        self._cache_call(lambda: self.cache.set(keys.token, value, math.ceil(lifetime)), None)
 
     def _store_listing(
         self, keys: ListingKeys, connections: tuple[Connection, ...], fetched_at: float

@@ -3,9 +3,10 @@ out, the leak guard, WorkOS outages, and the figures the tests report.
 
 The leak guard is the secrets check of the fault suite: it captures every log record of
 the test process at DEBUG (the package's loggers, ``django.request``, the emulator's,
-urllib3's...), and collects the response bodies and server-process logs a test feeds
-it; at the end it asserts that the API key, the webhook secret and every access token
-the emulator handed out appear in none of them.
+urllib3's...), and collects the response bodies, server-process logs and raw cache
+contents (every key and value of a Redis server, read as ``redis-cli`` would) a test
+feeds it; at the end it asserts that the API key, the webhook secret and every access
+token the emulator handed out appear in none of them.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class LeakGuard:
         self.records: list[str] = []
         self.bodies: list[str] = []
         self.server_logs: dict[str, str] = {}
+        self.raw_caches: dict[str, str] = {}
 
     # What must stay secret.
 
@@ -149,6 +151,19 @@ class LeakGuard:
         with self._lock:
             self.server_logs[name] = text
 
+    def raw_cache(self, name: str, url: str, pattern: str = "*") -> int:
+        """Read every key matching ``pattern`` and its value straight from the Redis
+        server at ``url`` (``SCAN`` and ``GET``, as ``redis-cli --scan`` would); returns
+        how many keys were read."""
+        import redis
+
+        client = redis.Redis.from_url(url)
+        dump = [(key, client.get(key) or b"") for key in client.scan_iter(pattern, count=1000)]
+        text = b"\n".join(key + b" " + value for key, value in dump)
+        with self._lock:
+            self.raw_caches[name] = text.decode("utf-8", "replace")
+        return len(dump)
+
     @contextlib.contextmanager
     def capturing(self) -> Iterator[LeakGuard]:
         """Capture every log record of this process at DEBUG while inside."""
@@ -174,6 +189,7 @@ class LeakGuard:
                 "log records": "\n".join(self.records),
                 "response bodies": "\n".join(self.bodies),
                 **{f"log of {name}": text for name, text in self.server_logs.items()},
+                **{f"raw cache {name}": text for name, text in self.raw_caches.items()},
             }
         return [
             f"{label} in {place}"
@@ -193,6 +209,7 @@ class LeakGuard:
                 "log_records": len(self.records),
                 "bodies": len(self.bodies),
                 "server_log_bytes": sum(len(text) for text in self.server_logs.values()),
+                "raw_cache_bytes": sum(len(text) for text in self.raw_caches.values()),
                 "secrets": len(self._watched) + len(self.tokens()),
             }
 

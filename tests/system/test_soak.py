@@ -12,7 +12,8 @@ Held: no 5xx and no failed request; every 200 carries a token of that very
 connection; every forged request is refused (400) and invalidates nothing; every
 duplicate is acknowledged without being handled twice; and after the last webhook no
 process serves a token for a connection the emulator reports disconnected, nor an old
-token for one it reconnected. Nothing secret in any log record, body or server log.
+token for one it reconnected. Nothing secret in any log record, body or server log, nor
+in the raw Redis (the tokens are cached encrypted).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from django_workos_pipes.caching.crypto import generate_key
 from django_workos_pipes.signatures import HEADER
 from django_workos_pipes.testing import sign_webhook, webhook_event
 from tests.servers import free_port
@@ -224,6 +226,7 @@ def test_soak_two_processes_webhook_storm(
         "DWP_TIMEOUT": "2",
         "DWP_MAX_RETRIES": "1",
         "NO_PROXY": "127.0.0.1,localhost",
+        "DWP_ENCRYPTION_KEYS": generate_key(),
     }
     started = time.monotonic()
     with running_servers(
@@ -273,6 +276,7 @@ def test_soak_two_processes_webhook_storm(
             for name, server in zip("AB", servers, strict=True):
                 leak_guard.server_log(f"server {name}", server.log())
     duration = time.monotonic() - started
+    raw_cache_keys = leak_guard.raw_cache("soak Redis", private_redis.url)
     logs = "\n".join(leak_guard.server_logs.values())
     handled = invalidated_ids(logs)
 
@@ -286,6 +290,7 @@ def test_soak_two_processes_webhook_storm(
     assert {answer for _, _, answer in storm.duplicates} == {b"already handled"}
     assert [status for _, status, _ in storm.forged] == [400] * len(storm.forged)
     assert not stale, stale
+    assert raw_cache_keys >= len(keys), "the raw cache holds every connection's entry"
     genuine = {delivery.event["id"] for delivery in deliveries}
     assert set(handled) == genuine and set(handled.values()) == {1}, "each event handled once"
     assert not set(storm.forged_ids) & set(handled), "a forged event invalidated a token"
@@ -319,6 +324,7 @@ def test_soak_two_processes_webhook_storm(
         storm_seconds=round(storm.seconds, 2),
         load_seconds=round(load_seconds, 2),
         requests_per_second=round(REQUESTS / load_seconds),
+        raw_cache_keys=raw_cache_keys,
         duration_s=round(duration, 2),
         leak_guard=leak_guard.summary(),
     )

@@ -16,10 +16,13 @@ def pipes_settings(
     max_retries: int = 2,
     backoff_max: float = 0.1,
     token_ttl: float = 3600,
+    encryption_keys: str = "",
 ) -> dict[str, Any]:
     """``WORKOS_PIPES`` for the site: short timeouts, no backoff but ``Retry-After``
-    (capped at ``backoff_max``), and the user taken from ``?user=``."""
+    (capped at ``backoff_max``), the user taken from ``?user=``, and tokens encrypted in
+    the cache when ``encryption_keys`` (comma-separated) are given."""
     return {
+        "ENCRYPTION_KEYS": encryption_keys,
         "API_KEY": api_key,
         "BASE_URL": base_url,
         "WEBHOOK_SECRET": webhook_secret,
