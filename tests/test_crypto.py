@@ -82,6 +82,7 @@ def test_keys_in_standard_base64_or_without_padding_are_accepted() -> None:
 @pytest.mark.parametrize(
     "value",
     ["", "not a key", KEY_A[:-4], KEY_A + "AAAA", KEY_A[:-2] + "!=", b"x" * 44, 32, None],
+    ids=["empty", "words", "short", "long", "not-base64", "bytes", "int", "none"],
 )
 def test_anything_but_a_32_byte_key_is_refused(value: Any) -> None:
     assert crypto.decode_key(value) is None
