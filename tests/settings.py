@@ -63,3 +63,6 @@ WORKOS_PIPES = {
     "BACKOFF_FACTOR": 0,
     "TIMEOUT": 2,
 }
+
+# A deliberately weak, fast hasher: tests create users, and real ones cost ~0.3 s each.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
