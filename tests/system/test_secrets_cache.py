@@ -27,7 +27,7 @@ def serve_from_redis(guard: LeakGuard, redis_url: str, prefix: str, keys: str) -
         for user in USERS:
             emulator.connect("salesforce", user)
         settings = pipes_settings(base_url=emulator.url, api_key=API_KEY, encryption_keys=keys)
-        with override_settings(ROOT_URLCONF="tests.faultsite.urls", WORKOS_PIPES=settings):
+        with override_settings(ROOT_URLCONF="tests.system.faultsite.urls", WORKOS_PIPES=settings):
             for user in USERS * 2:
                 response = Client().get("/salesforce/", {"user": user})
                 assert response.status_code == 200
