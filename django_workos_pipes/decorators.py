@@ -271,6 +271,8 @@ def recover(request: HttpRequest, view: Callable[..., Any], *args: Any, **kwargs
         if refusal is None:
             raise
         return refuse(request, refusal)
+    except PipesUnavailable as exc:  # WorkOS down while the view renewed a token
+        return unavailable(request, None, exc)
 
 
 async def arecover(request: HttpRequest, running: Awaitable[Any]) -> Any:
@@ -282,6 +284,8 @@ async def arecover(request: HttpRequest, running: Awaitable[Any]) -> Any:
         if refusal is None:
             raise
         return await sync_to_async(refuse)(request, refusal)
+    except PipesUnavailable as exc:
+        return await sync_to_async(unavailable)(request, None, exc)
 
 
 def decide(

@@ -26,7 +26,7 @@ from django_workos_pipes.redirects import connect_url, reauthorize_url
 from django_workos_pipes.signals import reauthorization_required
 from tests.builders import inactive_answer, token_answer
 from tests.provider import API, Provider
-from tests.stubs import WorkOSTokens
+from tests.stubs import WorkOSTokens, token_url
 
 pytestmark = [
     pytest.mark.django_db,
@@ -148,6 +148,30 @@ def test_the_async_view_recovers_too(
     Provider(workos_stub, FRESH)
     for url in ("/async-accounts/", "/async-mixin/"):
         assert aget(ann_async, url).json() == {"provider_said": {"token": FRESH}}
+
+
+@pytest.mark.usefixtures("ann")
+@pytest.mark.parametrize("url", ["/accounts/", "/mixin/"])
+def test_workos_down_while_the_view_renews_a_token_is_the_503_page(
+    client: Client, workos_stub: responses.RequestsMock, settings: Any, url: str
+) -> None:
+    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "MAX_RETRIES": 0}
+    workos_stub.post(token_url("salesforce"), json=token_answer(DEAD))
+    workos_stub.post(token_url("salesforce"), status=503)
+    Provider(workos_stub)
+    response = client.get(url)
+    assert response.status_code == 503
+    assert "workos_pipes/unavailable.html" in [t.name for t in response.templates]
+
+
+def test_workos_down_while_an_async_view_renews_a_token_is_a_503(
+    ann_async: AsyncClient, workos_stub: responses.RequestsMock, settings: Any
+) -> None:
+    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "MAX_RETRIES": 0}
+    workos_stub.post(token_url("salesforce"), json=token_answer(DEAD))
+    workos_stub.post(token_url("salesforce"), status=503)
+    Provider(workos_stub)
+    assert aget(ann_async, "/async-accounts/").status_code == 503
 
 
 # The grant is gone: the user is sent to reauthorize.
