@@ -32,7 +32,7 @@ def scenario(script: str, *args: str) -> dict[str, Any]:
         check=True,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,  # a cap for a hung scenario; a busy machine takes minutes
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -135,7 +135,13 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, 
     ]
 
 
-def markdown(rows: list[tuple[str, ...]], about: str, command: str, seconds: float) -> str:
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def markdown(
+    rows: list[tuple[str, ...]], about: str, command: str, seconds: float, load: tuple[float, float]
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -145,6 +151,8 @@ def markdown(rows: list[tuple[str, ...]], about: str, command: str, seconds: flo
         f"- Command: `{command}`",
         f"- Machine: {about}",
         f"- Date: {datetime.date.today().isoformat()}; the whole run took {seconds:.0f} s.",
+        f"- Load: the 1-minute load average was {load[0]:.1f} at the start and {load[1]:.1f} "
+        f"at the end, on {os.cpu_count()} cores; above that, other processes shared them.",
         "",
         "| figure | how | measured | target | |",
         "|---|---|---|---|---|",
@@ -182,6 +190,7 @@ def main() -> None:
     requests = "600" if args.quick else "3000"
     events = "1000" if args.quick else "5000"
     started = time.perf_counter()
+    load_at_start = load_average()
     results = {
         "locmem": scenario("views.py", "--cache", "locmem", "--requests", requests, "--naive"),
         "redis": scenario("views.py", "--cache", "redis", "--requests", requests),
@@ -204,7 +213,7 @@ def main() -> None:
     print(f"({seconds:.0f} s)")
     if args.write:
         command = "python benchmarks/run.py" + (f" --write {args.write}" if args.write else "")
-        text = markdown(rows, machine(), command, seconds)
+        text = markdown(rows, machine(), command, seconds, (load_at_start, load_average()))
         (ROOT / args.write).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / args.write).write_text(text)
 

@@ -74,7 +74,7 @@ def encryption() -> Any:
     )
 
 
-def service_hits(user_id: str, rounds: int, hits: int = 5000) -> dict[str, float]:
+def service_hits(user_id: str, rounds: int, hits: int = 2000) -> dict[str, float]:
     """Microseconds per cache hit of ``pipes.get_access_token`` itself, without and with
     encryption, best of alternating rounds: the cost of decryption without the noise of
     a whole request around it."""
