@@ -19,4 +19,5 @@ urlpatterns = [
     path("team/salesforce/", views.team_salesforce, name="team_salesforce"),
     path("crm-and-chat/", views.crm_and_chat, name="crm_and_chat"),
     path("jira/", views.JiraIssues.as_view(), name="jira"),
+    path("zendesk/", views.zendesk, name="zendesk"),
 ]

@@ -5,6 +5,8 @@
 - ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope;
 - ``connected_apps``: the user's connections from ``{% pipe_connections %}``, with
   Connect / Reconnect / Disconnect (a POST to the app's ``workos_pipes:disconnect``);
+- ``zendesk``: an API-key provider, with ``@require_pipe("zendesk", credentials=True)``:
+  the credential (masked) and the ``config`` its installation declared (a subdomain);
 - ``team_salesforce``: the organization's shared Salesforce connection, with
   ``@require_pipe("salesforce", owner="organization")``: Acme's administrator connects
   it once (the app's connect view with ``?owner=organization``), every member uses it.
@@ -94,6 +96,26 @@ def team_salesforce(request: PipesHttpRequest) -> HttpResponse:
             '    token = request.pipes["salesforce"]   # the same for every member\n'
             '    session = request.pipes.session("salesforce")',
             "tokens": _tokens(request, called),
+        },
+    )
+
+
+@require_pipe("zendesk", credentials=True)
+def zendesk(request: PipesHttpRequest) -> HttpResponse:
+    """An API-key provider: the view gets the credential, config included. Only its
+    masked form reaches the page."""
+    credential = request.pipes["zendesk"]
+    return render(
+        request,
+        "demo/credential_page.html",
+        {
+            "title": "Zendesk tickets",
+            "kind": "An API-key provider with @require_pipe(credentials=True)",
+            "code": '@require_pipe("zendesk", credentials=True)\ndef zendesk(request):\n'
+            '    credential = request.pipes["zendesk"]   # .auth_method, .value, .config\n'
+            '    subdomain = credential.config["subdomain"]',
+            "credential": credential,
+            "config": sorted(getattr(credential, "config", {}).items()),
         },
     )
 
