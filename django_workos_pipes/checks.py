@@ -19,7 +19,15 @@ PROCESS_LOCAL_BACKENDS = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
-NON_NEGATIVE = ("EXPIRY_LEEWAY", "TOKEN_TTL", "INACTIVE_TTL", "MAX_RETRIES", "BACKOFF_MAX")
+NON_NEGATIVE = (
+    "EXPIRY_LEEWAY",
+    "TOKEN_TTL",
+    "INACTIVE_TTL",
+    "MAX_RETRIES",
+    "BACKOFF_MAX",
+    "WORKOS_BREAKER_SECONDS",
+    "CACHE_BREAKER_SECONDS",
+)
 POSITIVE = ("TIMEOUT", "WEBHOOK_TOLERANCE")
 
 

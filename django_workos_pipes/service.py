@@ -6,12 +6,15 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   ``expires_at``, its ``TOKEN_TTL`` passes, or it is invalidated;
 - single flight: on a miss, the caller that wins ``cache.add`` of a lock calls WorkOS,
   the others poll the cache for its answer (or its failure) instead of calling too;
-- invalidation writes a timestamp, not just a delete, so an answer fetched before an
-  invalidation can't be written back over it by a slow request still in flight; a read
-  fetches the entry and both timestamps in one ``get_many``, one round trip;
+- invalidation replaces a generation (:mod:`.caching.generations`), with no clock
+  involved: an entry is served only under the generations read before its fetch, so an
+  answer fetched before an invalidation is never served after it, whichever host's
+  clock is ahead. A read fetches the entry, both generations and the shared WorkOS
+  breaker in one ``get_many``: one round trip;
 - the cache is an optimisation, never a dependency: when it raises, the service logs a
-  warning and asks WorkOS directly;
-- when WorkOS is unavailable, a cached token that has not yet expired is served.
+  warning, asks WorkOS directly, and skips the cache for ``CACHE_BREAKER_SECONDS``;
+- when WorkOS is unavailable, a cached token that has not yet expired is served, and for
+  ``WORKOS_BREAKER_SECONDS`` every lookup that needs WorkOS fails fast the same way.
 """
 
 from __future__ import annotations
@@ -24,29 +27,41 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
-from .caching.entries import Entry, valid_entry
-from .caching.keys import CacheKeys, organization_marker
+from .breaker import CircuitBreaker
+from .caching.entries import Entry, Generations, current_generations, valid_entry
+from .caching.generations import GENERATION_TTL, generation, new_generation
+from .caching.keys import WORKOS_DOWN, CacheKeys, generation_key
 from .conf import app_settings
-from .exceptions import PipesUnavailable
+from .exceptions import PipesAPIError, PipesUnavailable
 from .masking import mask_id
 from .results import TokenResult
 from .workos.protocol import WorkOSClient
 
 logger = logging.getLogger(__name__)
 
-# Invalidation markers must outlive every entry written before them; entries are
-# therefore never kept longer than this.
+# How long an entry may be kept for stale-if-error (a token without an expiry too).
 MAX_ENTRY_LIFETIME = 86400.0
 POLL_START, POLL_MAX = 0.01, 0.1
 CACHE_WARNING_INTERVAL = 30.0
 
 T = TypeVar("T")
 D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One token lookup: whose, and how many retries WorkOS gets (None: the setting)."""
+
+    provider: str
+    user_id: str
+    organization_id: str | None
+    max_retries: int | None = None
 
 
 class PipesService:
@@ -83,6 +98,10 @@ class PipesService:
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
         self._cache: tuple[int, str, BaseCache] | None = None
+        self.cache_breaker = CircuitBreaker()
+        """Open while this process skips the cache after an error."""
+        self.workos_breaker = CircuitBreaker()
+        """Open while this process fails fast after WorkOS failed."""
 
     def __repr__(self) -> str:
         return f"PipesService(cache_alias={self.cache_alias!r})"
@@ -95,17 +114,24 @@ class PipesService:
 
     @property
     def cache(self) -> BaseCache:
-        """The cache backend, looked up once until Django settings change."""
+        """The cache backend, looked up once until Django settings change (the breakers
+        then start closed: they were about the old configuration)."""
         memo = self._cache
         if memo is None or memo[0] != app_settings.generation or memo[1] != self.cache_alias:
             alias = self.cache_alias
             memo = self._cache = (app_settings.generation, alias, caches[alias])
+            self.reset_breakers()
         return memo[2]
 
     @property
     def client(self) -> WorkOSClient:
         """The WorkOS client: the one given to the constructor or :meth:`use_client` (a
         test double, say), or the HTTP client built from the current settings."""
+        return self._workos(None)
+
+    def _workos(self, max_retries: int | None) -> WorkOSClient:
+        """The client, with ``max_retries`` instead of the setting when one is given
+        (only the HTTP client has retries)."""
         if self._client is not None:
             return self._client
         from .workos.client import PipesClient
@@ -114,7 +140,7 @@ class PipesService:
             api_key=self._api_key or app_settings.API_KEY,
             base_url=(self._base_url or app_settings.BASE_URL).rstrip("/"),
             timeout=_pick(self._timeout, app_settings.TIMEOUT),
-            max_retries=_pick(self._max_retries, app_settings.MAX_RETRIES),
+            max_retries=_pick(max_retries, _pick(self._max_retries, app_settings.MAX_RETRIES)),
             backoff_factor=app_settings.BACKOFF_FACTOR,
             backoff_max=app_settings.BACKOFF_MAX,
         )
@@ -127,35 +153,52 @@ class PipesService:
     def use_client(self, client: WorkOSClient) -> Iterator[WorkOSClient]:
         """Ask ``client`` instead of WorkOS inside the block: the seam for test doubles
         (the pytest plugin's ``pipes_fake`` uses it). The previous client comes back on
-        the way out."""
+        the way out; the circuit breakers start closed on the way in and out."""
         previous, self._client = self._client, client
+        self.reset_breakers()
         try:
             yield client
         finally:
             self._client = previous
+            self.reset_breakers()
+
+    def reset_breakers(self) -> None:
+        """Close both circuit breakers of this process (tests; after fixing an outage)."""
+        self.cache_breaker.reset()
+        self.workos_breaker.reset()
 
     # Public API.
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        max_retries: int | None = None,
     ) -> TokenResult:
         """The token for this user's connection, from the cache when it is still fresh.
 
-        Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
-        usable is cached.
+        ``max_retries`` overrides the ``MAX_RETRIES`` setting for the WorkOS call, if one
+        is needed: the template tags pass 0, so a page never waits through retries.
+        Raises :class:`PipesUnavailable` only when WorkOS can't answer (or failed moments
+        ago) and nothing usable is cached.
         """
+        ask = _Ask(provider, user_id, organization_id, max_retries)
         keys = CacheKeys.build(provider, user_id, organization_id)
         found = self._lookup(keys)
         if found is None:
             # The cache is down: ask WorkOS directly. Taking the lock and storing the
             # answer would each wait for the cache's timeout again, for nothing.
-            return self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            return self._call_workos(ask)
         entry = valid_entry(found, keys)
+        workos_down = WORKOS_DOWN in found
+        # ``found`` holds the cached tuple, token included, unmasked: no frame that an
+        # error page could print may keep it.
+        del found
         if entry is not None and time.time() < entry.fresh_until:
             return entry.result
-        return self._refresh(provider, user_id, organization_id, keys, entry)
+        return self._refresh(ask, keys, entry, workos_down)
 
     def invalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -164,8 +207,7 @@ class PipesService:
 
         Returns False when the cache could not be written: nothing was forgotten.
         """
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        return self._mark_invalidated(keys.user_marker)
+        return self._new_generation(generation_key(provider, user_id, organization_id))
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
@@ -174,7 +216,7 @@ class PipesService:
         entry under that organization is stale from now on. Returns False when the cache
         could not be written.
         """
-        return self._mark_invalidated(organization_marker(provider, organization_id))
+        return self._new_generation(generation_key(provider, None, organization_id))
 
     def authorize_url(
         self,
@@ -193,12 +235,14 @@ class PipesService:
         account_id = (
             self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
         )
-        url = self.client.authorize_url(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            return_to=return_to,
-            connected_account_id=account_id,
+        url = self._guarded(
+            lambda: self.client.authorize_url(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                return_to=return_to,
+                connected_account_id=account_id,
+            )
         )
         self.invalidate(provider, user_id=user_id, organization_id=organization_id)
         return url
@@ -207,8 +251,10 @@ class PipesService:
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> Mapping[str, Any] | None:
         """WorkOS's connected account object for this connection, or None if none exists."""
-        return self.client.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
+        return self._guarded(
+            lambda: self.client.get_connected_account(
+                provider, user_id=user_id, organization_id=organization_id
+            )
         )
 
     def _connected_account_id(
@@ -222,11 +268,16 @@ class PipesService:
         return account_id if isinstance(account_id, str) and account_id else None
 
     async def aget_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        max_retries: int | None = None,
     ) -> TokenResult:
         """``get_access_token`` run in a worker thread, so the event loop never blocks."""
         return await sync_to_async(self.get_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=organization_id, max_retries=max_retries
         )
 
     async def ainvalidate(
@@ -244,24 +295,16 @@ class PipesService:
     # Cache reads and writes.
 
     def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
-        """The entry and both invalidation markers in one round trip; None: cache down."""
-        return self._cache_call(
-            lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
-        )
+        """The entry, both generations and the WorkOS breaker in one round trip; None
+        when the cache is down (or skipped by its breaker)."""
+        return self._cache_call(lambda cache: cache.get_many(keys.lookup), None)
 
-    def _read(self, keys: CacheKeys) -> Entry | None:
-        """The entry, unless it is missing or older than an invalidation."""
-        return valid_entry(self._lookup(keys) or {}, keys)
-
-    def _store(self, keys: CacheKeys, result: TokenResult, fetched_at: float) -> None:
-        now = time.time()
-        fresh_until, lifetime = self._lifetimes(result, now)
+    def _store(self, keys: CacheKeys, result: TokenResult, generations: Generations) -> None:
+        fresh_until, lifetime = self._lifetimes(result, time.time())
         if lifetime <= 0:
             return
-        entry = Entry(fetched_at, fresh_until, result)
-        self._cache_call(
-            lambda: self.cache.set(keys.token, entry.encode(), math.ceil(lifetime)), None
-        )
+        value = Entry(generations, fresh_until, result).encode()
+        self._cache_call(lambda cache: cache.set(keys.token, value, math.ceil(lifetime)), None)
 
     def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
@@ -282,73 +325,98 @@ class PipesService:
         fresh = min(max(remaining - leeway, remaining / 2), ttl)
         return now + fresh, min(remaining, MAX_ENTRY_LIFETIME)
 
-    def _mark_invalidated(self, marker: str) -> bool:
-        """One write: the marker alone makes every older entry invalid (entries written
-        before it are left to expire), so an invalidation costs one round trip.
-        False when the cache could not be written."""
-        ttl = max(_pick(self._token_ttl, app_settings.TOKEN_TTL), MAX_ENTRY_LIFETIME)
+    def _new_generation(self, key: str) -> bool:
+        """Invalidate: one write of a new random generation, which makes every entry
+        fetched under the old one invalid (they are left to expire). False when the
+        cache could not be written."""
 
-        def write() -> bool:
-            self.cache.set(marker, time.time(), math.ceil(ttl))
+        def write(cache: BaseCache) -> bool:
+            cache.set(key, new_generation(), GENERATION_TTL)
             return True
 
         return self._cache_call(write, False)
 
+    def _generations(self, keys: CacheKeys, found: Mapping[str, Any]) -> Generations | None:
+        """The generations to record in an entry about to be fetched, read before the
+        fetch; a missing one is started. None when the cache can't tell."""
+        current = current_generations(found, keys)
+        if current is not None:
+            return current
+        values = []
+        for key in (keys.user_generation, keys.org_generation):
+            value = generation(found.get(key))
+            if value is None and (value := self._start(key)) is None:
+                return None
+            values.append(value)
+        return values[0], values[1]
+
+    def _start(self, key: str) -> int | None:
+        """Start a generation with ``add``, so that concurrent fetchers agree on one."""
+        value = new_generation()
+
+        def start(cache: BaseCache) -> int:
+            if cache.add(key, value, GENERATION_TTL):
+                return value
+            current = generation(cache.get(key))
+            if current is None:  # not a generation: replace it (older entries just miss)
+                cache.set(key, value, GENERATION_TTL)
+                return value
+            return current
+
+        return self._cache_call(start, None)
+
     # Single flight.
 
     def _refresh(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        stale: Entry | None,
+        self, ask: _Ask, keys: CacheKeys, stale: Entry | None, workos_down: bool
     ) -> TokenResult:
+        if workos_down or self.workos_breaker.is_open():
+            return self._stale_or_raise(stale, _circuit_open(), ask)
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         while True:
             acquired = self._cache_call(
-                lambda: self.cache.add(keys.lock, owner, math.ceil(self.lock_timeout)), True
+                lambda cache: cache.add(keys.lock, owner, math.ceil(self.lock_timeout)), True
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(provider, user_id, keys, started, deadline, stale)
+            peer = self._wait_for_peer(ask, keys, started, deadline, stale)
             if peer is not None:
                 return peer
         try:
-            if acquired:
-                entry = self._read(keys)
+            found = self._cache_call(lambda cache: cache.get_many(keys.lookup), None)
+            generations = None
+            if found is not None:
+                entry = valid_entry(found, keys)
                 if entry is not None and time.time() < entry.fresh_until:
                     return entry.result
-            return self._fetch(provider, user_id, organization_id, keys, started, stale)
+                if WORKOS_DOWN in found:
+                    return self._stale_or_raise(stale, _circuit_open(), ask)
+                generations = self._generations(keys, found)
+                del found  # the cached tuple, token included
+            return self._fetch(ask, keys, generations, stale)
         finally:
             if acquired:
-                self._cache_call(lambda: self.cache.delete(keys.lock), None)
+                self._cache_call(lambda cache: cache.delete(keys.lock), None)
 
     def _fetch(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        keys: CacheKeys,
-        started: float,
-        stale: Entry | None,
+        self, ask: _Ask, keys: CacheKeys, generations: Generations | None, stale: Entry | None
     ) -> TokenResult:
+        """Ask WorkOS; store the answer under ``generations`` (not at all without them:
+        nothing would tell whether an invalidation came first)."""
         try:
-            result = self.client.get_access_token(
-                provider, user_id=user_id, organization_id=organization_id
-            )
+            result = self._call_workos(ask)
         except PipesUnavailable as exc:
-            self._cache_call(lambda: self.cache.set(keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, provider, user_id)
-        self._store(keys, result, started)
+            self._cache_call(lambda cache: cache.set(keys.failure, time.time(), 5), None)
+            return self._stale_or_raise(stale, exc, ask)
+        if generations is not None:
+            self._store(keys, result, generations)
         return result
 
     def _wait_for_peer(
         self,
-        provider: str,
-        user_id: str,
+        ask: _Ask,
         keys: CacheKeys,
         started: float,
         deadline: float,
@@ -359,48 +427,91 @@ class PipesService:
         Returns its answer; raises its failure (or serves a still-valid stale token);
         returns None when the lock is gone with no answer, so the caller tries to take it.
         """
-        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
+        wanted = [*keys.lookup, keys.lock, keys.failure]
         interval = POLL_START
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            found = self._cache_call(lambda: self.cache.get_many(wanted), None)
+            found = self._cache_call(lambda cache: cache.get_many(wanted), None)
             if found is None:
                 return None
             entry = valid_entry(found, keys)
             if entry is not None and time.time() < entry.fresh_until:
                 return entry.result
             failed_at = found.get(keys.failure)
-            if isinstance(failed_at, float) and failed_at >= started:
+            if WORKOS_DOWN in found or (isinstance(failed_at, float) and failed_at >= started):
                 exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                return self._stale_or_raise(entry or stale, exc, provider, user_id)
+                return self._stale_or_raise(entry or stale, exc, ask)
             if keys.lock not in found:
                 return None
         return None
 
-    def _stale_or_raise(
-        self, stale: Entry | None, exc: PipesUnavailable, provider: str, user_id: str | None
-    ) -> TokenResult:
+    def _stale_or_raise(self, stale: Entry | None, exc: PipesUnavailable, ask: _Ask) -> TokenResult:
         if stale is not None and stale.usable_when_unavailable(time.time()):
             logger.warning(
                 "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
                 exc,
-                provider,
-                mask_id(user_id),
+                ask.provider,
+                mask_id(ask.user_id),
             )
             return stale.result
         raise exc
 
+    # WorkOS failures.
+
+    def _call_workos(self, ask: _Ask) -> TokenResult:
+        return self._guarded(
+            lambda: self._workos(ask.max_retries).get_access_token(
+                ask.provider, user_id=ask.user_id, organization_id=ask.organization_id
+            )
+        )
+
+    def _guarded(self, call: Callable[[], T]) -> T:
+        """Call WorkOS through the breaker: refused at once while it is open; a failure
+        opens it here and, through the cache, in every process."""
+        if not self.workos_breaker.allow():
+            raise _circuit_open()
+        try:
+            result = call()
+        except PipesUnavailable:
+            self._workos_failed()
+            raise
+        except PipesAPIError:  # a refusal is an answer: WorkOS is up
+            self.workos_breaker.succeeded()
+            raise
+        self.workos_breaker.succeeded()
+        return result
+
+    def _workos_failed(self) -> None:
+        seconds = app_settings.WORKOS_BREAKER_SECONDS
+        if seconds <= 0:
+            return
+        self.workos_breaker.failed(seconds)
+        self._cache_call(lambda cache: cache.set(WORKOS_DOWN, 1, math.ceil(seconds)), None)
+        logger.warning(
+            "WorkOS unavailable: lookups that need it fail fast for %s s (serving cached "
+            "tokens that have not expired), then one call tries again.",
+            seconds,
+        )
+
     # Cache failures.
 
-    def _cache_call(self, call: Callable[[], T], default: D) -> T | D:
-        """Run a cache operation; if the backend fails, warn (at most every 30 s) and
-        return ``default`` so the caller carries on without the cache."""
+    def _cache_call(self, call: Callable[[BaseCache], T], default: D) -> T | D:
+        """Run a cache operation; if the backend fails, warn (at most every 30 s), skip
+        the cache for ``CACHE_BREAKER_SECONDS`` and return ``default`` so the caller
+        carries on without it. While the breaker is open, return ``default`` at once."""
+        cache = self.cache
+        breaker = self.cache_breaker
+        if not breaker.allow():
+            return default
         try:
-            return call()
+            value = call(cache)
         except Exception as exc:  # any backend error means "no cache"
+            breaker.failed(app_settings.CACHE_BREAKER_SECONDS)
             self._warn_cache_down(exc)
             return default
+        breaker.succeeded()
+        return value
 
     def _warn_cache_down(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -413,6 +524,12 @@ class PipesService:
             self.cache_alias,
             type(exc).__name__,
         )
+
+
+def _circuit_open() -> PipesUnavailable:
+    return PipesUnavailable(
+        "WorkOS is unavailable (it failed moments ago; the circuit breaker is open)"
+    )
 
 
 def _pick(value: T | None, default: T) -> T:

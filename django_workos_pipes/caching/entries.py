@@ -1,39 +1,48 @@
 """Cached answers: what a cache entry holds, and how it is written compactly.
 
-An entry records when its fetch started (so an invalidation written after that start
-makes it invalid), until when it is fresh, and the WorkOS answer itself.
+An entry records the generations it was fetched under (see
+:mod:`~django_workos_pipes.caching.generations`), until when it is fresh, and the
+WorkOS answer itself. Anything in the cache that this version did not write, whatever
+its shape, decodes to None: a miss, never an error or a token.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from ..results import AccessToken, TokenResult
+from .generations import generation
 from .keys import CacheKeys
+
+Generations = tuple[int, int]
+"""(the connection's generation, the organization's generation)."""
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A cached answer: when its fetch started, until when it is fresh, and the result."""
+    """A cached answer: the generations it was fetched under, until when it is fresh,
+    and the result."""
 
-    fetched_at: float
+    generations: Generations
     fresh_until: float
     result: TokenResult
 
     def encode(self) -> tuple[Any, ...]:
         """A compact tuple: a few hundred bytes per token in Redis, no class paths."""
+        user_generation, org_generation = self.generations
         token = self.result.access_token
         if token is None:
-            return (self.fetched_at, self.fresh_until, self.result.error)
+            return (user_generation, org_generation, self.fresh_until, self.result.error)
         expires = token.expires_at.timestamp() if token.expires_at else None
         return (
-            self.fetched_at,
+            user_generation,
+            org_generation,
             self.fresh_until,
-            None,
             token.access_token,
             expires,
             token.scopes,
@@ -43,11 +52,11 @@ class Entry:
     @classmethod
     def decode(cls, value: Any) -> Entry | None:
         """The entry, or None for anything this version did not write."""
-        if not isinstance(value, tuple) or len(value) not in (3, 7):
+        if type(value) is not tuple or len(value) not in (4, 7):
             return None
         try:
             return _decode(value)
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, OSError):
             return None
 
     def usable_when_unavailable(self, now: float) -> bool:
@@ -61,23 +70,55 @@ class Entry:
 @functools.lru_cache(maxsize=1024)
 def _decode(value: tuple[Any, ...]) -> Entry:
     """Decode a cached tuple, memoised: a hit then costs a dictionary lookup, not the
-    construction of three objects and a datetime on every request."""
-    if len(value) == 3:
-        return Entry(value[0], value[1], TokenResult.inactive(value[2]))
-    expires = datetime.fromtimestamp(value[4], tz=timezone.utc) if value[4] else None
-    token = AccessToken(value[3], expires, tuple(value[5]), tuple(value[6]))
-    return Entry(value[0], value[1], TokenResult.connected(token))
+    construction of three objects and a datetime on every request. Raises ValueError or
+    TypeError (never cached) for a tuple of the wrong types."""
+    user_generation, org_generation = generation(value[0]), generation(value[1])
+    fresh_until = _number(value[2])
+    if user_generation is None or org_generation is None or fresh_until is None:
+        raise ValueError("not an entry")
+    generations = (user_generation, org_generation)
+    if len(value) == 4:
+        if not isinstance(value[3], str) or not value[3]:
+            raise ValueError("not an error code")
+        return Entry(generations, fresh_until, TokenResult.inactive(value[3]))
+    if not isinstance(value[3], str) or not value[3]:
+        raise ValueError("not a token")
+    expires = None if value[4] is None else _number(value[4])
+    if expires is None and value[4] is not None:
+        raise ValueError("not an expiry")
+    token = AccessToken(
+        value[3],
+        datetime.fromtimestamp(expires, tz=timezone.utc) if expires is not None else None,
+        _strings(value[5]),
+        _strings(value[6]),
+    )
+    return Entry(generations, fresh_until, TokenResult.connected(token))
+
+
+def _number(value: Any) -> float | None:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if type(value) is not tuple or not all(type(item) is str for item in value):
+        raise ValueError("not a tuple of strings")
+    return tuple(value)
+
+
+def current_generations(found: Mapping[str, Any], keys: CacheKeys) -> Generations | None:
+    """Both generations among ``found`` (one ``get_many``); None if either is missing."""
+    user_generation = generation(found.get(keys.user_generation))
+    org_generation = generation(found.get(keys.org_generation))
+    if user_generation is None or org_generation is None:
+        return None
+    return user_generation, org_generation
 
 
 def valid_entry(found: Mapping[str, Any], keys: CacheKeys) -> Entry | None:
-    """The entry among ``found`` (one ``get_many``), unless an invalidation marker was
-    written after its fetch started."""
+    """The entry among ``found``, unless a generation changed since its fetch began."""
     entry = Entry.decode(found.get(keys.token))
-    if entry is None:
+    if entry is None or entry.generations != current_generations(found, keys):
         return None
-    invalidated = max(_as_float(found.get(keys.user_marker)), _as_float(found.get(keys.org_marker)))
-    return entry if entry.fetched_at > invalidated else None
-
-
-def _as_float(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
+    return entry

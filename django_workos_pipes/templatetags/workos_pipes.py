@@ -2,9 +2,11 @@
 
 ``{% pipe_status "salesforce" as sf %}`` gives a :class:`~django_workos_pipes.status.PipeStatus`
 (never the token), read through the service's cache like any other lookup, so a page
-listing ten providers costs ten cache reads. ``{% pipe_connect_url "salesforce" %}`` and
-``{% pipe_reauthorize_url "salesforce" %}`` link to the flows with ``next`` = this page.
-All of them take the user from ``request`` in the context.
+listing ten providers costs ten cache reads. With WorkOS down it costs at most one
+``TIMEOUT``: the tag asks without retries, and the circuit breaker answers the rest.
+``{% pipe_connect_url "salesforce" %}`` and ``{% pipe_reauthorize_url "salesforce" %}``
+link to the flows with ``next`` = this page. All of them take the user from ``request``
+in the context.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def pipe_status(
     organization_id: str | _FromRequest | None = FROM_REQUEST,
 ) -> PipeStatus:
     """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable
-    and ``"anonymous"`` when there is no user to look up.
+    (asked once, without retries) and ``"anonymous"`` when there is no user to look up.
 
     By default the user and organization come from the resolvers. With ``user_id`` given
     (an admin page showing someone else's connection), ``organization_id`` is None unless
@@ -53,8 +55,10 @@ def pipe_status(
     if not user:
         return PipeStatus.anonymous(provider)
     try:
+        # No retries: a page shows "unknown" rather than wait; and after one failure
+        # the breaker answers the page's other tags at once.
         result = service.pipes.get_access_token(
-            provider, user_id=user, organization_id=organization
+            provider, user_id=user, organization_id=organization, max_retries=0
         )
     except (PipesUnavailable, PipesAPIError) as exc:
         logger.warning("pipe_status for provider=%s shows 'unknown': %s", provider, exc)

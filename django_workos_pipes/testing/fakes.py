@@ -152,7 +152,11 @@ class PipesFake:
 
     def unavailable(self, provider: str, user_id: str, organization_id: str | None = None) -> None:
         """WorkOS can't answer for this connection: every call raises
-        :class:`~django_workos_pipes.exceptions.PipesUnavailable` (the views answer 503)."""
+        :class:`~django_workos_pipes.exceptions.PipesUnavailable` (the views answer 503).
+
+        As with a real outage, the first failure opens the service's circuit breaker, so
+        other connections fail fast too (a cached token is still served) until the next
+        declaration."""
         self._declare(provider, user_id, organization_id, unavailable=True)
 
     # What happened -----------------------------------------------------------------
@@ -290,19 +294,28 @@ class PipesFake:
         provider, user_id, organization_id = key
         for service in services:
             service.invalidate(provider, user_id=user_id, organization_id=organization_id)
+            _close_breakers(service)
+
+
+def _close_breakers(service: PipesService) -> None:
+    """A declaration changes "WorkOS": what the circuit breakers learnt no longer holds."""
+    from ..caching.keys import WORKOS_DOWN
+
+    service.reset_breakers()
+    with contextlib.suppress(Exception):  # a cache that is down holds no breaker
+        service.cache.delete(WORKOS_DOWN)
 
 
 def _forget(service: PipesService, keys: Iterable[_Key]) -> None:
-    """Delete the cache entries (answers, markers, locks) of ``keys``: a clean slate."""
-    from ..caching.keys import CacheKeys
+    """Delete the cache entries (answers, generations, locks) of ``keys``: a clean slate."""
+    from ..caching.keys import WORKOS_DOWN, CacheKeys
 
-    names: list[str] = []
+    names: list[str] = [WORKOS_DOWN]
     for provider, user_id, organization_id in keys:
         cache_keys = CacheKeys.build(provider, user_id, organization_id)
-        names += [cache_keys.token, cache_keys.user_marker, cache_keys.lock, cache_keys.failure]
-    if names:
-        with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
-            service.cache.delete_many(names)
+        names += [cache_keys.token, cache_keys.user_generation, cache_keys.lock, cache_keys.failure]
+    with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
+        service.cache.delete_many(names)
 
 
 def _key(provider: str, user_id: str, organization_id: str | None) -> _Key:
