@@ -1,7 +1,8 @@
-"""Cache backends for tests: one that counts the calls made to it, one that is down.
+"""Cache backends for tests: one that counts the calls made to it, and one that can be
+taken down.
 
-Both are real ``BaseCache`` subclasses configured through ``CACHES``, so the service
-uses them exactly as it uses Redis or Memcached.
+Both are real ``BaseCache`` subclasses configured through ``CACHES``, so the service uses
+them exactly as it uses Redis or Memcached.
 """
 
 from __future__ import annotations
@@ -10,28 +11,26 @@ import threading
 from collections import Counter
 from typing import Any
 
-from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-OPERATIONS = ("get", "get_many", "set", "set_many", "add", "delete", "delete_many", "incr")
 
-
-class _Counted:
+class Calls:
     """Class-level counts, so a test can read them whichever instance Django built."""
 
-    calls: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
     _lock = threading.Lock()
 
     @classmethod
     def count(cls, operation: str) -> None:
         with cls._lock:
-            cls.calls[operation] += 1
+            cls.counts[operation] += 1
 
     @classmethod
-    def reset(cls) -> Counter[str]:
+    def take(cls) -> dict[str, int]:
+        """The counts since the last look."""
         with cls._lock:
-            calls, cls.calls = cls.calls, Counter()
-        return calls
+            counts, cls.counts = cls.counts, Counter()
+        return dict(counts)
 
 
 class CountingCache(LocMemCache):
@@ -39,16 +38,18 @@ class CountingCache(LocMemCache):
 
     locmem's ``get_many`` calls ``get`` per key; those inner calls are not counted."""
 
-    counted = _Counted
     _inside = threading.local()
+
+    def _before(self, operation: str) -> None:
+        Calls.count(operation)
 
     def get(self, *args: Any, **kwargs: Any) -> Any:
         if not getattr(self._inside, "get_many", False):
-            self.counted.count("get")
+            self._before("get")
         return super().get(*args, **kwargs)
 
     def get_many(self, *args: Any, **kwargs: Any) -> Any:
-        self.counted.count("get_many")
+        self._before("get_many")
         self._inside.get_many = True
         try:
             return super().get_many(*args, **kwargs)
@@ -56,58 +57,33 @@ class CountingCache(LocMemCache):
             self._inside.get_many = False
 
     def set(self, *args: Any, **kwargs: Any) -> Any:
-        self.counted.count("set")
+        self._before("set")
         return super().set(*args, **kwargs)
 
     def add(self, *args: Any, **kwargs: Any) -> Any:
-        self.counted.count("add")
+        self._before("add")
         return super().add(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        self.counted.count("delete")
+        self._before("delete")
         return super().delete(*args, **kwargs)
 
 
-class DownCache(BaseCache):
-    """A cache whose server is gone: every operation raises, and is counted."""
+class FlakyCache(CountingCache):
+    """A counting cache whose server can be taken away: while ``FlakyCache.down`` is
+    True every operation is counted, then raises, as with a Redis that is gone."""
 
-    counted = _Counted
+    down = False
 
-    def __init__(self, location: str, params: dict[str, Any]) -> None:
-        super().__init__(params)
-
-    def _fail(self, operation: str) -> Any:
-        self.counted.count(operation)
-        raise ConnectionError(f"cache server gone ({operation})")
-
-    def get(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fail("get")
-
-    def get_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fail("get_many")
-
-    def set(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fail("set")
-
-    def add(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fail("add")
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fail("delete")
-
-    def delete_many(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fail("delete_many")
-
-    def touch(self, *args: Any, **kwargs: Any) -> Any:
-        return self._fail("touch")
-
-    def clear(self) -> None:
-        self._fail("clear")
+    def _before(self, operation: str) -> None:
+        Calls.count(operation)
+        if FlakyCache.down:
+            raise ConnectionError(f"cache server gone ({operation})")
 
 
 def counting(location: str = "counting") -> dict[str, dict[str, Any]]:
     return {"default": {"BACKEND": "tests.caches.CountingCache", "LOCATION": location}}
 
 
-def down() -> dict[str, dict[str, Any]]:
-    return {"default": {"BACKEND": "tests.caches.DownCache"}}
+def flaky(location: str = "flaky") -> dict[str, dict[str, Any]]:
+    return {"default": {"BACKEND": "tests.caches.FlakyCache", "LOCATION": location}}

@@ -208,8 +208,8 @@ def test_a_generation_that_is_not_ours_is_replaced(
 @pytest.fixture
 def counted() -> Iterator[Callable[[], dict[str, int]]]:
     with override_settings(CACHES=test_caches.counting("generations")):
-        test_caches.CountingCache.counted.reset()
-        yield lambda: dict(test_caches.CountingCache.counted.reset())
+        test_caches.Calls.take()
+        yield test_caches.Calls.take
         caches["default"].clear()
 
 
