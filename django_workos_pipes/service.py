@@ -97,7 +97,7 @@ class PipesService:
         self._lock_timeout = lock_timeout
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
-        self._cache: tuple[int, str, BaseCache] | None = None
+        self._local = threading.local()  # this thread's cache backend (see ``cache``)
         self.cache_breaker = CircuitBreaker()
         """Open while this process skips the cache after an error."""
         self.workos_breaker = CircuitBreaker()
@@ -114,13 +114,18 @@ class PipesService:
 
     @property
     def cache(self) -> BaseCache:
-        """The cache backend, looked up once until Django settings change (the breakers
-        then start closed: they were about the old configuration)."""
-        memo = self._cache
+        """This thread's cache backend, looked up once until Django settings change (the
+        breakers then start closed: they were about the old configuration).
+
+        Per thread, as Django's ``caches`` hands them out: some backends' clients are
+        not thread-safe (pymemcache's, without pooling, shares one socket).
+        """
+        memo: tuple[int, str, BaseCache] | None = getattr(self._local, "cache", None)
         if memo is None or memo[0] != app_settings.generation or memo[1] != self.cache_alias:
             alias = self.cache_alias
-            memo = self._cache = (app_settings.generation, alias, caches[alias])
-            self.reset_breakers()
+            if memo is not None and memo[0] != app_settings.generation:
+                self.reset_breakers()
+            memo = self._local.cache = (app_settings.generation, alias, caches[alias])
         return memo[2]
 
     @property
