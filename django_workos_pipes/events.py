@@ -97,7 +97,8 @@ def handle_event(event: Event, payload: bytes, *, service: PipesService, sender:
     Invalidation comes first, so a failing signal receiver can't leave a stale token
     behind. Exceptions from receivers propagate: the caller answers 500 and WorkOS
     delivers the event again. An invalidation the cache could not store raises
-    :class:`InvalidationNotStored` before any signal is sent.
+    :class:`InvalidationNotStored` before any signal is sent. (The webhook view does
+    the same, its invalidation written together with its once-per-event claim.)
     """
     change = connection_change(event)
     if change is not None:
@@ -110,14 +111,25 @@ def handle_event(event: Event, payload: bytes, *, service: PipesService, sender:
             )
         if not stored:
             raise InvalidationNotStored(f"event {event['id']}: the cache could not be written")
-        logger.info(
-            "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s",
-            event["id"],
-            event["event"],
-            change.provider,
-            mask_id(change.user_id),
-            mask_id(change.organization_id),
-        )
+        log_invalidated(event, change)
+    send_signals(event, payload, change, sender=sender)
+
+
+def log_invalidated(event: Event, change: ConnectionChange) -> None:
+    logger.info(
+        "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s",
+        event["id"],
+        event["event"],
+        change.provider,
+        mask_id(change.user_id),
+        mask_id(change.organization_id),
+    )
+
+
+def send_signals(
+    event: Event, payload: bytes, change: ConnectionChange | None, *, sender: Any
+) -> None:
+    """``webhook_received`` for every event, then ``connection_changed`` for a pipes one."""
     webhook_received.send(sender=sender, event=event, payload=payload)
     if change is not None:
         connection_changed.send(

@@ -21,17 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import responses
-from django.test import override_settings
+from django.core.cache import caches
+from django.test import Client, override_settings
 
 from django_workos_pipes import pipes
 from django_workos_pipes.breaker import CLOSED, OPEN
 from django_workos_pipes.service import PipesService
+from django_workos_pipes.testing import post_webhook, webhook_event
 from tests.conftest import WORKOS
 from tests.memcached_server import MemcachedServer
 from tests.redis_server import RedisServer
 from tests.servers import LoopbackServer, slow_tokens
-from tests.settings import API_KEY
+from tests.settings import API_KEY, WEBHOOK_SECRET
 
 pytestmark = pytest.mark.processes
 
@@ -48,10 +51,31 @@ class Backend:
     server: str  # "redis" or "memcached"
     options: dict[str, Any]
 
-    def config(self, location: str) -> dict[str, Any]:
+    def config(self, location: str, **options: Any) -> dict[str, Any]:
         if self.server == "redis":
             location = f"redis://{location}/0"
-        return {"BACKEND": self.backend, "LOCATION": location, "OPTIONS": self.options}
+        return {
+            "BACKEND": self.backend,
+            "LOCATION": location,
+            "OPTIONS": {**self.options, **options},
+        }
+
+    def counting_round_trips(self) -> dict[str, Any]:
+        """Options that make this Redis backend's connections :class:`CountingConnection`."""
+        if self.backend.startswith("django_redis"):
+            return {"CONNECTION_POOL_KWARGS": {"connection_class": CountingConnection}}
+        return {"connection_class": CountingConnection}
+
+
+class CountingConnection(redis.Connection):
+    """A redis-py connection counting what it sends: one send per round trip (a
+    pipeline or a script is one send, whatever it holds)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
 
 
 REDIS_OPTIONS = {"socket_connect_timeout": TIMEOUT, "socket_timeout": TIMEOUT}
@@ -120,9 +144,14 @@ def backend(
         servers[spec.server] = Server(spec.server)
     server = servers[spec.server]
     server.process.start()
-    config = {**spec.config(server.location), "KEY_PREFIX": f"dwp-{uuid.uuid4().hex[:10]}"}
+    options = spec.counting_round_trips() if spec.server == "redis" else {}
+    config = {
+        **spec.config(server.location, **options),
+        "KEY_PREFIX": f"dwp-{uuid.uuid4().hex[:10]}",
+    }
     pipes_settings = {
         "API_KEY": API_KEY,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
         "BACKOFF_FACTOR": 0,
         "MAX_RETRIES": 0,
         "CACHE_BREAKER_SECONDS": BREAKER,
@@ -236,3 +265,31 @@ def test_the_cache_going_away_and_coming_back(
     calls = len(workos)
     assert token() == token(), "caching resumed"
     assert len(workos) - calls <= 1
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [spec for spec in BACKENDS if spec.server == "redis"],
+    ids=[spec.name for spec in BACKENDS if spec.server == "redis"],
+    indirect=True,
+)
+def test_a_webhook_event_costs_two_round_trips_on_redis(
+    backend: tuple[Backend, Server], workos: list[str]
+) -> None:
+    """The claim and the invalidation in one script, then the "handled" mark; a repeated
+    delivery is one round trip, and invalidates nothing again."""
+    assert token() == "ya29.token-1"
+    caches["default"].get("warm")  # the connection is open: no HELLO in the counts
+    event = webhook_event("disconnected", "salesforce", "user_1")
+    client = Client()
+
+    CountingConnection.sent = 0
+    assert post_webhook(client, event).content == b"ok"
+    assert CountingConnection.sent == 2
+
+    CountingConnection.sent = 0
+    assert post_webhook(client, event).content == b"already handled"
+    assert CountingConnection.sent == 1
+
+    assert token() == "ya29.token-2"
+    assert token() == "ya29.token-2", "the repeated delivery invalidated nothing"

@@ -8,9 +8,9 @@ thread-safe, and their pools reconnect after a fork. Use it in ``CACHES``::
 
     "BACKEND": "django_workos_pipes.caching.redis.RedisCache"
 
-:func:`redis_pipeline` gives the webhook's ledger one round trip for its claim and its
-invalidation together, on this backend, on Django's and on django-redis's default
-client; any other backend is used through Django's cache API alone.
+:func:`redis_client` gives the webhook's ledger the raw client, for one round trip
+that claims an event and writes its invalidation, on this backend, on Django's and on
+django-redis's default client; any other backend is used through Django's cache API.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 from django.core.cache.backends.redis import RedisSerializer
 
-__all__ = ["RedisCache", "RedisCacheClient", "redis_pipeline"]
+__all__ = ["RedisCache", "RedisCacheClient", "redis_client"]
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
@@ -50,12 +50,13 @@ class RedisCache(DjangoRedisCache):
         self._class = RedisCacheClient
 
 
-Pipeline = Any
-"""A ``redis.client.Pipeline`` (redis-py is an optional dependency)."""
+Redis = Any
+"""A ``redis.Redis`` client (redis-py is an optional dependency)."""
 
 
-def redis_pipeline(cache: BaseCache) -> tuple[Pipeline, Callable[[str], str]] | None:
-    """A pipeline to ``cache``'s Redis server and the function making its keys, or None.
+def redis_client(cache: BaseCache) -> tuple[Redis, Callable[[str], str]] | None:
+    """A client of ``cache``'s Redis server (its primary) and the function making its
+    keys, or None.
 
     Only where an integer written raw is what the cache API reads back (its serializers
     store integers as they are): Django's ``RedisCache`` (and :class:`RedisCache`) with
@@ -66,16 +67,16 @@ def redis_pipeline(cache: BaseCache) -> tuple[Pipeline, Callable[[str], str]] | 
         client: Any = cache._cache
         if type(client._serializer) is not RedisSerializer:
             return None
-        return client.get_client(write=True).pipeline(transaction=False), cache.make_key
+        return client.get_client(write=True), cache.make_key
     if type(cache).__module__ == "django_redis.cache":
-        return _django_redis_pipeline(cache)
+        return _django_redis_client(cache)
     return None
 
 
-def _django_redis_pipeline(cache: Any) -> tuple[Pipeline, Callable[[str], str]] | None:
+def _django_redis_client(cache: Any) -> tuple[Redis, Callable[[str], str]] | None:
     from django_redis.client import DefaultClient, SentinelClient
 
     client = cache.client
     if type(client) not in (DefaultClient, SentinelClient):  # herd and shard clients differ
         return None
-    return client.get_client(write=True).pipeline(transaction=False), client.make_key
+    return client.get_client(write=True), client.make_key
