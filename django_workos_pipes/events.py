@@ -1,7 +1,9 @@
-"""What a verified WorkOS event means here: parse the envelope, invalidate, send signals.
+"""What a verified WorkOS event means here: parse the envelope, name the connection it
+changes, send the signals.
 
-No HTTP in this module: :mod:`django_workos_pipes.webhooks` verifies the request and
-guards against repeated deliveries, then hands the event to :func:`handle_event`.
+No HTTP and no cache in this module: :mod:`django_workos_pipes.webhooks` verifies the
+request, and claims the event and stores its invalidation in one go through the ledger
+(:mod:`django_workos_pipes.caching.ledger`) before sending the signals.
 """
 
 from __future__ import annotations
@@ -9,14 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import wire
 from .masking import mask_id
 from .signals import connection_changed, webhook_received
-
-if TYPE_CHECKING:
-    from .service import PipesService
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +26,6 @@ Event = dict[str, Any]
 
 class EnvelopeError(ValueError):
     """The body is not a WorkOS event envelope; the message is a short, safe reason."""
-
-
-class InvalidationNotStored(Exception):
-    """The cache could not be written, so the cached token the event is about is still
-    there: the event must not be acknowledged, so that WorkOS delivers it again."""
 
 
 @dataclass(frozen=True)
@@ -89,30 +83,6 @@ def connection_change(event: Event) -> ConnectionChange | None:
         return None
     # An empty string names nobody, like null.
     return ConnectionChange(provider, user_id or None, organization_id or None)
-
-
-def handle_event(event: Event, payload: bytes, *, service: PipesService, sender: Any) -> None:
-    """Invalidate the cached token a pipes event is about, then send the signals.
-
-    Invalidation comes first, so a failing signal receiver can't leave a stale token
-    behind. Exceptions from receivers propagate: the caller answers 500 and WorkOS
-    delivers the event again. An invalidation the cache could not store raises
-    :class:`InvalidationNotStored` before any signal is sent. (The webhook view does
-    the same, its invalidation written together with its once-per-event claim.)
-    """
-    change = connection_change(event)
-    if change is not None:
-        if change.user_id is None:
-            # An organization-owned connection: every user's entry under it is stale.
-            stored = service.invalidate_organization(change.provider, change.organization_id)
-        else:
-            stored = service.invalidate(
-                change.provider, user_id=change.user_id, organization_id=change.organization_id
-            )
-        if not stored:
-            raise InvalidationNotStored(f"event {event['id']}: the cache could not be written")
-        log_invalidated(event, change)
-    send_signals(event, payload, change, sender=sender)
 
 
 def log_invalidated(event: Event, change: ConnectionChange) -> None:
