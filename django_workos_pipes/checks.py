@@ -1,6 +1,7 @@
 """System checks: configuration mistakes reported by ``manage.py check``, with stable IDs.
 
-No check touches the network or the cache; they only read settings.
+No check touches the network or the cache; they read settings, and import modules
+(resolvers, the cache backend's client library) that requests would import anyway.
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
-from .conf import app_settings
+from .caching.backends import install_hint, missing_module
+from .conf import BY_NAME, app_settings
 from .exceptions import PipesConfigurationError
+from .identity import (
+    DEFAULT_USER_ID_RESOLVER,
+    LINKED_ORGANIZATION_ID_RESOLVER,
+    LINKED_USER_ID_RESOLVER,
+    default_user_id,
+    linked_organization_id,
+)
 
 PROCESS_LOCAL_BACKENDS = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -23,10 +34,18 @@ NON_NEGATIVE = (
     "EXPIRY_LEEWAY",
     "TOKEN_TTL",
     "INACTIVE_TTL",
+    "CONNECTIONS_TTL",
     "MAX_RETRIES",
     "BACKOFF_MAX",
+    "USER_LINK_TTL",
     "WORKOS_BREAKER_SECONDS",
     "CACHE_BREAKER_SECONDS",
+)
+RESOLVERS = (
+    "USER_ID_RESOLVER",
+    "ORGANIZATION_ID_RESOLVER",
+    "USER_EXTERNAL_ID",
+    "ORGANIZATION_EXTERNAL_ID",
 )
 POSITIVE = ("TIMEOUT", "WEBHOOK_TOLERANCE")
 
@@ -37,7 +56,8 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         return [
             Error(
                 "settings.WORKOS_PIPES must be a dict.",
-                hint="WORKOS_PIPES = {'API_KEY': env('WORKOS_API_KEY'), ...}",
+                hint="WORKOS_PIPES = {} is a start: it reads WORKOS_API_KEY and "
+                "WORKOS_WEBHOOK_SECRET from the environment (see the README's Quick start).",
                 id="workos_pipes.E007",
             )
         ]
@@ -64,6 +84,17 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
             )
         ]
     backend = caches[alias].get("BACKEND", "")
+    missing = missing_module(backend) if backend else None
+    if missing is not None:
+        return [
+            Error(
+                f"The {alias!r} cache ({backend}) needs the Python module {missing!r}, "
+                "which is not installed: every token request would skip the cache and "
+                "every webhook would be refused with a 503.",
+                hint=install_hint(missing),
+                id="workos_pipes.E008",
+            )
+        ]
     if backend in PROCESS_LOCAL_BACKENDS and not settings.DEBUG:
         return [
             Warning(
@@ -76,6 +107,38 @@ def check_cache(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list
             )
         ]
     return []
+
+
+@register(Tags.compatibility)
+def check_user_model(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """The default resolver reads ``user.workos_user_id``: a user model without one would
+    make every logged-in user anonymous to this app."""
+    if not _default_user_resolver():
+        return []
+    try:
+        user_model = get_user_model()
+    except (ImproperlyConfigured, LookupError):
+        return []  # django.contrib.auth is not installed: there are no users to resolve
+    if hasattr(user_model, "workos_user_id"):
+        return []
+    label = user_model._meta.label
+    return [
+        Warning(
+            f"WORKOS_PIPES['USER_ID_RESOLVER'] is the default, which reads "
+            f"user.workos_user_id, and {label} has no such field or attribute: every "
+            "logged-in user is anonymous to this app (sent to LOGIN_URL).",
+            hint=f"To link Django users to WorkOS users, set WORKOS_PIPES['USER_ID_RESOLVER'] "
+            f"= {LINKED_USER_ID_RESOLVER!r} (with 'PROVISION_USERS': True to create them); "
+            f"or add a workos_user_id field to {label} (sites signing in with WorkOS); or "
+            "give a resolver of your own.",
+            id="workos_pipes.W003",
+        )
+    ]
+
+
+def _default_user_resolver() -> bool:
+    value = app_settings.get("USER_ID_RESOLVER")
+    return value in (DEFAULT_USER_ID_RESOLVER, default_user_id)
 
 
 def _check_api_key() -> list[CheckMessage]:
@@ -125,17 +188,29 @@ def _check_numbers() -> list[CheckMessage]:
 
 def _check_resolvers() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    for key in ("USER_ID_RESOLVER", "ORGANIZATION_ID_RESOLVER"):
+    for key in RESOLVERS:
         try:
             getattr(app_settings, key)
         except PipesConfigurationError as exc:
             errors.append(
                 Error(
                     str(exc),
-                    hint="Give a callable, or the dotted path of one, taking the request.",
+                    hint=f"Give a callable, or the dotted path of one: {BY_NAME[key].doc}",
                     id="workos_pipes.E005",
                 )
             )
+    organization_resolver = app_settings.get("ORGANIZATION_ID_RESOLVER")
+    linked = organization_resolver in (LINKED_ORGANIZATION_ID_RESOLVER, linked_organization_id)
+    if linked and app_settings.get("ORGANIZATION_EXTERNAL_ID") is None:
+        errors.append(
+            Error(
+                "WORKOS_PIPES['ORGANIZATION_ID_RESOLVER'] is linked_organization_id, which "
+                "needs WORKOS_PIPES['ORGANIZATION_EXTERNAL_ID'].",
+                hint="Give a callable (or its dotted path) taking the request and returning "
+                "the external_id of the request's organization, or None.",
+                id="workos_pipes.E009",
+            )
+        )
     return errors
 
 

@@ -75,6 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TOKEN_TTL", 3600, "Longest time an active answer is served from cache.", number=True),
     Setting("INACTIVE_TTL", 30, "How long an inactive answer is served from cache.", number=True),
     Setting(
+        "CONNECTIONS_TTL",
+        300,
+        "Longest time a user's connections listing is served from cache (0: never cached).",
+        number=True,
+    ),
+    Setting(
         "LOCK_TIMEOUT",
         None,
         "How long a single-flight lock may be held; default one call with all its retries.",
@@ -103,6 +109,35 @@ SETTINGS: tuple[Setting, ...] = (
         "ORGANIZATION_ID_RESOLVER",
         "django_workos_pipes.identity.default_organization_id",
         "Callable or dotted path: request -> WorkOS organization id or None.",
+    ),
+    Setting(
+        "USER_EXTERNAL_ID",
+        "django_workos_pipes.identity.default_external_id",
+        "Callable or dotted path: Django user -> the WorkOS external_id that links it "
+        "(``linked_user_id``); default ``str(user.pk)``.",
+    ),
+    Setting(
+        "PROVISION_USERS",
+        False,
+        "``linked_user_id`` creates the WorkOS user (e-mail, names, external_id) of a Django "
+        "user that has none.",
+    ),
+    Setting(
+        "USER_LINK_TTL",
+        30 * 86400,
+        "Seconds a user's (or organization's) link to WorkOS stays cached.",
+        number=True,
+    ),
+    Setting(
+        "ORGANIZATION_EXTERNAL_ID",
+        None,
+        "Callable or dotted path: request -> the external_id of the WorkOS organization "
+        "(``linked_organization_id``), or None.",
+    ),
+    Setting(
+        "PROVIDER_NAMES",
+        {},
+        "Display names of provider slugs on the app's pages, e.g. {'salesforce': 'Salesforce'}.",
     ),
     Setting("CONNECT_URL", "workos_pipes:connect", "URL name (or path) of the connect view."),
     Setting(
@@ -204,6 +239,10 @@ class PipesSettings:
         return float(self.get("INACTIVE_TTL"))
 
     @property
+    def CONNECTIONS_TTL(self) -> float:
+        return float(self.get("CONNECTIONS_TTL"))
+
+    @property
     def LOCK_TIMEOUT(self) -> float:
         """How long a single-flight lock may be held: by default one whole upstream call
         with every retry, so a crashed holder blocks the others no longer than that."""
@@ -228,6 +267,29 @@ class PipesSettings:
     @property
     def ORGANIZATION_ID_RESOLVER(self) -> Callable[..., str | None]:
         return self._resolver("ORGANIZATION_ID_RESOLVER")
+
+    @property
+    def USER_EXTERNAL_ID(self) -> Callable[..., str | None]:
+        return self._resolver("USER_EXTERNAL_ID")
+
+    @property
+    def PROVISION_USERS(self) -> bool:
+        return bool(self.get("PROVISION_USERS"))
+
+    @property
+    def USER_LINK_TTL(self) -> float:
+        return float(self.get("USER_LINK_TTL"))
+
+    @property
+    def ORGANIZATION_EXTERNAL_ID(self) -> Callable[..., str | None] | None:
+        if self.get("ORGANIZATION_EXTERNAL_ID") is None:
+            return None
+        return self._resolver("ORGANIZATION_EXTERNAL_ID")
+
+    @property
+    def PROVIDER_NAMES(self) -> Mapping[str, str]:
+        value = self.get("PROVIDER_NAMES")
+        return value if isinstance(value, Mapping) else {}
 
     @property
     def CONNECT_URL(self) -> str:

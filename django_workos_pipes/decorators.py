@@ -4,24 +4,48 @@ The decision lives in two plain functions shared by the decorator, the mixin and
 other caller: :func:`check_pipe` (sync) and :func:`acheck_pipe` (async). Each returns
 None when the view may run, the token then being in ``request.pipes[provider]``, or
 the response to give instead: login, connect, reauthorize, or the 503 page.
+
+A view that lets :class:`PipesReauthorizationRequired` escape (its provider session met
+a connection only the user can fix) is answered like an inactive connection: the user
+is sent to reauthorize, never shown a 500. :func:`recover` and :func:`arecover` do it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from . import service
-from .exceptions import PipesAPIError, PipesUnavailable
-from .http import client_redirect, denied, is_htmx, login_required, unavailable, wants_json
+from .exceptions import (
+    PROVIDER_REJECTED_TOKEN,
+    LinkRefused,
+    PipesAPIError,
+    PipesReauthorizationRequired,
+    PipesUnavailable,
+)
+from .http import (
+    client_redirect,
+    denied,
+    is_htmx,
+    login_required,
+    not_linked,
+    unavailable,
+    wants_json,
+)
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import connect_url, reauthorize_url, without_oauth_error
 from .results import NEEDS_REAUTHORIZATION, AccessToken, TokenResult
+
+if TYPE_CHECKING:
+    import requests
+
+logger = logging.getLogger(__name__)
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -39,10 +63,31 @@ CONSENT_ERRORS = frozenset(
 )
 
 
+class RequestPipes(dict[str, AccessToken]):
+    """``request.pipes``: the tokens granted to this request, by provider, and provider
+    sessions bound to the request's user and organization."""
+
+    def __init__(self, user_id: str, organization_id: str | None) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.organization_id = organization_id
+
+    def session(self, provider: str) -> requests.Session:
+        """``pipes.session(provider, ...)`` for this request's user and organization."""
+        return service.pipes.session(
+            provider, user_id=self.user_id, organization_id=self.organization_id
+        )
+
+    def concerns(self, exc: PipesReauthorizationRequired) -> bool:
+        """Whether ``exc`` is about this request's own connections (a view may also
+        use another user's, which this user can't reauthorize)."""
+        return (exc.user_id, exc.organization_id) == (self.user_id, self.organization_id)
+
+
 class PipesHttpRequest(HttpRequest):
     """For type checkers: the request a ``require_pipe`` view receives."""
 
-    pipes: dict[str, AccessToken]
+    pipes: RequestPipes
 
 
 @dataclass(frozen=True)
@@ -81,7 +126,7 @@ def require_pipe(provider: str, *, scopes: Iterable[str] | None = None) -> Calla
                 response = await acheck_pipe(request, provider, required)
                 if response is not None:
                     return response
-                return await view(request, *args, **kwargs)
+                return await arecover(request, view(request, *args, **kwargs))
 
             return cast(_View, functools.wraps(view)(async_wrapper))
 
@@ -89,7 +134,7 @@ def require_pipe(provider: str, *, scopes: Iterable[str] | None = None) -> Calla
             response = check_pipe(request, provider, required)
             if response is not None:
                 return response
-            return view(request, *args, **kwargs)
+            return recover(request, view, *args, **kwargs)
 
         return cast(_View, functools.wraps(view)(wrapper))
 
@@ -102,22 +147,25 @@ def check_pipe(
     """None if the view may run (the token is then in ``request.pipes``), else the answer.
 
     WorkOS down, or refusing the call (a revoked API key, say), is a 503 page, logged;
-    the visitor did nothing wrong, so it is never a 500.
+    the visitor did nothing wrong, so it is never a 500. A user the resolver refuses to
+    link gets the page that says why (``workos_pipes/not_linked.html``).
     """
-    identity = _identity(request)
-    if identity is None:
-        return login_required(request)
-    user_id, organization_id = identity
     try:
+        identity = _identity(request)
+        if identity is None:
+            return login_required(request)
+        user_id, organization_id = identity
         result = service.pipes.get_access_token(
             provider, user_id=user_id, organization_id=organization_id
         )
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
     outcome = decide(provider, scopes, result)
     if isinstance(outcome, Refusal):
         return refuse(request, outcome)
-    _grant(request, provider, outcome)
+    _grant(request, provider, outcome, identity)
     return None
 
 
@@ -130,21 +178,46 @@ async def acheck_pipe(
     queries the database (as may a custom resolver). So does rendering a refusal, whose
     templates can be overridden by templates that touch the database.
     """
-    identity = await sync_to_async(_identity)(request)
-    if identity is None:
-        return login_required(request)
-    user_id, organization_id = identity
     try:
+        identity = await sync_to_async(_identity)(request)
+        if identity is None:
+            return login_required(request)
+        user_id, organization_id = identity
         result = await service.pipes.aget_access_token(
             provider, user_id=user_id, organization_id=organization_id
         )
+    except LinkRefused as refusal:
+        return await sync_to_async(not_linked)(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return await sync_to_async(unavailable)(request, provider, exc)
     outcome = decide(provider, scopes, result)
     if isinstance(outcome, Refusal):
         return await sync_to_async(refuse)(request, outcome)
-    _grant(request, provider, outcome)
+    _grant(request, provider, outcome, identity)
     return None
+
+
+def recover(request: HttpRequest, view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a granted view; if it meets a connection that needs this user, send them to
+    fix it (:func:`refuse`), as if the decorator had seen it first."""
+    try:
+        return view(request, *args, **kwargs)
+    except PipesReauthorizationRequired as exc:
+        refusal = _refusal_for(request, exc)
+        if refusal is None:
+            raise
+        return refuse(request, refusal)
+
+
+async def arecover(request: HttpRequest, running: Awaitable[Any]) -> Any:
+    """:func:`recover` for an async view, given its coroutine."""
+    try:
+        return await running
+    except PipesReauthorizationRequired as exc:
+        refusal = _refusal_for(request, exc)
+        if refusal is None:
+            raise
+        return await sync_to_async(refuse)(request, refusal)
 
 
 def decide(provider: str, scopes: tuple[str, ...], result: TokenResult) -> AccessToken | Refusal:
@@ -162,6 +235,17 @@ def decide(provider: str, scopes: tuple[str, ...], result: TokenResult) -> Acces
         return Refusal(provider, "missing_scopes", reauthorize=True, missing_scopes=missing)
     error = result.error or "unknown"
     return Refusal(provider, error, reauthorize=error == NEEDS_REAUTHORIZATION)
+
+
+def _refusal_for(request: HttpRequest, exc: PipesReauthorizationRequired) -> Refusal | None:
+    """The refusal that sends this request's user to fix ``exc``; None if it is about
+    someone else's connection."""
+    granted = getattr(request, "pipes", None)
+    if not isinstance(granted, RequestPipes) or not granted.concerns(exc):
+        return None
+    logger.info("%s; sending the user to fix it", exc)
+    fixable = exc.error in (NEEDS_REAUTHORIZATION, PROVIDER_REJECTED_TOKEN)
+    return Refusal(exc.provider, exc.error, reauthorize=fixable)
 
 
 def refuse(request: HttpRequest, refusal: Refusal) -> HttpResponse:
@@ -193,10 +277,12 @@ def _consent_error(request: HttpRequest) -> str | None:
     return error
 
 
-def _grant(request: HttpRequest, provider: str, token: AccessToken) -> None:
-    granted: dict[str, AccessToken] | None = getattr(request, "pipes", None)
-    if granted is None:
-        granted = request.pipes = {}  # type: ignore[attr-defined]
+def _grant(
+    request: HttpRequest, provider: str, token: AccessToken, identity: tuple[str, str | None]
+) -> None:
+    granted = getattr(request, "pipes", None)
+    if not isinstance(granted, RequestPipes):
+        granted = request.pipes = RequestPipes(*identity)  # type: ignore[attr-defined]
     granted[provider] = token
 
 

@@ -11,17 +11,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.encoding import iri_to_uri
 
-from .exceptions import PipesError, PipesUnavailable
+from . import wire
+from .exceptions import LinkRefused, PipesError, PipesUnavailable
+from .providers import provider_name
 
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE_TEMPLATE = "workos_pipes/unavailable.html"
 DENIED_TEMPLATE = "workos_pipes/denied.html"
+NOT_LINKED_TEMPLATE = "workos_pipes/not_linked.html"
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -46,16 +50,19 @@ def client_redirect(
     return HttpResponseRedirect(url)
 
 
-def login_required(request: HttpRequest) -> HttpResponse:
-    """What ``login_required`` does, with ``next`` = this request's path and query."""
-    response = redirect_to_login(request.get_full_path())
+def login_required(request: HttpRequest, next_url: str | None = None) -> HttpResponse:
+    """What ``login_required`` does, with ``next`` = this request's path and query (or
+    ``next_url``: a POST-only view's path is no page to come back to)."""
+    response = redirect_to_login(next_url or request.get_full_path())
     if is_htmx(request) or wants_json(request):
         return client_redirect(request, response.url, status=401, body={"error": "login_required"})
     return response
 
 
-def unavailable(request: HttpRequest, provider: str, exc: PipesError) -> HttpResponse:
+def unavailable(request: HttpRequest, provider: str | None, exc: PipesError) -> HttpResponse:
     """A 503 when WorkOS gave no usable answer: the request is fine, it may succeed later.
+
+    ``provider`` is None when the call was about no one provider (the connections list).
 
     An outage is logged as a warning; a refusal (a revoked API key, say) as an error,
     since it won't pass by itself. The log line names the failure and its request id,
@@ -65,7 +72,9 @@ def unavailable(request: HttpRequest, provider: str, exc: PipesError) -> HttpRes
     logger.log(level, "No answer from WorkOS for provider=%s, answering 503: %s", provider, exc)
     if wants_json(request):
         return JsonResponse({"error": "unavailable", "provider": provider}, status=503)
-    return render(request, UNAVAILABLE_TEMPLATE, {"provider": provider}, status=503)
+    name = provider_name(provider) if provider else None
+    context = {"provider": provider, "provider_name": name}
+    return render(request, UNAVAILABLE_TEMPLATE, context, status=503)
 
 
 def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> HttpResponse:
@@ -73,5 +82,30 @@ def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> H
 
     Redirecting them to the consent again would loop; this page lets them choose.
     """
-    context = {"provider": provider, "error": error, "retry_url": retry_url}
+    context = {
+        "provider": provider,
+        "provider_name": provider_name(provider),
+        "error": error,
+        "retry_url": retry_url,
+    }
     return render(request, DENIED_TEMPLATE, context, status=403)
+
+
+def not_linked(request: HttpRequest, refusal: LinkRefused) -> HttpResponse:
+    """The page for a logged-in user who can't be linked to a WorkOS user (or whose
+    organization can't): what happened, and what to do about it.
+
+    409 when WorkOS holds a conflicting user (its e-mail address is taken), else 403.
+    The ``external_id`` to set in WorkOS is shown to staff only (and with ``DEBUG``).
+    The refusal itself was logged where it was decided, with that id.
+    """
+    status = 409 if refusal.reason == wire.EMAIL_NOT_AVAILABLE else 403
+    if wants_json(request):
+        return JsonResponse({"error": "not_linked", "reason": refusal.reason}, status=status)
+    user = getattr(request, "user", None)
+    context = {
+        "reason": refusal.reason,
+        "external_id": refusal.external_id,
+        "for_staff": bool(getattr(user, "is_staff", False) or settings.DEBUG),
+    }
+    return render(request, NOT_LINKED_TEMPLATE, context, status=status)

@@ -1,7 +1,9 @@
 """``PipeRequiredMixin``: ``require_pipe`` for class-based views.
 
 It makes the same decision as the decorator, through the same functions, before the
-view dispatches; for a ``View`` with async handlers it decides without blocking.
+view dispatches; for a ``View`` with async handlers it decides without blocking. A
+handler that lets ``PipesReauthorizationRequired`` escape sends the user to reauthorize,
+as under the decorator.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from .decorators import acheck_pipe, check_pipe
+from .decorators import acheck_pipe, arecover, check_pipe, recover
 
 
 class PipeRequiredMixin:
@@ -47,11 +49,12 @@ class PipeRequiredMixin:
             response = check_pipe(request, provider, scopes)
             if response is not None:
                 return response
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return recover(request, super().dispatch, *args, **kwargs)  # type: ignore[misc]
 
     async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         for provider, scopes in self.get_pipe_requirements().items():
             response = await acheck_pipe(request, provider, scopes)
             if response is not None:
                 return response
-        return await super().dispatch(request, *args, **kwargs)  # type: ignore[misc,no-any-return]
+        handling = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return await arecover(request, handling)  # type: ignore[no-any-return]

@@ -34,8 +34,14 @@ def reauthorize_url(provider: str, next_url: str | None = None) -> str:
     return _url("REAUTHORIZE_URL", app_settings.REAUTHORIZE_URL, provider, next_url)
 
 
-def safe_next(request: HttpRequest) -> str:
-    """The ``next`` the request asks for, if it stays on this site; else ``LOGIN_REDIRECT_URL``.
+def disconnect_url(provider: str, next_url: str | None = None) -> str:
+    """Where a form POSTs to disconnect ``provider`` (``workos_pipes:disconnect``)."""
+    return _with_next(reverse("workos_pipes:disconnect", kwargs={"provider": provider}), next_url)
+
+
+def safe_next(request: HttpRequest, default: str | None = None) -> str:
+    """The ``next`` the request asks for, if it stays on this site; else ``default``, or
+    ``LOGIN_REDIRECT_URL`` without one.
 
     Read from POST, then GET, like ``LoginView``. A foreign host or scheme
     (``//evil.com``, ``https:evil.com``, ``javascript:``...) is never returned.
@@ -45,7 +51,7 @@ def safe_next(request: HttpRequest) -> str:
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
+    return default if default is not None else resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 def without_oauth_error(url: str) -> str:
@@ -64,7 +70,10 @@ def without_oauth_error(url: str) -> str:
 
 
 def _url(setting: str, value: str, provider: str, next_url: str | None) -> str:
-    url = _resolve(setting, value, provider)
+    return _with_next(_resolve(setting, value, provider), next_url)
+
+
+def _with_next(url: str, next_url: str | None) -> str:
     if next_url is None:
         return url
     parts = urlsplit(url)

@@ -1,7 +1,9 @@
-"""The answers of ``get_access_token``: small immutable objects that never show a token.
+"""The answers of the service: small immutable objects that never show a token.
 
-They mirror the official SDKs' ``getAccessToken`` response in Python names. ``repr``
-masks the token, so a result can be logged or shown in a debug page safely.
+They mirror the official SDKs' responses in Python names: ``getAccessToken`` (a
+:class:`TokenResult`, whose ``repr`` masks the token, so it can be logged or shown in a
+debug page safely), the connected account (:class:`ConnectedAccount`) and the providers
+listing (:class:`Connection`), neither of which holds anything secret.
 """
 
 from __future__ import annotations
@@ -117,3 +119,248 @@ def _parse_strings(value: Any, name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError(f"'{name}' must be a list of strings")
     return tuple(value)
+
+
+# Connected accounts and the providers listing ---------------------------------------
+
+STATE_CONNECTED = wire.STATE_CONNECTED
+STATE_NEEDS_REAUTHORIZATION = wire.STATE_NEEDS_REAUTHORIZATION
+STATE_DISCONNECTED = wire.STATE_DISCONNECTED
+STATE_UNKNOWN = "unknown"
+"""The state of an account whose answer carried none (the API always sends one)."""
+
+# ``ownership`` is the deprecated spelling of ``connection_owner``.
+_OWNERSHIP = {"userland_user": "user", "organization": "organization"}
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    """A user's (or organization's) connection to one provider, as WorkOS describes it.
+
+    Field names are the official SDK's. Enumerations (``state``, ``connection_role``,
+    ``auth_method``) are open: a value WorkOS adds later is kept as a string. Nothing
+    secret is kept: the ``api_key_last_4``, ``client_id``, ``client_secret_last_4`` and
+    ``config`` the API may send are left out.
+    """
+
+    id: str
+    state: str
+    scopes: tuple[str, ...] = ()
+    account_identifier: str | None = None
+    account_display_name: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    connection_role: str | None = None
+    auth_method: str = "oauth"
+    user_id: str | None = None
+    organization_id: str | None = None
+    established_by_user_id: str | None = None
+    state_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state == STATE_CONNECTED
+
+    @property
+    def label(self) -> str | None:
+        """What a person recognises the account by: its display name, else its identifier."""
+        return self.account_display_name or self.account_identifier
+
+    @classmethod
+    def from_api(cls, data: Any) -> ConnectedAccount:
+        """Build an account from a ``connected_account`` object.
+
+        Raises ``ValueError`` (quoting no value) when it has no ``id`` or a key of the
+        wrong type; a missing optional key, or an unknown enumeration value, is fine.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("a connected account must be an object")
+        account_id = data.get("id")
+        if not isinstance(account_id, str) or not account_id:
+            raise ValueError("a connected account must have a string 'id'")
+        return cls(
+            id=account_id,
+            state=_optional_string(data, "state") or STATE_UNKNOWN,
+            scopes=_parse_strings(data.get("scopes"), "scopes"),
+            account_identifier=_optional_string(data, "account_identifier"),
+            account_display_name=_optional_string(data, "account_display_name"),
+            created_at=_parse_moment(data.get("created_at")),
+            updated_at=_parse_moment(data.get("updated_at")),
+            connection_role=_optional_string(data, "connection_role"),
+            auth_method=_optional_string(data, "auth_method") or "oauth",
+            user_id=_optional_string(data, "user_id"),
+            organization_id=_optional_string(data, "organization_id"),
+            established_by_user_id=_optional_string(data, "established_by_user_id"),
+            state_reason=_optional_string(data, "state_reason"),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with the SDK's field names (timestamps in ISO 8601)."""
+        return {
+            "id": self.id,
+            "state": self.state,
+            "active": self.active,
+            "scopes": list(self.scopes),
+            "account_identifier": self.account_identifier,
+            "account_display_name": self.account_display_name,
+            "connection_role": self.connection_role,
+            "auth_method": self.auth_method,
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "established_by_user_id": self.established_by_user_id,
+            "state_reason": self.state_reason,
+            "created_at": _isoformat(self.created_at),
+            "updated_at": _isoformat(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One provider configured in WorkOS, and the user's connection to it, if any.
+
+    ``account`` is the compatibility connection (the one tokens are vended for) or None
+    when the user never connected; ``accounts`` is every account of the provider that
+    WorkOS listed (today at most that one), for multi-account work later.
+    """
+
+    provider: str
+    name: str
+    account: ConnectedAccount | None = None
+    accounts: tuple[ConnectedAccount, ...] = ()
+    description: str | None = None
+    connection_owner: str = "user"
+
+    @property
+    def state(self) -> str | None:
+        """``connected``, ``needs_reauthorization``, ``disconnected``, a state WorkOS
+        adds later, or None when there is no account."""
+        return self.account.state if self.account is not None else None
+
+    @property
+    def active(self) -> bool:
+        return self.state == STATE_CONNECTED
+
+    @classmethod
+    def from_api(cls, data: Any) -> Connection:
+        """Build a connection from a ``data_provider`` object of the providers listing."""
+        if not isinstance(data, Mapping):
+            raise ValueError("a data provider must be an object")
+        slug = data.get("slug")
+        if not isinstance(slug, str) or not slug:
+            raise ValueError("a data provider must have a string 'slug'")
+        raw = data.get("connected_account")
+        account = None if raw is None else ConnectedAccount.from_api(raw)
+        listed = data.get("connected_accounts")
+        accounts: tuple[ConnectedAccount, ...]
+        if listed is None:  # older answers: the compatibility account alone
+            accounts = (account,) if account is not None else ()
+        elif isinstance(listed, list):
+            accounts = tuple(ConnectedAccount.from_api(item) for item in listed)
+        else:
+            raise ValueError("'connected_accounts' must be a list")
+        owner = _optional_string(data, "connection_owner")
+        ownership = _optional_string(data, "ownership")
+        return cls(
+            provider=slug,
+            name=_optional_string(data, "name") or slug,
+            account=account,
+            accounts=accounts,
+            description=_optional_string(data, "description"),
+            connection_owner=owner or _OWNERSHIP.get(ownership or "", ownership or "user"),
+        )
+
+    @classmethod
+    def list_from_api(cls, body: Any) -> tuple[Connection, ...]:
+        """Every connection of a ``{"object": "list", "data": [...]}`` providers answer."""
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if not isinstance(data, list):
+            raise ValueError("expected an object with a 'data' list")
+        return tuple(cls.from_api(item) for item in data)
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: the provider, its state and its accounts, nothing secret."""
+        return {
+            "provider": self.provider,
+            "name": self.name,
+            "description": self.description,
+            "connection_owner": self.connection_owner,
+            "state": self.state,
+            "active": self.active,
+            "account": self.account.as_json() if self.account is not None else None,
+            "accounts": [account.as_json() for account in self.accounts],
+        }
+
+
+def _optional_string(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"'{name}' must be a string or null")
+
+
+def _parse_moment(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as an aware UTC datetime; None when absent or unreadable
+    (a display field is not worth refusing a whole answer for)."""
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible: "2024-02-30T..."
+        parsed = None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _isoformat(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+@dataclass(frozen=True)
+class WorkOSUser:
+    """The parts of a WorkOS user object this app uses to link a Django user to it."""
+
+    id: str
+    email: str
+    external_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Any) -> WorkOSUser:
+        """Build from a user object (get, create); ``ValueError`` when it isn't one."""
+        if not isinstance(body, Mapping):
+            raise ValueError("expected a user object")
+        user_id, email = body.get("id"), body.get("email")
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError("a user must have a non-empty 'id' string")
+        if not isinstance(email, str):
+            raise ValueError("a user must have an 'email' string")
+        return cls(
+            id=user_id,
+            email=email,
+            external_id=_optional_string(body, "external_id"),
+            first_name=_optional_string(body, "first_name"),
+            last_name=_optional_string(body, "last_name"),
+        )
+
+
+@dataclass(frozen=True)
+class WorkOSOrganization:
+    """The parts of a WorkOS organization object this app uses to link to it."""
+
+    id: str
+    name: str
+    external_id: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Any) -> WorkOSOrganization:
+        """Build from an organization object; ``ValueError`` when it isn't one."""
+        if not isinstance(body, Mapping):
+            raise ValueError("expected an organization object")
+        organization_id, name = body.get("id"), body.get("name")
+        if not isinstance(organization_id, str) or not organization_id:
+            raise ValueError("an organization must have a non-empty 'id' string")
+        if not isinstance(name, str):
+            raise ValueError("an organization must have a 'name' string")
+        return cls(id=organization_id, name=name, external_id=_optional_string(body, "external_id"))

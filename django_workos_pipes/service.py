@@ -1,4 +1,5 @@
-"""The token service: WorkOS answers, cached through Django's cache framework.
+"""The service: WorkOS answers (tokens, connections listings), cached through Django's
+cache framework, and the calls that change connections (connect, disconnect).
 
 Every process that shares the cache (Redis, Memcached) shares the tokens:
 
@@ -14,12 +15,21 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
 - the cache is an optimisation, never a dependency: when it raises, the service logs a
   warning, asks WorkOS directly, and skips the cache for ``CACHE_BREAKER_SECONDS``;
 - when WorkOS is unavailable, a cached token that has not yet expired is served, and for
-  ``WORKOS_BREAKER_SECONDS`` every lookup that needs WorkOS fails fast the same way.
+  ``WORKOS_BREAKER_SECONDS`` every lookup that needs WorkOS fails fast the same way;
+- a token the provider refused (401) is renewed through the same single flight, so any
+  number of callers meeting one dead token cost one WorkOS call, and is never served
+  from the cache again, not even while WorkOS is down.
+
+A user's connections listing is cached per (user, organization) the same way, for
+``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
+a disconnect) replaces the listing's generation too (in the same round trip), so the
+next listing is fresh everywhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import os
@@ -28,20 +38,33 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
+from . import signals, wire
 from .breaker import CircuitBreaker
-from .caching.entries import Entry, Generations, current_generations, valid_entry
+from .caching.backends import install_hint
+from .caching.entries import Entry, Generations, valid_entry
 from .caching.generations import GENERATION_TTL, generation, new_generation
-from .caching.keys import WORKOS_DOWN, CacheKeys, generation_key
+from .caching.keys import WORKOS_DOWN, CacheKeys, ListingKeys, invalidation_keys, link_key
+from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
-from .exceptions import PipesAPIError, PipesUnavailable
+from .exceptions import (
+    PROVIDER_REJECTED_TOKEN,
+    LinkRefused,
+    PipesAPIError,
+    PipesReauthorizationRequired,
+    PipesUnavailable,
+)
 from .masking import mask_id
-from .results import TokenResult
+from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +87,16 @@ class _Ask:
     max_retries: int | None = None
 
 
+@dataclass(frozen=True)
+class _Renewal:
+    """A token the provider refused, and the fetch it came from (None: not cached)."""
+
+    rejected: str
+    seen_fetch: int | None
+
+
 class PipesService:
-    """Fetches and caches WorkOS Pipes access tokens.
+    """Fetches and caches WorkOS Pipes access tokens and connections listings.
 
     Arguments left as None are read from ``settings.WORKOS_PIPES`` (or the environment)
     each time they are needed, so the default instance follows ``override_settings``.
@@ -83,6 +114,7 @@ class PipesService:
         token_ttl: float | None = None,
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
+        connections_ttl: float | None = None,
         client: WorkOSClient | None = None,
     ) -> None:
         self._client = client
@@ -95,6 +127,7 @@ class PipesService:
         self._token_ttl = token_ttl
         self._inactive_ttl = inactive_ttl
         self._lock_timeout = lock_timeout
+        self._connections_ttl = connections_ttl
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
         self._local = threading.local()  # this thread's cache backend (see ``cache``)
@@ -205,23 +238,128 @@ class PipesService:
             return entry.result
         return self._refresh(ask, keys, entry, workos_down)
 
+    def require_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """The live token, for code that can't send a user anywhere (a job, a worker).
+
+        Raises :class:`PipesReauthorizationRequired` (after sending the
+        ``reauthorization_required`` signal) when the connection is inactive, and
+        :class:`PipesUnavailable` as :meth:`get_access_token` does.
+        """
+        result = self.get_access_token(provider, user_id=user_id, organization_id=organization_id)
+        return self._live(provider, user_id, organization_id, result)
+
+    def renew_access_token(
+        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """A token to replace ``rejected``, which the provider refused (401) before it expired.
+
+        Every caller that met the same dead token shares one WorkOS call: an entry that
+        holds another token (or an inactive answer), or that was fetched after this
+        renewal began, is the answer. ``rejected`` is never served from the cache, not even
+        while WorkOS is down (:class:`PipesUnavailable` then). Raises
+        :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
+        ``rejected`` itself: only the user can fix that.
+        """
+        ask = _Ask(provider, user_id, organization_id)
+        keys = CacheKeys.build(provider, user_id, organization_id)
+        found = self._lookup(keys)
+        if found is None:  # The cache is down: ask WorkOS directly.
+            result = self._call_workos(ask)
+        else:
+            entry = valid_entry(found, keys)
+            workos_down = WORKOS_DOWN in found
+            del found  # the cached tuple, token included
+            renewal = _Renewal(rejected, entry.fetch_id if entry is not None else None)
+            cached = _answer(entry, renewal)
+            if cached is None:
+                cached = self._refresh(ask, keys, None, workos_down, renewal)
+            result = cached
+        token = self._live(provider, user_id, organization_id, result)
+        if token.access_token == rejected:
+            raise self.reauthorization_required(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                error=PROVIDER_REJECTED_TOKEN,
+            )
+        return token
+
+    def reauthorization_required(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        error: str,
+    ) -> PipesReauthorizationRequired:
+        """Send the ``reauthorization_required`` signal and return the exception to raise.
+
+        Also for a project's own code, when a provider refuses a token it used directly.
+        A receiver that fails is logged: the caller must still get this exception, or a
+        job's ``except`` would miss it and the job would be retried for nothing.
+        """
+        logger.info(
+            "Connection needs reauthorization: provider=%s user=%s error=%s",
+            provider,
+            mask_id(user_id),
+            error,
+        )
+        answers = signals.reauthorization_required.send_robust(
+            sender=type(self),
+            provider=provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            error=error,
+        )
+        for receiver, answer in answers:
+            if isinstance(answer, Exception):
+                logger.error(
+                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
+                )
+        return PipesReauthorizationRequired(
+            provider, user_id=user_id, organization_id=organization_id, error=error
+        )
+
+    def session(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> requests.Session:
+        """A ``requests.Session`` that calls ``provider``'s API as this user.
+
+        Its :class:`~django_workos_pipes.auth.PipesAuth` takes the token from this service
+        (cached, single flight) and, on a 401, renews it and sends the request once more.
+        ``requests`` is imported here, on first use, not with the package.
+        """
+        import requests
+
+        from .auth import PipesAuth
+
+        session = requests.Session()
+        session.auth = PipesAuth(
+            provider, user_id=user_id, organization_id=organization_id, service=self
+        )
+        return session
+
     def invalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> bool:
         """Forget the cached answer for one connection, in every process sharing the cache.
 
-        Returns False when the cache could not be written: nothing was forgotten.
+        The user's connections listing (under that organization) is forgotten too, in the
+        same round trip. Returns False when the cache could not be written: nothing was
+        forgotten.
         """
-        return self._new_generation(generation_key(provider, user_id, organization_id))
+        return self._new_generations(invalidation_keys(provider, user_id, organization_id))
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
 
         Used for organization-owned connections, whose events name no user: every user's
-        entry under that organization is stale from now on. Returns False when the cache
-        could not be written.
+        entry under that organization is stale from now on, and so is every user's
+        listing under it. Returns False when the cache could not be written.
         """
-        return self._new_generation(generation_key(provider, None, organization_id))
+        return self._new_generations(invalidation_keys(provider, None, organization_id))
 
     def authorize_url(
         self,
@@ -254,13 +392,92 @@ class PipesService:
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
-        """WorkOS's connected account object for this connection, or None if none exists."""
+    ) -> ConnectedAccount | None:
+        """The user's account with ``provider``, or None if WorkOS knows none. Asked of
+        WorkOS each time (it is not cached): for support tools and reauthorization."""
         return self._guarded(
             lambda: self.client.get_connected_account(
                 provider, user_id=user_id, organization_id=organization_id
             )
         )
+
+    def list_connections(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """Every provider configured in WorkOS, with the user's connection to each (its
+        ``account`` None when they never connected), from the cache while it is fresh.
+
+        Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
+        is cached that nothing has invalidated since.
+        """
+        keys = ListingKeys.build(user_id, organization_id)
+
+        def ask() -> tuple[Connection, ...]:
+            return self._guarded(
+                lambda: self.client.list_data_providers(user_id, organization_id=organization_id)
+            )
+
+        found = self._cache_call(
+            lambda cache: cache.get_many([keys.listing, keys.user_generation, keys.org_generation]),
+            None,
+        )
+        if found is None:  # the cache is down: ask WorkOS directly
+            return ask()
+        entry = valid_listing(found, keys)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.connections
+        generations = self._generations(keys.user_generation, keys.org_generation, found)
+        try:
+            connections = ask()
+        except PipesUnavailable as exc:
+            if entry is None:
+                raise
+            logger.warning(
+                "WorkOS unavailable (%s); serving the cached connections of user=%s",
+                exc,
+                mask_id(user_id),
+            )
+            return entry.connections
+        if generations is not None:
+            self._store_listing(keys, connections, generations)
+        return connections
+
+    def disconnect(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """Remove the user's account with ``provider`` from WorkOS (its stored tokens go
+        with it; nothing is revoked at the provider). True if an account was removed,
+        False if WorkOS had none.
+
+        The cached token and listing are forgotten before the call (should WorkOS act
+        but the answer be lost) and again after it (a request that read WorkOS meanwhile
+        may have cached the old state). ``connection_changed`` is sent once, with
+        ``event_type="disconnect"``, when an account was removed.
+        """
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        removed = self._guarded(
+            lambda: self.client.delete_connected_account(
+                provider, user_id=user_id, organization_id=organization_id
+            )
+        )
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        logger.info(
+            "Disconnect provider=%s user=%s organization=%s: %s",
+            provider,
+            mask_id(user_id),
+            mask_id(organization_id),
+            "removed" if removed else "no such account",
+        )
+        if removed:
+            connection_changed.send(
+                sender=type(self),
+                provider=provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                event_type=DISCONNECT,
+                event=None,
+            )
+        return removed
 
     def _connected_account_id(
         self, provider: str, user_id: str, organization_id: str | None
@@ -269,8 +486,134 @@ class PipesService:
         account = self.get_connected_account(
             provider, user_id=user_id, organization_id=organization_id
         )
-        account_id = account.get("id") if account is not None else None
-        return account_id if isinstance(account_id, str) and account_id else None
+        return account.id if account is not None else None
+
+    # Linking the site's own users and organizations to WorkOS's.
+
+    def link_user(
+        self,
+        external_id: str,
+        *,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        provision: bool | None = None,
+    ) -> str:
+        """The id of the WorkOS user whose ``external_id`` is ``external_id``.
+
+        When there is none and ``provision`` (default: ``PROVISION_USERS``) is on, the
+        user is created with this ``external_id``, e-mail and names. The link is cached
+        for ``USER_LINK_TTL``; a refusal for ``INACTIVE_TTL``. A user is never looked
+        up, nor linked, by e-mail: that would hand one person's connections to whoever
+        holds the address in WorkOS.
+
+        Raises :class:`LinkRefused` (``not_provisioned``, ``no_email``,
+        ``email_not_available``), or :class:`PipesUnavailable` / :class:`PipesAPIError`
+        when WorkOS can't answer or refuses the call itself.
+        """
+        provision = app_settings.PROVISION_USERS if provision is None else provision
+
+        def find() -> str:
+            return self._find_or_create_user(external_id, email, first_name, last_name, provision)
+
+        return self._link("u", external_id, find)
+
+    def link_organization(self, external_id: str) -> str:
+        """The id of the WorkOS organization whose ``external_id`` is ``external_id``.
+
+        Organizations are never created here: one carries domains, SSO and directory
+        settings that someone sets up on purpose. Cached like :meth:`link_user`;
+        raises :class:`LinkRefused` (``organization_not_found``) when there is none.
+        """
+
+        def find() -> str:
+            organization = self.client.get_organization_by_external_id(external_id)
+            if organization is None:
+                raise LinkRefused("organization_not_found", external_id=external_id)
+            return organization.id
+
+        return self._link("g", external_id, find)
+
+    def forget_user_link(self, external_id: str) -> bool:
+        """Drop the cached link of ``external_id`` (after changing the WorkOS user's
+        ``external_id``, say), in every process. False if the cache can't be written."""
+        return self._forget_link("u", external_id)
+
+    def forget_organization_link(self, external_id: str) -> bool:
+        """Drop the cached link of an organization's ``external_id``."""
+        return self._forget_link("g", external_id)
+
+    def _link(self, kind: str, external_id: str, find: Callable[[], str]) -> str:
+        if external_id in ("", ".", ".."):
+            raise ValueError(f"{external_id!r} can't be an external_id")
+        key = link_key(kind, self._environment(), external_id)
+        cached = self._cache_call(lambda cache: cache.get(key), None)
+        if isinstance(cached, dict):
+            if isinstance(cached.get("id"), str):
+                return str(cached["id"])
+            if isinstance(cached.get("refused"), str):
+                raise LinkRefused(str(cached["refused"]), external_id=external_id)
+        try:
+            workos_id = find()
+        except LinkRefused as refusal:
+            _log_refusal(kind, refusal)
+            entry = {"refused": refusal.reason}
+            ttl = math.ceil(_pick(self._inactive_ttl, app_settings.INACTIVE_TTL))
+            self._cache_call(lambda cache: cache.set(key, entry, ttl), None)
+            raise
+        ttl = math.ceil(app_settings.USER_LINK_TTL)
+        self._cache_call(lambda cache: cache.set(key, {"id": workos_id}, ttl), None)
+        return workos_id
+
+    def _find_or_create_user(
+        self,
+        external_id: str,
+        email: str | None,
+        first_name: str | None,
+        last_name: str | None,
+        provision: bool,
+    ) -> str:
+        user = self.client.get_user_by_external_id(external_id)
+        if user is not None:
+            return user.id
+        if not provision:
+            raise LinkRefused("not_provisioned", external_id=external_id)
+        if not email:
+            raise LinkRefused("no_email", external_id=external_id)
+        try:
+            user = self.client.create_user(
+                email=email, external_id=external_id, first_name=first_name, last_name=last_name
+            )
+        except PipesAPIError as exc:
+            if isinstance(exc, PipesUnavailable) or exc.status_code >= 500:
+                raise
+            # A concurrent request may have created it a moment ago: that user carries
+            # this external_id, so it is this site's user and the link is sound.
+            user = self.client.get_user_by_external_id(external_id)
+            if user is not None:
+                return user.id
+            if wire.EMAIL_NOT_AVAILABLE in (exc.code, *exc.error_codes):
+                raise LinkRefused(
+                    wire.EMAIL_NOT_AVAILABLE, external_id=external_id, request_id=exc.request_id
+                ) from None
+            raise
+        return user.id
+
+    def _forget_link(self, kind: str, external_id: str) -> bool:
+        key = link_key(kind, self._environment(), external_id)
+
+        def delete(cache: BaseCache) -> bool:
+            cache.delete(key)
+            return True
+
+        return self._cache_call(delete, False)
+
+    def _environment(self) -> str:
+        """A digest naming the WorkOS environment (API key and base URL) links belong to."""
+        api_key = self._api_key or app_settings.get("API_KEY") or ""
+        base_url = self._base_url or app_settings.BASE_URL
+        seed = f"{base_url}\n{api_key}".encode()
+        return hashlib.blake2b(seed, digest_size=8).hexdigest()
 
     async def aget_access_token(
         self,
@@ -285,6 +628,43 @@ class PipesService:
             provider, user_id=user_id, organization_id=organization_id, max_retries=max_retries
         )
 
+    async def arequire_access_token(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """:meth:`require_access_token` run in a worker thread."""
+        return await sync_to_async(self.require_access_token, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
+    async def arenew_access_token(
+        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+    ) -> AccessToken:
+        """:meth:`renew_access_token` run in a worker thread."""
+        return await sync_to_async(self.renew_access_token, thread_sensitive=False)(
+            provider, user_id=user_id, rejected=rejected, organization_id=organization_id
+        )
+
+    async def aget_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> ConnectedAccount | None:
+        return await sync_to_async(self.get_connected_account, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
+    async def alist_connections(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        return await sync_to_async(self.list_connections, thread_sensitive=False)(
+            user_id, organization_id=organization_id
+        )
+
+    async def adisconnect(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        return await sync_to_async(self.disconnect, thread_sensitive=False)(
+            provider, user_id=user_id, organization_id=organization_id
+        )
+
     async def ainvalidate(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> bool:
@@ -295,6 +675,19 @@ class PipesService:
     async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         return await sync_to_async(self.invalidate_organization, thread_sensitive=False)(
             provider, organization_id
+        )
+
+    def _live(
+        self, provider: str, user_id: str, organization_id: str | None, result: TokenResult
+    ) -> AccessToken:
+        token = result.access_token
+        if result.active and token is not None:
+            return token
+        raise self.reauthorization_required(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            error=result.error or "unknown",
         )
 
     # Cache reads and writes.
@@ -308,8 +701,20 @@ class PipesService:
         fresh_until, lifetime = self._lifetimes(result, time.time())
         if lifetime <= 0:
             return
-        value = Entry(generations, fresh_until, result).encode()
+        value = Entry(generations, fresh_until, result, new_generation()).encode()
         self._cache_call(lambda cache: cache.set(keys.token, value, math.ceil(lifetime)), None)
+
+    def _store_listing(
+        self, keys: ListingKeys, connections: tuple[Connection, ...], generations: Generations
+    ) -> None:
+        """Keep the listing fresh for ``CONNECTIONS_TTL``, and in the cache for a day, to
+        be served while WorkOS is unavailable."""
+        ttl = min(_pick(self._connections_ttl, app_settings.CONNECTIONS_TTL), MAX_ENTRY_LIFETIME)
+        if ttl <= 0:
+            return
+        value = ListingEntry(generations, time.time() + ttl, connections).encode()
+        lifetime = math.ceil(MAX_ENTRY_LIFETIME)
+        self._cache_call(lambda cache: cache.set(keys.listing, value, lifetime), None)
 
     def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
@@ -330,25 +735,24 @@ class PipesService:
         fresh = min(max(remaining - leeway, remaining / 2), ttl)
         return now + fresh, min(remaining, MAX_ENTRY_LIFETIME)
 
-    def _new_generation(self, key: str) -> bool:
-        """Invalidate: one write of a new random generation, which makes every entry
-        fetched under the old one invalid (they are left to expire). False when the
-        cache could not be written."""
+    def _new_generations(self, keys: tuple[str, ...]) -> bool:
+        """Invalidate: one write (a ``set_many``) of new random generations, which makes
+        every entry fetched under the old ones invalid (they are left to expire). False
+        when the cache could not be written."""
 
         def write(cache: BaseCache) -> bool:
-            cache.set(key, new_generation(), GENERATION_TTL)
-            return True
+            failed = cache.set_many({key: new_generation() for key in keys}, GENERATION_TTL)
+            return not failed
 
         return self._cache_call(write, False)
 
-    def _generations(self, keys: CacheKeys, found: Mapping[str, Any]) -> Generations | None:
+    def _generations(
+        self, user_key: str, org_key: str, found: Mapping[str, Any]
+    ) -> Generations | None:
         """The generations to record in an entry about to be fetched, read before the
-        fetch; a missing one is started. None when the cache can't tell."""
-        current = current_generations(found, keys)
-        if current is not None:
-            return current
+        fetch (``found``); a missing one is started. None when the cache can't tell."""
         values = []
-        for key in (keys.user_generation, keys.org_generation):
+        for key in (user_key, org_key):
             value = generation(found.get(key))
             if value is None and (value := self._start(key)) is None:
                 return None
@@ -373,9 +777,16 @@ class PipesService:
     # Single flight.
 
     def _refresh(
-        self, ask: _Ask, keys: CacheKeys, stale: Entry | None, workos_down: bool
+        self,
+        ask: _Ask,
+        keys: CacheKeys,
+        stale: Entry | None,
+        workos_down: bool,
+        renewal: _Renewal | None = None,
     ) -> TokenResult:
-        if workos_down or self.workos_breaker.is_open():
+        """One caller asks WorkOS, the others wait for its answer. ``renewal``: a token
+        this call replaces, which no cached entry from the same fetch may answer with."""
+        if self._breaking and (workos_down or self.workos_breaker.is_open()):
             return self._stale_or_raise(stale, _circuit_open(), ask)
         started = time.time()
         deadline = started + self.lock_timeout
@@ -386,19 +797,19 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(ask, keys, started, deadline, stale)
+            peer = self._wait_for_peer(ask, keys, started, deadline, stale, renewal)
             if peer is not None:
                 return peer
         try:
             found = self._cache_call(lambda cache: cache.get_many(keys.lookup), None)
             generations = None
             if found is not None:
-                entry = valid_entry(found, keys)
-                if entry is not None and time.time() < entry.fresh_until:
-                    return entry.result
-                if WORKOS_DOWN in found:
+                cached = _answer(valid_entry(found, keys), renewal)
+                if cached is not None:
+                    return cached
+                if WORKOS_DOWN in found and self._breaking:
                     return self._stale_or_raise(stale, _circuit_open(), ask)
-                generations = self._generations(keys, found)
+                generations = self._generations(keys.user_generation, keys.org_generation, found)
                 del found  # the cached tuple, token included
             return self._fetch(ask, keys, generations, stale)
         finally:
@@ -426,6 +837,7 @@ class PipesService:
         started: float,
         deadline: float,
         stale: Entry | None,
+        renewal: _Renewal | None,
     ) -> TokenResult | None:
         """Poll while another caller holds the lock.
 
@@ -441,12 +853,15 @@ class PipesService:
             if found is None:
                 return None
             entry = valid_entry(found, keys)
-            if entry is not None and time.time() < entry.fresh_until:
-                return entry.result
+            cached = _answer(entry, renewal)
+            if cached is not None:
+                return cached
             failed_at = found.get(keys.failure)
-            if WORKOS_DOWN in found or (isinstance(failed_at, float) and failed_at >= started):
+            peer_failed = isinstance(failed_at, float) and failed_at >= started
+            if peer_failed or (WORKOS_DOWN in found and self._breaking):
                 exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                return self._stale_or_raise(entry or stale, exc, ask)
+                fallback = None if renewal is not None else entry or stale
+                return self._stale_or_raise(fallback, exc, ask)
             if keys.lock not in found:
                 return None
         return None
@@ -471,9 +886,17 @@ class PipesService:
             )
         )
 
+    @property
+    def _breaking(self) -> bool:
+        """Is the WorkOS breaker in use? Not for a client given to the service (a test
+        double such as ``PipesFake``, whose outages are declared per connection)."""
+        return self._client is None and app_settings.WORKOS_BREAKER_SECONDS > 0
+
     def _guarded(self, call: Callable[[], T]) -> T:
         """Call WorkOS through the breaker: refused at once while it is open; a failure
         opens it here and, through the cache, in every process."""
+        if not self._breaking:
+            return call()
         if not self.workos_breaker.allow():
             raise _circuit_open()
         try:
@@ -489,8 +912,6 @@ class PipesService:
 
     def _workos_failed(self) -> None:
         seconds = app_settings.WORKOS_BREAKER_SECONDS
-        if seconds <= 0:
-            return
         self.workos_breaker.failed(seconds)
         self._cache_call(lambda cache: cache.set(WORKOS_DOWN, 1, math.ceil(seconds)), None)
         logger.warning(
@@ -524,6 +945,18 @@ class PipesService:
             if now - self._last_cache_warning < CACHE_WARNING_INTERVAL:
                 return
             self._last_cache_warning = now
+        if isinstance(exc, ImportError):
+            # Not an outage: the backend's client library is not installed.
+            module = exc.name or "?"
+            logger.warning(
+                "Cache %r unavailable: its backend needs the %r module, which is not "
+                "installed (%s); asking WorkOS directly. Install it: %s",
+                self.cache_alias,
+                module,
+                type(exc).__name__,
+                install_hint(module),
+            )
+            return
         logger.warning(
             "Cache %r unavailable (%s); asking WorkOS directly until it is back.",
             self.cache_alias,
@@ -531,9 +964,46 @@ class PipesService:
         )
 
 
+def _answer(entry: Entry | None, renewal: _Renewal | None) -> TokenResult | None:
+    """The cached answer, if there is one: a fresh entry, but for a renewal not the
+    rejected token, unless a fetch other than the one it came from handed it out again."""
+    if entry is None or time.time() >= entry.fresh_until:
+        return None
+    token = entry.result.access_token
+    if renewal is None or token is None or token.access_token != renewal.rejected:
+        return entry.result
+    return entry.result if entry.fetch_id != renewal.seen_fetch else None
+
+
 def _circuit_open() -> PipesUnavailable:
     return PipesUnavailable(
         "WorkOS is unavailable (it failed moments ago; the circuit breaker is open)"
+    )
+
+
+LINK_REFUSALS = {
+    "not_provisioned": "no WorkOS user has this external_id, and PROVISION_USERS is off: "
+    "turn it on, or create the WorkOS user with this external_id",
+    "no_email": "the user has no e-mail address, which WorkOS needs to create a user",
+    wire.EMAIL_NOT_AVAILABLE: "another WorkOS user already has this user's e-mail address, "
+    "and linking by e-mail alone is never done: if that WorkOS user is this person, set its "
+    "external_id to this one (WorkOS dashboard, or PUT /user_management/users/{id}); "
+    "otherwise change one of the two e-mail addresses",
+    "organization_not_found": "no WorkOS organization has this external_id: set it on the "
+    "organization in WorkOS (dashboard, or PUT /organizations/{id})",
+}
+
+
+def _log_refusal(kind: str, refusal: LinkRefused) -> None:
+    """One warning per refusal decided from WorkOS's answers (cached ones are quiet)."""
+    what = "organization" if kind == "g" else "user"
+    logger.warning(
+        "Not linking %s external_id=%r to WorkOS (%s): %s.%s",
+        what,
+        refusal.external_id,
+        refusal.reason,
+        LINK_REFUSALS.get(refusal.reason, "WorkOS refused it"),
+        f" request_id={refusal.request_id}" if refusal.request_id else "",
     )
 
 

@@ -1,11 +1,13 @@
-"""Signals sent by the webhook endpoint, for projects that react to WorkOS events.
+"""Signals for projects that react to connection changes (WorkOS events, disconnects) and
+to connections that need the user.
 
-Both are sent with ``Signal.send``, not ``send_robust``: a receiver that raises makes the
-endpoint answer 500, the event is not marked handled, and WorkOS delivers it again.
-Receivers should therefore be idempotent, or cheap enough to run twice.
+The webhook's two signals are sent with ``Signal.send``, not ``send_robust``: a receiver
+that raises makes the endpoint answer 500, the event is not marked handled, and WorkOS
+delivers it again. Receivers should therefore be idempotent, or cheap enough to run twice.
 
 The sender is the webhook view class (:class:`~django_workos_pipes.webhooks.WebhookView`,
-or the subclass that received the event).
+or the subclass that received the event), or, for a disconnect made through this app,
+the service's class (:class:`~django_workos_pipes.service.PipesService`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,33 @@ Keyword arguments: ``event`` (the parsed envelope, a dict with ``object``, ``id`
 ``event``, ``data``...) and ``payload`` (the raw request body, bytes, exactly as signed).
 """
 
-connection_changed = Signal()
-"""A connected account changed; its cached token has already been invalidated.
+DISCONNECT = "disconnect"
+"""The ``event_type`` of :data:`connection_changed` when this app disconnected an account
+(``pipes.disconnect``): not a WorkOS event type, and ``event`` is then None."""
 
-Sent for the four ``pipes.connected_account.*`` events. Keyword arguments:
-``provider`` (the provider slug), ``user_id`` (None for an organization-owned
-connection), ``organization_id`` (or None), ``event_type`` (e.g.
-``"pipes.connected_account.disconnected"``) and ``event`` (the parsed envelope).
+connection_changed = Signal()
+"""A connected account changed; its cached token and the user's cached listing have
+already been invalidated.
+
+Sent for the four ``pipes.connected_account.*`` events, and once by ``pipes.disconnect``
+when it removed an account. Keyword arguments: ``provider`` (the provider slug),
+``user_id`` (None for an organization-owned connection), ``organization_id`` (or None),
+``event_type`` (e.g.
+``"pipes.connected_account.disconnected"``, or :data:`DISCONNECT`) and ``event`` (the
+parsed envelope; None for :data:`DISCONNECT`). WorkOS sends its own ``disconnected``
+event after a disconnect too: receivers that care about it once should be idempotent.
+"""
+
+reauthorization_required = Signal()
+"""A connection needs its user: WorkOS answered inactive, or the provider refused the
+freshest token WorkOS had. Sent just before
+:class:`~django_workos_pipes.exceptions.PipesReauthorizationRequired` is raised, in a
+view or in a background job, once per raise (so possibly more than once for one
+connection: receivers should be idempotent).
+
+Sent with ``send_robust``: a receiver that raises is logged and does not replace the
+exception the caller is about to handle. The sender is the service's class. Keyword
+arguments: ``provider``, ``user_id``, ``organization_id`` (or None) and ``error`` (as on
+the exception). A typical receiver e-mails the user a reconnect link, or pauses their
+nightly sync until ``connection_changed`` says they are connected again.
 """

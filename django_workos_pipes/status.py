@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .providers import provider_name
 from .results import TokenResult
 
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
 ANONYMOUS = "anonymous"  # no WorkOS user behind the request, so no connection to look up
+NOT_LINKED = "not_linked"  # a logged-in user the linker refused to link (see LinkRefused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +24,8 @@ class PipeStatus:
     """The state of one user's connection to ``provider``.
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
-    ``needs_reauthorization``...), ``"unknown"`` or ``"anonymous"``.
+    ``needs_reauthorization``...), ``"unknown"``, ``"anonymous"`` or ``"not_linked"``.
+    ``name`` is the provider's display name.
     """
 
     provider: str
@@ -31,6 +34,10 @@ class PipeStatus:
     scopes: tuple[str, ...] = ()
     missing_scopes: tuple[str, ...] = ()
     expires_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return provider_name(self.provider)
 
     @classmethod
     def from_result(cls, provider: str, result: TokenResult) -> PipeStatus:
@@ -52,3 +59,7 @@ class PipeStatus:
     @classmethod
     def anonymous(cls, provider: str) -> PipeStatus:
         return cls(provider, active=False, error=ANONYMOUS)
+
+    @classmethod
+    def not_linked(cls, provider: str) -> PipeStatus:
+        return cls(provider, active=False, error=NOT_LINKED)

@@ -11,5 +11,7 @@ app_name = "workos_pipes"
 urlpatterns = [
     path("connect/<str:provider>/", views.connect, name="connect"),
     path("reauthorize/<str:provider>/", views.reauthorize, name="reauthorize"),
+    path("connections/", views.connections, name="connections"),
+    path("disconnect/<str:provider>/", views.disconnect, name="disconnect"),
     path("webhook/", views.webhook, name="webhook"),
 ]

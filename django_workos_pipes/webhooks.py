@@ -35,7 +35,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import signatures
-from .caching.keys import generation_key
+from .caching.keys import invalidation_keys
 from .caching.ledger import CLAIM_TIMEOUT, IDEMPOTENCY_TTL, Claim, EventLedger
 from .conf import app_settings
 from .events import (
@@ -129,9 +129,9 @@ class WebhookView(View):
         event_id: str = event["id"]
         change = connection_change(event)
         invalidate = (
-            None
+            ()
             if change is None
-            else generation_key(change.provider, change.user_id, change.organization_id)
+            else invalidation_keys(change.provider, change.user_id, change.organization_id)
         )
         claim, stored = ledger.claim(event_id, invalidate=invalidate)
         if not stored:

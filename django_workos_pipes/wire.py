@@ -43,6 +43,21 @@ STATE_DISCONNECTED = "disconnected"
 NOT_INSTALLED = "not_installed"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"
 
+# Display names of well-known provider slugs (slugs are free, lower-case strings).
+PROVIDER_NAMES: Mapping[str, str] = {
+    "salesforce": "Salesforce",
+    "hubspot": "HubSpot",
+    "slack": "Slack",
+    "google": "Google",
+    "microsoft": "Microsoft",
+    "jira": "Jira",
+    "github": "GitHub",
+    "notion": "Notion",
+    "asana": "Asana",
+    "dropbox": "Dropbox",
+    "apollo-oauth": "Apollo",
+}
+
 _EVENT_STATES = {
     "connected": STATE_CONNECTED,
     "disconnected": STATE_DISCONNECTED,
@@ -282,4 +297,74 @@ def event_envelope(
         "event": event_type,
         "data": dict(data),
         "created_at": timestamp(now()),
+    }
+
+
+# Users and organizations (linking a site's own users to WorkOS users).
+
+EMAIL_NOT_AVAILABLE = "email_not_available"
+"""The ``errors[].code`` of the 400 WorkOS answers to a user created with an e-mail
+address another user already has (observed behaviour: no SDK documents it)."""
+
+
+def user_object(
+    user_id: str,
+    *,
+    email: str,
+    external_id: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    email_verified: bool = False,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``user`` object of the user endpoints, with every key the official SDK requires."""
+    created = created_at or now()
+    return {
+        "object": "user",
+        "id": user_id,
+        "email": email,
+        "email_verified": email_verified,
+        "first_name": first_name,
+        "last_name": last_name,
+        "profile_picture_url": None,
+        "external_id": external_id,
+        "last_sign_in_at": None,
+        "metadata": {},
+        "created_at": timestamp(created),
+        "updated_at": timestamp(updated_at or created),
+        **extra,
+    }
+
+
+def email_not_available_error() -> dict[str, Any]:
+    """The 400 body of ``POST /user_management/users`` for an e-mail address already taken."""
+    return error_body(
+        "Could not create user.",
+        "user_creation_error",
+        errors=[{"code": EMAIL_NOT_AVAILABLE, "message": "This email is not available."}],
+    )
+
+
+def organization_object(
+    organization_id: str,
+    *,
+    name: str,
+    external_id: str | None = None,
+    created_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``organization`` object, with every key the official SDK requires."""
+    created = timestamp(created_at or now())
+    return {
+        "object": "organization",
+        "id": organization_id,
+        "name": name,
+        "domains": [],
+        "metadata": {},
+        "external_id": external_id,
+        "created_at": created,
+        "updated_at": created,
+        **extra,
     }

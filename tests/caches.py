@@ -36,7 +36,8 @@ class Calls:
 class CountingCache(LocMemCache):
     """Django's locmem cache, counting each operation (a round trip on a shared cache).
 
-    locmem's ``get_many`` calls ``get`` per key; those inner calls are not counted."""
+    locmem's ``get_many`` and ``set_many`` call ``get`` and ``set`` per key; those inner
+    calls are not counted."""
 
     _inside = threading.local()
 
@@ -44,21 +45,30 @@ class CountingCache(LocMemCache):
         Calls.count(operation)
 
     def get(self, *args: Any, **kwargs: Any) -> Any:
-        if not getattr(self._inside, "get_many", False):
+        if not getattr(self._inside, "many", False):
             self._before("get")
         return super().get(*args, **kwargs)
 
     def get_many(self, *args: Any, **kwargs: Any) -> Any:
         self._before("get_many")
-        self._inside.get_many = True
+        self._inside.many = True
         try:
             return super().get_many(*args, **kwargs)
         finally:
-            self._inside.get_many = False
+            self._inside.many = False
 
     def set(self, *args: Any, **kwargs: Any) -> Any:
-        self._before("set")
+        if not getattr(self._inside, "many", False):
+            self._before("set")
         return super().set(*args, **kwargs)
+
+    def set_many(self, *args: Any, **kwargs: Any) -> Any:
+        self._before("set_many")
+        self._inside.many = True
+        try:
+            return super().set_many(*args, **kwargs)
+        finally:
+            self._inside.many = False
 
     def add(self, *args: Any, **kwargs: Any) -> Any:
         self._before("add")

@@ -342,12 +342,12 @@ def test_a_settings_change_closes_the_breakers(
         assert pipes.workos_breaker.state == CLOSED
 
 
-def test_a_fake_declaration_closes_the_breakers() -> None:
+def test_a_fake_s_outage_stays_with_its_connection() -> None:
+    """No breaker with a test double: PipesFake declares outages per connection."""
     with PipesFake().installed() as fake:
         fake.unavailable("salesforce", user_id="user_ann")
+        fake.connect("hubspot", user_id="user_ann")
         with pytest.raises(PipesUnavailable):
             pipes.get_access_token("salesforce", user_id="user_ann")
-        with pytest.raises(PipesUnavailable, match="circuit breaker"):
-            pipes.get_access_token("hubspot", user_id="user_ann")
-        fake.connect("hubspot", user_id="user_ann")
         assert pipes.get_access_token("hubspot", user_id="user_ann").active
+        assert pipes.workos_breaker.state == CLOSED

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
+from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.test import override_settings
 
-from django_workos_pipes.conf import app_settings
+from django_workos_pipes.conf import SETTINGS, app_settings
 from django_workos_pipes.exceptions import PipesConfigurationError
 from django_workos_pipes.masking import mask, mask_id
 
@@ -78,3 +81,48 @@ def test_mask(value: str | None, masked: str) -> None:
 def test_mask_id_keeps_the_prefix_only() -> None:
     assert mask_id("user_01HXYZABCDEFG") == "user_01HX\u2026"
     assert mask_id(None) == "-"
+
+
+def test_every_declared_setting_is_documented_in_the_readme() -> None:
+    """The README's table and conf.SETTINGS can't drift apart."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE))
+    assert documented == {setting.name for setting in SETTINGS}
+
+
+def test_resolvers_are_imported_once_and_forgotten_when_settings_change() -> None:
+    with override_settings(WORKOS_PIPES={"USER_ID_RESOLVER": "tests.test_conf.resolver_a"}):
+        first = app_settings.USER_ID_RESOLVER
+        assert first is resolver_a
+        assert app_settings.USER_ID_RESOLVER is first
+        with override_settings(WORKOS_PIPES={"USER_ID_RESOLVER": "tests.test_conf.resolver_b"}):
+            assert app_settings.USER_ID_RESOLVER is resolver_b
+        assert app_settings.USER_ID_RESOLVER is resolver_a
+
+
+def test_the_service_follows_a_change_of_caches() -> None:
+    from django_workos_pipes.service import PipesService
+
+    service = PipesService()
+    before = service.cache
+    assert service.cache is before
+    with override_settings(
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": "other",
+            }
+        }
+    ):
+        assert service.cache is not before
+        service.cache.set("probe", 1)
+        assert caches["default"].get("probe") == 1
+
+
+def resolver_a(request: object) -> str:
+    return "user_a"
+
+
+def resolver_b(request: object) -> str:
+    return "user_b"

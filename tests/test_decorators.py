@@ -578,7 +578,7 @@ def test_the_decorator_uses_a_custom_connect_url(
     assert response["Location"] == "/connections/salesforce/?next=/sync/"
 
 
-def test_request_pipes_is_a_plain_dict_keyed_by_provider(
+def test_request_pipes_is_a_dict_keyed_by_provider(
     rf: RequestFactory, ann: User, upstream: responses.RequestsMock
 ) -> None:
     stub_token(upstream, "salesforce", active(TOKEN))
@@ -586,7 +586,8 @@ def test_request_pipes_is_a_plain_dict_keyed_by_provider(
     request.user = ann
     views.sync_view(request)
     tokens = request.pipes  # type: ignore[attr-defined]
-    assert type(tokens) is dict
+    assert isinstance(tokens, dict)
+    assert (tokens.user_id, tokens.organization_id) == ("user_ann", None)
     assert list(tokens) == ["salesforce"]
     assert tokens["salesforce"].masked == "ya29…"
     assert TOKEN not in repr(tokens)

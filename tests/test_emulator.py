@@ -24,13 +24,17 @@ import requests
 
 from django_workos_pipes import signatures
 from django_workos_pipes.emulator import (
+    DEFAULT_API_KEY,
     EVENT_CONNECTED,
     EVENT_DISCONNECTED,
     EVENT_REAUTHORIZATION_NEEDED,
     Emulator,
     UnknownConnection,
 )
+from django_workos_pipes.emulator.cli import status_line
+from django_workos_pipes.emulator.web import Response
 from django_workos_pipes.results import TokenResult
+from tests.servers import LoopbackServer
 
 API_KEY = "sk_test_emulator"
 SECRET = "whsec_emulator_tests"
@@ -363,6 +367,50 @@ def test_a_garbled_request_gets_a_json_error_and_the_server_keeps_serving(
     assert token(http, emu).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "length",
+    [
+        b"\xb3",  # Latin-1 superscript three: str.isdigit() says yes, int() says no
+        b"\xb9\xb2",
+        "\u0663".encode(),  # Arabic-Indic three, which int() would read as 3
+        "\uff13".encode(),  # fullwidth three
+        b"+3",
+        b"0x3",
+    ],
+)
+def test_a_content_length_of_anything_but_ascii_digits_is_a_400(
+    http: requests.Session, emu: Emulator, length: bytes
+) -> None:
+    answer = raw_exchange(
+        emu,
+        b"POST /data-integrations/salesforce/token HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: " + length + b"\r\n\r\nabc",
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer
+    assert b"X-Request-ID: " in head
+    assert json.loads(body)["code"] == "bad_request"
+    assert token(http, emu).status_code == 200
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deeply_nested_json_is_a_400_like_workos_not_a_500(
+    http: requests.Session, emu: Emulator, depth: int
+) -> None:
+    nested = b'{"user_id": "user_1", "config": ' + b"[" * depth + b"]" * depth + b"}"
+    headers = {**AUTH, "Content-Type": "application/json"}
+    for path in ("/data-integrations/salesforce/token", "/_emulator/connections"):
+        answer = http.post(f"{emu.url}{path}", data=nested, headers=headers)
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json() == {
+            "message": "The request body is nested too deeply.",
+            "code": "invalid_json",
+        }
+        assert answer.headers["X-Request-ID"]
+    assert emu.calls[-1].body is None  # recorded, without the body it refused
+    assert http.get(f"{emu.url}/_emulator/calls").status_code == 200
+
+
 def test_many_concurrent_clients_are_served(emu: Emulator) -> None:
     emu.connect("salesforce", "user_1")
 
@@ -664,6 +712,38 @@ def test_an_unreachable_receiver_never_breaks_the_emulator(http: requests.Sessio
         assert token(http, emu).json()["active"] is True
 
 
+def test_webhooks_arrive_with_the_header_spelled_as_workos_does() -> None:
+    with LoopbackServer(lambda request: (200, {}, b"")) as inbox:
+        with Emulator(
+            api_key=API_KEY, webhook_url=f"{inbox.url}/hook?x=1", webhook_secret=SECRET
+        ) as emu:
+            emu.connect("salesforce", "user_1")
+        ((path, headers),) = [(r["path"], r["headers"]) for r in inbox.requests]
+    assert path == "/hook?x=1"
+    assert signatures.HEADER in headers  # "WorkOS-Signature", not "Workos-Signature"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_a_redirect_is_a_failed_delivery_not_followed() -> None:
+    answer = (302, {"Location": "/elsewhere"}, b"")
+    with LoopbackServer(lambda request: answer) as inbox:
+        with Emulator(
+            api_key=API_KEY, webhook_url=f"{inbox.url}/hook", webhook_secret=SECRET
+        ) as emu:
+            emu.connect("salesforce", "user_1")
+            (delivery,) = emu.deliveries
+        assert [r["path"] for r in inbox.requests] == ["/hook"] * 3
+    assert (delivery.status, delivery.delivered, delivery.error) == (302, False, "HTTP 302")
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://127.0.0.1/hook", "http:///hook", "http://127.0.0.1:99999/"]
+)
+def test_a_webhook_url_must_be_http(url: str) -> None:
+    with pytest.raises(ValueError, match="webhook URL"):
+        Emulator(api_key=API_KEY, webhook_url=url, webhook_secret=SECRET)
+
+
 def test_events_are_recorded_without_a_webhook_url(http: requests.Session) -> None:
     with Emulator(api_key=API_KEY) as emu:
         emu.connect("salesforce", "user_1")
@@ -812,6 +892,37 @@ def test_bad_faults_are_refused_when_injected(emu: Emulator, kwargs: dict[str, A
     assert emu.faults == []
 
 
+@pytest.mark.parametrize(
+    "retry_after",
+    ["1\u20282", "1\u2029", "1\r\nX-Injected: yes", "1\n", "1\x00", "1\x85", "1\t2", "\u0663"],
+)
+def test_a_retry_after_that_cannot_be_a_header_is_refused(
+    http: requests.Session, emu: Emulator, retry_after: str
+) -> None:
+    with pytest.raises(ValueError, match="retry_after"):
+        emu.inject_fault("status", retry_after=retry_after)
+    fault = {"kind": "status", "status": 429, "retry_after": retry_after}
+    answer = http.post(f"{emu.url}/_emulator/faults", json=fault)
+    assert answer.status_code == 400
+    assert "retry_after" in answer.json()["message"]
+    assert emu.faults == []
+    assert token(http, emu).status_code == 200
+
+
+def test_an_http_date_retry_after_is_sent_as_given(http: requests.Session, emu: Emulator) -> None:
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    http.post(f"{emu.url}/_emulator/faults", json={"kind": "status", "retry_after": date})
+    assert token(http, emu).headers["Retry-After"] == date
+
+
+def test_no_answer_can_carry_a_header_that_breaks_the_response() -> None:
+    for value in ("1\u2028", "1\r\nX: y", "1\x7f"):
+        with pytest.raises(ValueError, match="header"):
+            Response(200, headers=(("Retry-After", value),))
+    with pytest.raises(ValueError, match="header"):
+        Response(200, headers=(("Bad Name", "1"),))
+
+
 # The control API and page ----------------------------------------------------------
 
 
@@ -870,7 +981,8 @@ def test_the_control_api_refuses_mistakes(http: requests.Session, emu: Emulator)
         == 422
     )
     assert http.post(f"{control}/connections/explode", json={}).status_code == 404
-    assert http.post(f"{control}/connections", data=b"{oops").status_code == 400
+    as_json = {"Content-Type": "application/json"}
+    assert http.post(f"{control}/connections", data=b"{oops", headers=as_json).status_code == 400
     assert http.post(f"{control}/faults", json={"kind": "status", "count": "x"}).status_code == 422
 
 
@@ -899,7 +1011,7 @@ def test_the_control_api_drives_faults_and_counts_calls(
     assert calls["calls"][0]["body"] == {"user_id": "user_1"}
     assert calls["calls"][0]["headers"]["authorization"] == "Bearer sk_t\u2026"
 
-    assert http.post(f"{control}/reset").status_code == 204
+    assert http.post(f"{control}/reset", json={}).status_code == 204
     assert emu.token_calls == 0 and emu.calls == [] and emu.connections() == []
     assert token(http, emu).json()["error"] == "not_installed"
 
@@ -934,13 +1046,72 @@ def test_the_control_page_lists_connections_with_their_actions(
         assert f'action="/_emulator/connections/{action}"' in html
     assert 'action="/_emulator/faults"' in html
     assert "Retry-After 5" in html
-    assert "sk_t\u2026" in html and API_KEY not in html
     token_value = emu.connection("salesforce", "user_<1>", "org_1").access_token  # type: ignore[union-attr]
     assert token_value not in html  # shown masked only
     assert emu.url in html
 
 
+def test_the_built_in_key_is_shown_in_full_with_the_settings_to_paste(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """``sk_test_emulator`` is public: hiding it only makes the first hour harder."""
+    assert emu.api_key == DEFAULT_API_KEY
+    assert emu.shown_api_key == DEFAULT_API_KEY
+    assert f"(API key {DEFAULT_API_KEY}, webhooks to {emu.webhook_url})" in status_line(emu)
+    html = http.get(f"{emu.url}/_emulator/").text
+    assert f"API key <code>{DEFAULT_API_KEY}</code>" in html
+    settings = html[html.index("WORKOS_PIPES = {") :].split("</code>")[0]
+    assert settings.replace("&quot;", '"').splitlines() == [
+        "WORKOS_PIPES = {",
+        f'    "API_KEY": "{DEFAULT_API_KEY}",',
+        f'    "BASE_URL": "{emu.url}",',
+        '    "WEBHOOK_SECRET": os.environ["WORKOS_WEBHOOK_SECRET"],  # whse\u2026',
+        "}",
+    ]
+    assert SECRET not in html
+    # Machines still get it masked, as before.
+    assert http.get(f"{emu.url}/_emulator/state").json()["api_key"] == "sk_t\u2026"
+
+
+def test_a_key_or_secret_of_your_own_is_never_shown(http: requests.Session) -> None:
+    key, secret = "sk_test_mine_0123456789", "whsec_mine_0123456789"
+    with Emulator(api_key=key, webhook_url="http://127.0.0.1:9/h", webhook_secret=secret) as own:
+        line = status_line(own)
+        html = http.get(f"{own.url}/_emulator/").text.replace("&quot;", '"')
+    assert "(API key sk_t\u2026," in line and key not in line
+    assert key not in html and secret not in html
+    assert '"API_KEY": os.environ["WORKOS_API_KEY"],  # sk_t\u2026' in html
+    assert '"WEBHOOK_SECRET": os.environ["WORKOS_WEBHOOK_SECRET"],  # whse\u2026' in html
+    with Emulator() as bare:
+        html = http.get(f"{bare.url}/_emulator/").text
+    assert "# No webhooks: start the emulator with --webhook-url" in html
+
+
+def test_expire_token_sends_no_webhook_and_the_next_token_call_is_fresh(
+    http: requests.Session, emu: Emulator, receiver: Receiver
+) -> None:
+    """As WorkOS does: a token that dies early is news to nobody; asking again works."""
+    emu.connect("salesforce", "user_1")
+    first = token(http, emu).json()["access_token"]
+    who = {"provider": "salesforce", "user_id": "user_1", "organization_id": ""}
+    answer = http.post(
+        f"{emu.url}/_emulator/connections/expire", data=who, headers={"Origin": emu.url}
+    )
+    assert "No webhook" in answer.text  # the page says so
+    assert emu.wait_for_webhooks(5)
+    assert [e["event"] for e in receiver.events()] == [EVENT_CONNECTED]
+    assert [e["event"] for e in emu.events] == [EVENT_CONNECTED]
+    fresh = token(http, emu).json()
+    assert fresh["active"] is True
+    assert fresh["access_token"]["access_token"] != first["access_token"]
+    expires_at = datetime.fromisoformat(fresh["access_token"]["expires_at"].replace("Z", "+00:00"))
+    assert expires_at > datetime.now(timezone.utc) + timedelta(minutes=50)
+    assert 'title="The token expires now, and no webhook is sent' in answer.text
+
+
 def test_the_control_page_forms_act_and_come_back(http: requests.Session, emu: Emulator) -> None:
+    """As a browser posts them from the page: with the page's own origin."""
+    http.headers["Origin"] = emu.url
     emu.connect("salesforce", "user_1")
     form = {"provider": "salesforce", "user_id": "user_1", "organization_id": ""}
     answer = http.post(
@@ -961,3 +1132,100 @@ def test_the_control_page_forms_act_and_come_back(http: requests.Session, emu: E
 
     bad = http.post(f"{emu.url}/_emulator/connections/expire", data={"provider": "slack"})
     assert "user_id is required" in bad.text
+
+
+def test_the_control_page_lets_its_forms_say_where_they_come_from(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """With ``no-referrer`` a browser sends ``Origin: null`` on the page's own POSTs."""
+    page = http.get(f"{emu.url}/_emulator/")
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    assert "form-action 'self'" in page.headers["Content-Security-Policy"]
+
+
+# What a web page in the developer's browser must not do -----------------------------
+
+
+def test_control_writes_need_json_so_no_web_page_can_post_them(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """Forms and ``text/plain`` are what a cross-site page can POST without asking."""
+    url = f"{emu.url}/_emulator/connections"
+    who = {"provider": "slack", "user_id": "user_1"}
+    as_form = http.post(url, data=who)
+    assert as_form.status_code == 415
+    assert "application/json" in as_form.json()["message"]
+    as_text = http.post(url, data=json.dumps(who), headers={"Content-Type": "text/plain"})
+    assert as_text.status_code == 415
+    bare = http.post(f"{emu.url}/_emulator/reset")
+    assert bare.status_code == 415
+    assert http.post(f"{emu.url}/_emulator/faults/clear", data={}).status_code == 415
+    assert emu.connections() == []
+    with_charset = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert http.post(url, data=json.dumps(who), headers=with_charset).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "null", "https://127.0.0.1", "http://127.0.0.1"]
+)
+def test_control_requests_from_another_origin_are_refused(
+    http: requests.Session, emu: Emulator, origin: str
+) -> None:
+    url = f"{emu.url}/_emulator/connections"
+    who = {"provider": "slack", "user_id": "user_1"}
+    for answer in (
+        http.post(url, json=who, headers={"Origin": origin}),
+        http.post(url, data=who, headers={"Origin": origin}),
+        http.get(f"{emu.url}/_emulator/state", headers={"Origin": origin}),
+    ):
+        assert answer.status_code == 403, answer.text
+        assert "Origin" in answer.json()["message"]
+    assert emu.connections() == []
+    same = http.post(url, json=who, headers={"Origin": emu.url})
+    assert same.status_code == 201
+
+
+def test_the_control_api_answers_only_to_its_own_host_names(
+    http: requests.Session, emu: Emulator
+) -> None:
+    """DNS rebinding: a page at evil.example, its name re-pointed at 127.0.0.1, sends
+    ``Host: evil.example``; the emulator must not answer it with its state."""
+    port = emu.port
+    state = f"{emu.url}/_emulator/state"
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.nip.io:{port}", "[::2]"):
+        for answer in (
+            http.get(state, headers={"Host": host}),
+            http.get(f"{emu.url}/_emulator/", headers={"Host": host}),
+            http.post(f"{emu.url}/_emulator/reset", json={}, headers={"Host": host}),
+        ):
+            assert answer.status_code == 403, (host, answer.status_code)
+            assert "Host" in answer.json()["message"]
+    for host in (
+        f"127.0.0.1:{port}",
+        f"localhost:{port}",
+        "LOCALHOST",
+        f"[::1]:{port}",
+        "127.0.0.2",
+    ):
+        assert http.get(state, headers={"Host": host}).status_code == 200, host
+    # The API surface needs the API key instead: another container may call it by name.
+    emu.connect("salesforce", "user_1")
+    named = http.post(
+        f"{emu.url}/data-integrations/salesforce/token",
+        json={"user_id": "user_1"},
+        headers={**AUTH, "Host": "emulator:4100"},
+    )
+    assert named.json()["active"] is True
+
+
+def test_the_public_url_names_another_host_the_control_api_answers(
+    http: requests.Session,
+) -> None:
+    with Emulator(api_key=API_KEY, public_url="https://emu.example.test/") as emu:
+        outside = {"Host": "emu.example.test", "Origin": "https://emu.example.test"}
+        assert http.get(f"{emu.url}/_emulator/state", headers=outside).status_code == 200
+        who = {"provider": "slack", "user_id": "user_1"}
+        created = http.post(f"{emu.url}/_emulator/connections", json=who, headers=outside)
+        assert created.status_code == 201
+        other = {"Host": "emu.example.test", "Origin": "https://other.example.test"}
+        assert http.get(f"{emu.url}/_emulator/state", headers=other).status_code == 403

@@ -223,14 +223,14 @@ def test_reauthorize_view_names_the_existing_account(
     pipes_fake.connect("salesforce", user_id=ANN)
     pipes_fake.needs_reauthorization("salesforce", user_id=ANN)
     account = pipes_fake.get_connected_account("salesforce", user_id=ANN)
-    assert account is not None and account["state"] == "needs_reauthorization"
+    assert account is not None and account.state == "needs_reauthorization"
     pipes_fake.clear_calls()
 
     response = client.get("/pipes/reauthorize/salesforce/?next=/sync/")
 
     query = parse_qs(urlsplit(response["Location"]).query)
     assert query["connection_intent"] == ["reauthorize"]
-    assert query["connected_account_id"] == [account["id"]]
+    assert query["connected_account_id"] == [account.id]
     assert [call.method for call in pipes_fake.calls] == ["get_connected_account", "authorize_url"]
 
 
@@ -242,8 +242,8 @@ def test_reconnecting_keeps_the_account_id(pipes_fake: PipesFake) -> None:
     second = pipes_fake.get_connected_account("salesforce", user_id=ANN)
 
     assert first is not None and second is not None
-    assert first["id"] == second["id"]
-    assert (second["state"], second["scopes"]) == ("connected", ["api"])
+    assert first.id == second.id
+    assert (second.state, second.scopes) == ("connected", ("api",))
 
 
 def test_template_tags_follow_the_fake(client: Client, ann: User, pipes_fake: PipesFake) -> None:
@@ -313,7 +313,16 @@ def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
         for name, member in inspect.getmembers(WorkOSClient, inspect.isfunction)
         if not name.startswith("_")
     }
-    assert members == {"get_access_token", "authorize_url", "get_connected_account"}
+    assert members == {
+        "get_access_token",
+        "authorize_url",
+        "get_connected_account",
+        "get_user_by_external_id",
+        "create_user",
+        "get_organization_by_external_id",
+        "list_data_providers",
+        "delete_connected_account",
+    }
     for name in members:
         wanted = inspect.signature(getattr(WorkOSClient, name))
         assert inspect.signature(getattr(PipesFake, name)) == wanted, name

@@ -27,16 +27,33 @@ def make_key(kind: str, *parts: str | None) -> str:
 
 
 def organization_generation(provider: str, organization_id: str | None) -> str:
-    """The generation key shared by every user's entry under an organization."""
+    """The generation shared by every user's token entry under an organization."""
     return make_key("o", provider, organization_id)
 
 
-def generation_key(provider: str, user_id: str | None, organization_id: str | None) -> str:
-    """The generation an invalidation bumps: one user's connection, or with no user,
-    an organization's (every user's entry under it)."""
+def listing_generation(user_id: str, organization_id: str | None) -> str:
+    """The generation of one user's connections listing: a change to any of their
+    connections (whatever the provider) makes the listing stale."""
+    return make_key("li", user_id, organization_id)
+
+
+def organization_listing_generation(organization_id: str | None) -> str:
+    """The generation shared by every user's listing under an organization."""
+    return make_key("lo", organization_id)
+
+
+def invalidation_keys(
+    provider: str, user_id: str | None, organization_id: str | None
+) -> tuple[str, str]:
+    """The generations an invalidation replaces: one user's connection and their
+    listing, or with no user, an organization's (every user's entries under it)."""
     if user_id is None:
-        return organization_generation(provider, organization_id)
-    return CacheKeys.build(provider, user_id, organization_id).user_generation
+        return (
+            organization_generation(provider, organization_id),
+            organization_listing_generation(organization_id),
+        )
+    keys = CacheKeys.build(provider, user_id, organization_id)
+    return keys.user_generation, keys.listing_generation
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,8 @@ class CacheKeys:
     org_generation: str
     lock: str
     failure: str
+    listing_generation: str
+    """The generation of the user's listing, which names this connection too."""
     lookup: tuple[str, ...]
     """What a read fetches in its one round trip: the entry, both generations, and the
     shared WorkOS breaker."""
@@ -65,7 +84,26 @@ class CacheKeys:
             org_generation=org_generation,
             lock=token + ":lock",
             failure=token + ":failed",
+            listing_generation=listing_generation(user_id, organization_id),
             lookup=(token, user_generation, org_generation, WORKOS_DOWN),
+        )
+
+
+@dataclass(frozen=True)
+class ListingKeys:
+    """The cache keys of one (user, organization)'s connections listing."""
+
+    listing: str
+    user_generation: str
+    org_generation: str
+
+    @classmethod
+    @functools.lru_cache(maxsize=4096)
+    def build(cls, user_id: str, organization_id: str | None) -> ListingKeys:
+        return cls(
+            listing=make_key("l", user_id, organization_id),
+            user_generation=listing_generation(user_id, organization_id),
+            org_generation=organization_listing_generation(organization_id),
         )
 
 
@@ -73,3 +111,10 @@ def event_key(event_id: str) -> str:
     """The webhook ledger's key for an event id; any id WorkOS sends makes a valid key."""
     digest = hashlib.blake2b(event_id.encode("utf-8", "replace"), digest_size=20)
     return f"{KEY_PREFIX}:webhook-event:{digest.hexdigest()}"
+
+
+def link_key(kind: str, environment: str, external_id: str) -> str:
+    """The key of a cached link from a site's own id to a WorkOS user (``kind`` ``"u"``)
+    or organization (``"g"``). ``environment`` tells WorkOS environments apart, so a
+    site moving from the emulator or a staging key to production never reuses a link."""
+    return make_key(f"link-{kind}", environment, external_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+from collections.abc import Sequence
 
 from django.core.cache import BaseCache
 
@@ -40,13 +41,13 @@ HANDLED = 2
 
 CLAIM_SCRIPT = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  if #KEYS > 1 then redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+  for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 2], 'EX', ARGV[3]) end
   return -1
 end
 return redis.call('GET', KEYS[1]) or 0
 """
-"""Claim KEYS[1]; if the claim is new, write the generation KEYS[2] (when given) and
-answer -1, else answer the claim's state."""
+"""Claim KEYS[1]; if the claim is new, write the generations KEYS[2..] (values ARGV[4..],
+kept ARGV[3] seconds) and answer -1, else answer the claim's state."""
 
 
 class Claim(enum.Enum):
@@ -74,9 +75,9 @@ class EventLedger:
 
     key = staticmethod(event_key)
 
-    def claim(self, event_id: str, *, invalidate: str | None = None) -> tuple[Claim, bool]:
-        """Claim the event id and, if the claim is new, write a new generation at
-        ``invalidate`` (the event's invalidation, if it has one).
+    def claim(self, event_id: str, *, invalidate: Sequence[str] = ()) -> tuple[Claim, bool]:
+        """Claim the event id and, if the claim is new, write new generations at the
+        keys ``invalidate`` (the event's invalidation, if it has one).
 
         Returns the claim, and whether the invalidation was stored (True when none was
         asked). When the cache fails: ``NEW`` (no duplicate check), and False if an
@@ -85,7 +86,7 @@ class EventLedger:
         try:
             state = self._claim(self.key(event_id), invalidate)
         except Exception as exc:  # any backend error means "no cache"
-            if invalidate is not None:
+            if invalidate:
                 self._warn(exc, event_id, "its invalidation is not stored")
                 return Claim.NEW, False
             self._warn(exc, event_id, "handling it without a duplicate check")
@@ -96,20 +97,23 @@ class EventLedger:
         # delivery; answering "in progress" makes WorkOS retry it.
         return (Claim.HANDLED if state == HANDLED else Claim.IN_PROGRESS), True
 
-    def _claim(self, key: str, invalidate: str | None) -> int | None:
+    def _claim(self, key: str, invalidate: Sequence[str]) -> int | None:
         """None if the claim is ours, else the state found (an int; 0 for nothing)."""
         timeout = math.ceil(self.claim_timeout)
         redis = redis_client(self.cache)
         if redis is None:
             if not self.cache.add(key, PROCESSING, timeout):
                 return _state(self.cache.get(key))
-            if invalidate is not None:
-                self.cache.set(invalidate, new_generation(), GENERATION_TTL)
+            if invalidate:
+                generations = {name: new_generation() for name in invalidate}
+                if self.cache.set_many(generations, GENERATION_TTL):
+                    raise RuntimeError("the cache refused the invalidation")
             return None
         client, make_key = redis
-        keys = [make_key(key)] + ([make_key(invalidate)] if invalidate is not None else [])
+        keys = [make_key(key), *(make_key(name) for name in invalidate)]
+        values = [new_generation() for _ in invalidate]
         found = client.eval(
-            CLAIM_SCRIPT, len(keys), *keys, PROCESSING, timeout, new_generation(), GENERATION_TTL
+            CLAIM_SCRIPT, len(keys), *keys, PROCESSING, timeout, GENERATION_TTL, *values
         )
         return None if found == -1 else _state(found)
 

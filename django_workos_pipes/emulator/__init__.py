@@ -19,15 +19,15 @@ control API and page under ``/_emulator/``, which need no key: the emulator bind
 from __future__ import annotations
 
 from .app import (
-    DEFAULT_API_KEY,
     DEFAULT_HOST,
     DEFAULT_PORT,
     EVENT_CONNECTED,
     EVENT_DISCONNECTED,
     EVENT_REAUTHORIZATION_NEEDED,
-    Call,
     Emulator,
 )
+from .calls import Call
+from .endpoint import DEFAULT_API_KEY
 from .faults import FAULT_KINDS, MALFORMED_BODY
 from .persistence import StateFileError
 from .providers import Provider

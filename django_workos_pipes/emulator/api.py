@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from .. import wire
-from .faults import cut_short, fault_response
+from .accounts import Accounts, IssueToken
+from .calls import CallLog
+from .endpoint import Endpoint
+from .faults import FaultQueue, cut_short, fault_response
 from .state import CONNECTED, NEEDS_REAUTHORIZATION, UnknownConnection, make_key
 from .web import (
     Handler,
@@ -27,17 +30,28 @@ from .web import (
     no_content,
 )
 
-if TYPE_CHECKING:
-    from .app import Emulator
-
 CONNECTION_INTENTS = ("add", "reauthorize")
 
 
 class PipesApi:
-    """The handlers of the API surface a WorkOS client talks to."""
+    """The handlers of the API surface a WorkOS client talks to.
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    ``issue_token`` is :meth:`Accounts.issue_token` or a method wrapping it.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        accounts: Accounts,
+        faults: FaultQueue,
+        calls: CallLog,
+        issue_token: IssueToken,
+    ) -> None:
+        self.endpoint = endpoint
+        self.accounts = accounts
+        self.faults = faults
+        self.calls = calls
+        self.issue_token = issue_token
 
     def register(self, router: Router) -> None:
         router.add("POST", "/data-integrations/{provider}/token", self.token)
@@ -48,7 +62,8 @@ class PipesApi:
 
     def token(self, request: Request, params: Mapping[str, str]) -> Response:
         self._record(request)
-        fault = self.emulator.take_token_fault()
+        self.calls.count_token_call()
+        fault = self.faults.take()
         if fault is not None:
             time.sleep(fault.delay)
             early = fault_response(fault)
@@ -76,7 +91,7 @@ class PipesApi:
     def _token(self, request: Request, params: Mapping[str, str]) -> Response:
         provider = self._provider(params)
         user_id, organization_id = _identity(request.json_object())
-        connection = self.emulator.issue_token(provider, user_id, organization_id)
+        connection = self.issue_token(provider, user_id, organization_id)
         if connection is None:
             return json_response(200, wire.inactive_token_answer(wire.NOT_INSTALLED))
         if connection.state != CONNECTED:
@@ -98,16 +113,17 @@ class PipesApi:
         account_id = _optional_string(body, "connected_account_id")
         if intent == "reauthorize" and account_id is None:
             raise _invalid("connected_account_id", "is required to reauthorize")
-        consent = self.emulator.start_consent(
+        consent = self.accounts.start_consent(
             provider, user_id, organization_id, return_to, intent, account_id
         )
-        url = f"{self.emulator.public_url}/consent/{consent.id}"
+        url = f"{self.endpoint.public_url}/consent/{consent.id}"
         return json_response(200, {"url": url, "state": consent.state})
 
     def _get_account(self, request: Request, params: Mapping[str, str]) -> Response:
         provider = self._provider(params)
-        key = make_key(provider, params["user_id"], request.query.get("organization_id"))
-        connection = self.emulator.connection(*key)
+        connection = self.accounts.get(
+            provider, params["user_id"], request.query.get("organization_id")
+        )
         if connection is None:
             raise _account_not_found(params)
         return json_response(200, connection.connected_account())
@@ -117,7 +133,7 @@ class PipesApi:
         key = make_key(provider, params["user_id"], request.query.get("organization_id"))
         try:
             # Like WorkOS, the webhook goes out afterwards: the caller doesn't wait for it.
-            self.emulator.remove_connection(key, wait=False)
+            self.accounts.remove(key, wait=False)
         except UnknownConnection:
             raise _account_not_found(params) from None
         return no_content()
@@ -129,11 +145,11 @@ class PipesApi:
             body = request.json()
         except HttpError:
             body = None
-        self.emulator.record_call(request, body)
+        self.calls.record(request.method, request.target, request.headers, body)
 
     def _answer(self, step: Handler, request: Request, params: Mapping[str, str]) -> Response:
         """Check the API key, then run ``step``; an :class:`HttpError` becomes its answer."""
-        if not self.emulator.accepts(request):
+        if not self.endpoint.accepts(request.headers):
             return error_response(401, "Unauthorized", "unauthorized")
         try:
             return step(request, params)
@@ -142,7 +158,7 @@ class PipesApi:
 
     def _provider(self, params: Mapping[str, str]) -> str:
         slug = params["provider"]
-        if slug not in self.emulator.providers:
+        if slug not in self.accounts.providers:
             raise HttpError(
                 error_response(
                     404,

@@ -1,72 +1,54 @@
-"""The :class:`Emulator`: state, faults, webhooks and the HTTP server in one object.
+"""The :class:`Emulator`: what tests, the example project and the command line drive.
 
-Tests, the example project and the command line all drive the emulator through this
-class. Its state methods are thread-safe and may be called before, during or after
-serving; each state change sends its signed webhook and returns once that delivery is
-over (or after a bounded wait), so the receiving app has seen it when the call returns.
+It builds the parts (accounts, faults, the call log, the HTTP server) and hands each
+request handler the ones it uses; no module below imports this one back. Its state
+methods are thread-safe and may be called before, during or after serving; each state
+change sends its signed webhook and returns once that delivery is over (or after a
+bounded wait), so the receiving app has seen it when the call returns.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
-import secrets
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
 from .. import wire
-from ..masking import mask
-from . import persistence
+from .accounts import Accounts
 from .api import PipesApi
-from .consent import ConsentPages
+from .calls import Call, CallLog
+from .consent import ConsentPages, answer_consent
 from .control import ControlApi
-from .faults import Fault, FaultQueue, make_fault
+from .endpoint import DEFAULT_API_KEY, Endpoint
+from .faults import FaultQueue, make_fault
 from .providers import Provider, registry
 from .server import BackgroundServer
-from .state import (
-    DISCONNECTED,
-    NEEDS_REAUTHORIZATION,
-    Connection,
-    ConsentRequest,
-    Key,
-    Store,
-    make_key,
-)
+from .state import Connection, ConsentRequest, Key
 from .web import Request, Response, Router, error_response
 from .webhooks import Delivery, WebhookSender
 
 logger = logging.getLogger("django_workos_pipes.emulator")
 
-DEFAULT_API_KEY = "sk_test_emulator"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4100
 DEFAULT_TOKEN_LIFETIME = 3600.0
-WEBHOOK_WAIT = 10.0
 
 EVENT_CONNECTED = wire.EVENT_CONNECTED
 EVENT_REAUTHORIZATION_NEEDED = wire.EVENT_REAUTHORIZATION_NEEDED
 EVENT_DISCONNECTED = wire.EVENT_DISCONNECTED
 
 
-class Call(NamedTuple):
-    """A request to the WorkOS API surface: ``(method, path, body, headers)``.
-
-    ``path`` keeps its query string, ``body`` is the parsed JSON (``None`` when empty or
-    not JSON), header names are lower case and ``authorization`` is masked.
-    """
-
-    method: str
-    path: str
-    body: Any
-    headers: dict[str, str]
-
-
 class Emulator:
-    """A local stand-in for the WorkOS Pipes API; ``start()`` serves it on a thread."""
+    """A local stand-in for the WorkOS Pipes API; ``start()`` serves it on a thread.
+
+    ``connect`` and ``issue_token`` reach the handlers as this object's own methods, so
+    a subclass that overrides them (``tests/faultkit.py``'s recording emulator) sees
+    every token, whether Python, the control API, the consent page or a token call
+    asked for it.
+    """
 
     def __init__(
         self,
@@ -89,28 +71,19 @@ class Emulator:
         self.api_key = api_key
         self.host = host
         self.webhook_url = webhook_url or None
+        self._webhook_secret = webhook_secret if webhook_url else None
         self.token_lifetime = token_lifetime or None
         self.providers: Mapping[str, Provider] = registry(providers)
         self.verbose = verbose
         self._requested_port = port
-        self._public_url = public_url.rstrip("/") if public_url else None
-        self._store = Store(self.providers, self.token_lifetime)
+        self._endpoint = Endpoint(api_key, host, public_url)
         self._faults = FaultQueue()
-        self._webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
-        self._lock = threading.Lock()
-        self._calls: list[Call] = []
-        self._token_calls = 0
-        self._events: list[dict[str, Any]] = []
-        self._deliveries: list[Delivery] = []
+        self._calls = CallLog()
+        webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
+        state_path = Path(state_file) if state_file else None
+        self._accounts = Accounts(self.providers, self.token_lifetime, webhooks, state_path)
         self._server: BackgroundServer | None = None
-        self._state_path = Path(state_file) if state_file else None
-        self._save_lock = threading.Lock()
-        # Held while a state change is applied, saved and its webhook queued, so
-        # webhooks leave in the order the changes happened.
-        self._changes = threading.RLock()
-        if self._state_path is not None:
-            self._store.replace_all(persistence.load(self._state_path))
-        self._router = _build_router(self)
+        self._router = self._build_router()
 
     # Lifecycle ---------------------------------------------------------------------
 
@@ -121,6 +94,7 @@ class Emulator:
                 self.host, self._requested_port, self.handle, verbose=self.verbose
             )
             self._server.start()
+            self._endpoint.port = self._server.port
         return self
 
     def stop(self) -> None:
@@ -128,9 +102,8 @@ class Emulator:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
-        if self._webhooks is not None:
-            self._webhooks.close()
-        self._persist()
+            self._endpoint.port = None
+        self._accounts.close()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -156,21 +129,22 @@ class Emulator:
     @property
     def url(self) -> str:
         """The base URL to give a WorkOS client, without a trailing slash."""
-        # Bound to every interface: loopback is the address that surely reaches it.
-        wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
-        host = wildcard.get(self.host, self.host)
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self._endpoint.url
 
     @property
     def public_url(self) -> str:
         """The base URL of the consent links: ``url``, unless told otherwise."""
-        return self._public_url or self.url
+        return self._endpoint.public_url
 
     @property
     def masked_api_key(self) -> str:
-        return mask(self.api_key)
+        return self._endpoint.masked_api_key
+
+    @property
+    def shown_api_key(self) -> str:
+        """The API key as the status line and control page show it: in full only when
+        it is the public built-in default, ``sk_test_emulator``."""
+        return self._endpoint.shown_api_key
 
     # Connections -------------------------------------------------------------------
 
@@ -186,49 +160,31 @@ class Emulator:
 
         ``scopes=None`` grants the provider's default scopes.
         """
-        known = self._provider(provider)
-        granted = known.scopes if scopes is None else tuple(_strings(scopes, "scopes"))
-        missing = tuple(_strings(missing_scopes, "missing_scopes"))
-        key = self._key(provider, user_id, organization_id)
-        with self._changes:
-            connection = self._store.connect(key, granted, missing)
-            delivery = self._changed(EVENT_CONNECTED, connection)
-        _await(delivery)
-        return connection
+        return self._accounts.connect(provider, user_id, organization_id, scopes, missing_scopes)
 
     def needs_reauthorization(
         self, provider: str, user_id: str, organization_id: str | None = None
     ) -> Connection:
         """Flip a connection to ``needs_reauthorization``; webhook on the transition."""
-        key = self._key(provider, user_id, organization_id)
-        with self._changes:
-            connection, changed = self._store.set_state(key, NEEDS_REAUTHORIZATION)
-            event = EVENT_REAUTHORIZATION_NEEDED if changed else None
-            delivery = self._changed(event, connection)
-        _await(delivery)
-        return connection
+        return self._accounts.needs_reauthorization(provider, user_id, organization_id)
 
     def disconnect(
         self, provider: str, user_id: str, organization_id: str | None = None
     ) -> Connection:
         """Remove a connection (token calls answer ``not_installed``); webhook."""
-        return self.remove_connection(self._key(provider, user_id, organization_id), wait=True)
+        return self._accounts.disconnect(provider, user_id, organization_id)
 
     def expire(self, provider: str, user_id: str, organization_id: str | None = None) -> Connection:
-        """Make the current token expired, so the next token call rotates it."""
-        key = self._key(provider, user_id, organization_id)
-        with self._changes:
-            connection = self._store.expire(key)
-            self._changed(None, connection)
-        return connection
+        """Make the current token expired, so the next token call rotates it (no webhook)."""
+        return self._accounts.expire(provider, user_id, organization_id)
 
     def connection(
         self, provider: str, user_id: str, organization_id: str | None = None
     ) -> Connection | None:
-        return self._store.get(make_key(provider, user_id, organization_id))
+        return self._accounts.get(provider, user_id, organization_id)
 
     def connections(self) -> list[Connection]:
-        return self._store.all()
+        return self._accounts.all()
 
     # Faults ------------------------------------------------------------------------
 
@@ -263,42 +219,32 @@ class Emulator:
     @property
     def token_calls(self) -> int:
         """Token requests received, faulted and rejected ones included."""
-        with self._lock:
-            return self._token_calls
+        return self._calls.token_calls
 
     @property
     def calls(self) -> list[Call]:
-        with self._lock:
-            return list(self._calls)
+        return self._calls.calls
 
     @property
     def events(self) -> list[dict[str, Any]]:
         """Every webhook event emitted, whether or not a webhook URL is configured."""
-        with self._lock:
-            return list(self._events)
+        return self._accounts.events
 
     @property
     def deliveries(self) -> list[Delivery]:
-        with self._lock:
-            return list(self._deliveries)
+        return self._accounts.deliveries
 
     def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
         """Wait until every queued webhook is delivered or given up; False on timeout."""
-        return True if self._webhooks is None else self._webhooks.wait(timeout)
+        return self._accounts.wait_for_webhooks(timeout)
 
     def reset(self) -> None:
         """Forget connections, consents, faults, calls and events (no webhooks sent)."""
-        with self._changes:
-            self._store.clear()
-            self._faults.clear()
-            with self._lock:
-                self._calls.clear()
-                self._events.clear()
-                self._deliveries.clear()
-                self._token_calls = 0
-            self._persist()
+        self._accounts.reset()
+        self._faults.clear()
+        self._calls.clear()
 
-    # Used by the HTTP handlers -----------------------------------------------------
+    # Serving -----------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
         """Answer one request; never raises, whatever the request looks like."""
@@ -308,36 +254,11 @@ class Emulator:
             logger.exception("emulator failed on %s %s", request.method, request.path)
             return error_response(500, "The emulator failed on this request.", "server_error")
 
-    def accepts(self, request: Request) -> bool:
-        """Whether the request carries ``Authorization: Bearer <our API key>``."""
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        expected = self.api_key.encode("utf-8")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            key.strip().encode("utf-8"), expected
-        )
-
-    def record_call(self, request: Request, body: Any) -> None:
-        headers = dict(request.headers)
-        if "authorization" in headers:
-            scheme, space, key = headers["authorization"].partition(" ")
-            headers["authorization"] = f"{scheme} {mask(key)}" if space else mask(scheme)
-        with self._lock:
-            self._calls.append(Call(request.method, request.target, body, headers))
-
-    def take_token_fault(self) -> Fault | None:
-        """Count a token call and take the fault it should suffer, if any."""
-        with self._lock:
-            self._token_calls += 1
-        return self._faults.take()
-
     def issue_token(
         self, provider: str, user_id: str, organization_id: str | None
     ) -> Connection | None:
         """The connection behind a token call, its token rotated first if it is due."""
-        connection, rotated = self._store.token(make_key(provider, user_id, organization_id))
-        if rotated:
-            self._persist()
-        return connection
+        return self._accounts.issue_token(provider, user_id, organization_id)
 
     def start_consent(
         self,
@@ -348,108 +269,33 @@ class Emulator:
         connection_intent: str | None = None,
         connected_account_id: str | None = None,
     ) -> ConsentRequest:
-        consent = ConsentRequest(
-            id=wire.new_id("consent").lower(),
-            state=secrets.token_urlsafe(24),
-            provider=provider,
-            user_id=user_id,
-            organization_id=organization_id or None,
-            return_to=return_to,
-            connection_intent=connection_intent,
-            connected_account_id=connected_account_id,
-            created_at=wire.now(),
+        return self._accounts.start_consent(
+            provider, user_id, organization_id, return_to, connection_intent, connected_account_id
         )
-        self._store.add_consent(consent)
-        return consent
 
     def pending_consent(self, consent_id: str) -> ConsentRequest | None:
-        return self._store.consent(consent_id)
+        return self._accounts.pending_consent(consent_id)
 
     def answer_consent(self, consent_id: str, allow: bool) -> ConsentRequest | None:
         """Allow (connect the account) or deny a consent; ``None`` if already answered."""
-        consent = self._store.pop_consent(consent_id)
-        if consent is not None and allow:
-            self.connect(
-                consent.provider,
-                consent.user_id,
-                consent.organization_id,
-                scopes=self.consent_scopes(consent),
-            )
-        return consent
+        return answer_consent(self._accounts, self.connect, consent_id, allow)
 
     def consent_scopes(self, consent: ConsentRequest) -> tuple[str, ...]:
         """What Allow grants: what the account had and lacked, or the provider's defaults."""
-        existing = self._store.get(
-            make_key(consent.provider, consent.user_id, consent.organization_id)
-        )
-        if existing is None:
-            return self.providers[consent.provider].scopes
-        return tuple(dict.fromkeys(existing.scopes + existing.missing_scopes))
+        return self._accounts.consent_scopes(consent)
 
     def remove_connection(self, key: Key, *, wait: bool) -> Connection:
         """Disconnect; ``wait`` for the webhook unless answering the wire's own DELETE."""
-        with self._changes:
-            removed = self._store.remove(key)
-            delivery = self._changed(EVENT_DISCONNECTED, removed, state=DISCONNECTED)
-        if wait:
-            _await(delivery)
-        return removed
+        return self._accounts.remove(key, wait=wait)
 
-    # Internals ---------------------------------------------------------------------
-
-    def _provider(self, slug: str) -> Provider:
-        try:
-            return self.providers[slug]
-        except KeyError:
-            known = ", ".join(sorted(self.providers))
-            raise ValueError(f"unknown provider {slug!r}; known: {known}") from None
-
-    def _key(self, provider: str, user_id: str, organization_id: str | None) -> Key:
-        self._provider(provider)
-        if not isinstance(user_id, str) or not user_id:
-            raise ValueError("user_id must be a non-empty string")
-        return make_key(provider, user_id, organization_id)
-
-    def _changed(
-        self, event_type: str | None, connection: Connection, *, state: str | None = None
-    ) -> Delivery | None:
-        """Save the state and queue the change's webhook (under ``_changes``, so in order)."""
-        self._persist()
-        if event_type is None:
-            return None
-        event = wire.event_envelope(event_type, connection.event_data(state))
-        delivery = self._webhooks.send(event) if self._webhooks is not None else None
-        with self._lock:
-            self._events.append(event)
-            if delivery is not None:
-                self._deliveries.append(delivery)
-        return delivery
-
-    def _persist(self) -> None:
-        if self._state_path is None:
-            return
-        with self._save_lock:
-            try:
-                persistence.save(self._state_path, self._store.all())
-            except OSError as exc:
-                logger.warning("could not save the state to %s: %s", self._state_path, exc)
-
-
-def _await(delivery: Delivery | None) -> None:
-    """Wait, bounded, until the receiver has had the webhook (or it was given up)."""
-    if delivery is not None and not delivery.done.wait(WEBHOOK_WAIT):
-        logger.warning("webhook %s still pending after %.0f s", delivery.event["id"], WEBHOOK_WAIT)
-
-
-def _strings(values: Sequence[str], name: str) -> list[str]:
-    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
-        raise ValueError(f"{name} must be a list of strings")
-    return list(values)
-
-
-def _build_router(emulator: Emulator) -> Router:
-    router = Router()
-    PipesApi(emulator).register(router)
-    ConsentPages(emulator).register(router)
-    ControlApi(emulator).register(router)
-    return router
+    def _build_router(self) -> Router:
+        endpoint, accounts = self._endpoint, self._accounts
+        faults, calls = self._faults, self._calls
+        router = Router()
+        PipesApi(endpoint, accounts, faults, calls, self.issue_token).register(router)
+        ConsentPages(accounts, self.connect).register(router)
+        control = ControlApi(
+            endpoint, accounts, faults, calls, self.connect, self.webhook_url, self._webhook_secret
+        )
+        control.register(router)
+        return router

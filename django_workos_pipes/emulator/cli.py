@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from .app import DEFAULT_API_KEY, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN_LIFETIME, Emulator
+from .app import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN_LIFETIME, Emulator
+from .endpoint import DEFAULT_API_KEY
 from .persistence import StateFileError
 from .providers import Provider, parse_spec
 
@@ -108,11 +109,15 @@ def emulator_from_options(options: Mapping[str, Any], *, verbose: bool = False) 
 
 
 def status_line(emulator: Emulator) -> str:
-    """One line: where it listens, which (masked) key it accepts, where the page is."""
+    """One line: where it listens, which key it accepts, where the page is.
+
+    The key is shown in full only when it is the public default; a key given on the
+    command line or in the environment is masked.
+    """
     webhooks = f", webhooks to {emulator.webhook_url}" if emulator.webhook_url else ""
     return (
         f"WorkOS Pipes emulator listening on {emulator.url} "
-        f"(API key {emulator.masked_api_key}{webhooks}); "
+        f"(API key {emulator.shown_api_key}{webhooks}); "
         f"control page {emulator.url}/_emulator/ - Ctrl-C to stop"
     )
 

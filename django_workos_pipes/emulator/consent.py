@@ -9,14 +9,12 @@ seen the webhook by the time the user lands on it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from .accounts import Accounts, Connect
 from .pages import consent_page, message_page
+from .state import ConsentRequest
 from .web import Request, Response, Router, html_response, redirect
-
-if TYPE_CHECKING:
-    from .app import Emulator
 
 NOT_FOUND_TITLE = "This link is not valid"
 NOT_FOUND_TEXT = (
@@ -26,21 +24,25 @@ NOT_FOUND_TEXT = (
 
 
 class ConsentPages:
-    """``GET /consent/{id}`` shows the page; ``POST`` records the decision."""
+    """``GET /consent/{id}`` shows the page; ``POST`` records the decision.
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    ``connect`` is :meth:`Accounts.connect` or a method wrapping it.
+    """
+
+    def __init__(self, accounts: Accounts, connect: Connect) -> None:
+        self.accounts = accounts
+        self.connect = connect
 
     def register(self, router: Router) -> None:
         router.add("GET", "/consent/{consent_id}", self.show)
         router.add("POST", "/consent/{consent_id}", self.decide)
 
     def show(self, request: Request, params: Mapping[str, str]) -> Response:
-        consent = self.emulator.pending_consent(params["consent_id"])
+        consent = self.accounts.pending_consent(params["consent_id"])
         if consent is None:
             return html_response(404, message_page(NOT_FOUND_TITLE, NOT_FOUND_TEXT))
-        provider = self.emulator.providers[consent.provider]
-        scopes = self.emulator.consent_scopes(consent)
+        provider = self.accounts.providers[consent.provider]
+        scopes = self.accounts.consent_scopes(consent)
         return html_response(200, consent_page(consent, provider, scopes))
 
     def decide(self, request: Request, params: Mapping[str, str]) -> Response:
@@ -49,7 +51,8 @@ class ConsentPages:
             return html_response(
                 400, message_page("Choose Allow or Deny", "The form was missing its decision.")
             )
-        consent = self.emulator.answer_consent(params["consent_id"], decision == "allow")
+        allow = decision == "allow"
+        consent = answer_consent(self.accounts, self.connect, params["consent_id"], allow)
         if consent is None:
             return html_response(404, message_page(NOT_FOUND_TITLE, NOT_FOUND_TEXT))
         if decision == "deny":
@@ -59,8 +62,19 @@ class ConsentPages:
             return html_response(200, message_page("Access denied", "Nothing was connected."))
         if consent.return_to:
             return redirect(consent.return_to)
-        name = self.emulator.providers[consent.provider].name
+        name = self.accounts.providers[consent.provider].name
         return html_response(200, message_page(f"{name} connected", "You can close this tab."))
+
+
+def answer_consent(
+    accounts: Accounts, connect: Connect, consent_id: str, allow: bool
+) -> ConsentRequest | None:
+    """Allow (connect the account) or deny a consent; ``None`` if already answered."""
+    consent = accounts.take_consent(consent_id)
+    if consent is not None and allow:
+        scopes = accounts.consent_scopes(consent)
+        connect(consent.provider, consent.user_id, consent.organization_id, scopes=scopes)
+    return consent
 
 
 def with_query(url: str, **params: str) -> str:

@@ -5,18 +5,33 @@ connections, queue faults and read what happened here. Every action accepts JSON
 answers JSON, or accepts the control page's HTML forms and redirects back to the
 page. No API key is needed: the emulator is a local tool and binds to 127.0.0.1 by
 default.
+
+Without a key, what keeps other web pages the developer visits away is the browser's
+own rules, checked here on every request: the ``Host`` must be one of the emulator's
+own names (against DNS rebinding), an ``Origin``, when there is one, the emulator's
+own, and a POST must be JSON, which no other site can send without the emulator's
+leave (forms and ``text/plain`` can be sent cross-site; the page's own forms carry the
+page's origin). A DELETE needs no such check: no browser sends one cross-site without
+a CORS preflight, which the emulator never grants.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
+from ..masking import mask
+from .accounts import Accounts, Connect
+from .calls import CallLog
+from .endpoint import Endpoint
+from .faults import FaultQueue, check_retry_after, make_fault
 from .pages import Dashboard, control_page
 from .state import Connection, UnknownConnection
 from .web import (
+    OWN_FORMS_HEADERS,
+    Handler,
     HttpError,
     Request,
     Response,
@@ -28,85 +43,113 @@ from .web import (
     redirect,
 )
 
-if TYPE_CHECKING:
-    from .app import Emulator
-
 PAGE = "/_emulator/"
 RECENT_EVENTS = 20
+NOTICES = {
+    "needs_reauthorization": "Done: needs reauthorization.",
+    "disconnect": "Done: disconnected.",
+    "expire": "Token expired. No webhook (WorkOS sends none): the next token call gets a "
+    "fresh token.",
+}
 
 
 class ControlApi:
-    """Handlers for ``/_emulator/*``."""
+    """Handlers for ``/_emulator/*``.
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
+    ``connect`` is :meth:`Accounts.connect` or a method wrapping it.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        accounts: Accounts,
+        faults: FaultQueue,
+        calls: CallLog,
+        connect: Connect,
+        webhook_url: str | None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.accounts = accounts
+        self.faults = faults
+        self.call_log = calls
+        self.connect_account = connect
+        self.webhook_url = webhook_url
+        self._webhook_secret = webhook_secret
         self._actions: dict[str, Callable[[str, str, str | None], Connection]] = {
-            "needs_reauthorization": emulator.needs_reauthorization,
-            "disconnect": emulator.disconnect,
-            "expire": emulator.expire,
+            "needs_reauthorization": accounts.needs_reauthorization,
+            "disconnect": accounts.disconnect,
+            "expire": accounts.expire,
         }
 
     def register(self, router: Router) -> None:
-        router.add("GET", "/_emulator", self.page)
-        router.add("GET", "/_emulator/state", self.state)
-        router.add("POST", "/_emulator/connections", self.connect)
-        router.add("POST", "/_emulator/connections/{action}", self.change)
-        router.add("POST", "/_emulator/faults", self.add_fault)
-        router.add("DELETE", "/_emulator/faults", self.clear_faults)
-        router.add("POST", "/_emulator/faults/clear", self.clear_faults)
-        router.add("GET", "/_emulator/calls", self.calls)
-        router.add("GET", "/_emulator/events", self.events)
-        router.add("POST", "/_emulator/reset", self.reset)
+        routes: list[tuple[str, str, Handler]] = [
+            ("GET", "/_emulator", self.page),
+            ("GET", "/_emulator/state", self.state),
+            ("POST", "/_emulator/connections", self.connect),
+            ("POST", "/_emulator/connections/{action}", self.change),
+            ("POST", "/_emulator/faults", self.add_fault),
+            ("DELETE", "/_emulator/faults", self.clear_faults),
+            ("POST", "/_emulator/faults/clear", self.clear_faults),
+            ("GET", "/_emulator/calls", self.calls),
+            ("GET", "/_emulator/events", self.events),
+            ("POST", "/_emulator/reset", self.reset),
+        ]
+        for method, pattern, handler in routes:
+            router.add(method, pattern, self._guarded(handler))
 
     # Reading -----------------------------------------------------------------------
 
     def page(self, request: Request, params: Mapping[str, str]) -> Response:
-        emulator = self.emulator
+        accounts = self.accounts
         board = Dashboard(
-            base_url=emulator.url,
-            masked_api_key=emulator.masked_api_key,
-            webhook_url=emulator.webhook_url,
-            token_calls=emulator.token_calls,
-            providers=list(emulator.providers.values()),
-            connections=emulator.connections(),
-            faults=emulator.faults,
-            events=list(reversed(emulator.events[-RECENT_EVENTS:])),
-            deliveries={str(d.event["id"]): d.to_json() for d in emulator.deliveries},
+            base_url=self.endpoint.url,
+            api_key=self.endpoint.shown_api_key,
+            api_key_in_full=self.endpoint.shown_api_key == self.endpoint.api_key,
+            webhook_url=self.webhook_url,
+            # The emulator has no built-in webhook secret: the one it was given is masked.
+            webhook_secret=mask(self._webhook_secret) if self._webhook_secret else None,
+            token_calls=self.call_log.token_calls,
+            providers=list(accounts.providers.values()),
+            connections=accounts.all(),
+            faults=self.faults.pending(),
+            events=list(reversed(accounts.events[-RECENT_EVENTS:])),
+            deliveries={str(d.event["id"]): d.to_json() for d in accounts.deliveries},
             notice=request.query.get("notice"),
             error=request.query.get("error"),
         )
-        return html_response(200, control_page(board))
+        return html_response(200, control_page(board), OWN_FORMS_HEADERS)
 
     def state(self, request: Request, params: Mapping[str, str]) -> Response:
-        emulator = self.emulator
+        accounts = self.accounts
         return json_response(
             200,
             {
-                "url": emulator.url,
-                "api_key": emulator.masked_api_key,
-                "webhook_url": emulator.webhook_url,
-                "token_lifetime": emulator.token_lifetime,
-                "providers": sorted(emulator.providers),
-                "connections": [_connection_json(c) for c in emulator.connections()],
-                "faults": emulator.faults,
-                "token_calls": emulator.token_calls,
+                "url": self.endpoint.url,
+                "api_key": self.endpoint.masked_api_key,
+                "webhook_url": self.webhook_url,
+                "token_lifetime": accounts.token_lifetime,
+                "providers": sorted(accounts.providers),
+                "connections": [_connection_json(c) for c in accounts.all()],
+                "faults": self.faults.pending(),
+                "token_calls": self.call_log.token_calls,
             },
         )
 
     def calls(self, request: Request, params: Mapping[str, str]) -> Response:
-        calls = [call._asdict() for call in self.emulator.calls]
-        return json_response(200, {"token_calls": self.emulator.token_calls, "calls": calls})
+        calls = [call._asdict() for call in self.call_log.calls]
+        return json_response(200, {"token_calls": self.call_log.token_calls, "calls": calls})
 
     def events(self, request: Request, params: Mapping[str, str]) -> Response:
-        deliveries = [delivery.to_json() for delivery in self.emulator.deliveries]
-        return json_response(200, {"events": self.emulator.events, "deliveries": deliveries})
+        deliveries = [delivery.to_json() for delivery in self.accounts.deliveries]
+        return json_response(200, {"events": self.accounts.events, "deliveries": deliveries})
 
     # Changing ----------------------------------------------------------------------
 
     def connect(self, request: Request, params: Mapping[str, str]) -> Response:
         def act(data: dict[str, Any]) -> Response:
             scopes = data.get("scopes")
-            connection = self.emulator.connect(
+            connection = self.connect_account(
                 _required(data, "provider"),
                 _required(data, "user_id"),
                 _optional(data, "organization_id"),
@@ -128,33 +171,68 @@ class ControlApi:
                 _required(data, "user_id"),
                 _optional(data, "organization_id"),
             )
-            label = params["action"].replace("_", " ")
-            return self._done(request, 200, _connection_json(connection), f"Done: {label}.")
+            notice = NOTICES[params["action"]]
+            return self._done(request, 200, _connection_json(connection), notice)
 
         return self._run(request, act)
 
     def add_fault(self, request: Request, params: Mapping[str, str]) -> Response:
         def act(data: dict[str, Any]) -> Response:
-            self.emulator.inject_fault(
+            fault = make_fault(
                 _required(data, "kind"),
-                count=_integer(data, "count", 1),
                 status=_integer(data, "status", 503),
                 retry_after=_retry_after(data.get("retry_after")),
                 delay=_decimal(data, "delay", 0.0),
             )
-            return self._done(request, 201, {"faults": self.emulator.faults}, "Fault queued.")
+            self.faults.add(fault, _integer(data, "count", 1))
+            return self._done(request, 201, {"faults": self.faults.pending()}, "Fault queued.")
 
         return self._run(request, act)
 
     def clear_faults(self, request: Request, params: Mapping[str, str]) -> Response:
-        self.emulator.clear_faults()
+        self.faults.clear()
         return self._done(request, 204, None, "Faults cleared.")
 
     def reset(self, request: Request, params: Mapping[str, str]) -> Response:
-        self.emulator.reset()
+        self.accounts.reset()
+        self.faults.clear()
+        self.call_log.clear()
         return self._done(request, 204, None, "Emulator reset.")
 
     # Shared steps ------------------------------------------------------------------
+
+    def _guarded(self, handler: Handler) -> Handler:
+        def guarded(request: Request, params: Mapping[str, str]) -> Response:
+            refusal = self._refusal(request)
+            return handler(request, params) if refusal is None else refusal
+
+        return guarded
+
+    def _refusal(self, request: Request) -> Response | None:
+        """Why a web page, not the developer, may be behind this request; or ``None``."""
+        host = request.headers.get("host")
+        if host is not None and not self.endpoint.is_own_host(host):
+            message = (
+                f"Host {host[:100]!r} is not a name of this emulator, so the control API "
+                f"won't answer it. Use {self.endpoint.url}/_emulator/, or start the "
+                "emulator with --public-url naming this host."
+            )
+            return error_response(403, message, "forbidden_host")
+        origin = request.headers.get("origin")
+        if origin is not None and not self.endpoint.is_own_origin(origin, host):
+            message = (
+                f"Origin {origin[:100]!r} is not this emulator's own: the control API "
+                "takes requests from its own page and from programs, not from other sites."
+            )
+            return error_response(403, message, "forbidden_origin")
+        page_form = request.is_form and origin is not None
+        if request.method == "POST" and request.media_type != "application/json" and not page_form:
+            message = (
+                "The control API takes JSON: send Content-Type: application/json "
+                "(HTML forms are accepted from the control page itself only)."
+            )
+            return error_response(415, message, "unsupported_media_type")
+        return None
 
     def _run(self, request: Request, act: Callable[[dict[str, Any]], Response]) -> Response:
         """Read the parameters (form or JSON), act, and turn mistakes into answers."""
@@ -165,6 +243,8 @@ class ControlApi:
             return act(data)
         except UnknownConnection as exc:
             return self._failed(request, 404, str(exc), "entity_not_found")
+        except _Unsendable as exc:
+            return self._failed(request, 400, str(exc), "bad_request")
         except (ValueError, TypeError) as exc:
             return self._failed(request, 422, str(exc), "invalid_request_parameters")
         except HttpError as exc:
@@ -240,11 +320,22 @@ def _decimal(data: Mapping[str, Any], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number") from None
 
 
+class _Unsendable(ValueError):
+    """A value that could never go out on the wire (400), not merely a wrong one (422)."""
+
+
 def _retry_after(value: Any) -> int | str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError("retry_after must be a number of seconds or an HTTP date")
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return value
+    given: int | str = value
+    if isinstance(given, str):
+        given = given.strip(" ")  # typed into the page; any other blank is refused below
+        if given.isascii() and given.isdigit():
+            return int(given)
+    try:
+        check_retry_after(given)
+    except ValueError as exc:
+        raise _Unsendable(str(exc)) from None
+    return given

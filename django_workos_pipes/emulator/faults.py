@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 from .. import wire
-from .web import Response, json_response
+from .web import Response, is_header_text, json_response
 
 FaultKind = Literal["status", "latency", "drop", "drop_mid_answer", "malformed"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
@@ -54,9 +54,23 @@ def make_fault(
         raise ValueError("a status fault needs an HTTP error status (400-599)")
     if not 0 <= delay <= 600:  # also refuses NaN
         raise ValueError("delay must be between 0 and 600 seconds")
-    if isinstance(retry_after, str) and any(c in retry_after for c in "\r\n"):
-        raise ValueError("retry_after must be a number of seconds or an HTTP date")
+    check_retry_after(retry_after)
     return Fault(kind, status, retry_after, float(delay))
+
+
+def check_retry_after(value: object) -> None:
+    """Refuse a ``Retry-After`` that can't go in a header as it is.
+
+    Any text is allowed (a client must survive a bad value), but only printable ASCII:
+    a line break or a control character would end the header early or break the
+    answer, and every call the fault serves would get no answer at all.
+    """
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return
+    if not isinstance(value, str) or not is_header_text(value):
+        raise ValueError(
+            "retry_after must be a number of seconds or an HTTP date, in printable ASCII"
+        )
 
 
 class FaultQueue:

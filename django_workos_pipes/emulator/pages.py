@@ -59,6 +59,8 @@ ul.scopes li{padding:9px 14px;border-top:1px solid #eef0f5;font-size:14px}
 ul.scopes li:first-child{border-top:0}
 code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f3f4f8;
 padding:1px 6px;border-radius:6px;overflow-wrap:anywhere}
+pre.settings{margin:0 0 12px;overflow-x:auto}
+pre.settings code{display:block;padding:12px 14px;white-space:pre;overflow-wrap:normal}
 .buttons{display:flex;gap:10px;margin-top:18px}.buttons button{flex:1}
 button{font:inherit;font-weight:600;border-radius:10px;padding:10px 16px;cursor:pointer;
 border:1px solid #d5d8e3;background:#fff;color:#1f2330}
@@ -83,6 +85,12 @@ border-radius:8px;background:#fff}
 color:#17804a}.notice.error{background:#fdecea;color:#b42318}
 footer{text-align:center;font-size:12px;color:#9aa0b4;padding:0 0 28px}
 """
+
+
+EXPIRE_HINT = (
+    "The token expires now, and no webhook is sent (WorkOS sends none when a token "
+    "expires): the next token call gets a fresh one."
+)
 
 
 def page(title: str, content: str, *, narrow: bool = False) -> str:
@@ -145,8 +153,10 @@ class Dashboard:
     """Everything the control page shows, gathered by the control handlers."""
 
     base_url: str
-    masked_api_key: str
+    api_key: str  # as shown: in full only when it is the public built-in default
+    api_key_in_full: bool
     webhook_url: str | None
+    webhook_secret: str | None  # masked (None: no webhooks); there is no built-in one
     token_calls: int
     providers: Sequence[Provider]
     connections: Sequence[Connection]
@@ -160,6 +170,7 @@ class Dashboard:
 def control_page(board: Dashboard) -> str:
     sections = [
         _summary(board),
+        _settings(board),
         _connections(board),
         _connect_form(board.providers),
         _faults(board.faults),
@@ -189,10 +200,49 @@ def _summary(board: Dashboard) -> str:
         "here; this page and <code>/_emulator/*</code> need no API key.</p>"
         '<div class="facts">'
         f"<span>Base URL <code>{escape(board.base_url)}</code></span>"
-        f"<span>API key <code>{escape(board.masked_api_key)}</code></span>"
+        f"<span>API key <code>{escape(board.api_key)}</code></span>"
         f"<span>Webhooks <code>{webhook}</code></span>"
         f"<span>Token calls <strong>{board.token_calls}</strong></span>"
         '<span><a href="/_emulator/">Refresh</a></span></div></div>'
+    )
+
+
+def django_settings(board: Dashboard) -> str:
+    """The ``WORKOS_PIPES`` lines that point a Django project at this emulator.
+
+    A key or secret shown masked is not pasted as a value: the line reads it from the
+    environment variable the emulator also reads, with the masked value as a reminder.
+    """
+    lines = [
+        _setting("API_KEY", board.api_key, board.api_key_in_full, "WORKOS_API_KEY"),
+        f'"BASE_URL": "{board.base_url}",',
+    ]
+    if board.webhook_secret is None:
+        lines.append("# No webhooks: start the emulator with --webhook-url and --webhook-secret")
+    else:
+        secret = board.webhook_secret
+        lines.append(_setting("WEBHOOK_SECRET", secret, False, "WORKOS_WEBHOOK_SECRET"))
+    return "WORKOS_PIPES = {\n" + "".join(f"    {line}\n" for line in lines) + "}"
+
+
+def _setting(name: str, shown: str, in_full: bool, env_var: str) -> str:
+    if in_full:
+        return f'"{name}": "{shown}",'
+    return f'"{name}": os.environ["{env_var}"],  # {shown}'
+
+
+def _settings(board: Dashboard) -> str:
+    webhook = (
+        f"Webhooks go to <code>{escape(board.webhook_url)}</code>: that should be your "
+        "site's <code>workos_pipes:webhook</code> URL."
+        if board.webhook_url
+        else "No webhook URL: state changes reach your site only when its cache expires."
+    )
+    return (
+        '<div class="card"><h2>Django settings</h2>'
+        '<p class="muted">To point your project at this emulator:</p>'
+        f'<pre class="settings"><code>{escape(django_settings(board))}</code></pre>'
+        f'<p class="muted small">{webhook}</p></div>'
     )
 
 
@@ -208,10 +258,11 @@ def _hidden(connection: Connection) -> str:
     )
 
 
-def _action(connection: Connection, action: str, label: str, css: str = "") -> str:
+def _action(connection: Connection, action: str, label: str, css: str = "", hint: str = "") -> str:
+    title = f' title="{escape(hint)}"' if hint else ""
     return (
         f'<form method="post" action="/_emulator/connections/{action}">{_hidden(connection)}'
-        f'<button type="submit" class="small {css}">{escape(label)}</button></form>'
+        f'<button type="submit" class="small {css}"{title}>{escape(label)}</button></form>'
     )
 
 
@@ -255,7 +306,7 @@ def _connection_row(c: Connection) -> str:
     actions = "".join(
         [
             _action(c, "needs_reauthorization", "Needs reauth"),
-            _action(c, "expire", "Expire token"),
+            _action(c, "expire", "Expire token", hint=EXPIRE_HINT),
             _action(c, "disconnect", "Disconnect", "danger"),
         ]
     )

@@ -113,8 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(error_response(411, "Send a Content-Length.", "length_required"), request_id)
             return None
-        raw_length = self.headers.get("Content-Length") or "0"
-        length = int(raw_length) if raw_length.isdigit() else -1
+        length = _content_length(self.headers.get("Content-Length"))
         if not 0 <= length <= MAX_BODY:
             self.close_connection = True
             status = 413 if length > MAX_BODY else 400
@@ -151,6 +150,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if cut:
             _hang_up(self.connection)
+
+
+def _content_length(value: str | None) -> int:
+    """The body's length, or -1 unless the header is plain ASCII digits.
+
+    ``str.isdigit`` alone would let through ``³`` (Latin-1, as ``http.server`` decodes
+    headers), which ``int`` then refuses, and ``int`` alone reads other scripts' digits.
+    """
+    if value is None:
+        return 0
+    return int(value) if value.isascii() and value.isdigit() else -1
 
 
 def _hang_up(connection: socket.socket) -> None:

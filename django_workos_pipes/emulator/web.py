@@ -18,14 +18,28 @@ from urllib.parse import parse_qsl, quote
 from .. import wire
 
 MAX_BODY = 1024 * 1024
+# WorkOS request bodies are objects of strings, lists and small maps: three levels.
+# Far deeper is an attack on the parser, and every later json.dumps of it.
+MAX_JSON_DEPTH = 32
 SERVER = "WorkOS-Pipes-Emulator"
 _NO_BODY = {204, 304}
+_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 _SECURITY_HEADERS = (
-    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+    ("Content-Security-Policy", _CSP),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 )
+# A page whose forms post to its own origin: browsers send ``Origin: null`` on POSTs
+# from a ``no-referrer`` page, so this one keeps its origin for same-origin requests,
+# and its forms may post nowhere else.
+OWN_FORMS_HEADERS = (
+    ("Content-Security-Policy", f"{_CSP}; form-action 'self'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True)
@@ -42,20 +56,27 @@ class Request:
     request_id: str
 
     @property
+    def media_type(self) -> str:
+        """``application/json`` from ``Content-Type: Application/JSON; charset=utf-8``."""
+        return self.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+    @property
     def is_form(self) -> bool:
-        content_type = self.headers.get("content-type", "")
-        return content_type.startswith("application/x-www-form-urlencoded")
+        return self.media_type == "application/x-www-form-urlencoded"
 
     def json(self) -> Any:
         """The parsed JSON body (``None`` when empty); a 400 when it is not JSON."""
         if not self.body.strip():
             return None
         try:
-            return json.loads(self.body)
+            data = json.loads(self.body)
         except (ValueError, UnicodeDecodeError):
-            raise HttpError(
-                error_response(400, "The request body is not valid JSON.", "invalid_json")
-            ) from None
+            raise _bad_json("The request body is not valid JSON.") from None
+        except RecursionError:
+            raise _bad_json("The request body is nested too deeply.") from None
+        if _nested_deeper_than(data, MAX_JSON_DEPTH):
+            raise _bad_json("The request body is nested too deeply.")
+        return data
 
     def json_object(self) -> dict[str, Any]:
         """The JSON body as an object (an empty body counts as ``{}``)."""
@@ -63,9 +84,7 @@ class Request:
         if data is None:
             return {}
         if not isinstance(data, dict):
-            raise HttpError(
-                error_response(400, "The request body must be a JSON object.", "invalid_json")
-            )
+            raise _bad_json("The request body must be a JSON object.")
         return data
 
     def form(self) -> dict[str, str]:
@@ -87,6 +106,13 @@ class Response:
     content_type: str | None = None
     headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
     cut_after: int | None = None
+
+    def __post_init__(self) -> None:
+        # A value from a request or the control API (a fault's Retry-After) must never
+        # end a header early or fail to encode, which would lose the whole answer.
+        for name, value in self.headers:
+            if not _TOKEN.fullmatch(name) or not is_header_text(value):
+                raise ValueError(f"refusing to send the header {name!r}: {value!r}")
 
     def encode(self, request_id: str, *, close: bool, head_only: bool = False) -> bytes:
         """The full answer as bytes on the wire, with ``X-Request-ID`` always set."""
@@ -122,8 +148,10 @@ def error_response(status: int, message: str, code: str, **extra: Any) -> Respon
     return json_response(status, wire.error_body(message, code, **extra))
 
 
-def html_response(status: int, html: str) -> Response:
-    return Response(status, html.encode("utf-8"), "text/html; charset=utf-8", _SECURITY_HEADERS)
+def html_response(
+    status: int, html: str, headers: Sequence[tuple[str, str]] = _SECURITY_HEADERS
+) -> Response:
+    return Response(status, html.encode("utf-8"), "text/html; charset=utf-8", tuple(headers))
 
 
 def redirect(location: str, status: int = 302) -> Response:
@@ -184,6 +212,28 @@ class Router:
                 (("Allow", ", ".join(sorted(set(allowed)))),),
             )
         return error_response(404, f"No route for {request.method} {request.path}.", "not_found")
+
+
+def is_header_text(value: str) -> bool:
+    """Whether ``value`` can be sent as a header value: printable ASCII only."""
+    return all(" " <= char <= "~" for char in value)
+
+
+def _bad_json(message: str) -> HttpError:
+    return HttpError(error_response(400, message, "invalid_json"))
+
+
+def _nested_deeper_than(data: Any, limit: int) -> bool:
+    """Whether lists and objects in ``data`` nest deeper than ``limit`` (no recursion)."""
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            todo.extend((child, depth + 1) for child in children)
+    return False
 
 
 def split_path(path: str) -> tuple[str, ...]:

@@ -3,10 +3,15 @@
 Delivery must never break the emulator: each event is tried a few times with a short
 timeout, failures are logged and recorded, and the caller may wait for a delivery
 (bounded) when it needs the receiver to have seen it, e.g. before a redirect.
+
+Sent with ``http.client``, so the emulator needs nothing beyond the standard library.
+Not ``urllib.request``: it rewrites header names (``Workos-Signature``), and a webhook
+should arrive with the header exactly as WorkOS spells it.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import queue
@@ -15,8 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import requests
+from urllib.parse import SplitResult, urlsplit
 
 from .. import signatures
 
@@ -60,6 +64,7 @@ class WebhookSender:
     """Sends events, in order, to one URL, signed with one secret."""
 
     def __init__(self, url: str, secret: str, *, timeout: float = TIMEOUT) -> None:
+        self._target = _http_url(url)
         self.url = url
         self._secret = secret
         self._timeout = timeout
@@ -68,9 +73,6 @@ class WebhookSender:
         self._idle = threading.Condition(self._lock)
         self._pending = 0
         self._worker: threading.Thread | None = None
-        self._session = requests.Session()
-        # A local tool talks to a local app: never route that through a proxy.
-        self._session.trust_env = False
 
     def send(self, event: dict[str, Any]) -> Delivery:
         """Queue ``event`` and return at once; ``Delivery.done`` is set when it is over."""
@@ -104,7 +106,6 @@ class WebhookSender:
         if worker is not None:
             self._queue.put(None)
             worker.join(timeout)
-        self._session.close()  # a later send opens new connections as needed
 
     def _run(self) -> None:
         while True:
@@ -145,13 +146,41 @@ class WebhookSender:
             signatures.HEADER: signatures.sign(delivery.body, self._secret),
         }
         try:
-            answer = self._session.post(
-                self.url, data=delivery.body, headers=headers, timeout=self._timeout
-            )
-        except requests.RequestException as exc:
+            delivery.status = _post(self._target, delivery.body, headers, self._timeout)
+        except (OSError, http.client.HTTPException) as exc:
             delivery.status, delivery.error = None, type(exc).__name__
             return False
-        delivery.status = answer.status_code
-        answer.close()
-        delivery.error = None if delivery.delivered else f"HTTP {answer.status_code}"
+        delivery.error = None if delivery.delivered else f"HTTP {delivery.status}"
         return delivery.delivered
+
+
+def _http_url(url: str) -> SplitResult:
+    """``url``, split, once it is known to be an http(s) URL a delivery can go to."""
+    target = urlsplit(url)
+    try:
+        valid = target.scheme in ("http", "https") and bool(target.hostname) and target.port != 0
+    except ValueError:  # a port that is not a number from 0 to 65535
+        valid = False
+    if not valid:
+        raise ValueError(f"the webhook URL must be an http:// or https:// URL, not {url!r}")
+    return target
+
+
+def _post(target: SplitResult, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST ``body`` and return the answer's status.
+
+    Straight to the receiver: no proxy (a local tool talks to a local app) and no
+    redirect followed (a redirect is an answer, and not a 2xx one).
+    """
+    connection_class = (
+        http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_class(target.hostname or "", target.port, timeout=timeout)
+    path = target.path or "/"
+    try:
+        connection.request(
+            "POST", f"{path}?{target.query}" if target.query else path, body, headers
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()

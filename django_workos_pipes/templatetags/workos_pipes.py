@@ -1,12 +1,15 @@
-"""``{% load workos_pipes %}``: connection status and connect links in templates.
+"""``{% load workos_pipes %}``: connection status, connections and flow links in templates.
 
 ``{% pipe_status "salesforce" as sf %}`` gives a :class:`~django_workos_pipes.status.PipeStatus`
 (never the token), read through the service's cache like any other lookup, so a page
 listing ten providers costs ten cache reads. With WorkOS down it costs at most one
 ``TIMEOUT``: the tag asks without retries, and the circuit breaker answers the rest.
+``{% pipe_connections as connections %}`` gives the user's
+:class:`~django_workos_pipes.results.Connection` list (one cache read).
 ``{% pipe_connect_url "salesforce" %}`` and ``{% pipe_reauthorize_url "salesforce" %}``
-link to the flows with ``next`` = this page. All of them take the user from ``request``
-in the context.
+link to the flows, ``{% pipe_disconnect_url "salesforce" %}`` is a disconnect form's
+action, each with ``next`` = this page. All of them take the user from ``request`` in
+the context.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from django import template
 from django.http import HttpRequest
 
 from .. import service
-from ..exceptions import PipesAPIError, PipesConfigurationError, PipesUnavailable
+from ..exceptions import LinkRefused, PipesAPIError, PipesConfigurationError, PipesUnavailable
 from ..identity import resolve_organization_id, resolve_user_id
-from ..redirects import connect_url, reauthorize_url, without_oauth_error
+from ..providers import provider_name
+from ..redirects import connect_url, disconnect_url, reauthorize_url, without_oauth_error
+from ..results import Connection
 from ..status import PipeStatus
 
 register = template.Library()
@@ -45,25 +50,61 @@ def pipe_status(
     organization_id: str | _FromRequest | None = FROM_REQUEST,
 ) -> PipeStatus:
     """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable
-    (asked once, without retries) and ``"anonymous"`` when there is no user to look up.
+    (asked once, without retries), ``"anonymous"`` when there is no user to look up and
+    ``"not_linked"`` when the logged-in user can't be linked to a WorkOS user (the
+    connect link explains why).
 
     By default the user and organization come from the resolvers. With ``user_id`` given
     (an admin page showing someone else's connection), ``organization_id`` is None unless
     given too: the request's organization is the viewer's, not that user's.
     """
-    user, organization = _identity(context, user_id, organization_id)
-    if not user:
-        return PipeStatus.anonymous(provider)
     try:
+        user, organization = _identity(context, user_id, organization_id, "pipe_status")
+        if not user:
+            return PipeStatus.anonymous(provider)
         # No retries: a page shows "unknown" rather than wait; and after one failure
         # the breaker answers the page's other tags at once.
         result = service.pipes.get_access_token(
             provider, user_id=user, organization_id=organization, max_retries=0
         )
+    except LinkRefused:
+        return PipeStatus.not_linked(provider)
     except (PipesUnavailable, PipesAPIError) as exc:
         logger.warning("pipe_status for provider=%s shows 'unknown': %s", provider, exc)
         return PipeStatus.unknown(provider)
     return PipeStatus.from_result(provider, result)
+
+
+@register.filter
+def pipe_provider_name(slug: str) -> str:
+    """``{{ "hubspot"|pipe_provider_name }}`` -> ``HubSpot`` (see ``PROVIDER_NAMES``)."""
+    return provider_name(str(slug))
+
+
+@register.simple_tag(takes_context=True)
+def pipe_connections(
+    context: template.Context,
+    *,
+    user_id: str | _FromRequest | None = FROM_REQUEST,
+    organization_id: str | _FromRequest | None = FROM_REQUEST,
+) -> tuple[Connection, ...] | None:
+    """Every provider configured in WorkOS with the user's connection to each (nothing
+    secret: no token is ever part of a listing), through the service's cache.
+
+    Empty when there is no user to look up; None while WorkOS is unavailable, so a
+    template can say so (``{% if connections is None %}``), and ``{% for %}`` over it
+    simply shows nothing. ``user_id`` / ``organization_id`` as for ``pipe_status``.
+    """
+    try:
+        user, organization = _identity(context, user_id, organization_id, "pipe_connections")
+        if not user:
+            return ()
+        return service.pipes.list_connections(user, organization_id=organization)
+    except LinkRefused:
+        return ()  # nothing to list: a connect link shows the user why
+    except (PipesUnavailable, PipesAPIError) as exc:
+        logger.warning("pipe_connections shows nothing: %s", exc)
+        return None
 
 
 @register.simple_tag(takes_context=True)
@@ -78,13 +119,21 @@ def pipe_reauthorize_url(context: template.Context, provider: str, next: str | N
     return reauthorize_url(provider, _next(context, next, "pipe_reauthorize_url"))
 
 
+@register.simple_tag(takes_context=True)
+def pipe_disconnect_url(context: template.Context, provider: str, next: str | None = None) -> str:
+    """The action of a disconnect form (POST, with ``{% csrf_token %}``), coming back to
+    ``next`` (by default, this page)."""
+    return disconnect_url(provider, _next(context, next, "pipe_disconnect_url"))
+
+
 def _identity(
     context: template.Context,
     user_id: str | _FromRequest | None,
     organization_id: str | _FromRequest | None,
+    tag: str,
 ) -> tuple[str | None, str | None]:
     if user_id is FROM_REQUEST:
-        request = _request(context, "pipe_status")
+        request = _request(context, tag)
         user_id = resolve_user_id(request)
         if organization_id is FROM_REQUEST:
             organization_id = resolve_organization_id(request) if user_id else None

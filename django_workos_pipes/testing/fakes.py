@@ -13,6 +13,10 @@ flip a connection halfway and see the next request follow::
         ...
         fake.needs_reauthorization("salesforce", user_id="user_01ANN")
 
+The providers it lists (``list_data_providers``, behind ``pipes.list_connections``) are
+every provider a declaration names, plus those added with :meth:`PipesFake.add_provider`,
+as WorkOS lists every provider configured in the environment.
+
 Nothing here reads Django settings at import time.
 """
 
@@ -21,14 +25,25 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlencode
 
-from ..exceptions import PipesUnavailable
-from ..results import NEEDS_REAUTHORIZATION, NOT_INSTALLED, AccessToken, TokenResult
+from .. import wire
+from ..exceptions import PipesAPIError, PipesUnavailable
+from ..results import (
+    NEEDS_REAUTHORIZATION,
+    NOT_INSTALLED,
+    STATE_CONNECTED,
+    AccessToken,
+    ConnectedAccount,
+    Connection,
+    TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
+)
 
 if TYPE_CHECKING:
     from ..service import PipesService
@@ -42,13 +57,19 @@ DEFAULT_LIFETIME = timedelta(hours=1)
 """How long a declared token lives unless ``expires_at`` says otherwise."""
 
 _Key = tuple[str, str, str | None]
+_Owner = tuple[str, str | None]
 
 
 class FakeCall(NamedTuple):
     """One call the app made to WorkOS, as the fake received it.
 
     ``method`` is the :class:`~django_workos_pipes.workos.protocol.WorkOSClient` method:
-    ``"get_access_token"``, ``"authorize_url"`` or ``"get_connected_account"``.
+    ``"get_access_token"``, ``"authorize_url"``, ``"get_connected_account"``,
+    ``"list_data_providers"`` (whose ``provider`` is ``""``: it names none),
+    ``"delete_connected_account"``, or one of the linking calls
+    ``"get_user_by_external_id"``, ``"create_user"`` and
+    ``"get_organization_by_external_id"`` (``provider`` and ``user_id`` empty,
+    ``external_id`` set).
     """
 
     method: str
@@ -57,6 +78,7 @@ class FakeCall(NamedTuple):
     organization_id: str | None = None
     return_to: str | None = None
     connected_account_id: str | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,9 +86,29 @@ class _Account:
     """What a declared connection answers: a token, an error code, or an outage."""
 
     account_id: str
+    created_at: datetime
+    updated_at: datetime
     token: AccessToken | None = None
     error: str | None = None
     unavailable: bool = False
+    account_display_name: str | None = None
+    account_identifier: str | None = None
+
+    def connected_account(self, user_id: str, organization_id: str | None) -> ConnectedAccount:
+        """The account as WorkOS would describe it (never with the token)."""
+        token = self.token
+        return ConnectedAccount(
+            id=self.account_id,
+            state=STATE_CONNECTED if token is not None else (self.error or NOT_INSTALLED),
+            scopes=token.scopes if token is not None else (),
+            account_identifier=self.account_identifier,
+            account_display_name=self.account_display_name,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            connection_role="compatibility",
+            user_id=user_id,
+            organization_id=organization_id,
+        )
 
 
 class PipesFake:
@@ -81,7 +123,12 @@ class PipesFake:
         self._accounts: dict[_Key, _Account] = {}
         self._calls: list[FakeCall] = []
         self._seen: set[_Key] = set()
+        self._listed: set[_Owner] = set()
+        self._providers: dict[str, str] = {}
         self._services: list[PipesService] = []
+        self._users: list[WorkOSUser] = []
+        self._organizations: list[WorkOSOrganization] = []
+        self._linked: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"PipesFake(connections={len(self._accounts)}, calls={len(self._calls)})"
@@ -98,12 +145,15 @@ class PipesFake:
         missing_scopes: Iterable[str] = (),
         token: str | None = None,
         expires_at: datetime | timedelta | None = DEFAULT_LIFETIME,
+        account_display_name: str | None = None,
+        account_identifier: str | None = None,
     ) -> AccessToken:
         """An active connection; returns the token the app will be given.
 
         ``token`` defaults to a fresh ``fake_<provider>_...`` string; ``expires_at`` is
         an aware datetime, a lifetime from now, or None for a token that never expires.
-        Connecting again keeps the account's id, as WorkOS does on a reconnect.
+        Connecting again keeps the account's id (and labels not given again), as WorkOS
+        does on a reconnect.
         """
         if isinstance(expires_at, timedelta):
             expires_at = datetime.now(timezone.utc) + expires_at
@@ -118,7 +168,14 @@ class PipesFake:
             scopes=_strings(scopes, "scopes"),
             missing_scopes=_strings(missing_scopes, "missing_scopes"),
         )
-        self._declare(provider, user_id, organization_id, token=access_token)
+        self._declare(
+            provider,
+            user_id,
+            organization_id,
+            token=access_token,
+            account_display_name=account_display_name,
+            account_identifier=account_identifier,
+        )
         return access_token
 
     def needs_reauthorization(
@@ -151,15 +208,73 @@ class PipesFake:
             self._declare(provider, user_id, organization_id, error=error)
 
     def unavailable(self, provider: str, user_id: str, organization_id: str | None = None) -> None:
-        """WorkOS can't answer for this connection: every call raises
+        """WorkOS can't answer for this connection: every call about it, and the listing
+        of this user's connections, raises
         :class:`~django_workos_pipes.exceptions.PipesUnavailable` (the views answer 503).
-
-        As with a real outage, the first failure opens the service's circuit breaker, so
-        other connections fail fast too (a cached token is still served) until the next
-        declaration."""
+        Other connections go on answering: the service's WorkOS circuit breaker, which
+        would make them fail fast after a real outage, is not used with a fake."""
         self._declare(provider, user_id, organization_id, unavailable=True)
 
+    def add_provider(self, provider: str, name: str | None = None) -> None:
+        """A provider configured in WorkOS that no declaration names yet: listed for
+        every user, with no account. ``name`` defaults to the slug in title case."""
+        _required(provider, "provider")
+        with self._lock:
+            self._providers[provider] = name or self._providers.get(provider) or _title(provider)
+        self._invalidate_listings()
+
+    def add_user(
+        self,
+        email: str,
+        *,
+        external_id: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        user_id: str | None = None,
+    ) -> WorkOSUser:
+        """A WorkOS user, as if made in the WorkOS dashboard.
+
+        With ``external_id`` (``str(user.pk)`` by default, for ``linked_user_id``), it is
+        the WorkOS user of that Django user; without, it only holds ``email``, so that
+        provisioning a Django user with the same address is refused
+        (``email_not_available``), as WorkOS does.
+        """
+        user = WorkOSUser(
+            id=user_id or f"user_fake_{secrets.token_hex(8)}",
+            email=email.strip().lower(),
+            external_id=external_id,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        with self._lock:
+            self._users.append(user)
+        if external_id is not None:
+            self._forget_link("u", external_id)
+        return user
+
+    def add_organization(
+        self, name: str, *, external_id: str | None = None, organization_id: str | None = None
+    ) -> WorkOSOrganization:
+        """A WorkOS organization, found by ``linked_organization_id`` through its
+        ``external_id``."""
+        organization = WorkOSOrganization(
+            id=organization_id or f"org_fake_{secrets.token_hex(8)}",
+            name=name,
+            external_id=external_id,
+        )
+        with self._lock:
+            self._organizations.append(organization)
+        if external_id is not None:
+            self._forget_link("g", external_id)
+        return organization
+
     # What happened -----------------------------------------------------------------
+
+    @property
+    def users(self) -> list[WorkOSUser]:
+        """Every WorkOS user: those added, then those the app created (provisioning)."""
+        with self._lock:
+            return list(self._users)
 
     @property
     def calls(self) -> list[FakeCall]:
@@ -212,20 +327,87 @@ class PipesFake:
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
+    ) -> ConnectedAccount | None:
         call = FakeCall("get_connected_account", provider, user_id, organization_id)
         account = self._answer(call)
         if account is None:
             return None
-        token = account.token
-        return {
-            "object": "connected_account",
-            "id": account.account_id,
-            "user_id": user_id,
-            "organization_id": organization_id,
-            "scopes": list(token.scopes) if token is not None else [],
-            "state": "connected" if token is not None else account.error,
-        }
+        return account.connected_account(user_id, organization_id or None)
+
+    def list_data_providers(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """Every provider declared or added, in that order, with this user's account."""
+        _required(user_id, "user_id")
+        organization_id = organization_id or None
+        with self._lock:
+            self._calls.append(FakeCall("list_data_providers", "", user_id, organization_id))
+            self._listed.add((user_id, organization_id))
+            providers = dict(self._providers)
+            accounts = dict(self._accounts)
+        connections = []
+        for provider, name in providers.items():
+            declared = accounts.get((provider, user_id, organization_id))
+            if declared is not None and declared.unavailable:
+                raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
+            account = (
+                declared.connected_account(user_id, organization_id)
+                if declared is not None
+                else None
+            )
+            accounts_listed = (account,) if account is not None else ()
+            connections.append(Connection(provider, name, account, accounts_listed))
+        return tuple(connections)
+
+    def delete_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """Remove the declared account, as WorkOS does; False when there is none."""
+        call = FakeCall("delete_connected_account", provider, user_id, organization_id)
+        if self._answer(call) is None:
+            return False
+        with self._lock:
+            return self._accounts.pop(_key(provider, user_id, organization_id), None) is not None
+
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        self._record_link_call("get_user_by_external_id", "u", external_id)
+        with self._lock:
+            return next((u for u in self._users if u.external_id == external_id), None)
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """Creates the user, unless another has the e-mail address: then the 400 WorkOS
+        answers (``errors[].code`` ``email_not_available``)."""
+        self._record_link_call("create_user", "u", external_id)
+        user = WorkOSUser(
+            id=f"user_fake_{secrets.token_hex(8)}",
+            email=email.strip().lower(),
+            external_id=external_id,
+            first_name=first_name,
+            last_name=last_name,
+        )
+        with self._lock:
+            if any(existing.email == user.email for existing in self._users):
+                raise PipesAPIError(
+                    "Could not create user.",
+                    status_code=400,
+                    code="user_creation_error",
+                    error_codes=(wire.EMAIL_NOT_AVAILABLE,),
+                )
+            self._users.append(user)
+        return user
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        self._record_link_call("get_organization_by_external_id", "g", external_id)
+        with self._lock:
+            found = (o for o in self._organizations if o.external_id == external_id)
+            return next(found, None)
 
     # Installing into a service -----------------------------------------------------
 
@@ -254,7 +436,10 @@ class PipesFake:
                 with self._lock:
                     self._services.remove(service)
                     seen = list(self._seen)
-                _forget(service, seen)
+                    listed = [*self._listed, *((user, org) for _, user, org in seen)]
+                    linked = list(self._linked)
+                _forget(service, seen, listed)
+                _forget_links([service], linked)
 
     # Internals ---------------------------------------------------------------------
 
@@ -267,12 +452,26 @@ class PipesFake:
         token: AccessToken | None = None,
         error: str | None = None,
         unavailable: bool = False,
+        account_display_name: str | None = None,
+        account_identifier: str | None = None,
     ) -> None:
         key = _key(provider, user_id, organization_id)
+        now = datetime.now(timezone.utc)
         with self._lock:
             existing = self._accounts.get(key)
-            account_id = existing.account_id if existing else f"ca_fake_{secrets.token_hex(8)}"
-            self._accounts[key] = _Account(account_id, token, error, unavailable)
+            self._accounts[key] = _Account(
+                account_id=existing.account_id if existing else f"ca_fake_{secrets.token_hex(8)}",
+                created_at=existing.created_at if existing else now,
+                updated_at=now,
+                token=token,
+                error=error,
+                unavailable=unavailable,
+                account_display_name=account_display_name
+                or (existing.account_display_name if existing else None),
+                account_identifier=account_identifier
+                or (existing.account_identifier if existing else None),
+            )
+            self._providers.setdefault(provider, _title(provider))
             self._seen.add(key)
         self._invalidate(key)
 
@@ -287,6 +486,18 @@ class PipesFake:
             raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
         return account
 
+    def _record_link_call(self, method: str, kind: str, external_id: str) -> None:
+        with self._lock:
+            self._calls.append(FakeCall(method, "", "", external_id=external_id))
+            self._linked.add((kind, external_id))
+
+    def _forget_link(self, kind: str, external_id: str) -> None:
+        """Make every service this fake is installed in forget a cached link."""
+        with self._lock:
+            services = list(self._services)
+            self._linked.add((kind, external_id))
+        _forget_links(services, [(kind, external_id)])
+
     def _invalidate(self, key: _Key) -> None:
         """Make every service this fake is installed in forget its answer for ``key``."""
         with self._lock:
@@ -294,36 +505,57 @@ class PipesFake:
         provider, user_id, organization_id = key
         for service in services:
             service.invalidate(provider, user_id=user_id, organization_id=organization_id)
-            _close_breakers(service)
+
+    def _invalidate_listings(self) -> None:
+        """A provider was added: drop every listing this fake answered from the cache."""
+        with self._lock:
+            services = list(self._services)
+            listed = list(self._listed)
+        for service in services:
+            _forget(service, (), listed)
 
 
-def _close_breakers(service: PipesService) -> None:
-    """A declaration changes "WorkOS": what the circuit breakers learnt no longer holds."""
-    from ..caching.keys import WORKOS_DOWN
-
-    service.reset_breakers()
-    with contextlib.suppress(Exception):  # a cache that is down holds no breaker
-        service.cache.delete(WORKOS_DOWN)
-
-
-def _forget(service: PipesService, keys: Iterable[_Key]) -> None:
-    """Delete the cache entries (answers, generations, locks) of ``keys``: a clean slate."""
-    from ..caching.keys import WORKOS_DOWN, CacheKeys
+def _forget(service: PipesService, keys: Iterable[_Key], listed: Iterable[_Owner] = ()) -> None:
+    """Delete the cache entries (answers, generations, locks) of ``keys`` and the
+    listings of ``listed``: a clean slate."""
+    from ..caching.keys import WORKOS_DOWN, CacheKeys, ListingKeys
 
     names: list[str] = [WORKOS_DOWN]
     for provider, user_id, organization_id in keys:
         cache_keys = CacheKeys.build(provider, user_id, organization_id)
         names += [cache_keys.token, cache_keys.user_generation, cache_keys.lock, cache_keys.failure]
+    for user_id, organization_id in set(listed):
+        listing_keys = ListingKeys.build(user_id, organization_id)
+        names += [listing_keys.listing, listing_keys.user_generation]
     with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
         service.cache.delete_many(names)
 
 
+def _forget_links(services: Iterable[PipesService], links: Iterable[tuple[str, str]]) -> None:
+    """Drop the cached links of ``links`` (kind ``"u"`` or ``"g"``, external id)."""
+    links = list(links)
+    for service in services:
+        for kind, external_id in links:
+            if kind == "u":
+                service.forget_user_link(external_id)
+            else:
+                service.forget_organization_link(external_id)
+
+
 def _key(provider: str, user_id: str, organization_id: str | None) -> _Key:
-    if not isinstance(provider, str) or not provider:
-        raise ValueError("provider must be a non-empty string")
-    if not isinstance(user_id, str) or not user_id:
-        raise ValueError("user_id must be a non-empty string")
+    _required(provider, "provider")
+    _required(user_id, "user_id")
     return provider, user_id, organization_id or None
+
+
+def _required(value: str, name: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+
+
+def _title(slug: str) -> str:
+    """``"apollo-oauth"`` -> ``"Apollo Oauth"``: a name for a provider given none."""
+    return slug.replace("-", " ").replace("_", " ").title()
 
 
 def _strings(values: Iterable[str], name: str) -> tuple[str, ...]:

@@ -17,21 +17,23 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .. import __version__
 from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
 from ..masking import mask, mask_id
-from ..results import TokenResult
+from ..results import ConnectedAccount, Connection, TokenResult, WorkOSOrganization, WorkOSUser
 
 if TYPE_CHECKING:
     import requests
     from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -130,7 +132,7 @@ class PipesClient:
             body["organization_id"] = organization_id
         path = f"/data-integrations/{quote(provider, safe='')}/token"
         data, response = self._request(
-            "POST", path, json=body, operation="token", provider=provider, user_id=user_id
+            "POST", path, json=body, operation="token", labels=_pipe_labels(provider, user_id)
         )
         try:
             return TokenResult.from_api(data)
@@ -164,7 +166,7 @@ class PipesClient:
             body["connected_account_id"] = connected_account_id
         path = f"/data-integrations/{quote(provider, safe='')}/authorize"
         data, response = self._request(
-            "POST", path, json=body, operation="authorize", provider=provider, user_id=user_id
+            "POST", path, json=body, operation="authorize", labels=_pipe_labels(provider, user_id)
         )
         url = data.get("url") if isinstance(data, Mapping) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
@@ -177,33 +179,111 @@ class PipesClient:
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
-        """The connected account object, or None when WorkOS knows no such account."""
-        path = (
-            f"/user_management/users/{quote(user_id, safe='')}"
-            f"/connected_accounts/{quote(provider, safe='')}"
-        )
-        params = {"organization_id": organization_id} if organization_id else None
+    ) -> ConnectedAccount | None:
+        """The connected account, or None when WorkOS knows no such account (404)."""
         try:
             data, response = self._request(
                 "GET",
-                path,
-                params=params,
+                _account_path(provider, user_id),
+                params=_organization(organization_id),
                 operation="connected_account",
-                provider=provider,
-                user_id=user_id,
+                labels=_pipe_labels(provider, user_id),
             )
         except PipesAPIError as exc:
             if exc.status_code == 404:
                 return None
             raise
-        if not isinstance(data, Mapping):
-            raise PipesMalformedResponse(
-                "connected account answer is not an object",
-                status_code=response.status_code,
-                request_id=response.headers.get("X-Request-ID"),
+        return _parsed(ConnectedAccount.from_api, data, response, "connected account")
+
+    def list_data_providers(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """Every provider configured in WorkOS, with this user's connection to each."""
+        data, response = self._request(
+            "GET",
+            f"/user_management/users/{quote(user_id, safe='')}/data_providers",
+            params=_organization(organization_id),
+            operation="data_providers",
+            labels=_pipe_labels("*", user_id),
+        )
+        return _parsed(Connection.list_from_api, data, response, "data providers")
+
+    def delete_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """Disconnect the account and drop its stored tokens; False when WorkOS knows no
+        such account (404). The provider side is not revoked (WorkOS doesn't)."""
+        try:
+            self._request(
+                "DELETE",
+                _account_path(provider, user_id),
+                params=_organization(organization_id),
+                operation="delete_connected_account",
+                labels=_pipe_labels(provider, user_id),
+                expect_body=False,
             )
-        return data
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
+        return True
+
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        """``GET /user_management/users/external_id/{external_id}``; None on a 404."""
+        path = f"/user_management/users/external_id/{_segment(external_id)}"
+        try:
+            data, response = self._request(
+                "GET", path, operation="user_by_external_id", labels=_external_labels(external_id)
+            )
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return _parsed(WorkOSUser.from_api, data, response, "user")
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """``POST /user_management/users``: a new WorkOS user carrying ``external_id``.
+
+        An e-mail address another WorkOS user already has is refused with a 400 whose
+        ``errors`` hold the code ``email_not_available``: a :class:`PipesAPIError` with
+        that code in ``error_codes``.
+        """
+        body: dict[str, Any] = {"email": email, "external_id": external_id}
+        if first_name:
+            body["first_name"] = first_name
+        if last_name:
+            body["last_name"] = last_name
+        data, response = self._request(
+            "POST",
+            "/user_management/users",
+            json=body,
+            operation="create_user",
+            labels=_external_labels(external_id),
+        )
+        return _parsed(WorkOSUser.from_api, data, response, "user")
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None on a 404."""
+        path = f"/organizations/external_id/{_segment(external_id)}"
+        try:
+            data, response = self._request(
+                "GET",
+                path,
+                operation="organization_by_external_id",
+                labels=_external_labels(external_id),
+            )
+        except PipesAPIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return _parsed(WorkOSOrganization.from_api, data, response, "organization")
 
     def _request(
         self,
@@ -211,11 +291,13 @@ class PipesClient:
         path: str,
         *,
         operation: str,
-        provider: str,
-        user_id: str,
+        labels: str,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        expect_body: bool = True,
     ) -> tuple[Any, requests.Response]:
+        """Send one call; the decoded JSON body (None for an empty answer when
+        ``expect_body`` is False) and the response. Raises on anything but a 2xx."""
         import requests
 
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
@@ -233,12 +315,12 @@ class PipesClient:
             )
         except requests.RequestException as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            _log_call(operation, provider, user_id, type(exc).__name__, None, elapsed)
+            _log_call(operation, labels, type(exc).__name__, None, elapsed)
             raise PipesUnavailable(f"WorkOS could not be reached ({type(exc).__name__})") from None
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("X-Request-ID")
-        _log_call(operation, provider, user_id, response.status_code, request_id, elapsed)
-        return _decode(response, request_id), response
+        _log_call(operation, labels, response.status_code, request_id, elapsed)
+        return _decode(response, request_id, expect_body), response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send the request and read its whole answer, within one budget of retries.
@@ -275,7 +357,31 @@ class PipesClient:
                 retries_left = int(retry.total or 0)
 
 
-def _decode(response: requests.Response, request_id: str | None) -> Any:
+def _account_path(provider: str, user_id: str) -> str:
+    return (
+        f"/user_management/users/{quote(user_id, safe='')}"
+        f"/connected_accounts/{quote(provider, safe='')}"
+    )
+
+
+def _organization(organization_id: str | None) -> dict[str, str] | None:
+    """The query of the user endpoints: ``organization_id`` when there is one."""
+    return {"organization_id": organization_id} if organization_id else None
+
+
+def _parsed(build: Callable[[Any], T], data: Any, response: requests.Response, what: str) -> T:
+    """``build(data)``; a body it refuses is a :class:`PipesMalformedResponse`."""
+    try:
+        return build(data)
+    except ValueError as exc:
+        raise PipesMalformedResponse(
+            f"unexpected {what} answer: {exc}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        ) from None
+
+
+def _decode(response: requests.Response, request_id: str | None, expect_body: bool = True) -> Any:
     status = response.status_code
     if status in RETRY_STATUSES:
         raise PipesUnavailable(
@@ -286,7 +392,7 @@ def _decode(response: requests.Response, request_id: str | None) -> Any:
     except ValueError:
         data = None
     if 200 <= status < 300:
-        if data is None:
+        if data is None and expect_body:
             raise PipesMalformedResponse(
                 "answer is not JSON", status_code=status, request_id=request_id
             )
@@ -296,7 +402,13 @@ def _decode(response: requests.Response, request_id: str | None) -> Any:
             f"WorkOS answered {status}", status_code=status, request_id=request_id
         )
     message, code = _error_details(data, response.reason)
-    raise PipesAPIError(message, status_code=status, request_id=request_id, code=code)
+    raise PipesAPIError(
+        message,
+        status_code=status,
+        request_id=request_id,
+        code=code,
+        error_codes=_error_codes(data),
+    )
 
 
 def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
@@ -311,19 +423,41 @@ def _error_details(data: Any, reason: str | None) -> tuple[str, str | None]:
     )
 
 
+def _error_codes(data: Any) -> tuple[str, ...]:
+    """The ``code`` of each entry of an error body's ``errors`` list."""
+    errors = data.get("errors") if isinstance(data, Mapping) else None
+    if not isinstance(errors, list):
+        return ()
+    codes = (item.get("code") for item in errors if isinstance(item, Mapping))
+    return tuple(code for code in codes if isinstance(code, str) and code)
+
+
+def _segment(value: str) -> str:
+    """One percent-encoded path segment; empty, ``.`` and ``..`` would change the path."""
+    if value in ("", ".", ".."):
+        raise ValueError(f"{value!r} can't be a path segment")
+    return quote(value, safe="")
+
+
+def _pipe_labels(provider: str, user_id: str) -> str:
+    return f"provider={provider} user={mask_id(user_id)}"
+
+
+def _external_labels(external_id: str) -> str:
+    return f"external_id={mask_id(external_id)}"
+
+
 def _log_call(
     operation: str,
-    provider: str,
-    user_id: str,
+    labels: str,
     status: int | str,
     request_id: str | None,
     elapsed_ms: float,
 ) -> None:
     logger.info(
-        "WorkOS %s provider=%s user=%s status=%s request_id=%s elapsed_ms=%.0f",
+        "WorkOS %s %s status=%s request_id=%s elapsed_ms=%.0f",
         operation,
-        provider,
-        mask_id(user_id),
+        labels,
         status,
         request_id or "-",
         elapsed_ms,

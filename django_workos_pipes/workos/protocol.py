@@ -7,10 +7,9 @@ either through ``PipesService(client=...)`` or ``service.use_client(...)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-from ..results import TokenResult
+from ..results import ConnectedAccount, Connection, TokenResult, WorkOSOrganization, WorkOSUser
 
 
 class WorkOSClient(Protocol):
@@ -38,7 +37,43 @@ class WorkOSClient(Protocol):
 
     def get_connected_account(
         self, provider: str, *, user_id: str, organization_id: str | None = None
-    ) -> Mapping[str, Any] | None:
+    ) -> ConnectedAccount | None:
         """``GET /user_management/users/{user_id}/connected_accounts/{provider}``; None
         when WorkOS knows no such account."""
+        ...
+
+    def list_data_providers(
+        self, user_id: str, *, organization_id: str | None = None
+    ) -> tuple[Connection, ...]:
+        """``GET /user_management/users/{user_id}/data_providers``: every provider
+        configured in WorkOS, with the user's connection to each."""
+        ...
+
+    def delete_connected_account(
+        self, provider: str, *, user_id: str, organization_id: str | None = None
+    ) -> bool:
+        """``DELETE /user_management/users/{user_id}/connected_accounts/{provider}``;
+        False when WorkOS knows no such account."""
+        ...
+
+    def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
+        """``GET /user_management/users/external_id/{external_id}``; None when no WorkOS
+        user has that ``external_id``."""
+        ...
+
+    def create_user(
+        self,
+        *,
+        email: str,
+        external_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+    ) -> WorkOSUser:
+        """``POST /user_management/users``. An e-mail address already taken is a
+        :class:`~django_workos_pipes.exceptions.PipesAPIError` (400) whose
+        ``error_codes`` hold ``email_not_available``."""
+        ...
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None when there is none."""
         ...

@@ -5,6 +5,8 @@ from . import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("favicon.ico", views.favicon),
+    path("connected-apps/", views.connected_apps, name="connected_apps"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -2,7 +2,9 @@
 
 - ``salesforce``: a sync view with ``@require_pipe``;
 - ``crm_and_chat``: an async view with two ``@require_pipe`` stacked (HubSpot, Slack);
-- ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope.
+- ``JiraIssues``: a class-based view with ``PipeRequiredMixin`` and a required scope;
+- ``connected_apps``: the user's connections from ``{% pipe_connections %}``, with
+  Connect / Reconnect / Disconnect (a POST to the app's ``workos_pipes:disconnect``).
 
 Each sends an anonymous visitor to log in first (no ``login_required`` needed), and
 shows what it was given in ``request.pipes``: the masked token, its expiry and scopes.
@@ -12,10 +14,13 @@ ever puts that string in a page.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
 from django.views.generic import TemplateView
 
 from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
@@ -23,10 +28,24 @@ from django_workos_pipes.mixins import PipeRequiredMixin
 
 from .providers import BY_SLUG, PROVIDERS
 
+FAVICON = Path(__file__).resolve().parent / "static" / "demo" / "favicon.svg"
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for whatever the page's ``<link rel=icon>``."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
+
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "demo/dashboard.html", {"providers": PROVIDERS})
+
+
+@login_required
+def connected_apps(request: HttpRequest) -> HttpResponse:
+    """Everything comes from the template tags; the view only requires a login."""
+    return render(request, "demo/connected_apps.html")
 
 
 @require_pipe("salesforce")
