@@ -2,8 +2,10 @@
 
 The decision lives in two plain functions shared by the decorator, the mixin and any
 other caller: :func:`check_pipe` (sync) and :func:`acheck_pipe` (async). Each returns
-None when the view may run, the token then being in ``request.pipes[provider]``, or
-the response to give instead: login, connect, reauthorize, or the 503 page.
+None when the view may run, the token (or, with ``credentials=True``, the
+:class:`~django_workos_pipes.results.Credential`) then being in
+``request.pipes[provider]``, or the response to give instead: login, connect,
+reauthorize, or the 503 page.
 
 A view that lets :class:`PipesReauthorizationRequired` escape (its provider session met
 a connection only the user can fix) is answered like an inactive connection: the user
@@ -40,7 +42,7 @@ from .http import (
 )
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import connect_url, reauthorize_url, without_oauth_error
-from .results import NEEDS_REAUTHORIZATION, AccessToken, TokenResult
+from .results import NEEDS_REAUTHORIZATION, AccessToken, Credential, CredentialResult, TokenResult
 
 if TYPE_CHECKING:
     import requests
@@ -63,9 +65,9 @@ CONSENT_ERRORS = frozenset(
 )
 
 
-class RequestPipes(dict[str, AccessToken]):
-    """``request.pipes``: the tokens granted to this request, by provider, and provider
-    sessions bound to the request's user and organization."""
+class RequestPipes(dict[str, AccessToken | Credential]):
+    """``request.pipes``: the tokens (or credentials) granted to this request, by
+    provider, and provider sessions bound to the request's user and organization."""
 
     def __init__(self, user_id: str, organization_id: str | None) -> None:
         super().__init__()
@@ -110,9 +112,16 @@ class Refusal:
         return body
 
 
-def require_pipe(provider: str, *, scopes: Iterable[str] | None = None) -> Callable[[_View], _View]:
+def require_pipe(
+    provider: str, *, scopes: Iterable[str] | None = None, credentials: bool = False
+) -> Callable[[_View], _View]:
     """Run the view only once the user's ``provider`` connection is active and has every
     scope in ``scopes``; the token is then ``request.pipes[provider]``.
+
+    With ``credentials=True`` it is the connection's
+    :class:`~django_workos_pipes.results.Credential` instead (``pipes.get_credentials``):
+    the secret of an OAuth, API-key or client-credentials connection, with the
+    provider's ``config``. API keys have no scopes, so ``scopes`` fits OAuth only.
 
     Works on sync and async views (an async view stays a coroutine function) and with
     ``method_decorator``. Stacked, the outermost decorator is checked first.
@@ -123,7 +132,7 @@ def require_pipe(provider: str, *, scopes: Iterable[str] | None = None) -> Calla
         if iscoroutinefunction(view):
 
             async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                response = await acheck_pipe(request, provider, required)
+                response = await acheck_pipe(request, provider, required, credentials)
                 if response is not None:
                     return response
                 return await arecover(request, view(request, *args, **kwargs))
@@ -131,7 +140,7 @@ def require_pipe(provider: str, *, scopes: Iterable[str] | None = None) -> Calla
             return cast(_View, functools.wraps(view)(async_wrapper))
 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            response = check_pipe(request, provider, required)
+            response = check_pipe(request, provider, required, credentials)
             if response is not None:
                 return response
             return recover(request, view, *args, **kwargs)
@@ -142,22 +151,22 @@ def require_pipe(provider: str, *, scopes: Iterable[str] | None = None) -> Calla
 
 
 def check_pipe(
-    request: HttpRequest, provider: str, scopes: tuple[str, ...] = ()
+    request: HttpRequest, provider: str, scopes: tuple[str, ...] = (), credentials: bool = False
 ) -> HttpResponse | None:
-    """None if the view may run (the token is then in ``request.pipes``), else the answer.
+    """None if the view may run (the token, or with ``credentials`` the credential, is
+    then in ``request.pipes``), else the answer.
 
     WorkOS down, or refusing the call (a revoked API key, say), is a 503 page, logged;
     the visitor did nothing wrong, so it is never a 500. A user the resolver refuses to
     link gets the page that says why (``workos_pipes/not_linked.html``).
     """
+    get = service.pipes.get_credentials if credentials else service.pipes.get_access_token
     try:
         identity = _identity(request)
         if identity is None:
             return login_required(request)
         user_id, organization_id = identity
-        result = service.pipes.get_access_token(
-            provider, user_id=user_id, organization_id=organization_id
-        )
+        result = get(provider, user_id=user_id, organization_id=organization_id)
     except LinkRefused as refusal:
         return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
@@ -170,7 +179,7 @@ def check_pipe(
 
 
 async def acheck_pipe(
-    request: HttpRequest, provider: str, scopes: tuple[str, ...] = ()
+    request: HttpRequest, provider: str, scopes: tuple[str, ...] = (), credentials: bool = False
 ) -> HttpResponse | None:
     """:func:`check_pipe` for async views: nothing here blocks the event loop.
 
@@ -178,14 +187,13 @@ async def acheck_pipe(
     queries the database (as may a custom resolver). So does rendering a refusal, whose
     templates can be overridden by templates that touch the database.
     """
+    get = service.pipes.aget_credentials if credentials else service.pipes.aget_access_token
     try:
         identity = await sync_to_async(_identity)(request)
         if identity is None:
             return login_required(request)
         user_id, organization_id = identity
-        result = await service.pipes.aget_access_token(
-            provider, user_id=user_id, organization_id=organization_id
-        )
+        result = await get(provider, user_id=user_id, organization_id=organization_id)
     except LinkRefused as refusal:
         return await sync_to_async(not_linked)(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
@@ -220,14 +228,17 @@ async def arecover(request: HttpRequest, running: Awaitable[Any]) -> Any:
         return await sync_to_async(refuse)(request, refusal)
 
 
-def decide(provider: str, scopes: tuple[str, ...], result: TokenResult) -> AccessToken | Refusal:
-    """The token if the connection is active with every scope; otherwise why not.
+def decide(
+    provider: str, scopes: tuple[str, ...], result: TokenResult | CredentialResult
+) -> AccessToken | Credential | Refusal:
+    """The token (or credential) if the connection is active with every scope; otherwise
+    why not.
 
     ``needs_reauthorization`` and a missing scope are fixed by reauthorizing; every other
     error (``not_installed``, or a code WorkOS adds later) by connecting.
     """
-    token = result.access_token
-    if result.active and token is not None:
+    token = result.granted
+    if token is not None:
         if token.has_scopes(scopes):
             return token
         granted = set(token.scopes) - set(token.missing_scopes)
@@ -278,7 +289,10 @@ def _consent_error(request: HttpRequest) -> str | None:
 
 
 def _grant(
-    request: HttpRequest, provider: str, token: AccessToken, identity: tuple[str, str | None]
+    request: HttpRequest,
+    provider: str,
+    token: AccessToken | Credential,
+    identity: tuple[str, str | None],
 ) -> None:
     granted = getattr(request, "pipes", None)
     if not isinstance(granted, RequestPipes):

@@ -1,9 +1,23 @@
-"""What a verified WorkOS event means here: parse the envelope, name the connection it
-changes, send the signals.
+"""What a verified WorkOS event means here: parse the envelope, invalidate, send signals.
 
 No HTTP and no cache in this module: :mod:`django_workos_pipes.webhooks` verifies the
 request, and claims the event and stores its invalidation in one go through the ledger
 (:mod:`django_workos_pipes.caching.ledger`) before sending the signals.
+
+Both pipes families (``pipes.connected_account.*`` and ``pipes.account_connection.*``)
+name the same changes, and are handled alike:
+
+- ``connected``, ``disconnected``, ``reauthorization_needed``: the connection changed.
+  With a ``user_id``, that user's cached answers for (provider, organization) are
+  forgotten, tokens and credentials of every one of their accounts alike (accounts are
+  not invalidated one by one: the data's ``id``, the account, is passed on to the
+  signal); with ``user_id: null`` (an organization's connection), every cached answer
+  under that organization. The user's (or the organization's) listing goes too.
+- ``connection_failed``, ``add_failed``: an attempt failed; nothing is invalidated, since
+  the connection, active or not, is as it was. Receivers get the error code and reason.
+
+A later event type of either family is handled like ``connected`` when its data is a
+connected account, and ignored otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ from .signals import connection_changed, webhook_received
 
 logger = logging.getLogger(__name__)
 
-PIPES_EVENT_TYPES = frozenset(wire.CONNECTED_ACCOUNT_EVENTS.values())
+PIPES_EVENT_TYPES = wire.PIPES_EVENT_TYPES
 
 Event = dict[str, Any]
 
@@ -30,11 +44,20 @@ class EnvelopeError(ValueError):
 
 @dataclass(frozen=True)
 class ConnectionChange:
-    """The connection a pipes event is about: whose cached token to forget."""
+    """The connection a pipes event is about: whose cached answers to forget, or, for a
+    failed attempt (``error_code`` set), whose attempt failed and why."""
 
     provider: str
     user_id: str | None
     organization_id: str | None
+    connected_account_id: str | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """A failed attempt: it changed no connection, so it invalidates nothing."""
+        return self.error_code is not None
 
 
 def parse_event(payload: bytes) -> Event:
@@ -64,16 +87,22 @@ def connection_change(event: Event) -> ConnectionChange | None:
     A verified event whose data can't be used is logged and otherwise ignored: WorkOS
     sent it, so refusing it would only make WorkOS retry the same body.
     """
-    if event["event"] not in PIPES_EVENT_TYPES:
-        return None
     data: dict[str, Any] = event["data"]
+    change = wire.event_change(event["event"])
+    failed = change in wire.FAILED_CHANGES or data.get("object") == "connection_failed"
+    if change is None or (
+        event["event"] not in PIPES_EVENT_TYPES
+        and not failed
+        and data.get("object") != "connected_account"
+    ):
+        return None
     provider = data.get("provider_slug")
     user_id = data.get("user_id")
     organization_id = data.get("organization_id")
     ids_usable = all(
         value is None or isinstance(value, str) for value in (user_id, organization_id)
     )
-    if not isinstance(provider, str) or not provider or not ids_usable:
+    if not wire.is_provider_slug(provider) or not ids_usable:
         logger.warning(
             "WorkOS event %s (%s) has no usable provider_slug, user_id or organization_id; "
             "nothing invalidated.",
@@ -82,24 +111,55 @@ def connection_change(event: Event) -> ConnectionChange | None:
         )
         return None
     # An empty string names nobody, like null.
-    return ConnectionChange(provider, user_id or None, organization_id or None)
+    if failed:
+        return ConnectionChange(
+            provider,
+            user_id or None,
+            organization_id or None,
+            error_code=_text(data.get("error_code")) or "unknown",
+            error_reason=_text(data.get("error_reason")),
+        )
+    account_id = _text(data.get("id"))
+    return ConnectionChange(provider, user_id or None, organization_id or None, account_id)
 
 
-def log_invalidated(event: Event, change: ConnectionChange) -> None:
+def _text(value: Any) -> str | None:
+    """A string field of the data; None when absent, empty or of another type."""
+    return value if isinstance(value, str) and value else None
+
+
+def log_change(event: Event, change: ConnectionChange) -> None:
+    """One line per handled pipes event: what it invalidated, or the attempt that failed."""
+    if change.failed:
+        logger.info(
+            "WorkOS event %s (%s): attempt failed provider=%s user=%s organization=%s "
+            "error_code=%s; nothing invalidated",
+            event["id"],
+            event["event"],
+            change.provider,
+            mask_id(change.user_id),
+            mask_id(change.organization_id),
+            change.error_code,
+        )
+        return
     logger.info(
-        "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s",
+        "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s account=%s",
         event["id"],
         event["event"],
         change.provider,
         mask_id(change.user_id),
         mask_id(change.organization_id),
+        mask_id(change.connected_account_id),
     )
 
 
 def send_signals(
     event: Event, payload: bytes, change: ConnectionChange | None, *, sender: Any
 ) -> None:
-    """``webhook_received`` for every event, then ``connection_changed`` for a pipes one."""
+    """``webhook_received`` for every event, then ``connection_changed`` for a pipes one
+    (after its invalidation, so a receiver reading the connection gets the new state).
+    Exceptions from receivers propagate: the caller answers 500 and WorkOS delivers the
+    event again."""
     webhook_received.send(sender=sender, event=event, payload=payload)
     if change is not None:
         connection_changed.send(
@@ -109,4 +169,7 @@ def send_signals(
             organization_id=change.organization_id,
             event_type=event["event"],
             event=event,
+            connected_account_id=change.connected_account_id,
+            error_code=change.error_code,
+            error_reason=change.error_reason,
         )

@@ -20,6 +20,26 @@ class PipesConfigurationError(PipesError, ImproperlyConfigured):
     """A setting is missing or has a value that cannot work."""
 
 
+class InvalidProvider(PipesError, ValueError):
+    """A provider slug that is not lower-case letters, digits, ``-`` and ``_``.
+
+    Refused before any request: a slug is a segment of WorkOS URLs, and ``..`` there
+    would reach another endpoint.
+    """
+
+    def __init__(self, provider: object) -> None:
+        PipesError.__init__(
+            self,
+            f"{str(provider)[:40]!r} is not a provider slug (lower-case letters, digits, "
+            "'-' and '_')",
+        )
+
+
+class InvalidPathSegment(PipesError, ValueError):
+    """An id or slug that can't be one segment of a WorkOS URL: empty, ``.`` or ``..``
+    (which HTTP clients resolve against the path, reaching another endpoint)."""
+
+
 class PipesAPIError(PipesError):
     """WorkOS answered a request with a client error (4xx) or a body that makes no sense."""
 

@@ -1,4 +1,5 @@
-"""The answers given instead of a view: redirects, the unavailable page, a refused consent.
+"""The answers given instead of a view: redirects, the unavailable page, a refused consent,
+the confirmation asked of a visitor sent by another site.
 
 A redirect takes the kind of client into account: a browser gets a 302; htmx gets a
 200 with ``HX-Redirect``, since it would follow a 302 inside the page and swap the
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 from django.utils.encoding import iri_to_uri
 
 from . import wire
@@ -25,11 +27,21 @@ logger = logging.getLogger(__name__)
 
 UNAVAILABLE_TEMPLATE = "workos_pipes/unavailable.html"
 DENIED_TEMPLATE = "workos_pipes/denied.html"
+CONFIRM_TEMPLATE = "workos_pipes/confirm.html"
 NOT_LINKED_TEMPLATE = "workos_pipes/not_linked.html"
 
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def is_cross_site(request: HttpRequest) -> bool:
+    """True when the browser says another site sent the request (Fetch Metadata).
+
+    ``same-origin``, ``same-site`` and ``none`` (a typed URL, a bookmark) are not; nor is a
+    request without the header (older browsers, scripts, Django's test client).
+    """
+    return request.headers.get("Sec-Fetch-Site") == "cross-site"
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -89,6 +101,28 @@ def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> H
         "retry_url": retry_url,
     }
     return render(request, DENIED_TEMPLATE, context, status=403)
+
+
+def confirm(
+    request: HttpRequest, provider: str, *, reauthorize: bool, next_url: str
+) -> HttpResponse:
+    """A page whose button POSTs (with a CSRF token) to this URL with the same ``next``.
+
+    A GET another site sent changes nothing: it could otherwise drop the user's cached
+    token and start a consent they never asked for. The page may not be framed, so the
+    button can't be clicked through another site's page either. The form posts to the
+    full URL, query included, so a visitor who must log in first comes back to it.
+    """
+    context = {
+        "provider": provider,
+        "reauthorize": reauthorize,
+        "action": request.get_full_path(),
+        "next": next_url,
+    }
+    response = render(request, CONFIRM_TEMPLATE, context)
+    response["X-Frame-Options"] = "DENY"
+    add_never_cache_headers(response)
+    return response
 
 
 def not_linked(request: HttpRequest, refusal: LinkRefused) -> HttpResponse:

@@ -23,12 +23,15 @@ class PipeRequiredMixin:
 
     Set ``pipe_provider`` (and ``pipe_scopes``) for one provider, or ``pipe_providers``,
     a mapping of provider to required scopes, for several; they are checked in order and
-    the first one missing decides where the user goes. Tokens are in ``request.pipes``.
+    the first one missing decides where the user goes. Tokens are in ``request.pipes``;
+    with ``pipe_credentials = True``, the connections' credentials (config included)
+    instead, as ``require_pipe(..., credentials=True)`` gives.
     """
 
     pipe_provider: str | None = None
     pipe_scopes: Sequence[str] = ()
     pipe_providers: Mapping[str, Sequence[str]] = {}
+    pipe_credentials: bool = False
 
     def get_pipe_requirements(self) -> dict[str, tuple[str, ...]]:
         """Provider -> required scopes; override to decide per request."""
@@ -46,14 +49,14 @@ class PipeRequiredMixin:
         if getattr(self, "view_is_async", False):
             return self._adispatch(request, *args, **kwargs)
         for provider, scopes in self.get_pipe_requirements().items():
-            response = check_pipe(request, provider, scopes)
+            response = check_pipe(request, provider, scopes, self.pipe_credentials)
             if response is not None:
                 return response
         return recover(request, super().dispatch, *args, **kwargs)  # type: ignore[misc]
 
     async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         for provider, scopes in self.get_pipe_requirements().items():
-            response = await acheck_pipe(request, provider, scopes)
+            response = await acheck_pipe(request, provider, scopes, self.pipe_credentials)
             if response is not None:
                 return response
         handling = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

@@ -2,8 +2,10 @@
 
 They mirror the official SDKs' responses in Python names: ``getAccessToken`` (a
 :class:`TokenResult`, whose ``repr`` masks the token, so it can be logged or shown in a
-debug page safely), the connected account (:class:`ConnectedAccount`) and the providers
-listing (:class:`Connection`), neither of which holds anything secret.
+debug page safely), the credentials call (a :class:`CredentialResult`, whose
+:class:`Credential` masks its secret the same way), the connected account
+(:class:`ConnectedAccount`) and the providers listing (:class:`Connection`), neither of
+which holds anything secret.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from django.utils.dateparse import parse_datetime
 
@@ -67,6 +69,11 @@ class TokenResult:
     def connected(cls, token: AccessToken) -> TokenResult:
         return cls(active=True, access_token=token)
 
+    @property
+    def granted(self) -> AccessToken | None:
+        """The token when the connection is active: what a cached answer is kept for."""
+        return self.access_token if self.active else None
+
     @classmethod
     def inactive(cls, error: str) -> TokenResult:
         return cls(active=False, error=error)
@@ -119,6 +126,178 @@ def _parse_strings(value: Any, name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError(f"'{name}' must be a list of strings")
     return tuple(value)
+
+
+# Credentials: the generic form of the token call --------------------------------------
+
+AUTH_OAUTH = "oauth"
+AUTH_API_KEY = "api_key"
+AUTH_CLIENT_CREDENTIALS = "client_credentials"
+UNKNOWN_ERROR = "unknown"
+"""The ``error`` of an inactive credentials answer that carried none."""
+
+_V = TypeVar("_V")
+
+
+class ReadOnlyDict(dict[str, _V]):
+    """A dict that refuses every change: a cached answer is shared by every request of
+    the process, so no caller may alter it. Still a dict: it serialises to JSON, and it
+    pickles and copies (task queues, ``dataclasses.astuple``)."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is read-only")
+
+    def __setitem__(self, key: str, value: _V) -> None:
+        self._refuse()
+
+    def __delitem__(self, key: str) -> None:
+        self._refuse()
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        self._refuse()
+
+    def clear(self) -> None:
+        self._refuse()
+
+    def pop(self, *args: Any) -> Any:
+        self._refuse()
+
+    def popitem(self) -> tuple[str, _V]:
+        self._refuse()
+
+    def setdefault(self, *args: Any) -> Any:
+        self._refuse()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a provider's API takes from this connection, vended by WorkOS.
+
+    ``value`` is the secret: an OAuth access token, an API key or a client-credentials
+    token, by ``auth_method`` (an open set: a method WorkOS adds later is kept as a
+    string). ``str`` and ``repr`` mask it, so a credential can be logged or shown in a
+    debug page. ``config`` holds the provider's non-secret, declared settings (a Zendesk
+    ``subdomain``), ``metadata`` non-secret fields of the provider's token answer (a
+    Salesforce ``instance_url``); both are read-only. API keys carry no expiry and no
+    scopes.
+    """
+
+    auth_method: str
+    value: str = field(repr=False)
+    expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    missing_scopes: tuple[str, ...] = ()
+    config: Mapping[str, str] = field(default_factory=ReadOnlyDict, hash=False)
+    metadata: Mapping[str, Any] = field(default_factory=ReadOnlyDict, hash=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Credential(auth_method={self.auth_method!r}, value={mask(self.value)!r}, "
+            f"expires_at={self.expires_at!r}, scopes={self.scopes!r}, "
+            f"missing_scopes={self.missing_scopes!r}, config={dict(self.config)!r}, "
+            f"metadata={dict(self.metadata)!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def masked(self) -> str:
+        """The secret as it may be shown to a person: ``zd_a…``."""
+        return mask(self.value)
+
+    def has_scopes(self, required: tuple[str, ...] | list[str]) -> bool:
+        """True when every required scope was granted and none of them is missing."""
+        granted = set(self.scopes) - set(self.missing_scopes)
+        return set(required) <= granted
+
+
+@dataclass(frozen=True)
+class CredentialResult:
+    """The answer of ``POST /data-integrations/{p}/credentials``: an active connection
+    with its :class:`Credential`, or an inactive one with an error code (an open set, as
+    for :class:`TokenResult`)."""
+
+    active: bool
+    credential: Credential | None = None
+    error: str | None = None
+
+    @classmethod
+    def connected(cls, credential: Credential) -> CredentialResult:
+        return cls(active=True, credential=credential)
+
+    @classmethod
+    def inactive(cls, error: str) -> CredentialResult:
+        return cls(active=False, error=error)
+
+    @property
+    def granted(self) -> Credential | None:
+        """The credential when the connection is active."""
+        return self.credential if self.active else None
+
+    @classmethod
+    def from_api(cls, body: Any) -> CredentialResult:
+        """Build a result from the JSON body of the credentials call, leniently: as in the
+        official Python SDK, every field of ``credential`` may be left out (``auth_method``
+        then reads ``oauth``, lists and maps empty, ``expires_at`` never). A field sent
+        with the wrong type, an unreadable ``expires_at`` or an active answer with no
+        ``value`` raises ``ValueError``, with a message that quotes no value.
+        """
+        if not isinstance(body, Mapping):
+            raise ValueError("expected an object")
+        active = body.get("active")
+        if active is None:  # the SDK types it ``true`` or absent
+            active = body.get("credential") is not None
+        if not isinstance(active, bool):
+            raise ValueError("'active' must be a boolean")
+        if not active:
+            error = body.get("error")
+            if error is not None and not isinstance(error, str):
+                raise ValueError("'error' must be a string")
+            return cls.inactive(error or UNKNOWN_ERROR)
+        return cls.connected(_parse_credential(body.get("credential")))
+
+
+def _parse_credential(data: Any) -> Credential:
+    if not isinstance(data, Mapping):
+        raise ValueError("an active answer must carry a 'credential' object")
+    value = data.get("value")
+    if not isinstance(value, str) or not value:
+        raise ValueError("'credential.value' must be a non-empty string")
+    return Credential(
+        auth_method=_optional_string(data, "auth_method") or AUTH_OAUTH,
+        value=value,
+        expires_at=_parse_expiry(data.get("expires_at")),
+        scopes=_parse_strings(data.get("scopes"), "scopes"),
+        missing_scopes=_parse_strings(data.get("missing_scopes"), "missing_scopes"),
+        config=_parse_config(data.get("config")),
+        metadata=_parse_metadata(data.get("metadata")),
+    )
+
+
+def _parse_config(value: Any) -> Mapping[str, str]:
+    if value is None:
+        return ReadOnlyDict()
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, str) and isinstance(item, str) for key, item in value.items()
+    ):
+        raise ValueError("'config' must map strings to strings")
+    return ReadOnlyDict(value)
+
+
+def _parse_metadata(value: Any) -> Mapping[str, Any]:
+    if value is None:
+        return ReadOnlyDict()
+    if not isinstance(value, Mapping):
+        raise ValueError("'metadata' must be an object")
+    return ReadOnlyDict(value)
 
 
 # Connected accounts and the providers listing ---------------------------------------

@@ -20,6 +20,12 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   number of callers meeting one dead token cost one WorkOS call, and is never served
   from the cache again, not even while WorkOS is down.
 
+Credentials (``get_credentials``: an OAuth token, an API key or a client-credentials
+token, with the provider's config) are cached the same way, by the same code, under keys
+of their own that share the tokens' generations: whatever forgets a token
+forgets the credential too. One that never expires (an API key) is fresh for
+``TOKEN_TTL``.
+
 A user's connections listing is cached per (user, organization) the same way, for
 ``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
 a disconnect) replaces the listing's generation too (in the same round trip), so the
@@ -29,6 +35,7 @@ next listing is fresh everywhere.
 from __future__ import annotations
 
 import contextlib
+import enum
 import hashlib
 import logging
 import math
@@ -36,9 +43,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
@@ -46,20 +53,35 @@ from django.core.cache import BaseCache, caches
 from . import signals, wire
 from .breaker import CircuitBreaker
 from .caching.backends import install_hint
-from .caching.entries import Entry, Generations, valid_entry
+from .caching.entries import FAILURE_TTL, Entry, Failure, Generations, R, valid_entry
 from .caching.generations import GENERATION_TTL, generation, new_generation
-from .caching.keys import WORKOS_DOWN, CacheKeys, ListingKeys, invalidation_keys, link_key
+from .caching.keys import (
+    CREDENTIALS,
+    WORKOS_DOWN,
+    CacheKeys,
+    ListingKeys,
+    invalidation_keys,
+    link_key,
+)
 from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
 from .exceptions import (
     PROVIDER_REJECTED_TOKEN,
+    InvalidProvider,
     LinkRefused,
     PipesAPIError,
     PipesReauthorizationRequired,
     PipesUnavailable,
 )
 from .masking import mask_id
-from .results import AccessToken, ConnectedAccount, Connection, TokenResult
+from .results import (
+    AccessToken,
+    ConnectedAccount,
+    Connection,
+    Credential,
+    CredentialResult,
+    TokenResult,
+)
 from .signals import DISCONNECT, connection_changed
 from .workos.protocol import WorkOSClient
 
@@ -78,13 +100,30 @@ D = TypeVar("D")
 
 
 @dataclass(frozen=True)
-class _Ask:
-    """One token lookup: whose, and how many retries WorkOS gets (None: the setting)."""
+class _Fetch(Generic[R]):
+    """One cached answer: its keys, the WorkOS call that fetches it, and what it is.
+    Nothing secret: it may be a variable of a frame an error page shows."""
 
+    keys: CacheKeys
+    call: Callable[[], R]
+    kind: type[R]
     provider: str
     user_id: str
-    organization_id: str | None
-    max_retries: int | None = None
+
+    @property
+    def what(self) -> str:
+        return "token" if self.kind is TokenResult else "credential"
+
+
+@dataclass(frozen=True)
+class _Read(Generic[R]):
+    """One read of an answer (one ``get_many``): the valid entry, if any, the
+    generations found, and whether the WorkOS breaker's key was there. Holds no raw
+    cached value (the entry's ``repr`` masks the secret)."""
+
+    entry: Entry[R] | None
+    generations: tuple[Any, Any]
+    workos_down: bool
 
 
 @dataclass(frozen=True)
@@ -191,7 +230,7 @@ class PipesService:
     def use_client(self, client: WorkOSClient) -> Iterator[WorkOSClient]:
         """Ask ``client`` instead of WorkOS inside the block: the seam for test doubles
         (the pytest plugin's ``pipes_fake`` uses it). The previous client comes back on
-        the way out; the circuit breakers start closed on the way in and out."""
+        the way out."""
         previous, self._client = self._client, client
         self.reset_breakers()
         try:
@@ -220,23 +259,46 @@ class PipesService:
         ``max_retries`` overrides the ``MAX_RETRIES`` setting for the WorkOS call, if one
         is needed: the template tags pass 0, so a page never waits through retries.
         Raises :class:`PipesUnavailable` only when WorkOS can't answer (or failed moments
-        ago) and nothing usable is cached.
+        ago) and nothing usable is cached, and :class:`PipesAPIError` when WorkOS
+        refuses the call.
         """
-        ask = _Ask(provider, user_id, organization_id, max_retries)
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:
-            # The cache is down: ask WorkOS directly. Taking the lock and storing the
-            # answer would each wait for the cache's timeout again, for nothing.
-            return self._call_workos(ask)
-        entry = valid_entry(found, keys)
-        workos_down = WORKOS_DOWN in found
-        # ``found`` holds the cached tuple, token included, unmasked: no frame that an
-        # error page could print may keep it.
-        del found
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.result
-        return self._refresh(ask, keys, entry, workos_down)
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
+        return self._get(self._token_fetch(provider, user_id, organization_id, max_retries))
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+        max_retries: int | None = None,
+    ) -> CredentialResult:
+        """The credential of this user's connection (``POST
+        /data-integrations/{provider}/credentials``), from the cache while it is fresh:
+        an OAuth token, an API key or a client-credentials token, with the provider's
+        ``config``. ``connected_account_id`` picks one exact connection.
+
+        Cached and invalidated like :meth:`get_access_token`, by the same code (single
+        flight, stale-if-error); raises as it does.
+        """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
+        account_id = connected_account_id
+        keys = CacheKeys.build(provider, user_id, organization_id, CREDENTIALS, account_id)
+
+        def call() -> CredentialResult:
+            return self._guarded(
+                lambda: self._workos(max_retries).get_credentials(
+                    provider,
+                    user_id=user_id,
+                    organization_id=organization_id,
+                    connected_account_id=account_id,
+                )
+            )
+
+        return self._get(_Fetch(keys, call, CredentialResult, provider, user_id))
 
     def require_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
@@ -262,20 +324,20 @@ class PipesService:
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
         ``rejected`` itself: only the user can fix that.
         """
-        ask = _Ask(provider, user_id, organization_id)
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        found = self._lookup(keys)
-        if found is None:  # The cache is down: ask WorkOS directly.
-            result = self._call_workos(ask)
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
+        fetch = self._token_fetch(provider, user_id, organization_id, None)
+        read = self._read(fetch)
+        if read is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
+            result = fetch.call()
         else:
-            entry = valid_entry(found, keys)
-            workos_down = WORKOS_DOWN in found
-            del found  # the cached tuple, token included
-            renewal = _Renewal(rejected, entry.fetch_id if entry is not None else None)
-            cached = _answer(entry, renewal)
-            if cached is None:
-                cached = self._refresh(ask, keys, None, workos_down, renewal)
-            result = cached
+            seen = read.entry.fetch_id if read.entry is not None else None
+            renewal = _Renewal(rejected, seen)
+            answer = _answer(read.entry, renewal)
+            if answer is None:
+                self._check_breaker(read)
+            del read  # the cached secret must be in no frame an error page shows
+            result = answer or self._refresh(fetch, renewal)
         token = self._live(provider, user_id, organization_id, result)
         if token.access_token == rejected:
             raise self.reauthorization_required(
@@ -335,6 +397,8 @@ class PipesService:
 
         from .auth import PipesAuth
 
+        check_provider(provider)
+
         session = requests.Session()
         session.auth = PipesAuth(
             provider, user_id=user_id, organization_id=organization_id, service=self
@@ -350,6 +414,8 @@ class PipesService:
         same round trip. Returns False when the cache could not be written: nothing was
         forgotten.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         return self._new_generations(invalidation_keys(provider, user_id, organization_id))
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
@@ -359,6 +425,8 @@ class PipesService:
         entry under that organization is stale from now on, and so is every user's
         listing under it. Returns False when the cache could not be written.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         return self._new_generations(invalidation_keys(provider, None, organization_id))
 
     def authorize_url(
@@ -375,6 +443,8 @@ class PipesService:
 
         The cached answer is forgotten, since the user is about to change the connection.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         account_id = (
             self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
         )
@@ -395,6 +465,8 @@ class PipesService:
     ) -> ConnectedAccount | None:
         """The user's account with ``provider``, or None if WorkOS knows none. Asked of
         WorkOS each time (it is not cached): for support tools and reauthorization."""
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         return self._guarded(
             lambda: self.client.get_connected_account(
                 provider, user_id=user_id, organization_id=organization_id
@@ -410,6 +482,7 @@ class PipesService:
         Raises :class:`PipesUnavailable` only when WorkOS can't answer and no listing
         is cached that nothing has invalidated since.
         """
+        organization_id = no_empty_organization(organization_id)
         keys = ListingKeys.build(user_id, organization_id)
 
         def ask() -> tuple[Connection, ...]:
@@ -426,7 +499,10 @@ class PipesService:
         entry = valid_listing(found, keys)
         if entry is not None and time.time() < entry.fresh_until:
             return entry.connections
-        generations = self._generations(keys.user_generation, keys.org_generation, found)
+        generations = self._generations(
+            (keys.user_generation, keys.org_generation),
+            (found.get(keys.user_generation), found.get(keys.org_generation)),
+        )
         try:
             connections = ask()
         except PipesUnavailable as exc:
@@ -454,6 +530,8 @@ class PipesService:
         may have cached the old state). ``connection_changed`` is sent once, with
         ``event_type="disconnect"``, when an account was removed.
         """
+        check_provider(provider)
+        organization_id = no_empty_organization(organization_id)
         self.invalidate(provider, user_id=user_id, organization_id=organization_id)
         removed = self._guarded(
             lambda: self.client.delete_connected_account(
@@ -476,6 +554,9 @@ class PipesService:
                 organization_id=organization_id,
                 event_type=DISCONNECT,
                 event=None,
+                connected_account_id=None,
+                error_code=None,
+                error_reason=None,
             )
         return removed
 
@@ -628,6 +709,24 @@ class PipesService:
             provider, user_id=user_id, organization_id=organization_id, max_retries=max_retries
         )
 
+    async def aget_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+        max_retries: int | None = None,
+    ) -> CredentialResult:
+        """:meth:`get_credentials` run in a worker thread, so the event loop never blocks."""
+        return await sync_to_async(self.get_credentials, thread_sensitive=False)(
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            connected_account_id=connected_account_id,
+            max_retries=max_retries,
+        )
+
     async def arequire_access_token(
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> AccessToken:
@@ -692,12 +791,66 @@ class PipesService:
 
     # Cache reads and writes.
 
-    def _lookup(self, keys: CacheKeys) -> dict[str, Any] | None:
-        """The entry, both generations and the WorkOS breaker in one round trip; None
-        when the cache is down (or skipped by its breaker)."""
-        return self._cache_call(lambda cache: cache.get_many(keys.lookup), None)
+    def _token_fetch(
+        self, provider: str, user_id: str, organization_id: str | None, max_retries: int | None
+    ) -> _Fetch[TokenResult]:
+        def call() -> TokenResult:
+            return self._guarded(
+                lambda: self._workos(max_retries).get_access_token(
+                    provider, user_id=user_id, organization_id=organization_id
+                )
+            )
 
-    def _store(self, keys: CacheKeys, result: TokenResult, generations: Generations) -> None:
+        keys = CacheKeys.build(provider, user_id, organization_id)
+        return _Fetch(keys, call, TokenResult, provider, user_id)
+
+    def _get(self, fetch: _Fetch[R]) -> R:
+        """The answer from the cache while it is fresh, else from WorkOS (single flight),
+        else, while WorkOS is down, a cached one that has not yet expired."""
+        read = self._read(fetch)
+        if read is CACHE_DOWN:
+            # The cache is down: ask WorkOS directly. Taking the lock and storing the
+            # answer would each wait for the cache's timeout again, for nothing.
+            return fetch.call()
+        cached = read.entry
+        if cached is not None and time.time() < cached.fresh_until:
+            return cached.result
+        try:
+            self._check_breaker(read)
+            return self._refresh(fetch)
+        except PipesUnavailable as exc:
+            stale = _stale_result(cached, exc, fetch)
+            if stale is None:
+                raise
+            return stale
+        finally:
+            # Django's DEBUG page and error e-mails print the variables of every frame
+            # an exception leaves: the cached secret must be in none of them. The frames
+            # below hold no entry either.
+            del cached, read
+
+    def _read(self, fetch: _Fetch[R]) -> _Read[R] | _CacheDown:
+        """The entry (unless it is missing or a generation changed since its fetch), both
+        generations and the WorkOS breaker's key, in one round trip."""
+        keys = fetch.keys
+        found = self._cache_call(lambda cache: cache.get_many(keys.lookup), None)
+        if found is None:
+            return CACHE_DOWN
+        generations = (found.get(keys.user_generation), found.get(keys.org_generation))
+        return _Read(valid_entry(found, keys, fetch.kind), generations, WORKOS_DOWN in found)
+
+    def _check_breaker(self, read: _Read[R]) -> None:
+        """Raise at once, instead of asking WorkOS, while it failed moments ago (here, or
+        in any process sharing the cache)."""
+        if self._breaking and (read.workos_down or self.workos_breaker.is_open()):
+            raise _circuit_open()
+
+    def _store(
+        self,
+        keys: CacheKeys,
+        result: TokenResult | CredentialResult,
+        generations: Generations,
+    ) -> None:
         fresh_until, lifetime = self._lifetimes(result, time.time())
         if lifetime <= 0:
             return
@@ -716,13 +869,14 @@ class PipesService:
         lifetime = math.ceil(MAX_ENTRY_LIFETIME)
         self._cache_call(lambda cache: cache.set(keys.listing, value, lifetime), None)
 
-    def _lifetimes(self, result: TokenResult, now: float) -> tuple[float, float]:
+    def _lifetimes(self, result: TokenResult | CredentialResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
 
-        A token stays in the cache until it really expires, so it can be served if
-        WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before that.
+        A token (or credential) stays in the cache until it really expires, so it can be
+        served if WorkOS goes down, but it is only fresh until ``EXPIRY_LEEWAY`` before
+        that, and for ``TOKEN_TTL`` at most.
         """
-        token = result.access_token
+        token = result.granted
         if token is None:
             ttl = _pick(self._inactive_ttl, app_settings.INACTIVE_TTL)
             return now + ttl, ttl
@@ -746,17 +900,15 @@ class PipesService:
 
         return self._cache_call(write, False)
 
-    def _generations(
-        self, user_key: str, org_key: str, found: Mapping[str, Any]
-    ) -> Generations | None:
+    def _generations(self, keys: tuple[str, str], found: tuple[Any, Any]) -> Generations | None:
         """The generations to record in an entry about to be fetched, read before the
         fetch (``found``); a missing one is started. None when the cache can't tell."""
         values = []
-        for key in (user_key, org_key):
-            value = generation(found.get(key))
-            if value is None and (value := self._start(key)) is None:
+        for key, value in zip(keys, found, strict=True):
+            current = generation(value)
+            if current is None and (current := self._start(key)) is None:
                 return None
-            values.append(value)
+            values.append(current)
         return values[0], values[1]
 
     def _start(self, key: str) -> int | None:
@@ -776,18 +928,11 @@ class PipesService:
 
     # Single flight.
 
-    def _refresh(
-        self,
-        ask: _Ask,
-        keys: CacheKeys,
-        stale: Entry | None,
-        workos_down: bool,
-        renewal: _Renewal | None = None,
-    ) -> TokenResult:
-        """One caller asks WorkOS, the others wait for its answer. ``renewal``: a token
-        this call replaces, which no cached entry from the same fetch may answer with."""
-        if self._breaking and (workos_down or self.workos_breaker.is_open()):
-            return self._stale_or_raise(stale, _circuit_open(), ask)
+    def _refresh(self, fetch: _Fetch[R], renewal: _Renewal | None = None) -> R:
+        """One caller asks WorkOS, the others wait for its answer (or its failure).
+        ``renewal``: a token this call replaces, which no cached entry from the same
+        fetch may answer with."""
+        keys = fetch.keys
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -797,94 +942,87 @@ class PipesService:
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(ask, keys, started, deadline, stale, renewal)
+            peer = self._wait_for_peer(fetch, started, deadline, renewal)
             if peer is not None:
                 return peer
         try:
-            found = self._cache_call(lambda cache: cache.get_many(keys.lookup), None)
+            # Read again, under the lock: a peer may just have stored the answer, and
+            # the generations to record must be read before the fetch.
+            read = self._read(fetch)
             generations = None
-            if found is not None:
-                cached = _answer(valid_entry(found, keys), renewal)
-                if cached is not None:
-                    return cached
-                if WORKOS_DOWN in found and self._breaking:
-                    return self._stale_or_raise(stale, _circuit_open(), ask)
-                generations = self._generations(keys.user_generation, keys.org_generation, found)
-                del found  # the cached tuple, token included
-            return self._fetch(ask, keys, generations, stale)
+            if not isinstance(read, _CacheDown):
+                fresh = _answer(read.entry, renewal)
+                if fresh is not None:
+                    return fresh
+                self._check_breaker(read)
+                generations = self._generations(
+                    (keys.user_generation, keys.org_generation), read.generations
+                )
+            del read
+            return self._fetch(fetch, generations)
         finally:
             if acquired:
                 self._cache_call(lambda cache: cache.delete(keys.lock), None)
 
-    def _fetch(
-        self, ask: _Ask, keys: CacheKeys, generations: Generations | None, stale: Entry | None
-    ) -> TokenResult:
-        """Ask WorkOS; store the answer under ``generations`` (not at all without them:
-        nothing would tell whether an invalidation came first)."""
+    def _fetch(self, fetch: _Fetch[R], generations: Generations | None) -> R:
+        """Ask WorkOS and store the answer under ``generations`` (not at all without
+        them: nothing would tell whether an invalidation came first); a failure, outage
+        or refusal, is left in the cache for the requests waiting on the lock, so they
+        don't ask in turn."""
         try:
-            result = self._call_workos(ask)
-        except PipesUnavailable as exc:
-            self._cache_call(lambda cache: cache.set(keys.failure, time.time(), 5), None)
-            return self._stale_or_raise(stale, exc, ask)
+            result = fetch.call()
+        except (PipesUnavailable, PipesAPIError) as exc:
+            failure = Failure.of(exc, time.time()).encode()
+            key = fetch.keys.failure
+            self._cache_call(lambda cache: cache.set(key, failure, FAILURE_TTL), None)
+            raise
         if generations is not None:
-            self._store(keys, result, generations)
+            self._store(fetch.keys, result, generations)
         return result
 
     def _wait_for_peer(
-        self,
-        ask: _Ask,
-        keys: CacheKeys,
-        started: float,
-        deadline: float,
-        stale: Entry | None,
-        renewal: _Renewal | None,
-    ) -> TokenResult | None:
+        self, fetch: _Fetch[R], started: float, deadline: float, renewal: _Renewal | None
+    ) -> R | None:
         """Poll while another caller holds the lock.
 
-        Returns its answer; raises its failure (or serves a still-valid stale token);
-        returns None when the lock is gone with no answer, so the caller tries to take it.
+        Returns its answer; raises its failure; returns None when the lock is gone with
+        no answer (or the cache fails), so the caller tries to take it.
         """
-        wanted = [*keys.lookup, keys.lock, keys.failure]
         interval = POLL_START
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            found = self._cache_call(lambda cache: cache.get_many(wanted), None)
-            if found is None:
+            seen = self._peek(fetch, started, renewal)
+            if isinstance(seen, Failure):
+                raise seen.error()
+            if seen is False:
                 return None
-            entry = valid_entry(found, keys)
-            cached = _answer(entry, renewal)
-            if cached is not None:
-                return cached
-            failed_at = found.get(keys.failure)
-            peer_failed = isinstance(failed_at, float) and failed_at >= started
-            if peer_failed or (WORKOS_DOWN in found and self._breaking):
-                exc = PipesUnavailable("WorkOS is unavailable (reported by a concurrent request)")
-                fallback = None if renewal is not None else entry or stale
-                return self._stale_or_raise(fallback, exc, ask)
-            if keys.lock not in found:
-                return None
+            if seen is not True:
+                return seen
         return None
 
-    def _stale_or_raise(self, stale: Entry | None, exc: PipesUnavailable, ask: _Ask) -> TokenResult:
-        if stale is not None and stale.usable_when_unavailable(time.time()):
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached token for provider=%s user=%s",
-                exc,
-                ask.provider,
-                mask_id(ask.user_id),
-            )
-            return stale.result
-        raise exc
+    def _peek(
+        self, fetch: _Fetch[R], started: float, renewal: _Renewal | None
+    ) -> R | Failure | bool:
+        """What the lock holder left since ``started``: its fresh answer, its failure (or
+        the WorkOS breaker's key, an outage seen anywhere), or whether it still holds the
+        lock (False too when the cache fails)."""
+        keys = fetch.keys
+        wanted = [*keys.lookup, keys.lock, keys.failure]
+        found = self._cache_call(lambda cache: cache.get_many(wanted), None)
+        if found is None:
+            return False
+        answer = _answer(valid_entry(found, keys, fetch.kind), renewal)
+        if answer is not None:
+            return answer
+        failure = Failure.decode(found.get(keys.failure))
+        if failure is not None and failure.failed_at >= started:
+            return failure
+        if WORKOS_DOWN in found and self._breaking:
+            return Failure(started)
+        return keys.lock in found
 
     # WorkOS failures.
-
-    def _call_workos(self, ask: _Ask) -> TokenResult:
-        return self._guarded(
-            lambda: self._workos(ask.max_retries).get_access_token(
-                ask.provider, user_id=ask.user_id, organization_id=ask.organization_id
-            )
-        )
 
     @property
     def _breaking(self) -> bool:
@@ -964,13 +1102,13 @@ class PipesService:
         )
 
 
-def _answer(entry: Entry | None, renewal: _Renewal | None) -> TokenResult | None:
+def _answer(entry: Entry[R] | None, renewal: _Renewal | None) -> R | None:
     """The cached answer, if there is one: a fresh entry, but for a renewal not the
     rejected token, unless a fetch other than the one it came from handed it out again."""
     if entry is None or time.time() >= entry.fresh_until:
         return None
-    token = entry.result.access_token
-    if renewal is None or token is None or token.access_token != renewal.rejected:
+    granted = entry.result.granted
+    if renewal is None or granted is None or _secret(granted) != renewal.rejected:
         return entry.result
     return entry.result if entry.fetch_id != renewal.seen_fetch else None
 
@@ -979,6 +1117,45 @@ def _circuit_open() -> PipesUnavailable:
     return PipesUnavailable(
         "WorkOS is unavailable (it failed moments ago; the circuit breaker is open)"
     )
+
+
+def _secret(granted: AccessToken | Credential) -> str:
+    return granted.access_token if isinstance(granted, AccessToken) else granted.value
+
+
+class _CacheDown(enum.Enum):
+    CACHE_DOWN = enum.auto()
+
+
+CACHE_DOWN = _CacheDown.CACHE_DOWN
+
+
+def _stale_result(cached: Entry[R] | None, exc: PipesUnavailable, fetch: _Fetch[R]) -> R | None:
+    """Stale-if-error: the cached result if its token has not yet expired (logged)."""
+    if cached is None or not cached.usable_when_unavailable(time.time()):
+        return None
+    logger.warning(
+        "WorkOS unavailable (%s); serving the cached %s for provider=%s user=%s",
+        exc,
+        fetch.what,
+        fetch.provider,
+        mask_id(fetch.user_id),
+    )
+    return cached.result
+
+
+def check_provider(provider: str) -> None:
+    """Refuse a provider that is not a slug (:class:`InvalidProvider`, a ValueError),
+    before it reaches a cache key or a WorkOS URL."""
+    if not wire.is_provider_slug(provider):
+        raise InvalidProvider(provider)
+
+
+def no_empty_organization(organization_id: str | None) -> str | None:
+    """``""`` names no organization, as in WorkOS's events (the webhook reads it so):
+    resolvers, views, tags and webhooks then all use the same cache keys, and WorkOS is
+    never sent an empty ``organization_id``."""
+    return organization_id or None
 
 
 LINK_REFUSALS = {

@@ -26,16 +26,22 @@ DISCONNECT = "disconnect"
 (``pipes.disconnect``): not a WorkOS event type, and ``event`` is then None."""
 
 connection_changed = Signal()
-"""A connected account changed; its cached token and the user's cached listing have
-already been invalidated.
+"""A connected account changed, or an attempt to connect one failed.
 
-Sent for the four ``pipes.connected_account.*`` events, and once by ``pipes.disconnect``
-when it removed an account. Keyword arguments: ``provider`` (the provider slug),
-``user_id`` (None for an organization-owned connection), ``organization_id`` (or None),
-``event_type`` (e.g.
-``"pipes.connected_account.disconnected"``, or :data:`DISCONNECT`) and ``event`` (the
-parsed envelope; None for :data:`DISCONNECT`). WorkOS sends its own ``disconnected``
-event after a disconnect too: receivers that care about it once should be idempotent.
+Sent for every event of both pipes families (``pipes.connected_account.*`` and
+``pipes.account_connection.*``), and once by ``pipes.disconnect`` when it removed an
+account. For a change, its cached tokens and credentials and the cached listing have
+already been invalidated; a failed attempt (``connection_failed``, ``add_failed``)
+invalidated nothing, since the connection is as it was.
+
+Keyword arguments: ``provider`` (the provider slug), ``user_id`` (None for an
+organization-owned connection), ``organization_id`` (or None), ``event_type`` (e.g.
+``"pipes.account_connection.disconnected"``, or :data:`DISCONNECT`), ``event`` (the
+parsed envelope; None for :data:`DISCONNECT`), ``connected_account_id`` (the account an
+event names, else None), and ``error_code`` / ``error_reason`` (WorkOS's code, e.g.
+``access_denied``, and its text or None, for a failed attempt; both None otherwise).
+WorkOS sends its own ``disconnected`` event after a disconnect too, and may send one
+change under both families' names: receivers should be idempotent.
 """
 
 reauthorization_required = Signal()

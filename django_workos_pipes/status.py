@@ -1,17 +1,19 @@
 """What a template may know about a connection: everything but the token.
 
 Tokens never reach client-side code, so :class:`PipeStatus` is built from a result
-without keeping its :class:`~django_workos_pipes.results.AccessToken`: no attribute,
-method, ``str``, ``repr`` or lookup can lead a template to the token string.
+without keeping its :class:`~django_workos_pipes.results.AccessToken` (or
+:class:`~django_workos_pipes.results.Credential`): no attribute, method, ``str``,
+``repr`` or lookup can lead a template to the token string or the API key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .providers import provider_name
-from .results import TokenResult
+from .results import Credential, CredentialResult, ReadOnlyDict, TokenResult
 
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
@@ -25,7 +27,8 @@ class PipeStatus:
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
     ``needs_reauthorization``...), ``"unknown"``, ``"anonymous"`` or ``"not_linked"``.
-    ``name`` is the provider's display name.
+    ``name`` is the provider's display name. Built from a credentials answer, an active
+    status also has the ``auth_method`` and the provider's non-secret ``config``.
     """
 
     provider: str
@@ -34,22 +37,27 @@ class PipeStatus:
     scopes: tuple[str, ...] = ()
     missing_scopes: tuple[str, ...] = ()
     expires_at: datetime | None = None
+    auth_method: str | None = field(default=None, repr=False)
+    config: Mapping[str, str] = field(default_factory=ReadOnlyDict, repr=False)
 
     @property
     def name(self) -> str:
         return provider_name(self.provider)
 
     @classmethod
-    def from_result(cls, provider: str, result: TokenResult) -> PipeStatus:
-        token = result.access_token
-        if not result.active or token is None:
+    def from_result(cls, provider: str, result: TokenResult | CredentialResult) -> PipeStatus:
+        granted = result.granted
+        if granted is None:
             return cls(provider, active=False, error=result.error or UNKNOWN)
+        credential = granted if isinstance(granted, Credential) else None
         return cls(
             provider,
             active=True,
-            scopes=token.scopes,
-            missing_scopes=token.missing_scopes,
-            expires_at=token.expires_at,
+            scopes=granted.scopes,
+            missing_scopes=granted.missing_scopes,
+            expires_at=granted.expires_at,
+            auth_method=credential.auth_method if credential is not None else None,
+            config=credential.config if credential is not None else ReadOnlyDict(),
         )
 
     @classmethod

@@ -3,8 +3,10 @@ the webhook.
 
 ``connect`` and ``reauthorize`` ask WorkOS for the consent URL of a provider and send
 the browser there; after consent WorkOS sends it back to ``next`` (a page of this site,
-else ``LOGIN_REDIRECT_URL``). ``connections`` lists every provider configured in WorkOS
-with the user's state; ``disconnect`` (a POST from that page) removes an account.
+else ``LOGIN_REDIRECT_URL``). Starting a flow drops the cached token, so a GET sent by
+another site gets a confirmation page instead, whose button POSTs with a CSRF token.
+``connections`` lists every provider configured in WorkOS with the user's state;
+``disconnect`` (a POST from that page) removes an account.
 """
 
 from __future__ import annotations
@@ -16,9 +18,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import service
+from . import service, wire
 from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
-from .http import client_redirect, login_required, not_linked, unavailable, wants_json
+from .http import (
+    client_redirect,
+    confirm,
+    is_cross_site,
+    login_required,
+    not_linked,
+    unavailable,
+    wants_json,
+)
 from .identity import resolve_organization_id, resolve_user_id
 from .redirects import safe_next
 from .webhooks import webhook
@@ -61,6 +71,8 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     """Remove the user's ``provider`` account, then go back to ``next`` (a page of this
     site) or the connections page. JSON clients get ``{"provider", "disconnected"}``,
     ``disconnected`` being False when there was no account to remove."""
+    if not wire.is_provider_slug(provider):
+        raise Http404("Unknown provider.")
     back = safe_next(request, default=reverse("workos_pipes:connections"))
     try:
         user_id = resolve_user_id(request)
@@ -78,18 +90,25 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
     """Send the user to WorkOS to connect ``provider``."""
     return _start_flow(request, provider, reauthorize=False)
 
 
 @require_http_methods(["GET", "POST"])
+@csrf_protect
 def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
     """Send the user to WorkOS to reauthorize their existing ``provider`` account."""
     return _start_flow(request, provider, reauthorize=True)
 
 
 def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> HttpResponse:
+    if not wire.is_provider_slug(provider):
+        raise Http404("Unknown provider.")
+    if request.method == "GET" and is_cross_site(request):
+        # Before anything else: resolving the user may call WorkOS too.
+        return confirm(request, provider, reauthorize=reauthorize, next_url=safe_next(request))
     try:
         user_id = resolve_user_id(request)
         if not user_id:

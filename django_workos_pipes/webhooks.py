@@ -42,7 +42,7 @@ from .events import (
     EnvelopeError,
     Event,
     connection_change,
-    log_invalidated,
+    log_change,
     parse_event,
     send_signals,
 )
@@ -130,7 +130,7 @@ class WebhookView(View):
         change = connection_change(event)
         invalidate = (
             ()
-            if change is None
+            if change is None or change.failed  # a failed attempt changed nothing
             else invalidation_keys(change.provider, change.user_id, change.organization_id)
         )
         claim, stored = ledger.claim(event_id, invalidate=invalidate)
@@ -150,7 +150,7 @@ class WebhookView(View):
             logger.info("WorkOS event %s is being handled by another delivery.", event_id)
             return _plain("event is being handled; retry later", status=409)
         if change is not None:
-            log_invalidated(event, change)
+            log_change(event, change)
         try:
             send_signals(event, payload, change, sender=type(self))
         except BaseException as exc:

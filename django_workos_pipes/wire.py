@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
 # Event types. Both families name the same changes; WorkOS may send either.
 CONNECTED_ACCOUNT_EVENTS: Mapping[str, str] = {
@@ -31,6 +31,18 @@ ACCOUNT_CONNECTION_EVENTS: Mapping[str, str] = {
     "connection_failed": "pipes.account_connection.connection_failed",
     "add_failed": "pipes.account_connection.add_failed",
 }
+EVENT_FAMILIES: Mapping[str, Mapping[str, str]] = {
+    "connected_account": CONNECTED_ACCOUNT_EVENTS,
+    "account_connection": ACCOUNT_CONNECTION_EVENTS,
+}
+"""Each family's short names and full types, by family name (``family=`` arguments)."""
+PIPES_EVENT_TYPES = frozenset(
+    event_type for names in EVENT_FAMILIES.values() for event_type in names.values()
+)
+"""Every pipes event type of both families."""
+FAILED_CHANGES = frozenset({"connection_failed", "add_failed"})
+"""The changes that report a failed attempt (``data.object`` is ``"connection_failed"``):
+they name no account, and the connection they were about is left as it was."""
 EVENT_CONNECTED = CONNECTED_ACCOUNT_EVENTS["connected"]
 EVENT_DISCONNECTED = CONNECTED_ACCOUNT_EVENTS["disconnected"]
 EVENT_REAUTHORIZATION_NEEDED = CONNECTED_ACCOUNT_EVENTS["reauthorization_needed"]
@@ -63,6 +75,16 @@ _EVENT_STATES = {
     "disconnected": STATE_DISCONNECTED,
     "reauthorization_needed": STATE_NEEDS_REAUTHORIZATION,
 }
+# Provider slugs: "free strings, lower case" (salesforce, apollo-oauth). Anything else,
+# ``..`` above all, is refused before it can become part of a WorkOS URL.
+PROVIDER_SLUG = re.compile(r"[a-z0-9_-]+")
+
+
+def is_provider_slug(value: object) -> TypeGuard[str]:
+    """True for lower-case letters, digits, ``-`` and ``_``; never ``""``, ``.``, ``..``."""
+    return isinstance(value, str) and PROVIDER_SLUG.fullmatch(value) is not None
+
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -244,9 +266,20 @@ def connection_failed_data(
     }
 
 
-def full_event_type(name: str) -> str:
-    """``"disconnected"`` -> ``"pipes.connected_account.disconnected"``; full names pass."""
-    return CONNECTED_ACCOUNT_EVENTS.get(name, name)
+def full_event_type(name: str, family: str | None = None) -> str:
+    """``"disconnected"`` -> ``"pipes.connected_account.disconnected"``, or with
+    ``family="account_connection"`` -> ``"pipes.account_connection.disconnected"``; full
+    names pass unchanged. With no family, a name only the newer family has
+    (``add_failed``) is of that family. Raises ``ValueError`` for an unknown family, or a
+    short name the family lacks."""
+    if family is None:
+        return CONNECTED_ACCOUNT_EVENTS.get(name) or ACCOUNT_CONNECTION_EVENTS.get(name, name)
+    names = EVENT_FAMILIES.get(family)
+    if names is None:
+        raise ValueError(f"unknown event family {family!r}: one of {', '.join(EVENT_FAMILIES)}")
+    if "." not in name and name not in names:
+        raise ValueError(f"the {family} family has no {name!r} event")
+    return names.get(name, name)
 
 
 def pipes_event(
@@ -256,14 +289,16 @@ def pipes_event(
     organization_id: str | None = None,
     *,
     event_id: str | None = None,
+    family: str | None = None,
     **data: Any,
 ) -> dict[str, Any]:
     """A pipes event envelope shaped like WorkOS's, for ``event_type`` (a full type or
-    a short name such as ``"disconnected"``); ``data`` adds or overrides data fields."""
-    full_type = full_event_type(event_type)
+    a short name such as ``"disconnected"``, of ``family`` as :func:`full_event_type`
+    reads it); ``data`` adds or overrides data fields."""
+    full_type = full_event_type(event_type, family)
     body: dict[str, Any] = {}
     state = event_state(full_type)
-    if event_change(full_type) in ("connection_failed", "add_failed"):
+    if event_change(full_type) in FAILED_CHANGES:
         body = connection_failed_data(provider, user_id=user_id, organization_id=organization_id)
     elif state is not None:
         moment = now()

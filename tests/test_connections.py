@@ -527,6 +527,9 @@ def test_disconnect_removes_forgets_and_signals_once(
             "organization_id": None,
             "event_type": DISCONNECT,
             "event": None,
+            "connected_account_id": None,
+            "error_code": None,
+            "error_reason": None,
         }
     ]
     upstream.replace(responses.POST, f"{WORKOS}/data-integrations/salesforce/token", json=active())

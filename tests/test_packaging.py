@@ -16,6 +16,7 @@ NEEDED = (
     "django_workos_pipes/py.typed",
     "django_workos_pipes/templates/workos_pipes/unavailable.html",
     "django_workos_pipes/templates/workos_pipes/denied.html",
+    "django_workos_pipes/templates/workos_pipes/confirm.html",
     "django_workos_pipes/templatetags/workos_pipes.py",
     "django_workos_pipes/emulator/__main__.py",
     "django_workos_pipes/testing/plugin.py",

@@ -315,6 +315,7 @@ def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
     }
     assert members == {
         "get_access_token",
+        "get_credentials",
         "authorize_url",
         "get_connected_account",
         "get_user_by_external_id",

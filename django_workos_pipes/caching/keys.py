@@ -15,6 +15,11 @@ KEY_PREFIX = "wpipes2"
 """Bumped whenever what a key holds changes meaning (``wpipes1`` held timestamps), so a
 new version never reads an old version's values."""
 
+TOKEN = "t"
+CREDENTIALS = "c"
+"""The kinds of cached answer: tokens and credentials, under keys of their own that share
+the generations, so whatever invalidates one invalidates the other."""
+
 WORKOS_DOWN = f"{KEY_PREFIX}:workos-down"
 """Present while a process has recently seen WorkOS fail: the circuit breaker's state,
 shared by every process through the cache."""
@@ -58,9 +63,10 @@ def invalidation_keys(
 
 @dataclass(frozen=True)
 class CacheKeys:
-    """The cache keys of one (provider, user, organization)."""
+    """The cache keys of one (provider, user, organization) answer of one kind."""
 
     token: str
+    """The entry: the token, or with ``kind=CREDENTIALS`` the credential."""
     user_generation: str
     org_generation: str
     lock: str
@@ -73,9 +79,21 @@ class CacheKeys:
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
-    def build(cls, provider: str, user_id: str, organization_id: str | None) -> CacheKeys:
-        """The keys, memoised: they are built on every request, from a few distinct ids."""
-        token = make_key("t", provider, user_id, organization_id)
+    def build(
+        cls,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        kind: str = TOKEN,
+        connected_account_id: str | None = None,
+    ) -> CacheKeys:
+        """The keys, memoised: they are built on every request, from a few distinct ids.
+
+        Each ``connected_account_id`` has an entry (and lock) of its own; the generations
+        are the connection's, so invalidating the user's connection forgets all of them.
+        """
+        account = (connected_account_id,) if connected_account_id is not None else ()
+        token = make_key(kind, provider, user_id, organization_id, *account)
         user_generation = make_key("g", provider, user_id, organization_id)
         org_generation = organization_generation(provider, organization_id)
         return cls(

@@ -2,8 +2,10 @@
 
 ``{% pipe_status "salesforce" as sf %}`` gives a :class:`~django_workos_pipes.status.PipeStatus`
 (never the token), read through the service's cache like any other lookup, so a page
-listing ten providers costs ten cache reads. With WorkOS down it costs at most one
-``TIMEOUT``: the tag asks without retries, and the circuit breaker answers the rest.
+listing ten providers costs ten cache reads; ``credentials=True`` reads the credentials
+call instead, for API-key providers and the provider's ``config`` (never the key). With
+WorkOS down it costs at most one ``TIMEOUT``: the tag asks without retries, and the
+circuit breaker answers the rest.
 ``{% pipe_connections as connections %}`` gives the user's
 :class:`~django_workos_pipes.results.Connection` list (one cache read).
 ``{% pipe_connect_url "salesforce" %}`` and ``{% pipe_reauthorize_url "salesforce" %}``
@@ -48,6 +50,7 @@ def pipe_status(
     *,
     user_id: str | _FromRequest | None = FROM_REQUEST,
     organization_id: str | _FromRequest | None = FROM_REQUEST,
+    credentials: bool = False,
 ) -> PipeStatus:
     """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable
     (asked once, without retries), ``"anonymous"`` when there is no user to look up and
@@ -57,16 +60,18 @@ def pipe_status(
     By default the user and organization come from the resolvers. With ``user_id`` given
     (an admin page showing someone else's connection), ``organization_id`` is None unless
     given too: the request's organization is the viewer's, not that user's.
+
+    With ``credentials=True`` the status comes from ``pipes.get_credentials``: for an
+    API-key provider, and to show ``auth_method`` and the provider's ``config``.
     """
+    get = service.pipes.get_credentials if credentials else service.pipes.get_access_token
     try:
         user, organization = _identity(context, user_id, organization_id, "pipe_status")
         if not user:
             return PipeStatus.anonymous(provider)
         # No retries: a page shows "unknown" rather than wait; and after one failure
         # the breaker answers the page's other tags at once.
-        result = service.pipes.get_access_token(
-            provider, user_id=user, organization_id=organization, max_retries=0
-        )
+        result = get(provider, user_id=user, organization_id=organization, max_retries=0)
     except LinkRefused:
         return PipeStatus.not_linked(provider)
     except (PipesUnavailable, PipesAPIError) as exc:

@@ -24,10 +24,23 @@ from ..signatures import HEADER, sign
 if TYPE_CHECKING:
     from django.test import Client
 
-__all__ = ["EVENT_TYPES", "full_event_type", "post_webhook", "sign_webhook", "webhook_event"]
+__all__ = [
+    "EVENT_FAMILIES",
+    "EVENT_TYPES",
+    "full_event_type",
+    "post_webhook",
+    "sign_webhook",
+    "webhook_event",
+]
 
-EVENT_TYPES = dict(wire.CONNECTED_ACCOUNT_EVENTS)
-"""Short names of the pipes event types, as the management command accepts them."""
+EVENT_TYPES = {name: wire.full_event_type(name) for name in wire.ACCOUNT_CONNECTION_EVENTS}
+"""Short names of the pipes event types, as the management command accepts them, and the
+type each stands for with no family given (``pipes.connected_account.*``, and
+``pipes.account_connection.add_failed``, which only that family has)."""
+
+EVENT_FAMILIES = wire.EVENT_FAMILIES
+"""``{"connected_account": {...}, "account_connection": {...}}``: each family's short
+names and full types, for ``family=``."""
 
 
 def sign_webhook(body: bytes, secret: str, timestamp: float | None = None) -> str:
@@ -45,16 +58,19 @@ def webhook_event(
     organization_id: str | None = None,
     *,
     event_id: str | None = None,
+    family: str | None = None,
     **data: Any,
 ) -> dict[str, Any]:
     """A WorkOS event envelope shaped like the real ones.
 
-    ``event_type`` is a full type or a short pipes name (``"connected"``...).
+    ``event_type`` is a full type of either pipes family, or a short pipes name
+    (``"connected"``...) of ``family`` (``"connected_account"``, the default, or
+    ``"account_connection"``; ``"add_failed"`` is of the latter either way).
     Pipes events get a ``connected_account`` (or ``connection_failed``) data object;
     ``data`` keyword arguments are added to it or override its fields.
     """
     return wire.pipes_event(
-        event_type, provider, user_id, organization_id, event_id=event_id, **data
+        event_type, provider, user_id, organization_id, event_id=event_id, family=family, **data
     )
 
 

@@ -13,6 +13,10 @@ flip a connection halfway and see the next request follow::
         ...
         fake.needs_reauthorization("salesforce", user_id="user_01ANN")
 
+Credentials (``pipes.get_credentials``) come from the same declarations: an OAuth
+connection's token, or an API key declared with :meth:`PipesFake.connect_api_key`, each
+with the ``config`` it was declared with.
+
 The providers it lists (``list_data_providers``, behind ``pipes.list_connections``) are
 every provider a declaration names, plus those added with :meth:`PipesFake.add_provider`,
 as WorkOS lists every provider configured in the environment.
@@ -25,8 +29,8 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlencode
@@ -40,6 +44,9 @@ from ..results import (
     AccessToken,
     ConnectedAccount,
     Connection,
+    Credential,
+    CredentialResult,
+    ReadOnlyDict,
     TokenResult,
     WorkOSOrganization,
     WorkOSUser,
@@ -64,9 +71,9 @@ class FakeCall(NamedTuple):
     """One call the app made to WorkOS, as the fake received it.
 
     ``method`` is the :class:`~django_workos_pipes.workos.protocol.WorkOSClient` method:
-    ``"get_access_token"``, ``"authorize_url"``, ``"get_connected_account"``,
-    ``"list_data_providers"`` (whose ``provider`` is ``""``: it names none),
-    ``"delete_connected_account"``, or one of the linking calls
+    ``"get_access_token"``, ``"get_credentials"``, ``"authorize_url"``,
+    ``"get_connected_account"``, ``"list_data_providers"`` (whose ``provider`` is ``""``:
+    it names none), ``"delete_connected_account"``, or one of the linking calls
     ``"get_user_by_external_id"``, ``"create_user"`` and
     ``"get_organization_by_external_id"`` (``provider`` and ``user_id`` empty,
     ``external_id`` set).
@@ -93,6 +100,24 @@ class _Account:
     unavailable: bool = False
     account_display_name: str | None = None
     account_identifier: str | None = None
+    auth_method: str = "oauth"
+    config: Mapping[str, str] = field(default_factory=dict)
+
+    def credential(self) -> CredentialResult:
+        """The credentials call's answer: the token (or API key) with the config."""
+        token = self.token
+        if token is None:
+            return CredentialResult.inactive(self.error or NOT_INSTALLED)
+        return CredentialResult.connected(
+            Credential(
+                auth_method=self.auth_method,
+                value=token.access_token,
+                expires_at=token.expires_at,
+                scopes=token.scopes,
+                missing_scopes=token.missing_scopes,
+                config=ReadOnlyDict(self.config),
+            )
+        )
 
     def connected_account(self, user_id: str, organization_id: str | None) -> ConnectedAccount:
         """The account as WorkOS would describe it (never with the token)."""
@@ -106,6 +131,7 @@ class _Account:
             created_at=self.created_at,
             updated_at=self.updated_at,
             connection_role="compatibility",
+            auth_method=self.auth_method,
             user_id=user_id,
             organization_id=organization_id,
         )
@@ -123,6 +149,7 @@ class PipesFake:
         self._accounts: dict[_Key, _Account] = {}
         self._calls: list[FakeCall] = []
         self._seen: set[_Key] = set()
+        self._selected: set[tuple[_Key, str]] = set()
         self._listed: set[_Owner] = set()
         self._providers: dict[str, str] = {}
         self._services: list[PipesService] = []
@@ -147,11 +174,13 @@ class PipesFake:
         expires_at: datetime | timedelta | None = DEFAULT_LIFETIME,
         account_display_name: str | None = None,
         account_identifier: str | None = None,
+        config: Mapping[str, str] | None = None,
     ) -> AccessToken:
-        """An active connection; returns the token the app will be given.
+        """An active OAuth connection; returns the token the app will be given.
 
         ``token`` defaults to a fresh ``fake_<provider>_...`` string; ``expires_at`` is
         an aware datetime, a lifetime from now, or None for a token that never expires.
+        ``config`` is what the credentials call answers as the provider's config.
         Connecting again keeps the account's id (and labels not given again), as WorkOS
         does on a reconnect.
         """
@@ -175,8 +204,43 @@ class PipesFake:
             token=access_token,
             account_display_name=account_display_name,
             account_identifier=account_identifier,
+            config=_config(config),
         )
         return access_token
+
+    def connect_api_key(
+        self,
+        provider: str,
+        user_id: str,
+        organization_id: str | None = None,
+        *,
+        api_key: str | None = None,
+        config: Mapping[str, str] | None = None,
+        account_display_name: str | None = None,
+    ) -> Credential:
+        """An active API-key connection with the provider's ``config`` (a Zendesk
+        ``subdomain``); returns the credential the app will be given. ``api_key``
+        defaults to a fresh ``fake_<provider>_key_...`` string. An API key never expires
+        and has no scopes; the token call answers it too, as the WorkOS guide describes
+        ("the same flow you already use for OAuth access tokens").
+        """
+        value = api_key if api_key is not None else f"fake_{provider}_key_{secrets.token_hex(12)}"
+        if not value:
+            raise ValueError("api_key must be a non-empty string")
+        self._declare(
+            provider,
+            user_id,
+            organization_id,
+            token=AccessToken(access_token=value),
+            account_display_name=account_display_name,
+            auth_method="api_key",
+            config=_config(config),
+        )
+        with self._lock:
+            declared = self._accounts[_key(provider, user_id, organization_id)]
+        credential = declared.credential().credential
+        assert credential is not None
+        return credential
 
     def needs_reauthorization(
         self, provider: str, user_id: str, organization_id: str | None = None
@@ -297,6 +361,28 @@ class PipesFake:
         if account.token is not None:
             return TokenResult.connected(account.token)
         return TokenResult.inactive(account.error or NOT_INSTALLED)
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """The declared connection's credential; ``not_installed`` when none is declared,
+        or when ``connected_account_id`` names another account."""
+        call = FakeCall(
+            "get_credentials",
+            provider,
+            user_id,
+            organization_id,
+            connected_account_id=connected_account_id,
+        )
+        account = self._answer(call)
+        if account is None or connected_account_id not in (None, account.account_id):
+            return CredentialResult.inactive(NOT_INSTALLED)
+        return account.credential()
 
     def authorize_url(
         self,
@@ -437,8 +523,9 @@ class PipesFake:
                     self._services.remove(service)
                     seen = list(self._seen)
                     listed = [*self._listed, *((user, org) for _, user, org in seen)]
+                    selected = list(self._selected)
                     linked = list(self._linked)
-                _forget(service, seen, listed)
+                _forget(service, seen, listed, selected)
                 _forget_links([service], linked)
 
     # Internals ---------------------------------------------------------------------
@@ -454,7 +541,11 @@ class PipesFake:
         unavailable: bool = False,
         account_display_name: str | None = None,
         account_identifier: str | None = None,
+        auth_method: str | None = None,
+        config: dict[str, str] | None = None,
     ) -> None:
+        """Declare the account of ``key``; what is not given (labels, the method, the
+        config) stays as it was, as WorkOS keeps it across a reconnect."""
         key = _key(provider, user_id, organization_id)
         now = datetime.now(timezone.utc)
         with self._lock:
@@ -470,6 +561,8 @@ class PipesFake:
                 or (existing.account_display_name if existing else None),
                 account_identifier=account_identifier
                 or (existing.account_identifier if existing else None),
+                auth_method=auth_method or (existing.auth_method if existing else "oauth"),
+                config=config if config is not None else (existing.config if existing else {}),
             )
             self._providers.setdefault(provider, _title(provider))
             self._seen.add(key)
@@ -481,6 +574,8 @@ class PipesFake:
         with self._lock:
             self._calls.append(call)
             self._seen.add(key)
+            if call.connected_account_id is not None:
+                self._selected.add((key, call.connected_account_id))
             account = self._accounts.get(key)
         if account is not None and account.unavailable:
             raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
@@ -515,14 +610,23 @@ class PipesFake:
             _forget(service, (), listed)
 
 
-def _forget(service: PipesService, keys: Iterable[_Key], listed: Iterable[_Owner] = ()) -> None:
-    """Delete the cache entries (answers, generations, locks) of ``keys`` and the
-    listings of ``listed``: a clean slate."""
-    from ..caching.keys import WORKOS_DOWN, CacheKeys, ListingKeys
+def _forget(
+    service: PipesService,
+    keys: Iterable[_Key],
+    listed: Iterable[_Owner] = (),
+    selected: Iterable[tuple[_Key, str]] = (),
+) -> None:
+    """Delete the cache entries (answers of both kinds, generations, locks) of ``keys``,
+    of the accounts ``selected`` by id, and the listings of ``listed``: a clean slate."""
+    from ..caching.keys import CREDENTIALS, TOKEN, WORKOS_DOWN, CacheKeys, ListingKeys
 
     names: list[str] = [WORKOS_DOWN]
-    for provider, user_id, organization_id in keys:
-        cache_keys = CacheKeys.build(provider, user_id, organization_id)
+    entries: list[tuple[str, str, str | None, str, str | None]] = [
+        (*key, kind, None) for key in keys for kind in (TOKEN, CREDENTIALS)
+    ]
+    entries += [(*key, CREDENTIALS, account_id) for key, account_id in selected]
+    for provider, user_id, organization_id, kind, account_id in entries:
+        cache_keys = CacheKeys.build(provider, user_id, organization_id, kind, account_id)
         names += [cache_keys.token, cache_keys.user_generation, cache_keys.lock, cache_keys.failure]
     for user_id, organization_id in set(listed):
         listing_keys = ListingKeys.build(user_id, organization_id)
@@ -546,6 +650,15 @@ def _key(provider: str, user_id: str, organization_id: str | None) -> _Key:
     _required(provider, "provider")
     _required(user_id, "user_id")
     return provider, user_id, organization_id or None
+
+
+def _config(config: Mapping[str, str] | None) -> dict[str, str] | None:
+    if config is None:
+        return None
+    items = dict(config)
+    if not all(isinstance(key, str) and isinstance(value, str) for key, value in items.items()):
+        raise TypeError("config must map strings to strings")
+    return items
 
 
 def _required(value: str, name: str) -> None:

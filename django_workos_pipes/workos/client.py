@@ -23,9 +23,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .. import __version__
-from ..exceptions import PipesAPIError, PipesMalformedResponse, PipesUnavailable
+from ..exceptions import (
+    InvalidPathSegment,
+    PipesAPIError,
+    PipesMalformedResponse,
+    PipesUnavailable,
+)
 from ..masking import mask, mask_id
-from ..results import ConnectedAccount, Connection, TokenResult, WorkOSOrganization, WorkOSUser
+from ..results import (
+    ConnectedAccount,
+    Connection,
+    CredentialResult,
+    TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -130,22 +142,24 @@ class PipesClient:
         body: dict[str, Any] = {"user_id": user_id}
         if organization_id is not None:
             body["organization_id"] = organization_id
-        path = f"/data-integrations/{quote(provider, safe='')}/token"
-        data, response = self._request(
-            "POST", path, json=body, operation="token", labels=_pipe_labels(provider, user_id)
-        )
-        try:
-            return TokenResult.from_api(data)
-        except ValueError as exc:
-            problem = str(exc)
-        # The body may hold a token: it must not be a variable of the frame that raises,
-        # since Django's error pages and e-mails print those.
-        del data
-        raise PipesMalformedResponse(
-            f"unexpected token answer: {problem}",
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
-        )
+        return self._vend(provider, "token", body, TokenResult.from_api)
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """The connection's credential (OAuth token, API key, client-credentials token)
+        and the provider's config; fields left unset are left out, as the SDK does."""
+        body: dict[str, Any] = {"user_id": user_id}
+        if organization_id is not None:
+            body["organization_id"] = organization_id
+        if connected_account_id is not None:
+            body["connected_account_id"] = connected_account_id
+        return self._vend(provider, "credentials", body, CredentialResult.from_api)
 
     def authorize_url(
         self,
@@ -164,7 +178,7 @@ class PipesClient:
         if connected_account_id is not None:
             body["connection_intent"] = "reauthorize"
             body["connected_account_id"] = connected_account_id
-        path = f"/data-integrations/{quote(provider, safe='')}/authorize"
+        path = f"/data-integrations/{segment(provider)}/authorize"
         data, response = self._request(
             "POST", path, json=body, operation="authorize", labels=_pipe_labels(provider, user_id)
         )
@@ -201,7 +215,7 @@ class PipesClient:
         """Every provider configured in WorkOS, with this user's connection to each."""
         data, response = self._request(
             "GET",
-            f"/user_management/users/{quote(user_id, safe='')}/data_providers",
+            f"/user_management/users/{segment(user_id)}/data_providers",
             params=_organization(organization_id),
             operation="data_providers",
             labels=_pipe_labels("*", user_id),
@@ -228,9 +242,32 @@ class PipesClient:
             raise
         return True
 
+    def _vend(
+        self, provider: str, what: str, body: Mapping[str, Any], parse: Callable[[Any], T]
+    ) -> T:
+        """``POST /data-integrations/{provider}/{what}``, parsed by ``parse``.
+
+        The answer holds a secret, so it is a variable of no frame that raises (Django's
+        error pages and e-mails print those): a body ``parse`` refuses is dropped before
+        :class:`PipesMalformedResponse` is raised.
+        """
+        path = f"/data-integrations/{segment(provider)}/{what}"
+        labels = _pipe_labels(provider, body["user_id"])
+        data, response = self._request("POST", path, json=body, operation=what, labels=labels)
+        try:
+            return parse(data)
+        except ValueError as exc:
+            problem = str(exc)
+        del data
+        raise PipesMalformedResponse(
+            f"unexpected {what} answer: {problem}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        )
+
     def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
         """``GET /user_management/users/external_id/{external_id}``; None on a 404."""
-        path = f"/user_management/users/external_id/{_segment(external_id)}"
+        path = f"/user_management/users/external_id/{segment(external_id)}"
         try:
             data, response = self._request(
                 "GET", path, operation="user_by_external_id", labels=_external_labels(external_id)
@@ -271,7 +308,7 @@ class PipesClient:
 
     def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
         """``GET /organizations/external_id/{external_id}``; None on a 404."""
-        path = f"/organizations/external_id/{_segment(external_id)}"
+        path = f"/organizations/external_id/{segment(external_id)}"
         try:
             data, response = self._request(
                 "GET",
@@ -357,11 +394,20 @@ class PipesClient:
                 retries_left = int(retry.total or 0)
 
 
+def segment(value: str) -> str:
+    """One path segment, percent-encoded on its own (``/``, ``?``, ``#``, ``%``...).
+
+    Empty, ``.`` and ``..`` are refused, as the official SDK does: requests and urllib3
+    resolve dot segments, so ``/users/<id>/connected_accounts/..`` would be a GET of
+    ``/users/<id>/``.
+    """
+    if value in ("", ".", ".."):
+        raise InvalidPathSegment(f"{value!r} can't be a path segment of a WorkOS URL")
+    return quote(value, safe="")
+
+
 def _account_path(provider: str, user_id: str) -> str:
-    return (
-        f"/user_management/users/{quote(user_id, safe='')}"
-        f"/connected_accounts/{quote(provider, safe='')}"
-    )
+    return f"/user_management/users/{segment(user_id)}/connected_accounts/{segment(provider)}"
 
 
 def _organization(organization_id: str | None) -> dict[str, str] | None:
@@ -430,13 +476,6 @@ def _error_codes(data: Any) -> tuple[str, ...]:
         return ()
     codes = (item.get("code") for item in errors if isinstance(item, Mapping))
     return tuple(code for code in codes if isinstance(code, str) and code)
-
-
-def _segment(value: str) -> str:
-    """One percent-encoded path segment; empty, ``.`` and ``..`` would change the path."""
-    if value in ("", ".", ".."):
-        raise ValueError(f"{value!r} can't be a path segment")
-    return quote(value, safe="")
 
 
 def _pipe_labels(provider: str, user_id: str) -> str:

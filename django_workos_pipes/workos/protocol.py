@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..results import ConnectedAccount, Connection, TokenResult, WorkOSOrganization, WorkOSUser
+from ..results import (
+    ConnectedAccount,
+    Connection,
+    CredentialResult,
+    TokenResult,
+    WorkOSOrganization,
+    WorkOSUser,
+)
 
 
 class WorkOSClient(Protocol):
@@ -21,6 +28,18 @@ class WorkOSClient(Protocol):
         self, provider: str, *, user_id: str, organization_id: str | None = None
     ) -> TokenResult:
         """``POST /data-integrations/{provider}/token``."""
+        ...
+
+    def get_credentials(
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> CredentialResult:
+        """``POST /data-integrations/{provider}/credentials``: the token call's generic
+        form, for OAuth, API-key and client-credentials connections alike."""
         ...
 
     def authorize_url(

@@ -3,7 +3,7 @@
 Lets a developer watch invalidation work without WorkOS::
 
     manage.py workos_pipes_send_webhook --event disconnected --provider salesforce \\
-        --user user_01H... --base-url http://127.0.0.1:8000
+        --user user_01H... --base-url http://127.0.0.1:8000 [--family account_connection]
 """
 
 from __future__ import annotations
@@ -29,14 +29,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        names = wire.CONNECTED_ACCOUNT_EVENTS
-        choices = sorted([*names, *names.values()])
+        names = wire.ACCOUNT_CONNECTION_EVENTS
+        choices = sorted([*names, *wire.PIPES_EVENT_TYPES])
         parser.add_argument(
             "--event",
             default="connected",
             choices=choices,
             metavar="TYPE",
-            help=f"{', '.join(names)} or a full type (default: connected).",
+            help=f"{', '.join(names)} or a full type of either family (default: connected).",
+        )
+        parser.add_argument(
+            "--family",
+            choices=sorted(wire.EVENT_FAMILIES),
+            help="The family of a short --event name (default: connected_account, but "
+            "account_connection for add_failed, which only it has).",
         )
         parser.add_argument("--provider", required=True, help="Provider slug, e.g. salesforce.")
         parser.add_argument("--user", help="WorkOS user id; leave out for an org-owned connection.")
@@ -66,13 +72,17 @@ class Command(BaseCommand):
                 "No webhook secret: pass --secret or set WORKOS_PIPES['WEBHOOK_SECRET']."
             )
         url = options["url"] or self.default_url(options["base_url"])
-        event = wire.pipes_event(
-            options["event"],
-            options["provider"],
-            options["user"],
-            options["organization"],
-            event_id=options["event_id"],
-        )
+        try:
+            event = wire.pipes_event(
+                options["event"],
+                options["provider"],
+                options["user"],
+                options["organization"],
+                event_id=options["event_id"],
+                family=options["family"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         body = json.dumps(event).encode()
         headers = {HEADER: sign(body, secret), "Content-Type": "application/json"}
         try:
