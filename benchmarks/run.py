@@ -32,7 +32,7 @@ def scenario(script: str, *args: str) -> dict[str, Any]:
         check=True,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
