@@ -22,6 +22,7 @@ from requests.auth import AuthBase
 
 from .exceptions import PROVIDER_REJECTED_TOKEN, PipesReauthorizationRequired
 from .masking import mask_id
+from .owners import Owner, check_owner
 from .results import AccessToken
 
 logger = logging.getLogger(__name__)
@@ -33,11 +34,24 @@ class TokenSource(Protocol):
     """What ``PipesAuth`` needs from :class:`~django_workos_pipes.service.PipesService`."""
 
     def require_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = "user",
+        connected_account_id: str | None = None,
     ) -> AccessToken: ...
 
     def renew_access_token(
-        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        rejected: str,
+        organization_id: str | None = None,
+        owner: Owner = "user",
+        connected_account_id: str | None = None,
     ) -> AccessToken: ...
 
     def reauthorization_required(
@@ -47,11 +61,14 @@ class TokenSource(Protocol):
         user_id: str,
         organization_id: str | None = None,
         error: str,
+        owner: Owner = "user",
+        connected_account_id: str | None = None,
     ) -> PipesReauthorizationRequired: ...
 
 
 class PipesAuth(AuthBase):
-    """``Authorization: Bearer <token>`` for one user's ``provider`` connection.
+    """``Authorization: Bearer <token>`` for one ``provider`` connection: the user's, or
+    with ``owner="organization"`` their organization's, which ``user_id`` is a member of.
 
     Usable on any ``requests`` call (``requests.get(url, auth=PipesAuth(...))``) or
     session; ``pipes.session(...)`` builds a session with one. It holds ids, never a
@@ -69,15 +86,32 @@ class PipesAuth(AuthBase):
         *,
         user_id: str,
         organization_id: str | None = None,
+        owner: Owner = "user",
+        connected_account_id: str | None = None,
         service: TokenSource | None = None,
     ) -> None:
         self.provider = provider
         self.user_id = user_id
         self.organization_id = organization_id
+        self.owner: Owner = check_owner(owner)
+        self.connected_account_id = connected_account_id
         self._service = service
 
     def __repr__(self) -> str:
-        return f"PipesAuth(provider={self.provider!r}, user_id={mask_id(self.user_id)!r})"
+        return (
+            f"PipesAuth(provider={self.provider!r}, user_id={mask_id(self.user_id)!r}, "
+            f"owner={self.owner!r})"
+        )
+
+    @property
+    def _whose(self) -> dict[str, Any]:
+        """The connection, as the service's keyword arguments."""
+        return {
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "owner": self.owner,
+            "connected_account_id": self.connected_account_id,
+        }
 
     @property
     def service(self) -> TokenSource:
@@ -88,9 +122,7 @@ class PipesAuth(AuthBase):
         return pipes
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        token = self.service.require_access_token(
-            self.provider, user_id=self.user_id, organization_id=self.organization_id
-        )
+        token = self.service.require_access_token(self.provider, **self._whose)
         request.headers["Authorization"] = BEARER + token.access_token
         request.register_hook("response", self._on_response)  # type: ignore[no-untyped-call]
         return request
@@ -101,12 +133,7 @@ class PipesAuth(AuthBase):
         if response.status_code != 401 or used is None:
             # A redirect to another host drops the header: that 401 is not about our token.
             return response
-        fresh = self.service.renew_access_token(
-            self.provider,
-            user_id=self.user_id,
-            organization_id=self.organization_id,
-            rejected=used,
-        )
+        fresh = self.service.renew_access_token(self.provider, rejected=used, **self._whose)
         if not _replayable(response.request.body):
             logger.warning(
                 "%s answered 401; token renewed for user=%s, but the request body is a "
@@ -132,10 +159,7 @@ class PipesAuth(AuthBase):
         if answer.status_code == 401:
             answer.close()
             raise self.service.reauthorization_required(
-                self.provider,
-                user_id=self.user_id,
-                organization_id=self.organization_id,
-                error=PROVIDER_REJECTED_TOKEN,
+                self.provider, error=PROVIDER_REJECTED_TOKEN, **self._whose
             )
         return answer
 

@@ -111,6 +111,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Callable or dotted path: request -> WorkOS organization id or None.",
     ),
     Setting(
+        "ORGANIZATION_ADMIN_RESOLVER",
+        None,
+        "Callable or dotted path: request -> bool, may this user connect or disconnect "
+        "the organization's connections. Unset: nobody may.",
+    ),
+    Setting(
+        "SUPPORTS_MULTIPLE_CONNECTIONS",
+        False,
+        "Ask WorkOS for every account of a provider (``supports_multiple_connections``).",
+    ),
+    Setting(
         "USER_EXTERNAL_ID",
         "django_workos_pipes.identity.default_external_id",
         "Callable or dotted path: Django user -> the WorkOS external_id that links it "
@@ -145,6 +156,11 @@ SETTINGS: tuple[Setting, ...] = (
         "workos_pipes:reauthorize",
         "URL name (or path) of the reauthorize view.",
     ),
+    Setting(
+        "SELECT_ACCOUNT_URL",
+        "workos_pipes:connections",
+        "URL name (or path) of the page where a user picks one of several accounts.",
+    ),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
@@ -153,7 +169,7 @@ class PipesSettings:
     """Typed view of ``settings.WORKOS_PIPES``; attributes are looked up on each access."""
 
     def __init__(self) -> None:
-        self._resolvers: dict[str, Callable[..., str | None]] = {}
+        self._resolvers: dict[str, Callable[..., Any]] = {}
         self.generation = 0
         """Bumped whenever Django settings change, so holders of memoised lookups (the
         service's cache object) know to look again."""
@@ -269,6 +285,17 @@ class PipesSettings:
         return self._resolver("ORGANIZATION_ID_RESOLVER")
 
     @property
+    def ORGANIZATION_ADMIN_RESOLVER(self) -> Callable[..., bool] | None:
+        """None when unset: then nobody may manage an organization's connections."""
+        if self.get("ORGANIZATION_ADMIN_RESOLVER") is None:
+            return None
+        return self._resolver("ORGANIZATION_ADMIN_RESOLVER")
+
+    @property
+    def SUPPORTS_MULTIPLE_CONNECTIONS(self) -> bool:
+        return bool(self.get("SUPPORTS_MULTIPLE_CONNECTIONS"))
+
+    @property
     def USER_EXTERNAL_ID(self) -> Callable[..., str | None]:
         return self._resolver("USER_EXTERNAL_ID")
 
@@ -299,7 +326,11 @@ class PipesSettings:
     def REAUTHORIZE_URL(self) -> str:
         return str(self.get("REAUTHORIZE_URL"))
 
-    def _resolver(self, name: str) -> Callable[..., str | None]:
+    @property
+    def SELECT_ACCOUNT_URL(self) -> str:
+        return str(self.get("SELECT_ACCOUNT_URL"))
+
+    def _resolver(self, name: str) -> Callable[..., Any]:
         """The resolver, imported once (until settings change): it runs on every request."""
         found = self._resolvers.get(name)
         if found is None:

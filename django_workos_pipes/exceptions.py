@@ -123,6 +123,10 @@ class PipesReauthorizationRequired(PipesError):
     (``needs_reauthorization``, ``not_installed``, or one added later) or
     :data:`PROVIDER_REJECTED_TOKEN`. It carries ids, never a token; the user id is masked
     in ``str`` and ``repr``, since both end up in logs and error pages.
+
+    For an organization's connection (``owner == "organization"``), ``user_id`` is the
+    member who was using it; only an administrator of the organization can fix it.
+    ``connected_account_id`` names the account, when one of several was asked for.
     """
 
     def __init__(
@@ -132,16 +136,26 @@ class PipesReauthorizationRequired(PipesError):
         user_id: str | None = None,
         organization_id: str | None = None,
         error: str = "needs_reauthorization",
+        owner: str = "user",
+        connected_account_id: str | None = None,
     ) -> None:
         self.provider = provider
         self.user_id = user_id
         self.organization_id = organization_id
         self.error = error
+        self.owner = owner
+        self.connected_account_id = connected_account_id
         # args holds only what __init__ takes positionally, so that pickling (a task
         # queue's result backend) rebuilds it: the other fields travel in __dict__.
         PipesError.__init__(self, provider)
 
     def __str__(self) -> str:
+        if self.owner == "organization":
+            return (
+                f"The {self.provider} connection of organization "
+                f"{mask_id(self.organization_id)} needs an administrator to reauthorize it "
+                f"({self.error})"
+            )
         return (
             f"The {self.provider} connection of user {mask_id(self.user_id)} needs the user "
             f"to reauthorize it ({self.error})"

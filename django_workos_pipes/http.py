@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 UNAVAILABLE_TEMPLATE = "workos_pipes/unavailable.html"
 DENIED_TEMPLATE = "workos_pipes/denied.html"
+ORGANIZATION_TEMPLATE = "workos_pipes/organization.html"
+
+ORGANIZATION_REQUIRED = "organization_required"
+"""An organization's connection was needed, and the request has no organization."""
+ORGANIZATION_ADMIN_REQUIRED = "organization_admin_required"
+"""Only an administrator may connect or disconnect an organization's connection."""
 CONFIRM_TEMPLATE = "workos_pipes/confirm.html"
 NOT_LINKED_TEMPLATE = "workos_pipes/not_linked.html"
 
@@ -101,6 +107,23 @@ def denied(request: HttpRequest, provider: str, error: str, retry_url: str) -> H
         "retry_url": retry_url,
     }
     return render(request, DENIED_TEMPLATE, context, status=403)
+
+
+def organization_refused(
+    request: HttpRequest, provider: str, error: str, *, admin_resolver_set: bool = True
+) -> HttpResponse:
+    """A 403 for an organization's connection this request can't use or manage: no
+    organization (:data:`ORGANIZATION_REQUIRED`), or not an administrator
+    (:data:`ORGANIZATION_ADMIN_REQUIRED`). A clear answer, never a WorkOS error.
+
+    The page tells a member to ask an administrator; while ``ORGANIZATION_ADMIN_RESOLVER``
+    is unset (``admin_resolver_set`` False) it also tells the site's developers how to
+    set it, since nobody can be an administrator until then.
+    """
+    if wants_json(request):
+        return JsonResponse({"error": error, "provider": provider}, status=403)
+    context = {"provider": provider, "error": error, "admin_resolver_set": admin_resolver_set}
+    return render(request, ORGANIZATION_TEMPLATE, context, status=403)
 
 
 def confirm(

@@ -16,6 +16,9 @@ to give the WorkOS user id:
 Each gives None for anonymous users. A logged-in user for whom the resolver gives no id
 is treated as anonymous, and a warning naming ``USER_ID_RESOLVER`` is logged, once per
 process and user.
+
+``ORGANIZATION_ADMIN_RESOLVER`` (request -> bool) says who may manage an
+organization's shared connections; unset, nobody may.
 """
 
 from __future__ import annotations
@@ -111,6 +114,14 @@ def resolve_user_id(request: HttpRequest) -> str | None:
 
 def resolve_organization_id(request: HttpRequest) -> str | None:
     return app_settings.ORGANIZATION_ID_RESOLVER(request)
+
+
+def is_organization_admin(request: HttpRequest) -> bool:
+    """Whether this request's user may connect, reauthorize or disconnect their
+    organization's shared connections: ``ORGANIZATION_ADMIN_RESOLVER``'s answer, and
+    no one's while it is unset (members use those connections either way)."""
+    resolver = app_settings.ORGANIZATION_ADMIN_RESOLVER
+    return resolver is not None and resolver(request) is True
 
 
 def _link_user(user: Any) -> str | None:

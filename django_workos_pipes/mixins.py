@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from .decorators import acheck_pipe, arecover, check_pipe, recover
+from .owners import USER, Owner, check_owner
 
 
 class PipeRequiredMixin:
@@ -26,12 +27,19 @@ class PipeRequiredMixin:
     the first one missing decides where the user goes. Tokens are in ``request.pipes``;
     with ``pipe_credentials = True``, the connections' credentials (config included)
     instead, as ``require_pipe(..., credentials=True)`` gives.
+    ``pipe_owner = "organization"`` requires the organization's shared connections
+    instead of the user's own; override :meth:`get_pipe_owner` to mix both.
     """
 
     pipe_provider: str | None = None
     pipe_scopes: Sequence[str] = ()
     pipe_providers: Mapping[str, Sequence[str]] = {}
     pipe_credentials: bool = False
+    pipe_owner: Owner = USER
+
+    def get_pipe_owner(self, provider: str) -> Owner:
+        """Whose ``provider`` connection the view needs: ``pipe_owner`` by default."""
+        return check_owner(self.pipe_owner)
 
     def get_pipe_requirements(self) -> dict[str, tuple[str, ...]]:
         """Provider -> required scopes; override to decide per request."""
@@ -49,14 +57,17 @@ class PipeRequiredMixin:
         if getattr(self, "view_is_async", False):
             return self._adispatch(request, *args, **kwargs)
         for provider, scopes in self.get_pipe_requirements().items():
-            response = check_pipe(request, provider, scopes, self.pipe_credentials)
+            owner = self.get_pipe_owner(provider)
+            response = check_pipe(request, provider, scopes, self.pipe_credentials, owner=owner)
             if response is not None:
                 return response
         return recover(request, super().dispatch, *args, **kwargs)  # type: ignore[misc]
 
     async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         for provider, scopes in self.get_pipe_requirements().items():
-            response = await acheck_pipe(request, provider, scopes, self.pipe_credentials)
+            owner = self.get_pipe_owner(provider)
+            credentials = self.pipe_credentials
+            response = await acheck_pipe(request, provider, scopes, credentials, owner=owner)
             if response is not None:
                 return response
         handling = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

@@ -22,6 +22,7 @@ from .masking import mask
 
 NOT_INSTALLED = wire.NOT_INSTALLED
 NEEDS_REAUTHORIZATION = wire.NEEDS_REAUTHORIZATION
+ACCOUNT_SELECTION_REQUIRED = wire.ACCOUNT_SELECTION_REQUIRED
 
 
 @dataclass(frozen=True)
@@ -397,9 +398,11 @@ class ConnectedAccount:
 class Connection:
     """One provider configured in WorkOS, and the user's connection to it, if any.
 
-    ``account`` is the compatibility connection (the one tokens are vended for) or None
-    when the user never connected; ``accounts`` is every account of the provider that
-    WorkOS listed (today at most that one), for multi-account work later.
+    ``account`` is the compatibility connection (the one tokens are vended for when no
+    account is named) or None when the user never connected; ``accounts`` is every
+    account of the provider that WorkOS listed: that one alone, unless the listing was
+    asked for with ``supports_multiple_connections``. ``connection_owner`` is ``"user"``
+    or ``"organization"`` (a connection the organization's members share).
     """
 
     provider: str

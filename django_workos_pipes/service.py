@@ -57,9 +57,11 @@ from .caching.entries import FAILURE_TTL, Entry, Failure, Generations, R, valid_
 from .caching.generations import GENERATION_TTL, generation, new_generation
 from .caching.keys import (
     CREDENTIALS,
+    TOKEN,
     WORKOS_DOWN,
     CacheKeys,
     ListingKeys,
+    connection_keys,
     invalidation_keys,
     link_key,
 )
@@ -74,7 +76,9 @@ from .exceptions import (
     PipesUnavailable,
 )
 from .masking import mask_id
+from .owners import ORGANIZATION, USER, Owner, check_owner
 from .results import (
+    ACCOUNT_SELECTION_REQUIRED,
     AccessToken,
     ConnectedAccount,
     Connection,
@@ -154,6 +158,7 @@ class PipesService:
         inactive_ttl: float | None = None,
         lock_timeout: float | None = None,
         connections_ttl: float | None = None,
+        supports_multiple_connections: bool | None = None,
         client: WorkOSClient | None = None,
     ) -> None:
         self._client = client
@@ -167,6 +172,7 @@ class PipesService:
         self._inactive_ttl = inactive_ttl
         self._lock_timeout = lock_timeout
         self._connections_ttl = connections_ttl
+        self._supports_multiple_connections = supports_multiple_connections
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
         self._local = threading.local()  # this thread's cache backend (see ``cache``)
@@ -226,11 +232,17 @@ class PipesService:
     def lock_timeout(self) -> float:
         return _pick(self._lock_timeout, app_settings.LOCK_TIMEOUT)
 
+    @property
+    def supports_multiple_connections(self) -> bool:
+        """``SUPPORTS_MULTIPLE_CONNECTIONS``: sent with every call that takes the flag."""
+        value = self._supports_multiple_connections
+        return app_settings.SUPPORTS_MULTIPLE_CONNECTIONS if value is None else value
+
     @contextlib.contextmanager
     def use_client(self, client: WorkOSClient) -> Iterator[WorkOSClient]:
         """Ask ``client`` instead of WorkOS inside the block: the seam for test doubles
         (the pytest plugin's ``pipes_fake`` uses it). The previous client comes back on
-        the way out."""
+        the way out; the circuit breakers start closed on the way in and out."""
         previous, self._client = self._client, client
         self.reset_breakers()
         try:
@@ -252,19 +264,29 @@ class PipesService:
         *,
         user_id: str,
         organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
         max_retries: int | None = None,
     ) -> TokenResult:
-        """The token for this user's connection, from the cache when it is still fresh.
+        """The token for this connection, from the cache when it is still fresh.
 
         ``max_retries`` overrides the ``MAX_RETRIES`` setting for the WorkOS call, if one
         is needed: the template tags pass 0, so a page never waits through retries.
+
+        ``owner="organization"`` asks for the organization's shared connection, vended to
+        member ``user_id``: its answer is cached once per (provider, organization) and
+        served to every member, so which members may use it is the
+        ``ORGANIZATION_ID_RESOLVER``'s decision. ``connected_account_id`` picks one of
+        several accounts (cached apart from the others). With several accounts and none
+        picked, WorkOS answers inactive with ``account_selection_required``.
+
         Raises :class:`PipesUnavailable` only when WorkOS can't answer (or failed moments
-        ago) and nothing usable is cached, and :class:`PipesAPIError` when WorkOS
-        refuses the call.
+        ago) and nothing usable is cached, :class:`PipesAPIError` when WorkOS refuses the
+        call, and ValueError for an unknown ``owner`` or an organization's connection
+        asked for without ``organization_id``.
         """
-        check_provider(provider)
-        organization_id = no_empty_organization(organization_id)
-        return self._get(self._token_fetch(provider, user_id, organization_id, max_retries))
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        return self._get(self._token_fetch(ask, max_retries))
 
     def get_credentials(
         self,
@@ -273,35 +295,43 @@ class PipesService:
         user_id: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
         max_retries: int | None = None,
     ) -> CredentialResult:
-        """The credential of this user's connection (``POST
+        """The credential of this connection (``POST
         /data-integrations/{provider}/credentials``), from the cache while it is fresh:
         an OAuth token, an API key or a client-credentials token, with the provider's
-        ``config``. ``connected_account_id`` picks one exact connection.
+        ``config``. ``connected_account_id`` picks one exact connection; ``owner`` as for
+        :meth:`get_access_token` (an organization's credential is shared by its members).
 
         Cached and invalidated like :meth:`get_access_token`, by the same code (single
         flight, stale-if-error); raises as it does.
         """
-        check_provider(provider)
-        organization_id = no_empty_organization(organization_id)
-        account_id = connected_account_id
-        keys = CacheKeys.build(provider, user_id, organization_id, CREDENTIALS, account_id)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        multiple = self.supports_multiple_connections
 
         def call() -> CredentialResult:
             return self._guarded(
                 lambda: self._workos(max_retries).get_credentials(
-                    provider,
-                    user_id=user_id,
-                    organization_id=organization_id,
-                    connected_account_id=account_id,
+                    ask.provider,
+                    user_id=ask.user_id,
+                    organization_id=ask.organization_id,
+                    connected_account_id=ask.connected_account_id,
+                    owner=ask.owner,
+                    supports_multiple_connections=multiple,
                 )
             )
 
-        return self._get(_Fetch(keys, call, CredentialResult, provider, user_id))
+        return self._get(_Fetch(ask.keys(CREDENTIALS), call, CredentialResult, provider, user_id))
 
     def require_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """The live token, for code that can't send a user anywhere (a job, a worker).
 
@@ -309,11 +339,18 @@ class PipesService:
         ``reauthorization_required`` signal) when the connection is inactive, and
         :class:`PipesUnavailable` as :meth:`get_access_token` does.
         """
-        result = self.get_access_token(provider, user_id=user_id, organization_id=organization_id)
-        return self._live(provider, user_id, organization_id, result)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        return self._live(ask, self._get(self._token_fetch(ask, None)))
 
     def renew_access_token(
-        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        rejected: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """A token to replace ``rejected``, which the provider refused (401) before it expired.
 
@@ -322,11 +359,10 @@ class PipesService:
         renewal began, is the answer. ``rejected`` is never served from the cache, not even
         while WorkOS is down (:class:`PipesUnavailable` then). Raises
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
-        ``rejected`` itself: only the user can fix that.
+        ``rejected`` itself: only the user (or an administrator) can fix that.
         """
-        check_provider(provider)
-        organization_id = no_empty_organization(organization_id)
-        fetch = self._token_fetch(provider, user_id, organization_id, None)
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        fetch = self._token_fetch(ask, None)
         read = self._read(fetch)
         if read is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
             result = fetch.call()
@@ -338,14 +374,9 @@ class PipesService:
                 self._check_breaker(read)
             del read  # the cached secret must be in no frame an error page shows
             result = answer or self._refresh(fetch, renewal)
-        token = self._live(provider, user_id, organization_id, result)
+        token = self._live(ask, result)
         if token.access_token == rejected:
-            raise self.reauthorization_required(
-                provider,
-                user_id=user_id,
-                organization_id=organization_id,
-                error=PROVIDER_REJECTED_TOKEN,
-            )
+            raise self._reauthorization_required(ask, PROVIDER_REJECTED_TOKEN)
         return token
 
     def reauthorization_required(
@@ -355,6 +386,8 @@ class PipesService:
         user_id: str,
         organization_id: str | None = None,
         error: str,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> PipesReauthorizationRequired:
         """Send the ``reauthorization_required`` signal and return the exception to raise.
 
@@ -362,32 +395,19 @@ class PipesService:
         A receiver that fails is logged: the caller must still get this exception, or a
         job's ``except`` would miss it and the job would be retried for nothing.
         """
-        logger.info(
-            "Connection needs reauthorization: provider=%s user=%s error=%s",
-            provider,
-            mask_id(user_id),
-            error,
-        )
-        answers = signals.reauthorization_required.send_robust(
-            sender=type(self),
-            provider=provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            error=error,
-        )
-        for receiver, answer in answers:
-            if isinstance(answer, Exception):
-                logger.error(
-                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
-                )
-        return PipesReauthorizationRequired(
-            provider, user_id=user_id, organization_id=organization_id, error=error
-        )
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        return self._reauthorization_required(ask, error)
 
     def session(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> requests.Session:
-        """A ``requests.Session`` that calls ``provider``'s API as this user.
+        """A ``requests.Session`` that calls ``provider``'s API with this connection.
 
         Its :class:`~django_workos_pipes.auth.PipesAuth` takes the token from this service
         (cached, single flight) and, on a 401, renews it and sends the request once more.
@@ -397,33 +417,49 @@ class PipesService:
 
         from .auth import PipesAuth
 
-        check_provider(provider)
-
+        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
         session = requests.Session()
         session.auth = PipesAuth(
-            provider, user_id=user_id, organization_id=organization_id, service=self
+            provider,
+            user_id=user_id,
+            organization_id=ask.organization_id,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+            service=self,
         )
         return session
 
     def invalidate(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
     ) -> bool:
-        """Forget the cached answer for one connection, in every process sharing the cache.
+        """Forget the cached answers for one connection (every account of it, tokens and
+        credentials), in every process sharing the cache.
 
-        The user's connections listing (under that organization) is forgotten too, in the
-        same round trip. Returns False when the cache could not be written: nothing was
-        forgotten.
+        The user's connections listing (under that organization) is forgotten too, in
+        the same round trip. An
+        organization's connection (``owner="organization"``, no user needed) is
+        :meth:`invalidate_organization`. Returns False when the cache could not be
+        written: nothing was forgotten.
         """
         check_provider(provider)
-        organization_id = no_empty_organization(organization_id)
-        return self._new_generations(invalidation_keys(provider, user_id, organization_id))
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == ORGANIZATION:
+            return self.invalidate_organization(provider, organization_id)
+        keys = invalidation_keys(provider, _required_user(user_id), organization_id)
+        return self._new_generations(keys)
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
 
-        Used for organization-owned connections, whose events name no user: every user's
-        entry under that organization is stale from now on, and so is every user's
-        listing under it. Returns False when the cache could not be written.
+        The organization's own (shared) connection, and every member's entry under that
+        organization, are stale from now on, and so are the organization's listing and
+        every member's listing under it. Used for events that name the organization and
+        no user. Returns False when the cache could not be written.
         """
         check_provider(provider)
         organization_id = no_empty_organization(organization_id)
@@ -437,17 +473,25 @@ class PipesService:
         return_to: str,
         organization_id: str | None = None,
         reauthorize: bool = False,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> str:
         """The WorkOS consent URL that connects ``provider`` (or, with ``reauthorize``,
         signs the existing account in again), then returns the browser to ``return_to``.
 
-        The cached answer is forgotten, since the user is about to change the connection.
+        ``user_id`` gives consent; with ``owner="organization"`` the connection is the
+        organization's (who may start that is the views' business: see
+        ``ORGANIZATION_ADMIN_RESOLVER``). ``connected_account_id`` names the account to
+        reauthorize; without it, the one WorkOS returns for this owner is looked up.
+        The cached answer is forgotten, since the connection is about to change.
         """
         check_provider(provider)
-        organization_id = no_empty_organization(organization_id)
-        account_id = (
-            self._connected_account_id(provider, user_id, organization_id) if reauthorize else None
-        )
+        owner, organization_id = _whose(owner, organization_id)
+        account_id = None
+        if reauthorize:
+            account_id = connected_account_id or self._connected_account_id(
+                provider, user_id, organization_id, owner
+            )
         url = self._guarded(
             lambda: self.client.authorize_url(
                 provider,
@@ -455,21 +499,37 @@ class PipesService:
                 organization_id=organization_id,
                 return_to=return_to,
                 connected_account_id=account_id,
+                owner=owner,
             )
         )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         return url
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> ConnectedAccount | None:
-        """The user's account with ``provider``, or None if WorkOS knows none. Asked of
-        WorkOS each time (it is not cached): for support tools and reauthorization."""
+        """The account with ``provider`` (the user's, or with ``owner="organization"`` the
+        organization's, no user needed), or None if WorkOS knows none. Asked of WorkOS
+        each time (it is not cached): for support tools and reauthorization."""
         check_provider(provider)
-        organization_id = no_empty_organization(organization_id)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == USER:
+            _required_user(user_id)
+        multiple = self.supports_multiple_connections
         return self._guarded(
             lambda: self.client.get_connected_account(
-                provider, user_id=user_id, organization_id=organization_id
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                owner=owner,
+                connected_account_id=connected_account_id,
+                supports_multiple_connections=multiple,
             )
         )
 
@@ -483,65 +543,77 @@ class PipesService:
         is cached that nothing has invalidated since.
         """
         organization_id = no_empty_organization(organization_id)
-        keys = ListingKeys.build(user_id, organization_id)
-
-        def ask() -> tuple[Connection, ...]:
-            return self._guarded(
-                lambda: self.client.list_data_providers(user_id, organization_id=organization_id)
-            )
-
-        found = self._cache_call(
-            lambda cache: cache.get_many([keys.listing, keys.user_generation, keys.org_generation]),
-            None,
+        multiple = self.supports_multiple_connections
+        return self._listing(
+            ListingKeys.build(_required_user(user_id), organization_id),
+            lambda: self.client.list_data_providers(
+                user_id, organization_id=organization_id, supports_multiple_connections=multiple
+            ),
+            f"user={mask_id(user_id)}",
         )
-        if found is None:  # the cache is down: ask WorkOS directly
-            return ask()
-        entry = valid_listing(found, keys)
-        if entry is not None and time.time() < entry.fresh_until:
-            return entry.connections
-        generations = self._generations(
-            (keys.user_generation, keys.org_generation),
-            (found.get(keys.user_generation), found.get(keys.org_generation)),
+
+    def list_organization_connections(self, organization_id: str) -> tuple[Connection, ...]:
+        """The organization-owned providers, with the organization's connection to each:
+        :meth:`list_connections` for the connections its members share.
+
+        Cached once per organization (every member reads the same entry) and forgotten by
+        :meth:`invalidate_organization`, like the organization's tokens.
+        """
+        if not organization_id:
+            raise ValueError("organization_id must be a non-empty id")
+        multiple = self.supports_multiple_connections
+        return self._listing(
+            ListingKeys.build(None, organization_id),
+            lambda: self.client.list_organization_data_providers(
+                organization_id, supports_multiple_connections=multiple
+            ),
+            f"organization={mask_id(organization_id)}",
         )
-        try:
-            connections = ask()
-        except PipesUnavailable as exc:
-            if entry is None:
-                raise
-            logger.warning(
-                "WorkOS unavailable (%s); serving the cached connections of user=%s",
-                exc,
-                mask_id(user_id),
-            )
-            return entry.connections
-        if generations is not None:
-            self._store_listing(keys, connections, generations)
-        return connections
 
     def disconnect(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> bool:
-        """Remove the user's account with ``provider`` from WorkOS (its stored tokens go
-        with it; nothing is revoked at the provider). True if an account was removed,
-        False if WorkOS had none.
+        """Remove the account with ``provider`` from WorkOS (its stored tokens go with
+        it; nothing is revoked at the provider): the user's, or with
+        ``owner="organization"`` the organization's (no user needed). With several
+        accounts, ``connected_account_id`` names the one to remove. True if an account
+        was removed, False if WorkOS had none.
 
         The cached token and listing are forgotten before the call (should WorkOS act
         but the answer be lost) and again after it (a request that read WorkOS meanwhile
         may have cached the old state). ``connection_changed`` is sent once, with
-        ``event_type="disconnect"``, when an account was removed.
+        ``event_type="disconnect"`` (and ``user_id`` None for an organization's
+        connection), when an account was removed.
         """
         check_provider(provider)
-        organization_id = no_empty_organization(organization_id)
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == USER:
+            _required_user(user_id)
+        else:
+            user_id = None
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
+        multiple = self.supports_multiple_connections
         removed = self._guarded(
             lambda: self.client.delete_connected_account(
-                provider, user_id=user_id, organization_id=organization_id
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                owner=owner,
+                connected_account_id=connected_account_id,
+                supports_multiple_connections=multiple,
             )
         )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id)
+        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         logger.info(
-            "Disconnect provider=%s user=%s organization=%s: %s",
+            "Disconnect provider=%s owner=%s user=%s organization=%s: %s",
             provider,
+            owner,
             mask_id(user_id),
             mask_id(organization_id),
             "removed" if removed else "no such account",
@@ -554,19 +626,26 @@ class PipesService:
                 organization_id=organization_id,
                 event_type=DISCONNECT,
                 event=None,
-                connected_account_id=None,
+                connected_account_id=connected_account_id,
                 error_code=None,
                 error_reason=None,
             )
         return removed
 
     def _connected_account_id(
-        self, provider: str, user_id: str, organization_id: str | None
+        self, provider: str, user_id: str, organization_id: str | None, owner: Owner
     ) -> str | None:
-        """The id of the account to reauthorize; None starts a plain connect instead."""
-        account = self.get_connected_account(
-            provider, user_id=user_id, organization_id=organization_id
-        )
+        """The id of the account to reauthorize; None starts a plain connect instead (as
+        does an owner with several accounts and none named: WorkOS then reauthorizes its
+        compatibility connection)."""
+        try:
+            account = self.get_connected_account(
+                provider, user_id=user_id, organization_id=organization_id, owner=owner
+            )
+        except PipesAPIError as exc:
+            if exc.code != ACCOUNT_SELECTION_REQUIRED:
+                raise
+            return None
         return account.id if account is not None else None
 
     # Linking the site's own users and organizations to WorkOS's.
@@ -702,11 +781,18 @@ class PipesService:
         *,
         user_id: str,
         organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
         max_retries: int | None = None,
     ) -> TokenResult:
         """``get_access_token`` run in a worker thread, so the event loop never blocks."""
         return await sync_to_async(self.get_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id, max_retries=max_retries
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+            max_retries=max_retries,
         )
 
     async def aget_credentials(
@@ -716,6 +802,7 @@ class PipesService:
         user_id: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
         max_retries: int | None = None,
     ) -> CredentialResult:
         """:meth:`get_credentials` run in a worker thread, so the event loop never blocks."""
@@ -724,30 +811,63 @@ class PipesService:
             user_id=user_id,
             organization_id=organization_id,
             connected_account_id=connected_account_id,
+            owner=owner,
             max_retries=max_retries,
         )
 
     async def arequire_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """:meth:`require_access_token` run in a worker thread."""
         return await sync_to_async(self.require_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def arenew_access_token(
-        self, provider: str, *, user_id: str, rejected: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        rejected: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> AccessToken:
         """:meth:`renew_access_token` run in a worker thread."""
         return await sync_to_async(self.renew_access_token, thread_sensitive=False)(
-            provider, user_id=user_id, rejected=rejected, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            rejected=rejected,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def aget_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> ConnectedAccount | None:
         return await sync_to_async(self.get_connected_account, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def alist_connections(
@@ -757,18 +877,38 @@ class PipesService:
             user_id, organization_id=organization_id
         )
 
+    async def alist_organization_connections(self, organization_id: str) -> tuple[Connection, ...]:
+        return await sync_to_async(self.list_organization_connections, thread_sensitive=False)(
+            organization_id
+        )
+
     async def adisconnect(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> bool:
         return await sync_to_async(self.disconnect, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
         )
 
     async def ainvalidate(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
     ) -> bool:
         return await sync_to_async(self.invalidate, thread_sensitive=False)(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=organization_id, owner=owner
         )
 
     async def ainvalidate_organization(self, provider: str, organization_id: str | None) -> bool:
@@ -776,33 +916,90 @@ class PipesService:
             provider, organization_id
         )
 
-    def _live(
-        self, provider: str, user_id: str, organization_id: str | None, result: TokenResult
-    ) -> AccessToken:
+    def _live(self, ask: _Ask, result: TokenResult) -> AccessToken:
         token = result.access_token
         if result.active and token is not None:
             return token
-        raise self.reauthorization_required(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            error=result.error or "unknown",
+        raise self._reauthorization_required(ask, result.error or "unknown")
+
+    def _reauthorization_required(self, ask: _Ask, error: str) -> PipesReauthorizationRequired:
+        logger.info(
+            "Connection needs reauthorization: provider=%s owner=%s user=%s error=%s",
+            ask.provider,
+            ask.owner,
+            mask_id(ask.user_id),
+            error,
         )
+        answers = signals.reauthorization_required.send_robust(
+            sender=type(self),
+            provider=ask.provider,
+            user_id=ask.user_id,
+            organization_id=ask.organization_id,
+            error=error,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+        )
+        for receiver, answer in answers:
+            if isinstance(answer, Exception):
+                logger.error(
+                    "reauthorization_required receiver %r failed", receiver, exc_info=answer
+                )
+        return PipesReauthorizationRequired(
+            ask.provider,
+            user_id=ask.user_id,
+            organization_id=ask.organization_id,
+            error=error,
+            owner=ask.owner,
+            connected_account_id=ask.connected_account_id,
+        )
+
+    def _listing(
+        self, keys: ListingKeys, fetch: Callable[[], tuple[Connection, ...]], whose: str
+    ) -> tuple[Connection, ...]:
+        """A listing through the cache: a fresh entry, else WorkOS, else (WorkOS down)
+        an entry nothing has invalidated."""
+        wanted = [keys.listing, keys.user_generation, keys.org_generation]
+        found = self._cache_call(lambda cache: cache.get_many(wanted), None)
+        if found is None:  # the cache is down: ask WorkOS directly
+            return self._guarded(fetch)
+        entry = valid_listing(found, keys)
+        if entry is not None and time.time() < entry.fresh_until:
+            return entry.connections
+        generations = self._generations(
+            (keys.user_generation, keys.org_generation),
+            (found.get(keys.user_generation), found.get(keys.org_generation)),
+        )
+        try:
+            connections = self._guarded(fetch)
+        except PipesUnavailable as exc:
+            if entry is None:
+                raise
+            logger.warning(
+                "WorkOS unavailable (%s); serving the cached connections of %s", exc, whose
+            )
+            return entry.connections
+        if generations is not None:
+            self._store_listing(keys, connections, generations)
+        return connections
 
     # Cache reads and writes.
 
-    def _token_fetch(
-        self, provider: str, user_id: str, organization_id: str | None, max_retries: int | None
-    ) -> _Fetch[TokenResult]:
+    def _token_fetch(self, ask: _Ask, max_retries: int | None) -> _Fetch[TokenResult]:
+        multiple = self.supports_multiple_connections
+
         def call() -> TokenResult:
             return self._guarded(
                 lambda: self._workos(max_retries).get_access_token(
-                    provider, user_id=user_id, organization_id=organization_id
+                    ask.provider,
+                    user_id=ask.user_id,
+                    organization_id=ask.organization_id,
+                    owner=ask.owner,
+                    connected_account_id=ask.connected_account_id,
+                    supports_multiple_connections=multiple,
                 )
             )
 
-        keys = CacheKeys.build(provider, user_id, organization_id)
-        return _Fetch(keys, call, TokenResult, provider, user_id)
+        return _Fetch(ask.keys(TOKEN), call, TokenResult, ask.provider, ask.user_id)
 
     def _get(self, fetch: _Fetch[R]) -> R:
         """The answer from the cache while it is fresh, else from WorkOS (single flight),
@@ -1100,6 +1297,59 @@ class PipesService:
             self.cache_alias,
             type(exc).__name__,
         )
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """Whose connection an answer is about, which account, and who asks (for an
+    organization's connection, the member the answer is vended for)."""
+
+    provider: str
+    user_id: str
+    organization_id: str | None
+    owner: Owner = USER
+    connected_account_id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        owner: Owner,
+        connected_account_id: str | None,
+    ) -> _Ask:
+        """Checked: a provider slug, a known owner, no empty ids."""
+        check_provider(provider)
+        owner, organization_id = _whose(owner, organization_id)
+        return cls(provider, user_id, organization_id, owner, connected_account_id or None)
+
+    def keys(self, kind: str) -> CacheKeys:
+        return connection_keys(
+            self.provider,
+            self.user_id,
+            self.organization_id,
+            owner=self.owner,
+            kind=kind,
+            connected_account_id=self.connected_account_id,
+        )
+
+
+def _whose(owner: object, organization_id: str | None) -> tuple[Owner, str | None]:
+    """The checked owner and organization: an empty organization id is none, and an
+    organization's connection can't be named without one (a ValueError, before WorkOS
+    is asked)."""
+    checked = check_owner(owner)
+    organization_id = no_empty_organization(organization_id)
+    if checked == ORGANIZATION and organization_id is None:
+        raise ValueError("owner='organization' needs an organization_id")
+    return checked, organization_id
+
+
+def _required_user(user_id: str | None) -> str:
+    if not user_id:
+        raise ValueError("a user's connection needs a user_id")
+    return user_id
 
 
 def _answer(entry: Entry[R] | None, renewal: _Renewal | None) -> R | None:

@@ -53,7 +53,10 @@ connection: receivers should be idempotent).
 
 Sent with ``send_robust``: a receiver that raises is logged and does not replace the
 exception the caller is about to handle. The sender is the service's class. Keyword
-arguments: ``provider``, ``user_id``, ``organization_id`` (or None) and ``error`` (as on
-the exception). A typical receiver e-mails the user a reconnect link, or pauses their
-nightly sync until ``connection_changed`` says they are connected again.
+arguments: ``provider``, ``user_id``, ``organization_id`` (or None), ``error``, ``owner``
+(``"user"``, or ``"organization"`` for an organization's shared connection, which its
+administrators must fix; ``user_id`` is then the member who met it) and
+``connected_account_id`` (or None), as on the exception. A typical receiver e-mails the
+user a reconnect link, or pauses their nightly sync until ``connection_changed`` says
+they are connected again.
 """

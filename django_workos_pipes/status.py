@@ -18,6 +18,7 @@ from .results import Credential, CredentialResult, ReadOnlyDict, TokenResult
 # ``error`` values that don't come from WorkOS.
 UNKNOWN = "unknown"  # WorkOS could not answer: the state is not known right now
 ANONYMOUS = "anonymous"  # no WorkOS user behind the request, so no connection to look up
+ORGANIZATION_REQUIRED = "organization_required"  # an organization's connection, and none
 NOT_LINKED = "not_linked"  # a logged-in user the linker refused to link (see LinkRefused)
 
 
@@ -26,7 +27,9 @@ class PipeStatus:
     """The state of one user's connection to ``provider``.
 
     ``error`` is None when ``active``; otherwise a WorkOS code (``not_installed``,
-    ``needs_reauthorization``...), ``"unknown"``, ``"anonymous"`` or ``"not_linked"``.
+    ``needs_reauthorization``, ``account_selection_required``...), ``"unknown"``,
+    ``"anonymous"``, ``"not_linked"`` or ``"organization_required"`` (an organization's
+    connection, asked for without an organization).
     ``name`` is the provider's display name. Built from a credentials answer, an active
     status also has the ``auth_method`` and the provider's non-secret ``config``.
     """
@@ -71,3 +74,7 @@ class PipeStatus:
     @classmethod
     def not_linked(cls, provider: str) -> PipeStatus:
         return cls(provider, active=False, error=NOT_LINKED)
+
+    @classmethod
+    def organization_required(cls, provider: str) -> PipeStatus:
+        return cls(provider, active=False, error=ORGANIZATION_REQUIRED)

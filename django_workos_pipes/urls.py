@@ -13,5 +13,6 @@ urlpatterns = [
     path("reauthorize/<str:provider>/", views.reauthorize, name="reauthorize"),
     path("connections/", views.connections, name="connections"),
     path("disconnect/<str:provider>/", views.disconnect, name="disconnect"),
+    path("choose/<str:provider>/", views.choose_account, name="choose_account"),
     path("webhook/", views.webhook, name="webhook"),
 ]

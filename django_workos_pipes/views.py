@@ -5,13 +5,29 @@ the webhook.
 the browser there; after consent WorkOS sends it back to ``next`` (a page of this site,
 else ``LOGIN_REDIRECT_URL``). Starting a flow drops the cached token, so a GET sent by
 another site gets a confirmation page instead, whose button POSTs with a CSRF token.
-``connections`` lists every provider configured in WorkOS with the user's state;
-``disconnect`` (a POST from that page) removes an account.
+``connections`` lists every provider configured in WorkOS with the user's state (and
+their organization's shared connections); ``disconnect`` (a POST from that page) removes
+an account; ``choose_account`` (a POST too) remembers which of several accounts the user
+wants used.
+
+``?owner=organization`` (or the same POST field) makes ``connect``, ``reauthorize`` and
+``disconnect`` act on the organization's shared connection, which only an
+administrator may do (``ORGANIZATION_ADMIN_RESOLVER``); ``account=<id>`` names one of
+several accounts.
 """
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+import logging
+
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -19,23 +35,33 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import service, wire
+from .conf import app_settings
 from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
 from .http import (
+    ORGANIZATION_ADMIN_REQUIRED,
+    ORGANIZATION_REQUIRED,
     client_redirect,
     confirm,
     is_cross_site,
     login_required,
     not_linked,
+    organization_refused,
     unavailable,
     wants_json,
 )
-from .identity import resolve_organization_id, resolve_user_id
+from .identity import is_organization_admin, resolve_organization_id, resolve_user_id
+from .owners import ORGANIZATION, USER, Owner, check_owner
 from .redirects import safe_next
+from .results import Connection
+from .selection import choose_account as remember_account
+from .selection import chosen_account, forget_account
 from .webhooks import webhook
 
-__all__ = ["connect", "connections", "disconnect", "reauthorize", "webhook"]
+__all__ = ["choose_account", "connect", "connections", "disconnect", "reauthorize", "webhook"]
 
 CONNECTIONS_TEMPLATE = "workos_pipes/connections.html"
+
+logger = logging.getLogger(__name__)
 
 
 @never_cache
@@ -44,48 +70,121 @@ def connections(request: HttpRequest) -> HttpResponse:
     """Every provider configured in WorkOS, the user's state with each, and the actions
     that change it; the same data as JSON for a client that accepts JSON but not HTML.
 
-    The listing comes through the service's cache, so rendering the page again costs no
-    WorkOS call until a connection changes.
+    With an organization, its shared connections are listed apart (their actions for
+    administrators only), and the user's own list leaves out the providers their
+    organization owns. The listings come through the service's cache, so rendering the
+    page again costs no WorkOS call until a connection changes.
     """
     try:
         user_id = resolve_user_id(request)
         if not user_id:
             return login_required(request)
-        found = service.pipes.list_connections(
-            user_id, organization_id=resolve_organization_id(request)
-        )
+        organization_id = resolve_organization_id(request)
+        found = service.pipes.list_connections(user_id, organization_id=organization_id)
     except LinkRefused as refusal:
         return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, None, exc)
+    shared = _organization_connections(organization_id)
+    own = tuple(connection for connection in found if connection.connection_owner == USER)
     if wants_json(request):
-        return JsonResponse({"connections": [connection.as_json() for connection in found]})
-    # The request is given explicitly: the page's template tags need it, even in a
-    # project whose TEMPLATES lack the request context processor.
-    return render(request, CONNECTIONS_TEMPLATE, {"connections": found, "request": request})
+        body: dict[str, object] = {"connections": [connection.as_json() for connection in own]}
+        if organization_id:
+            body["organization_connections"] = (
+                None if shared is None else [connection.as_json() for connection in shared]
+            )
+        return JsonResponse(body)
+    context = {
+        "connections": own,
+        "organization_id": organization_id,
+        "organization_connections": shared,
+        "organization_admin": bool(organization_id) and is_organization_admin(request),
+        # The request is given explicitly: the page's template tags need it, even in a
+        # project whose TEMPLATES lack the request context processor.
+        "request": request,
+        "next": safe_next(request, default=request.path),
+        "selecting": request.GET.get("provider"),
+    }
+    return render(request, CONNECTIONS_TEMPLATE, context)
 
 
 @require_POST
 @csrf_protect
 def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
-    """Remove the user's ``provider`` account, then go back to ``next`` (a page of this
-    site) or the connections page. JSON clients get ``{"provider", "disconnected"}``,
-    ``disconnected`` being False when there was no account to remove."""
+    """Remove the ``provider`` account, then go back to ``next`` (a page of this site) or
+    the connections page. JSON clients get ``{"provider", "disconnected"}``,
+    ``disconnected`` being False when there was no account to remove.
+
+    ``owner=organization`` removes the organization's account (administrators only);
+    ``account=<id>`` one of several accounts.
+    """
     if not wire.is_provider_slug(provider):
         raise Http404("Unknown provider.")
     back = safe_next(request, default=reverse("workos_pipes:connections"))
+    owner = _owner(request)
+    if owner is None:
+        return _bad_owner()
+    account_id = _param(request, "account")
     try:
         user_id = resolve_user_id(request)
         if not user_id:
             return login_required(request, back)
+        organization_id = resolve_organization_id(request)
+        refused = _may_manage(request, provider, owner, organization_id)
+        if refused is not None:
+            return refused
         removed = service.pipes.disconnect(
-            provider, user_id=user_id, organization_id=resolve_organization_id(request)
+            provider,
+            user_id=user_id,
+            organization_id=organization_id,
+            owner=owner,
+            connected_account_id=account_id,
         )
     except LinkRefused as refusal:
         return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
+    if account_id is not None:
+        forget_account(
+            request, provider, owner=owner, organization_id=organization_id, account_id=account_id
+        )
     body = {"provider": provider, "disconnected": removed}
+    return client_redirect(request, back, status=200, body=body)
+
+
+@require_POST
+@csrf_protect
+def choose_account(request: HttpRequest, provider: str) -> HttpResponse:
+    """Remember which of several ``provider`` accounts (``account``, an id the listing
+    shows; empty forgets the choice) this user's pages use, in their session; then go
+    back to ``next`` or the connections page. Members choose among their organization's
+    accounts too (``owner=organization``): using one is not managing it.
+    """
+    if not wire.is_provider_slug(provider):
+        raise Http404("Unknown provider.")
+    back = safe_next(request, default=reverse("workos_pipes:connections"))
+    owner = _owner(request)
+    if owner is None:
+        return _bad_owner()
+    account_id = _param(request, "account")
+    try:
+        user_id = resolve_user_id(request)
+        if not user_id:
+            return login_required(request, back)
+        organization_id = resolve_organization_id(request)
+        if owner == ORGANIZATION and not organization_id:
+            return organization_refused(request, provider, ORGANIZATION_REQUIRED)
+        known = _account_ids(provider, user_id, organization_id, owner) if account_id else set()
+    except LinkRefused as refusal:
+        return not_linked(request, refusal)
+    except (PipesUnavailable, PipesAPIError) as exc:
+        return unavailable(request, provider, exc)
+    if account_id is not None and account_id not in known:
+        if wants_json(request):
+            return JsonResponse({"error": "unknown_account", "provider": provider}, status=400)
+        return HttpResponseBadRequest("No such account.")
+    remember_account(request, provider, account_id, owner=owner, organization_id=organization_id)
+    body = {"provider": provider, "connected_account_id": account_id}
     return client_redirect(request, back, status=200, body=body)
 
 
@@ -99,13 +198,17 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @csrf_protect
 def reauthorize(request: HttpRequest, provider: str) -> HttpResponse:
-    """Send the user to WorkOS to reauthorize their existing ``provider`` account."""
+    """Send the user to WorkOS to reauthorize their existing ``provider`` account (the
+    one named by ``account``, else the one they chose, else WorkOS's default)."""
     return _start_flow(request, provider, reauthorize=True)
 
 
 def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> HttpResponse:
     if not wire.is_provider_slug(provider):
         raise Http404("Unknown provider.")
+    owner = _owner(request)
+    if owner is None:
+        return _bad_owner()
     if request.method == "GET" and is_cross_site(request):
         # Before anything else: resolving the user may call WorkOS too.
         return confirm(request, provider, reauthorize=reauthorize, next_url=safe_next(request))
@@ -113,12 +216,23 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
         user_id = resolve_user_id(request)
         if not user_id:
             return login_required(request)
+        organization_id = resolve_organization_id(request)
+        refused = _may_manage(request, provider, owner, organization_id)
+        if refused is not None:
+            return refused
+        account_id = None
+        if reauthorize:
+            account_id = _param(request, "account") or chosen_account(
+                request, provider, owner=owner, organization_id=organization_id
+            )
         url = service.pipes.authorize_url(
             provider,
             user_id=user_id,
-            organization_id=resolve_organization_id(request),
+            organization_id=organization_id,
             return_to=request.build_absolute_uri(safe_next(request)),
             reauthorize=reauthorize,
+            owner=owner,
+            connected_account_id=account_id,
         )
     except LinkRefused as refusal:
         return not_linked(request, refusal)
@@ -127,6 +241,70 @@ def _start_flow(request: HttpRequest, provider: str, *, reauthorize: bool) -> Ht
     except PipesAPIError as exc:
         return _api_error(request, provider, exc)
     return HttpResponseRedirect(url)
+
+
+def _may_manage(
+    request: HttpRequest, provider: str, owner: Owner, organization_id: str | None
+) -> HttpResponse | None:
+    """None when this user may change the ``owner``'s connection: always their own;
+    an organization's only with an organization, and as its administrator."""
+    if owner == USER:
+        return None
+    if not organization_id:
+        return organization_refused(request, provider, ORGANIZATION_REQUIRED)
+    if not is_organization_admin(request):
+        configured = app_settings.ORGANIZATION_ADMIN_RESOLVER is not None
+        return organization_refused(
+            request, provider, ORGANIZATION_ADMIN_REQUIRED, admin_resolver_set=configured
+        )
+    return None
+
+
+def _organization_connections(organization_id: str | None) -> tuple[Connection, ...] | None:
+    """The organization's shared connections; None without an organization, or when
+    WorkOS can't list them (the user's own connections are still shown)."""
+    if not organization_id:
+        return None
+    try:
+        return service.pipes.list_organization_connections(organization_id)
+    except (PipesUnavailable, PipesAPIError) as exc:
+        logger.warning("The organization's connections are not shown: %s", exc)
+        return None
+
+
+def _account_ids(
+    provider: str, user_id: str, organization_id: str | None, owner: Owner
+) -> set[str]:
+    """The ids of the owner's ``provider`` accounts, from the cached listing."""
+    if owner == ORGANIZATION and organization_id:
+        listed = service.pipes.list_organization_connections(organization_id)
+    else:
+        listed = service.pipes.list_connections(user_id, organization_id=organization_id)
+    ids: set[str] = set()
+    for connection in listed:
+        if connection.provider == provider:
+            ids.update(account.id for account in connection.accounts)
+            if connection.account is not None:
+                ids.add(connection.account.id)
+    return ids
+
+
+def _owner(request: HttpRequest) -> Owner | None:
+    """The ``owner`` the request names (POST, then GET), ``"user"`` if none; None for
+    anything else."""
+    try:
+        return check_owner(_param(request, "owner") or USER)
+    except ValueError:
+        return None
+
+
+def _bad_owner() -> HttpResponse:
+    return HttpResponseBadRequest("owner must be 'user' or 'organization'.")
+
+
+def _param(request: HttpRequest, name: str) -> str | None:
+    value = request.POST.get(name) or request.GET.get(name)
+    return value or None
 
 
 def _api_error(request: HttpRequest, provider: str, exc: PipesAPIError) -> HttpResponse:

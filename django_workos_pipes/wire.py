@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -54,6 +55,13 @@ STATE_NEEDS_REAUTHORIZATION = "needs_reauthorization"
 STATE_DISCONNECTED = "disconnected"
 NOT_INSTALLED = "not_installed"
 NEEDS_REAUTHORIZATION = "needs_reauthorization"
+ACCOUNT_SELECTION_REQUIRED = "account_selection_required"
+"""Several accounts match a call made with ``supports_multiple_connections`` and no
+``connected_account_id``: an error body's ``code``, or a 200 answer's ``error``."""
+
+# Who owns a connection: ``connection_owner`` on calls and in provider listings.
+OWNER_USER = "user"
+OWNER_ORGANIZATION = "organization"
 
 # Display names of well-known provider slugs (slugs are free, lower-case strings).
 PROVIDER_NAMES: Mapping[str, str] = {
@@ -108,9 +116,22 @@ def _base32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
-    """A WorkOS-looking id (``ca_01HV…``): a ULID, so ids sort by creation time."""
+    """A WorkOS-looking id (``ca_01HV…``): a ULID, so ids sort by creation time.
+
+    Monotonic within this process: two ids made in the same millisecond still sort in
+    the order they were made (the emulator's list cursors compare ids).
+    """
+    global _last_id
     value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    with _id_lock:
+        if value <= _last_id:  # same millisecond (or the clock went back)
+            value = _last_id + 1
+        _last_id = value
     return f"{prefix}_{_base32(value, 26)}"
 
 
@@ -228,6 +249,47 @@ def connected_account(
         "created_at": timestamp(created_at),
         "updated_at": timestamp(updated_at),
         **extra,
+    }
+
+
+# ``connection_owner`` and its deprecated spelling, ``ownership`` (which older clients,
+# such as the Node SDK, still require).
+OWNERSHIP = {"user": "userland_user", "organization": "organization"}
+
+
+def data_provider(
+    slug: str,
+    *,
+    name: str,
+    description: str | None,
+    scopes: Iterable[str] | None,
+    created_at: datetime,
+    updated_at: datetime,
+    accounts: Iterable[Mapping[str, Any]] = (),
+    compatibility: Mapping[str, Any] | None = None,
+    connection_owner: str = "user",
+    auth_methods: Iterable[str] = ("oauth",),
+    credentials_type: str = "oauth2",
+) -> dict[str, Any]:
+    """A ``data_provider`` item of the providers listings, with every key the official
+    SDK requires: ``compatibility`` is the ``connected_account`` slot, ``accounts`` the
+    ``connected_accounts`` list (those the call asked for)."""
+    return {
+        "object": "data_provider",
+        "id": stable_id("data_integration", slug),
+        "name": name,
+        "description": description,
+        "slug": slug,
+        "integration_type": slug,
+        "credentials_type": credentials_type,
+        "scopes": None if scopes is None else list(scopes),
+        "connection_owner": connection_owner,
+        "ownership": OWNERSHIP.get(connection_owner, connection_owner),
+        "auth_methods": list(auth_methods),
+        "created_at": timestamp(created_at),
+        "updated_at": timestamp(updated_at),
+        "connected_account": None if compatibility is None else dict(compatibility),
+        "connected_accounts": [dict(account) for account in accounts],
     }
 
 

@@ -4,7 +4,7 @@
     python3 scripts/dev.py example          # makes the venv, then runs this
     .venv/bin/python example_project/run.py [--port 8000] [--emulator-port 4100]
 
-It prepares the database (migrations, the demo user), starts the emulator and the site
+It prepares the database (migrations, the demo users), starts the emulator and the site
 as two child processes sharing one API key and one webhook secret (fresh for each run,
 passed through the environment), prints where to go and how to log in, and stops both
 on Ctrl-C. If either stops by itself, the other is stopped too and the exit code is 1.
@@ -124,7 +124,7 @@ def run(options: argparse.Namespace, children: list[Child]) -> int:
         "no_proxy": _no_proxy(),
     }
 
-    print("Preparing the database (migrations, demo user) ...", flush=True)
+    print("Preparing the database (migrations, demo users) ...", flush=True)
     setup = subprocess.run([sys.executable, str(MANAGE), "demo_setup"], env=env, check=False)
     if setup.returncode != 0:
         raise StartupError("preparing the database failed (see above).")
@@ -185,6 +185,9 @@ def banner(site_url: str, emulator_url: str) -> str:
             "",
             f"  Site              {site_url}/",
             f"  Demo login        {accounts.USERNAME} / {accounts.PASSWORD}",
+            f"  {accounts.ORGANIZATION_NAME + ' logins':<18}{accounts.ADMIN_USERNAME} connects "
+            f"{accounts.ORGANIZATION_NAME}'s Salesforce, {accounts.MEMBER_USERNAME} uses it "
+            "(same password)",
             f"  Emulator control  {emulator_url}/_emulator/",
             "",
             "  Press Ctrl-C to stop both.",

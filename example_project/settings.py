@@ -92,6 +92,9 @@ WORKOS_PIPES = {
     "API_KEY": env.str("WORKOS_API_KEY", default="sk_test_emulator"),
     "BASE_URL": env.str("WORKOS_BASE_URL", default="http://127.0.0.1:4100"),
     "WEBHOOK_SECRET": env.str("WORKOS_WEBHOOK_SECRET", default=""),
+    # Who may connect and disconnect an organization's shared connections (here, users
+    # flagged organization_admin); members of the organization use them either way.
+    "ORGANIZATION_ADMIN_RESOLVER": "example_project.demo.resolvers.organization_admin",
 }
 
 # Where the header links to the emulator's control page; empty hides the link.

@@ -60,10 +60,8 @@ class RecordingEmulator(Emulator):
     def connect(self, *args: Any, **kwargs: Any) -> Connection:
         return self._remember(super().connect(*args, **kwargs))
 
-    def issue_token(
-        self, provider: str, user_id: str, organization_id: str | None
-    ) -> Connection | None:
-        connection = super().issue_token(provider, user_id, organization_id)
+    def issue_token(self, *args: Any, **kwargs: Any) -> Connection | None:
+        connection = super().issue_token(*args, **kwargs)
         return None if connection is None else self._remember(connection)
 
     def __enter__(self) -> RecordingEmulator:

@@ -173,6 +173,8 @@ def test_an_inactive_connection_raises_before_calling_the_provider(
             "user_id": USER,
             "organization_id": None,
             "error": "needs_reauthorization",
+            "owner": "user",
+            "connected_account_id": None,
         }
     ]
 

@@ -127,6 +127,7 @@ def test_the_organization_comes_from_its_resolver(
 ) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "ORGANIZATION_ID_RESOLVER": lambda r: "org_a"}
     stubs.stub_listing(upstream, organization_id="org_a")
+    upstream.get(f"{stubs.WORKOS}/organizations/org_a/data_providers", json=stubs.listing())
     assert client.get(PAGE).status_code == 200
 
 

@@ -128,7 +128,7 @@ def test_default_resolver_without_the_attribute_is_anonymous(
     [
         ("not_installed", "connect"),
         ("needs_reauthorization", "reauthorize"),
-        ("account_selection_required", "connect"),
+        ("some_future_code", "connect"),
     ],
 )
 def test_inactive_connection_redirects_to_the_flow_that_fixes_it(

@@ -522,7 +522,10 @@ def test_deny_connects_nothing_and_says_access_denied(
     assert emu.connection("salesforce", "user_1") is None
     assert token(http, emu).json()["error"] == "not_installed"
     assert emu.wait_for_webhooks(2)
-    assert receiver.received == []
+    # Nothing connected; the app hears of the failed attempt (issue 12).
+    (failed,) = receiver.events()
+    assert failed["event"] == "pipes.connected_account.connection_failed"
+    assert failed["data"]["error_code"] == "access_denied"
 
 
 def test_a_consent_link_answers_once_and_unknown_links_are_404(

@@ -125,10 +125,10 @@ class InvalidatedMidFetch:
         self.real, self.other_host, self.invalidated = real, other_host, False
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self, provider: str, *, user_id: str, organization_id: str | None = None, **more: Any
     ) -> TokenResult:
         result = self.real.get_access_token(
-            provider, user_id=user_id, organization_id=organization_id
+            provider, user_id=user_id, organization_id=organization_id, **more
         )
         self.invalidated = self.other_host.invalidate(user_id, organization_id)
         return result

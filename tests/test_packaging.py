@@ -17,6 +17,8 @@ NEEDED = (
     "django_workos_pipes/templates/workos_pipes/unavailable.html",
     "django_workos_pipes/templates/workos_pipes/denied.html",
     "django_workos_pipes/templates/workos_pipes/confirm.html",
+    "django_workos_pipes/templates/workos_pipes/organization.html",
+    "django_workos_pipes/templates/workos_pipes/accounts.html",
     "django_workos_pipes/templatetags/workos_pipes.py",
     "django_workos_pipes/emulator/__main__.py",
     "django_workos_pipes/testing/plugin.py",

@@ -322,6 +322,7 @@ def test_the_fake_and_the_client_implement_the_whole_protocol() -> None:
         "create_user",
         "get_organization_by_external_id",
         "list_data_providers",
+        "list_organization_data_providers",
         "delete_connected_account",
     }
     for name in members:

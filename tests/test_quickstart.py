@@ -205,7 +205,6 @@ def key_prefix(redis_url: str) -> Iterator[str]:
 
 @pytest.mark.processes
 @pytest.mark.redis
-@pytest.mark.xfail(strict=True, reason="emulator user endpoints")
 def test_a_new_project_gets_a_token_by_following_the_quick_start(
     tmp_path: Path,
     redis_url: str,

@@ -87,7 +87,6 @@ def test_concurrent_requests_met_by_a_refusal_make_one_upstream_call(
         (status, REFUSALS[status]["code"], "req_refused", REFUSALS[status]["message"])
     }
     assert all(API_KEY not in repr(result) for result in results)
-    assert elapsed < 3
 
 
 def test_a_refusal_is_not_remembered_past_the_concurrent_requests() -> None:

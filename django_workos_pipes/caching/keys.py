@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ..owners import ORGANIZATION, USER, Owner
+
 KEY_PREFIX = "wpipes2"
 """Bumped whenever what a key holds changes meaning (``wpipes1`` held timestamps), so a
 new version never reads an old version's values."""
@@ -36,7 +38,7 @@ def organization_generation(provider: str, organization_id: str | None) -> str:
     return make_key("o", provider, organization_id)
 
 
-def listing_generation(user_id: str, organization_id: str | None) -> str:
+def listing_generation(user_id: str | None, organization_id: str | None) -> str:
     """The generation of one user's connections listing: a change to any of their
     connections (whatever the provider) makes the listing stale."""
     return make_key("li", user_id, organization_id)
@@ -82,7 +84,7 @@ class CacheKeys:
     def build(
         cls,
         provider: str,
-        user_id: str,
+        user_id: str | None,
         organization_id: str | None,
         kind: str = TOKEN,
         connected_account_id: str | None = None,
@@ -91,6 +93,8 @@ class CacheKeys:
 
         Each ``connected_account_id`` has an entry (and lock) of its own; the generations
         are the connection's, so invalidating the user's connection forgets all of them.
+        ``user_id`` None means the organization's own connection (see
+        :func:`connection_keys`).
         """
         account = (connected_account_id,) if connected_account_id is not None else ()
         token = make_key(kind, provider, user_id, organization_id, *account)
@@ -107,6 +111,25 @@ class CacheKeys:
         )
 
 
+def connection_keys(
+    provider: str,
+    user_id: str | None,
+    organization_id: str | None,
+    *,
+    owner: Owner = USER,
+    kind: str = TOKEN,
+    connected_account_id: str | None = None,
+) -> CacheKeys:
+    """The keys of one connection's answer, whoever owns it.
+
+    An organization-owned connection has one entry per (provider, organization), whoever
+    of its members asks: the user is left out of its keys, so every member shares one
+    answer, and the organization's generation (``invalidate_organization``) ends it.
+    """
+    subject = None if owner == ORGANIZATION else user_id
+    return CacheKeys.build(provider, subject, organization_id, kind, connected_account_id)
+
+
 @dataclass(frozen=True)
 class ListingKeys:
     """The cache keys of one (user, organization)'s connections listing."""
@@ -117,7 +140,9 @@ class ListingKeys:
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
-    def build(cls, user_id: str, organization_id: str | None) -> ListingKeys:
+    def build(cls, user_id: str | None, organization_id: str | None) -> ListingKeys:
+        """``user_id`` None: the organization's own listing (its connections, which every
+        member shares), ended by the organization's generation like its members'."""
         return cls(
             listing=make_key("l", user_id, organization_id),
             user_generation=listing_generation(user_id, organization_id),

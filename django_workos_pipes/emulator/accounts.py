@@ -3,7 +3,8 @@
 The :class:`~.state.Store` only holds connections; :class:`Accounts` is what the
 handlers and :class:`~.app.Emulator` change them through, so every change is checked,
 saved to the state file, and (for a state change) sends its signed webhook, in the
-order the changes happened.
+order the changes happened, named in the event family chosen (``connected_account``,
+or the newer ``account_connection``).
 """
 
 from __future__ import annotations
@@ -11,27 +12,36 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from .. import wire
-from . import persistence
+from .persistence import StateFile
 from .providers import Provider
 from .state import (
+    API_KEY,
     DISCONNECTED,
+    KEEP,
     NEEDS_REAUTHORIZATION,
+    OAUTH,
+    ORGANIZATION,
+    OWNERS,
+    USER,
     Connection,
     ConsentRequest,
+    Grant,
+    Keep,
     Key,
     Store,
     make_key,
+    require,
 )
 from .webhooks import Delivery, WebhookSender
 
 logger = logging.getLogger("django_workos_pipes.emulator")
 
 WEBHOOK_WAIT = 10.0
+EVENT_FAMILIES = wire.EVENT_FAMILIES
 
 
 class Connect(Protocol):
@@ -40,15 +50,33 @@ class Connect(Protocol):
     def __call__(
         self,
         provider: str,
-        user_id: str,
+        user_id: str | None,
         organization_id: str | None = None,
         scopes: Sequence[str] | None = None,
         missing_scopes: Sequence[str] = (),
+        *,
+        account_display_name: str | Keep | None = KEEP,
+        owner: str = USER,
+        connection_intent: str | None = None,
+        connected_account_id: str | None = None,
+        config: Mapping[str, str] | None = None,
+        established_by_user_id: str | None = None,
     ) -> Connection: ...
 
 
-# :meth:`Accounts.issue_token`, or a method that wraps it (``Emulator.issue_token``).
-IssueToken = Callable[[str, str, "str | None"], "Connection | None"]
+class IssueToken(Protocol):
+    """:meth:`Accounts.issue_token`, or a method that wraps it (``Emulator.issue_token``)."""
+
+    def __call__(
+        self,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+        multiple: bool = False,
+    ) -> Connection | None: ...
 
 
 class Accounts:
@@ -59,89 +87,213 @@ class Accounts:
         providers: Mapping[str, Provider],
         token_lifetime: float | None,
         webhooks: WebhookSender | None = None,
-        state_path: Path | None = None,
+        state_file: StateFile | None = None,
+        event_family: str = "connected_account",
     ) -> None:
         self.providers = providers
         self.token_lifetime = token_lifetime
+        # When the providers were "configured": their created_at and updated_at.
+        self.configured_at = wire.now()
         self._store = Store(providers, token_lifetime)
         self._webhooks = webhooks
-        self._state_path = state_path
+        self._state_file = state_file
         self._lock = threading.Lock()
-        self._save_lock = threading.Lock()
         # Held while a change is applied, saved and its webhook queued, so webhooks
         # leave in the order the changes happened.
         self._changes = threading.RLock()
         self._events: list[dict[str, Any]] = []
         self._deliveries: list[Delivery] = []
-        if state_path is not None:
-            self._store.replace_all(persistence.load(state_path))
+        self._family = "connected_account"
+        self.event_family = event_family
+        if state_file is not None:
+            self._store.replace_all(state_file.connections())
+
+    @property
+    def event_family(self) -> str:
+        """Which names the webhooks carry: ``connected_account`` (``pipes.connected_account.*``)
+        or ``account_connection`` (``pipes.account_connection.*``)."""
+        return self._family
+
+    @event_family.setter
+    def event_family(self, family: str) -> None:
+        if family not in EVENT_FAMILIES:
+            raise ValueError(f"event_family must be one of {', '.join(EVENT_FAMILIES)}")
+        self._family = family
 
     # Changes -----------------------------------------------------------------------
 
     def connect(
         self,
         provider: str,
-        user_id: str,
+        user_id: str | None,
         organization_id: str | None = None,
         scopes: Sequence[str] | None = None,
         missing_scopes: Sequence[str] = (),
+        *,
+        account_display_name: str | Keep | None = KEEP,
+        owner: str = USER,
+        connection_intent: str | None = None,
+        connected_account_id: str | None = None,
+        config: Mapping[str, str] | None = None,
+        established_by_user_id: str | None = None,
     ) -> Connection:
         """Connect (or re-connect) with a fresh token; waits for the ``connected`` webhook.
 
-        ``scopes=None`` grants the provider's default scopes.
+        ``scopes=None`` grants the provider's default scopes; the display name is kept
+        unless one is given (``None`` clears it). ``owner="organization"`` connects the
+        organization's account (``user_id``, if given, is the member who set it up).
+        ``connection_intent="add"`` adds another account; ``connected_account_id``
+        re-connects that one.
         """
-        key = self.key(provider, user_id, organization_id)
+        key = self.key(provider, user_id, organization_id, owner)
         granted = self.providers[provider].scopes if scopes is None else _strings(scopes, "scopes")
-        missing = _strings(missing_scopes, "missing_scopes")
-        with self._changes:
-            connection = self._store.connect(key, granted, missing)
-            delivery = self._changed(wire.EVENT_CONNECTED, connection)
-        _await(delivery)
-        return connection
+        grant = Grant(
+            scopes=granted,
+            missing_scopes=_strings(missing_scopes, "missing_scopes"),
+            account_display_name=_label(account_display_name),
+            config=_config(config),
+            established_by_user_id=established_by_user_id or user_id,
+        )
+        return self._connect(key, grant, OAUTH, connection_intent, connected_account_id)
+
+    def install_api_key(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        api_key: str | None = None,
+        config: Mapping[str, str] | None = None,
+        owner: str = USER,
+        account_display_name: str | Keep | None = KEEP,
+        connection_intent: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> Connection:
+        """Install an API key (``api_key=None`` makes one up) with its ``config``: an
+        ``api_key`` connection, with no expiry and no scopes; ``connected`` webhook."""
+        key = self.key(provider, user_id, organization_id, owner)
+        if api_key is not None and (not isinstance(api_key, str) or len(api_key.strip()) < 8):
+            raise ValueError("api_key must be a string of at least 8 characters")
+        secret = api_key.strip() if api_key else _made_up_key(self.providers[provider])
+        grant = Grant(
+            account_display_name=_label(account_display_name),
+            api_key=secret,
+            config=_config(config) or {},
+            established_by_user_id=user_id,
+        )
+        return self._connect(key, grant, API_KEY, connection_intent, connected_account_id)
 
     def needs_reauthorization(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
     ) -> Connection:
         """Flip to ``needs_reauthorization``; a webhook only when that is a change."""
-        key = self.key(provider, user_id, organization_id)
+        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
         with self._changes:
-            connection, changed = self._store.set_state(key, NEEDS_REAUTHORIZATION)
-            event = wire.EVENT_REAUTHORIZATION_NEEDED if changed else None
-            delivery = self._changed(event, connection)
-        _await(delivery)
+            connection, changed = self._store.set_state(target.id, NEEDS_REAUTHORIZATION)
+            delivery = self._changed("reauthorization_needed" if changed else None, connection)
+        await_delivery(delivery)
         return connection
 
-    def expire(self, provider: str, user_id: str, organization_id: str | None = None) -> Connection:
+    def expire(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+    ) -> Connection:
         """Expire the token early, with no webhook: WorkOS sends none when a token
         expires, it hands out a fresh one on the next token call."""
-        key = self.key(provider, user_id, organization_id)
+        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
         with self._changes:
-            connection = self._store.expire(key)
+            connection = self._store.expire(target.id)
+            self._changed(None, connection)
+        return connection
+
+    def revoke_at_provider(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+    ) -> Connection:
+        """Revoke the grant at the provider: its API refuses the token at once; no
+        webhook (WorkOS doesn't know yet), until the next token call finds out."""
+        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
+        with self._changes:
+            connection = self._store.revoke_at_provider(target.id)
             self._changed(None, connection)
         return connection
 
     def disconnect(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
     ) -> Connection:
-        return self.remove(self.key(provider, user_id, organization_id), wait=True)
+        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
+        return self.remove(target, wait=True)
 
-    def remove(self, key: Key, *, wait: bool) -> Connection:
+    def remove(self, connection: Connection, *, wait: bool) -> Connection:
         """Disconnect; ``wait`` for the webhook unless answering the wire's own DELETE."""
         with self._changes:
-            removed = self._store.remove(key)
-            delivery = self._changed(wire.EVENT_DISCONNECTED, removed, state=DISCONNECTED)
+            removed = self._store.remove(connection.id)
+            delivery = self._changed("disconnected", removed, state=DISCONNECTED)
         if wait:
-            _await(delivery)
+            await_delivery(delivery)
         return removed
 
     def issue_token(
-        self, provider: str, user_id: str, organization_id: str | None
+        self,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+        multiple: bool = False,
     ) -> Connection | None:
-        """The connection behind a token call, its token rotated first if it is due."""
-        connection, rotated = self._store.token(make_key(provider, user_id, organization_id))
-        if rotated:
-            self.save()
+        """The connection behind a token (or credentials) call, its token rotated first if
+        it is due. Raises :class:`~.state.AccountSelectionRequired` as ``select`` does.
+
+        A grant revoked at the provider is found out here, as WorkOS finds it out when
+        its refresh fails: the connection needs reauthorization, and the webhook says
+        so (sent without waiting, like the DELETE's).
+        """
+        key = make_key(provider, user_id, organization_id, owner)
+        with self._changes:
+            connection = self._store.select(key, connected_account_id, multiple)
+            if connection is None:
+                return None
+            connection, changed = self._store.token(connection.id)
+            if changed:
+                flipped = connection.state == NEEDS_REAUTHORIZATION
+                self._changed("reauthorization_needed" if flipped else None, connection)
         return connection
+
+    def connection_failed(self, consent: ConsentRequest) -> Delivery | None:
+        """The consent was denied: ``connection_failed`` (``add_failed`` for another
+        account, in the family that has it), sent once the change is recorded."""
+        change = "add_failed" if consent.connection_intent == "add" else "connection_failed"
+        if change not in EVENT_FAMILIES[self._family]:
+            change = "connection_failed"
+        data = wire.connection_failed_data(
+            consent.provider, user_id=consent.user_id, organization_id=consent.organization_id
+        )
+        with self._changes:
+            return self._send(change, data)
 
     def reset(self) -> None:
         """Forget connections, consents and events (no webhooks sent)."""
@@ -155,9 +307,30 @@ class Accounts:
     # Reading -----------------------------------------------------------------------
 
     def get(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: str = USER,
     ) -> Connection | None:
-        return self._store.get(make_key(provider, user_id, organization_id))
+        """The owner's compatibility connection."""
+        return self._store.get(make_key(provider, user_id, organization_id, owner))
+
+    def select(
+        self, key: Key, connected_account_id: str | None = None, multiple: bool = False
+    ) -> Connection | None:
+        """The connection a call means (see :meth:`~.state.Store.select`)."""
+        return self._store.select(key, connected_account_id, multiple)
+
+    def accounts(self, key: Key) -> list[Connection]:
+        """Every connection of an owner, the compatibility one first."""
+        return self._store.accounts(key)
+
+    def by_id(self, connection_id: str) -> Connection | None:
+        return self._store.by_id(connection_id)
+
+    def by_token(self, token: str) -> Connection | None:
+        return self._store.by_token(token)
 
     def all(self) -> list[Connection]:
         return self._store.all()
@@ -172,14 +345,21 @@ class Accounts:
         with self._lock:
             return list(self._deliveries)
 
-    def key(self, provider: str, user_id: str, organization_id: str | None) -> Key:
-        """The key of a connection, once the provider and user are known to be valid."""
+    def key(
+        self, provider: str, user_id: str | None, organization_id: str | None, owner: str = USER
+    ) -> Key:
+        """The key of an owner's connections, once provider and owner are known valid."""
         if provider not in self.providers:
             known = ", ".join(sorted(self.providers))
             raise ValueError(f"unknown provider {provider!r}; known: {known}")
-        if not isinstance(user_id, str) or not user_id:
+        if owner not in OWNERS:
+            raise ValueError(f"owner must be one of {', '.join(OWNERS)}")
+        if owner == ORGANIZATION:
+            if not isinstance(organization_id, str) or not organization_id:
+                raise ValueError("an organization's connection needs an organization_id")
+        elif not isinstance(user_id, str) or not user_id:
             raise ValueError("user_id must be a non-empty string")
-        return make_key(provider, user_id, organization_id)
+        return make_key(provider, user_id, organization_id, owner)
 
     # Consents ----------------------------------------------------------------------
 
@@ -191,7 +371,16 @@ class Accounts:
         return_to: str | None,
         connection_intent: str | None = None,
         connected_account_id: str | None = None,
+        account_display_name: str | Keep | None = KEEP,
+        *,
+        owner: str = USER,
+        config: Mapping[str, str] | None = None,
     ) -> ConsentRequest:
+        """A consent for the page; :class:`~.state.UnknownConnection` when asked to
+        reauthorize an account the owner doesn't have."""
+        key = self.key(provider, user_id, organization_id, owner)
+        if connected_account_id is not None:
+            require(key, self._store.select(key, connected_account_id))
         consent = ConsentRequest(
             id=wire.new_id("consent").lower(),
             state=secrets.token_urlsafe(24),
@@ -202,6 +391,9 @@ class Accounts:
             connection_intent=connection_intent,
             connected_account_id=connected_account_id,
             created_at=wire.now(),
+            account_display_name=account_display_name,
+            owner=owner,
+            config=None if config is None else dict(config),
         )
         self._store.add_consent(consent)
         return consent
@@ -213,10 +405,16 @@ class Accounts:
         """Take a consent out, so each link can be answered once."""
         return self._store.pop_consent(consent_id)
 
+    def consent_target(self, consent: ConsentRequest) -> Connection | None:
+        """The account a consent reconnects, if any (none when it adds one)."""
+        if consent.connection_intent == "add":
+            return None
+        return self._store.select(consent.key, consent.connected_account_id)
+
     def consent_scopes(self, consent: ConsentRequest) -> tuple[str, ...]:
         """What Allow grants: what the account had and lacked, or the provider's defaults."""
-        existing = self.get(consent.provider, consent.user_id, consent.organization_id)
-        if existing is None:
+        existing = self.consent_target(consent)
+        if existing is None or existing.auth_method != OAUTH:
             return self.providers[consent.provider].scopes
         return tuple(dict.fromkeys(existing.scopes + existing.missing_scopes))
 
@@ -232,22 +430,56 @@ class Accounts:
         self.save()
 
     def save(self) -> None:
-        if self._state_path is None:
-            return
-        with self._save_lock:
-            try:
-                persistence.save(self._state_path, self._store.all())
-            except OSError as exc:
-                logger.warning("could not save the state to %s: %s", self._state_path, exc)
+        if self._state_file is not None:
+            self._state_file.save_connections(self._store.all())
+
+    def _connect(
+        self,
+        key: Key,
+        grant: Grant,
+        auth_method: str,
+        intent: str | None,
+        connected_account_id: str | None,
+    ) -> Connection:
+        with self._changes:
+            connection = self._store.connect(
+                key,
+                grant,
+                auth_method=auth_method,
+                connected_account_id=connected_account_id,
+                add=intent == "add",
+            )
+            delivery = self._changed("connected", connection)
+        await_delivery(delivery)
+        return connection
+
+    def _target(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None,
+        owner: str,
+        connected_account_id: str | None,
+    ) -> Connection:
+        """The account a state method acts on: the one named, else the compatibility one."""
+        if connected_account_id is not None and user_id is None and organization_id is None:
+            found = self._store.by_id(connected_account_id)
+            if found is not None and found.provider == provider:
+                return found
+        key = self.key(provider, user_id, organization_id, owner)
+        return require(key, self._store.select(key, connected_account_id))
 
     def _changed(
-        self, event_type: str | None, connection: Connection, *, state: str | None = None
+        self, change: str | None, connection: Connection, *, state: str | None = None
     ) -> Delivery | None:
         """Save the state and queue the change's webhook (under ``_changes``, so in order)."""
         self.save()
-        if event_type is None:
+        if change is None:
             return None
-        event = wire.event_envelope(event_type, connection.event_data(state))
+        return self._send(change, connection.event_data(state))
+
+    def _send(self, change: str, data: Mapping[str, Any]) -> Delivery | None:
+        event = wire.event_envelope(EVENT_FAMILIES[self._family][change], data)
         delivery = self._webhooks.send(event) if self._webhooks is not None else None
         with self._lock:
             self._events.append(event)
@@ -256,7 +488,7 @@ class Accounts:
         return delivery
 
 
-def _await(delivery: Delivery | None) -> None:
+def await_delivery(delivery: Delivery | None) -> None:
     """Wait, bounded, until the receiver has had the webhook (or it was given up)."""
     if delivery is not None and not delivery.done.wait(WEBHOOK_WAIT):
         logger.warning("webhook %s still pending after %.0f s", delivery.event["id"], WEBHOOK_WAIT)
@@ -266,3 +498,23 @@ def _strings(values: Sequence[str], name: str) -> tuple[str, ...]:
     if isinstance(values, str) or not all(isinstance(v, str) for v in values):
         raise ValueError(f"{name} must be a list of strings")
     return tuple(values)
+
+
+def _label(value: str | Keep | None) -> str | Keep | None:
+    if not isinstance(value, (str, Keep, type(None))):
+        raise ValueError("account_display_name must be a string or None")
+    return value
+
+
+def _config(config: Mapping[str, str] | None) -> dict[str, str] | None:
+    if config is None:
+        return None
+    if not isinstance(config, Mapping) or not all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in config.items()
+    ):
+        raise ValueError("config must map names to strings")
+    return dict(config)
+
+
+def _made_up_key(provider: Provider) -> str:
+    return f"{provider.token_prefix}key_{secrets.token_urlsafe(24)}"

@@ -20,13 +20,19 @@ from .. import wire
 from .accounts import Accounts
 from .api import PipesApi
 from .calls import Call, CallLog
+from .connected import ConnectedApi
 from .consent import ConsentPages, answer_consent
 from .control import ControlApi
+from .directory import Directory, Organization, User
 from .endpoint import DEFAULT_API_KEY, Endpoint
 from .faults import FaultQueue, make_fault
+from .guard import ApiGuard
+from .persistence import StateFile
+from .provider_api import ProviderApi
 from .providers import Provider, registry
 from .server import BackgroundServer
-from .state import Connection, ConsentRequest, Key
+from .state import KEEP, USER, Connection, ConsentRequest, Keep, make_key
+from .users import UsersApi
 from .web import Request, Response, Router, error_response
 from .webhooks import Delivery, WebhookSender
 
@@ -63,6 +69,7 @@ class Emulator:
         providers: Mapping[str, Sequence[str]] | Iterable[Provider] | None = None,
         public_url: str | None = None,
         verbose: bool = False,
+        event_family: str = "connected_account",
     ) -> None:
         if not api_key:
             raise ValueError("the emulator needs an API key to accept")
@@ -80,8 +87,11 @@ class Emulator:
         self._faults = FaultQueue()
         self._calls = CallLog()
         webhooks = WebhookSender(webhook_url, webhook_secret or "") if webhook_url else None
-        state_path = Path(state_file) if state_file else None
-        self._accounts = Accounts(self.providers, self.token_lifetime, webhooks, state_path)
+        saved = StateFile(Path(state_file)) if state_file else None
+        self._accounts = Accounts(
+            self.providers, self.token_lifetime, webhooks, saved, event_family
+        )
+        self._directory = Directory(saved)
         self._server: BackgroundServer | None = None
         self._router = self._build_router()
 
@@ -147,44 +157,213 @@ class Emulator:
         return self._endpoint.shown_api_key
 
     # Connections -------------------------------------------------------------------
+    #
+    # Each method acts on a user's account by default. ``owner="organization"`` acts on
+    # the organization's own (``user_id`` is then the member who sets it up, or None);
+    # ``connected_account_id`` names one account when the owner has several.
 
     def connect(
         self,
         provider: str,
-        user_id: str,
+        user_id: str | None,
         organization_id: str | None = None,
         scopes: Sequence[str] | None = None,
         missing_scopes: Sequence[str] = (),
+        *,
+        account_display_name: str | Keep | None = KEEP,
+        owner: str = USER,
+        connection_intent: str | None = None,
+        connected_account_id: str | None = None,
+        config: Mapping[str, str] | None = None,
+        established_by_user_id: str | None = None,
     ) -> Connection:
         """Connect (or re-connect) an account with a fresh token; ``connected`` webhook.
 
-        ``scopes=None`` grants the provider's default scopes.
+        ``scopes=None`` grants the provider's default scopes. The account's display
+        name is kept unless one is given; ``None`` clears it. ``connection_intent="add"``
+        adds another account (a ``standard`` one, once the owner has one);
+        ``connected_account_id`` re-connects that very account. ``config``: the
+        connect-time config values it keeps.
         """
-        return self._accounts.connect(provider, user_id, organization_id, scopes, missing_scopes)
+        return self._accounts.connect(
+            provider,
+            user_id,
+            organization_id,
+            scopes,
+            missing_scopes,
+            account_display_name=account_display_name,
+            owner=owner,
+            connection_intent=connection_intent,
+            connected_account_id=connected_account_id,
+            config=config,
+            established_by_user_id=established_by_user_id,
+        )
+
+    def install_api_key(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        api_key: str | None = None,
+        config: Mapping[str, str] | None = None,
+        owner: str = USER,
+        account_display_name: str | Keep | None = KEEP,
+        connection_intent: str | None = None,
+        connected_account_id: str | None = None,
+    ) -> Connection:
+        """Install an API key (made up when ``api_key`` is None) with its ``config``: an
+        ``api_key`` connection, vended by ``/credentials`` with no expiry and no scopes;
+        ``connected`` webhook."""
+        return self._accounts.install_api_key(
+            provider,
+            user_id,
+            organization_id,
+            api_key=api_key,
+            config=config,
+            owner=owner,
+            account_display_name=account_display_name,
+            connection_intent=connection_intent,
+            connected_account_id=connected_account_id,
+        )
 
     def needs_reauthorization(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
     ) -> Connection:
         """Flip a connection to ``needs_reauthorization``; webhook on the transition."""
-        return self._accounts.needs_reauthorization(provider, user_id, organization_id)
+        return self._accounts.needs_reauthorization(
+            provider,
+            user_id,
+            organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+        )
 
     def disconnect(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
     ) -> Connection:
         """Remove a connection (token calls answer ``not_installed``); webhook."""
-        return self._accounts.disconnect(provider, user_id, organization_id)
+        return self._accounts.disconnect(
+            provider,
+            user_id,
+            organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+        )
 
-    def expire(self, provider: str, user_id: str, organization_id: str | None = None) -> Connection:
+    def expire(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+    ) -> Connection:
         """Make the current token expired, so the next token call rotates it (no webhook)."""
-        return self._accounts.expire(provider, user_id, organization_id)
+        return self._accounts.expire(
+            provider,
+            user_id,
+            organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+        )
+
+    def revoke_at_provider(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+    ) -> Connection:
+        """Revoke the grant at the provider: ``/_provider/{slug}/me`` refuses its token at
+        once (no webhook); the next token call answers ``needs_reauthorization``, moves
+        the connection there and sends ``reauthorization_needed``. Reauthorizing (a new
+        consent) clears it."""
+        return self._accounts.revoke_at_provider(
+            provider,
+            user_id,
+            organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+        )
 
     def connection(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
     ) -> Connection | None:
-        return self._accounts.get(provider, user_id, organization_id)
+        """The owner's compatibility connection to ``provider``, if any."""
+        return self._accounts.get(provider, user_id, organization_id, owner)
+
+    def accounts(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+    ) -> list[Connection]:
+        """Every account of the owner for ``provider``, the compatibility one first."""
+        return self._accounts.accounts(make_key(provider, user_id, organization_id, owner))
 
     def connections(self) -> list[Connection]:
         return self._accounts.all()
+
+    @property
+    def event_family(self) -> str:
+        """Which webhook names are sent: ``connected_account`` (``pipes.connected_account.*``,
+        the default) or ``account_connection`` (``pipes.account_connection.*``)."""
+        return self._accounts.event_family
+
+    @event_family.setter
+    def event_family(self, family: str) -> None:
+        self._accounts.event_family = family
+
+    # Users -------------------------------------------------------------------------
+
+    def create_user(
+        self, email: str, *, organization_ids: Sequence[str] = (), **fields: Any
+    ) -> User:
+        """A user of the user-management endpoints (``first_name``, ``external_id``...).
+
+        ``organization_ids``: the organizations it is a member of, for the list's
+        ``organization_id`` filter. Raises :class:`~.directory.Taken` for an email or
+        external id another user has.
+        """
+        return self._directory.create(email, organization_ids, **fields)
+
+    def user(self, user_id: str) -> User | None:
+        return self._directory.get(user_id)
+
+    def create_organization(self, name: str, external_id: str | None = None) -> Organization:
+        """An organization for ``GET /organizations/external_id/{external_id}`` and
+        ``/organizations/{id}``; :class:`~.directory.Taken` for a taken external id."""
+        return self._directory.create_organization(name, external_id)
+
+    def organizations(self) -> list[Organization]:
+        return self._directory.organizations()
+
+    def users(self) -> list[User]:
+        """Every user, oldest first."""
+        return self._directory.all()
 
     # Faults ------------------------------------------------------------------------
 
@@ -195,8 +374,13 @@ class Emulator:
         status: int = 503,
         retry_after: int | str | None = None,
         delay: float = 0.0,
+        on: str = "token",
     ) -> None:
-        """Spoil the next ``count`` token calls (after any faults already queued).
+        """Spoil the next ``count`` calls (after any faults already queued for them).
+
+        ``on``: which calls, ``token`` (the default), ``data_providers`` (the providers
+        listings), ``users`` (the user endpoints), ``any`` call to the WorkOS API, or
+        ``provider`` (the stand-in provider API).
 
         ``kind``: ``status`` (answer ``status``, with ``Retry-After`` if given),
         ``latency`` (wait ``delay`` s, then answer normally), ``drop`` (hang up without
@@ -204,7 +388,7 @@ class Emulator:
         ``malformed`` (200 with a body of the wrong shape). ``delay`` applies to every
         kind, so a slow 503 is possible too.
         """
-        self._faults.add(make_fault(kind, status, retry_after, delay), count)
+        self._faults.add(make_fault(kind, status, retry_after, delay, on), count)
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -220,6 +404,22 @@ class Emulator:
     def token_calls(self) -> int:
         """Token requests received, faulted and rejected ones included."""
         return self._calls.token_calls
+
+    @property
+    def listing_calls(self) -> int:
+        """Providers listings received (``.../data_providers``), faulted ones included."""
+        return self._calls.listing_calls
+
+    @property
+    def provider_calls(self) -> int:
+        """Calls to the stand-in provider API (``/_provider/{slug}/me``), refused ones
+        included; never counted as token calls."""
+        return self._calls.provider_calls
+
+    def call_count(self, operation: str) -> int:
+        """Calls of one operation received so far: ``token``, ``data_providers``,
+        ``user_by_external_id``, ``create_user``... (the names in ``/_emulator/calls``)."""
+        return self._calls.counted(operation)
 
     @property
     def calls(self) -> list[Call]:
@@ -239,8 +439,9 @@ class Emulator:
         return self._accounts.wait_for_webhooks(timeout)
 
     def reset(self) -> None:
-        """Forget connections, consents, faults, calls and events (no webhooks sent)."""
+        """Forget connections, consents, users, faults, calls and events (no webhooks)."""
         self._accounts.reset()
+        self._directory.clear()
         self._faults.clear()
         self._calls.clear()
 
@@ -255,10 +456,25 @@ class Emulator:
             return error_response(500, "The emulator failed on this request.", "server_error")
 
     def issue_token(
-        self, provider: str, user_id: str, organization_id: str | None
+        self,
+        provider: str,
+        user_id: str,
+        organization_id: str | None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+        multiple: bool = False,
     ) -> Connection | None:
-        """The connection behind a token call, its token rotated first if it is due."""
-        return self._accounts.issue_token(provider, user_id, organization_id)
+        """The connection behind a token or credentials call, its token rotated first if
+        it is due."""
+        return self._accounts.issue_token(
+            provider,
+            user_id,
+            organization_id,
+            owner=owner,
+            connected_account_id=connected_account_id,
+            multiple=multiple,
+        )
 
     def start_consent(
         self,
@@ -268,9 +484,22 @@ class Emulator:
         return_to: str | None,
         connection_intent: str | None = None,
         connected_account_id: str | None = None,
+        account_display_name: str | Keep | None = KEEP,
+        *,
+        owner: str = USER,
+        config: Mapping[str, str] | None = None,
     ) -> ConsentRequest:
+        """What an authorize call starts: a consent waiting on its page."""
         return self._accounts.start_consent(
-            provider, user_id, organization_id, return_to, connection_intent, connected_account_id
+            provider,
+            user_id,
+            organization_id,
+            return_to,
+            connection_intent,
+            connected_account_id,
+            account_display_name,
+            owner=owner,
+            config=config,
         )
 
     def pending_consent(self, consent_id: str) -> ConsentRequest | None:
@@ -284,18 +513,29 @@ class Emulator:
         """What Allow grants: what the account had and lacked, or the provider's defaults."""
         return self._accounts.consent_scopes(consent)
 
-    def remove_connection(self, key: Key, *, wait: bool) -> Connection:
+    def remove_connection(self, connection: Connection, *, wait: bool) -> Connection:
         """Disconnect; ``wait`` for the webhook unless answering the wire's own DELETE."""
-        return self._accounts.remove(key, wait=wait)
+        return self._accounts.remove(connection, wait=wait)
 
     def _build_router(self) -> Router:
         endpoint, accounts = self._endpoint, self._accounts
         faults, calls = self._faults, self._calls
         router = Router()
-        PipesApi(endpoint, accounts, faults, calls, self.issue_token).register(router)
+        guard = ApiGuard(endpoint, faults, calls)
+        PipesApi(endpoint, accounts, guard, self.issue_token).register(router)
+        ConnectedApi(accounts, guard).register(router)
+        UsersApi(self._directory, guard).register(router)
+        ProviderApi(accounts, faults, calls).register(router)
         ConsentPages(accounts, self.connect).register(router)
         control = ControlApi(
-            endpoint, accounts, faults, calls, self.connect, self.webhook_url, self._webhook_secret
+            endpoint,
+            accounts,
+            faults,
+            calls,
+            self.connect,
+            self.webhook_url,
+            self._webhook_secret,
+            directory=self._directory,
         )
         control.register(router)
         return router

@@ -1,4 +1,4 @@
-"""What reached the API surface: every request, and how many were token calls.
+"""What reached the API surface: every request, and how many calls of each kind.
 
 Tests read it to check what their client sent; the API key is masked before a call
 is kept, so a recorded call can be shown or logged safely.
@@ -7,6 +7,7 @@ is kept, so a recorded call can be shown or logged safely.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -27,12 +28,13 @@ class Call(NamedTuple):
 
 
 class CallLog:
-    """Thread-safe record of API calls and a count of token calls."""
+    """Thread-safe record of API calls, and how many of each operation (``token``,
+    ``data_providers``, ``create_user``...) were received."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
-        self._token_calls = 0
+        self._counts: Counter[str] = Counter()
 
     def record(self, method: str, target: str, headers: Mapping[str, str], body: Any) -> None:
         kept = dict(headers)
@@ -42,9 +44,21 @@ class CallLog:
         with self._lock:
             self._calls.append(Call(method, target, body, kept))
 
-    def count_token_call(self) -> None:
+    def count(self, kind: str) -> None:
         with self._lock:
-            self._token_calls += 1
+            self._counts[kind] += 1
+
+    def count_token_call(self) -> None:
+        self.count("token")
+
+    def counted(self, kind: str) -> int:
+        with self._lock:
+            return self._counts[kind]
+
+    def counts(self) -> dict[str, int]:
+        """Calls received so far, by operation (``token``, ``get_user``...)."""
+        with self._lock:
+            return dict(self._counts)
 
     @property
     def calls(self) -> list[Call]:
@@ -53,10 +67,19 @@ class CallLog:
 
     @property
     def token_calls(self) -> int:
+        return self.counted("token")
+
+    @property
+    def listing_calls(self) -> int:
+        """Providers listings, a user's and an organization's."""
         with self._lock:
-            return self._token_calls
+            return self._counts["data_providers"] + self._counts["organization_data_providers"]
+
+    @property
+    def provider_calls(self) -> int:
+        return self.counted("provider")
 
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
-            self._token_calls = 0
+            self._counts.clear()

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
+from .. import wire
 from .app import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOKEN_LIFETIME, Emulator
 from .endpoint import DEFAULT_API_KEY
 from .persistence import StateFileError
@@ -57,7 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser, *, verbose_flag: bool = True)
         help="the secret that signs them (default: $WORKOS_WEBHOOK_SECRET)",
     )
     parser.add_argument(
-        "--state", metavar="FILE", help="JSON file that keeps connections across restarts"
+        "--state",
+        metavar="FILE",
+        help="JSON file that keeps connections, users and organizations across restarts",
     )
     parser.add_argument(
         "--token-lifetime",
@@ -75,6 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser, *, verbose_flag: bool = True)
     )
     parser.add_argument(
         "--public-url", help="base URL of consent links, if browsers reach the emulator elsewhere"
+    )
+    parser.add_argument(
+        "--event-family",
+        choices=tuple(wire.EVENT_FAMILIES),
+        default="connected_account",
+        help="webhook names: pipes.connected_account.* or pipes.account_connection.* "
+        "(default: %(default)s)",
     )
     if verbose_flag:
         parser.add_argument("--verbose", action="store_true", help="log every request")
@@ -105,6 +115,7 @@ def emulator_from_options(options: Mapping[str, Any], *, verbose: bool = False) 
         providers=providers,
         public_url=options.get("public_url"),
         verbose=verbose or bool(options.get("verbose")),
+        event_family=options.get("event_family") or "connected_account",
     )
 
 

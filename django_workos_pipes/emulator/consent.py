@@ -1,9 +1,13 @@
 """The consent page an authorize URL points at: Allow connects, Deny doesn't.
 
-It stands in for the provider's own OAuth screen. Each link can be answered once;
-Allow connects the account, sends the signed ``connected`` webhook, waits (bounded)
-for its delivery and then sends the browser back to ``return_to``, so the app has
-seen the webhook by the time the user lands on it.
+It stands in for the provider's own screen: OAuth consent, or, for an API-key provider,
+a form asking for the key and the provider's config fields. It says whose account is
+being connected (a user's, or an organization's, set up by one of its members). Each
+link can be answered once. Allow connects the account and sends the signed
+``connected`` webhook; Deny sends ``connection_failed`` (``add_failed`` when adding
+another account, in the family that has it). Either waits (bounded) for its delivery
+before sending the browser back to ``return_to``, so the app has seen the webhook by
+the time the user lands on it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from .accounts import Accounts, Connect
+from .accounts import Accounts, Connect, await_delivery
 from .pages import consent_page, message_page
 from .state import ConsentRequest
 from .web import Request, Response, Router, html_response, redirect
@@ -21,6 +25,7 @@ NOT_FOUND_TEXT = (
     "The consent link is unknown or has already been used. Start the connection again "
     "from your app."
 )
+CONFIG_PREFIX = "config_"
 
 
 class ConsentPages:
@@ -46,13 +51,20 @@ class ConsentPages:
         return html_response(200, consent_page(consent, provider, scopes))
 
     def decide(self, request: Request, params: Mapping[str, str]) -> Response:
-        decision = request.form().get("decision")
+        form = request.form()
+        decision = form.get("decision")
         if decision not in ("allow", "deny"):
             return html_response(
                 400, message_page("Choose Allow or Deny", "The form was missing its decision.")
             )
-        allow = decision == "allow"
-        consent = answer_consent(self.accounts, self.connect, params["consent_id"], allow)
+        pending = self.accounts.pending_consent(params["consent_id"])
+        if pending is not None and decision == "allow":
+            refusal = _api_key_refusal(self.accounts, pending, form)
+            if refusal is not None:
+                return html_response(400, message_page("Check the API key", refusal))
+        consent = answer_consent(
+            self.accounts, self.connect, params["consent_id"], decision == "allow", form
+        )
         if consent is None:
             return html_response(404, message_page(NOT_FOUND_TITLE, NOT_FOUND_TEXT))
         if decision == "deny":
@@ -67,14 +79,75 @@ class ConsentPages:
 
 
 def answer_consent(
-    accounts: Accounts, connect: Connect, consent_id: str, allow: bool
+    accounts: Accounts,
+    connect: Connect,
+    consent_id: str,
+    allow: bool,
+    form: Mapping[str, str] | None = None,
 ) -> ConsentRequest | None:
-    """Allow (connect the account) or deny a consent; ``None`` if already answered."""
+    """Allow (connect the account) or deny a consent; ``None`` if already answered.
+
+    ``form``: what the page sent, for an API-key provider (``api_key``,
+    ``config_<field>``); without it, a key is made up.
+    """
     consent = accounts.take_consent(consent_id)
-    if consent is not None and allow:
-        scopes = accounts.consent_scopes(consent)
-        connect(consent.provider, consent.user_id, consent.organization_id, scopes=scopes)
+    if consent is None:
+        return None
+    if not allow:
+        await_delivery(accounts.connection_failed(consent))
+        return consent
+    provider = accounts.providers[consent.provider]
+    if provider.takes_api_key:
+        config = {**(consent.config or {}), **_config_fields(form or {})}
+        accounts.install_api_key(
+            consent.provider,
+            consent.user_id,
+            consent.organization_id,
+            api_key=(form or {}).get("api_key") or None,
+            config=config,
+            owner=consent.owner,
+            account_display_name=consent.account_display_name,
+            connection_intent=consent.connection_intent,
+            connected_account_id=consent.connected_account_id,
+        )
+        return consent
+    connect(
+        consent.provider,
+        consent.user_id,
+        consent.organization_id,
+        scopes=accounts.consent_scopes(consent),
+        account_display_name=consent.account_display_name,
+        owner=consent.owner,
+        connection_intent=consent.connection_intent,
+        connected_account_id=consent.connected_account_id,
+        config=consent.config,
+    )
     return consent
+
+
+def _config_fields(form: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name[len(CONFIG_PREFIX) :]: value.strip()
+        for name, value in form.items()
+        if name.startswith(CONFIG_PREFIX) and value.strip()
+    }
+
+
+def _api_key_refusal(
+    accounts: Accounts, consent: ConsentRequest, form: Mapping[str, str]
+) -> str | None:
+    """Why the API-key form can't be accepted as sent; ``None`` when it can."""
+    provider = accounts.providers[consent.provider]
+    if not provider.takes_api_key:
+        return None
+    key = form.get("api_key", "").strip()
+    if key and len(key) < 8:
+        return "An API key has at least 8 characters. Go back and try again."
+    given = {**(consent.config or {}), **_config_fields(form)}
+    missing = [name for name in provider.config_fields if not given.get(name)]
+    if missing:
+        return f"Fill in {', '.join(missing)}. Go back and try again."
+    return None
 
 
 def with_query(url: str, **params: str) -> str:

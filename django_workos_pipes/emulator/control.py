@@ -19,16 +19,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from ..masking import mask
 from .accounts import Accounts, Connect
 from .calls import CallLog
+from .directory import Directory, Taken, User
 from .endpoint import Endpoint
 from .faults import FaultQueue, check_retry_after, make_fault
 from .pages import Dashboard, control_page
-from .state import Connection, UnknownConnection
+from .state import (
+    API_KEY,
+    KEEP,
+    OAUTH,
+    OWNERS,
+    USER,
+    Connection,
+    Keep,
+    UnknownConnection,
+)
 from .web import (
     OWN_FORMS_HEADERS,
     Handler,
@@ -50,6 +60,8 @@ NOTICES = {
     "disconnect": "Done: disconnected.",
     "expire": "Token expired. No webhook (WorkOS sends none): the next token call gets a "
     "fresh token.",
+    "revoke_at_provider": "Revoked at the provider: its API refuses the token now. No webhook "
+    "yet: the next token call finds out, answers needs_reauthorization and sends one.",
 }
 
 
@@ -68,18 +80,22 @@ class ControlApi:
         connect: Connect,
         webhook_url: str | None,
         webhook_secret: str | None = None,
+        *,
+        directory: Directory,
     ) -> None:
         self.endpoint = endpoint
+        self.directory = directory
         self.accounts = accounts
         self.faults = faults
         self.call_log = calls
         self.connect_account = connect
         self.webhook_url = webhook_url
         self._webhook_secret = webhook_secret
-        self._actions: dict[str, Callable[[str, str, str | None], Connection]] = {
+        self._actions: dict[str, _Action] = {
             "needs_reauthorization": accounts.needs_reauthorization,
             "disconnect": accounts.disconnect,
             "expire": accounts.expire,
+            "revoke_at_provider": accounts.revoke_at_provider,
         }
 
     def register(self, router: Router) -> None:
@@ -88,6 +104,9 @@ class ControlApi:
             ("GET", "/_emulator/state", self.state),
             ("POST", "/_emulator/connections", self.connect),
             ("POST", "/_emulator/connections/{action}", self.change),
+            ("POST", "/_emulator/users", self.create_user),
+            ("POST", "/_emulator/organizations", self.create_organization),
+            ("POST", "/_emulator/settings", self.settings),
             ("POST", "/_emulator/faults", self.add_fault),
             ("DELETE", "/_emulator/faults", self.clear_faults),
             ("POST", "/_emulator/faults/clear", self.clear_faults),
@@ -110,8 +129,13 @@ class ControlApi:
             # The emulator has no built-in webhook secret: the one it was given is masked.
             webhook_secret=mask(self._webhook_secret) if self._webhook_secret else None,
             token_calls=self.call_log.token_calls,
+            listing_calls=self.call_log.listing_calls,
+            provider_calls=self.call_log.provider_calls,
             providers=list(accounts.providers.values()),
             connections=accounts.all(),
+            users=self.directory.all(),
+            organizations=self.directory.organizations(),
+            event_family=accounts.event_family,
             faults=self.faults.pending(),
             events=list(reversed(accounts.events[-RECENT_EVENTS:])),
             deliveries={str(d.event["id"]): d.to_json() for d in accounts.deliveries},
@@ -129,16 +153,27 @@ class ControlApi:
                 "api_key": self.endpoint.masked_api_key,
                 "webhook_url": self.webhook_url,
                 "token_lifetime": accounts.token_lifetime,
+                "event_family": accounts.event_family,
                 "providers": sorted(accounts.providers),
                 "connections": [_connection_json(c) for c in accounts.all()],
                 "faults": self.faults.pending(),
                 "token_calls": self.call_log.token_calls,
+                "listing_calls": self.call_log.listing_calls,
+                "provider_calls": self.call_log.provider_calls,
+                "users": [_user_json(user) for user in self.directory.all()],
+                "organizations": [o.to_api() for o in self.directory.organizations()],
             },
         )
 
     def calls(self, request: Request, params: Mapping[str, str]) -> Response:
-        calls = [call._asdict() for call in self.call_log.calls]
-        return json_response(200, {"token_calls": self.call_log.token_calls, "calls": calls})
+        log = self.call_log
+        calls = [call._asdict() for call in log.calls]
+        counts = {
+            "token_calls": log.token_calls,
+            "listing_calls": log.listing_calls,
+            "provider_calls": log.provider_calls,
+        }
+        return json_response(200, {**counts, "counts": log.counts(), "calls": calls})
 
     def events(self, request: Request, params: Mapping[str, str]) -> Response:
         deliveries = [delivery.to_json() for delivery in self.accounts.deliveries]
@@ -147,16 +182,47 @@ class ControlApi:
     # Changing ----------------------------------------------------------------------
 
     def connect(self, request: Request, params: Mapping[str, str]) -> Response:
+        """Connect an account (``auth_method: "oauth"``, the default) or install an API key
+        (``"api_key"``, with ``api_key`` and ``config``), for a user or (``owner:
+        "organization"``) an organization; ``connection_intent: "add"`` adds another."""
+
         def act(data: dict[str, Any]) -> Response:
-            scopes = data.get("scopes")
-            connection = self.connect_account(
+            owner = _owner(data)
+            user_id = _user(data, owner)
+            common: dict[str, Any] = {
+                "owner": owner,
+                "account_display_name": _label(data, "account_display_name"),
+                "connection_intent": _intent(data),
+                "connected_account_id": _optional(data, "connected_account_id"),
+                "config": _config(data.get("config")),
+            }
+            provider, organization_id = (
                 _required(data, "provider"),
-                _required(data, "user_id"),
                 _optional(data, "organization_id"),
-                scopes=None if scopes in (None, "") else _scope_list(scopes),
-                missing_scopes=_scope_list(data.get("missing_scopes") or []),
             )
-            return self._done(request, 201, _connection_json(connection), "Connected.")
+            method = _optional(data, "auth_method") or OAUTH
+            if method == API_KEY:
+                connection = self.accounts.install_api_key(
+                    provider,
+                    user_id,
+                    organization_id,
+                    api_key=_optional(data, "api_key"),
+                    **common,
+                )
+            elif method == OAUTH:
+                scopes = data.get("scopes")
+                connection = self.connect_account(
+                    provider,
+                    user_id,
+                    organization_id,
+                    scopes=None if scopes in (None, "") else _scope_list(scopes),
+                    missing_scopes=_scope_list(data.get("missing_scopes") or []),
+                    **common,
+                )
+            else:
+                raise ValueError("auth_method must be oauth or api_key")
+            notice = "API key installed." if method == API_KEY else "Connected."
+            return self._done(request, 201, _connection_json(connection), notice)
 
         return self._run(request, act)
 
@@ -166,13 +232,62 @@ class ControlApi:
             return error_response(404, f"Unknown action {params['action']!r}.", "not_found")
 
         def act(data: dict[str, Any]) -> Response:
+            owner = _owner(data)
+            account_id = _optional(data, "connected_account_id")
             connection = action(
                 _required(data, "provider"),
-                _required(data, "user_id"),
+                _user(data, owner, required=account_id is None),
                 _optional(data, "organization_id"),
+                owner=owner,
+                connected_account_id=account_id,
             )
             notice = NOTICES[params["action"]]
             return self._done(request, 200, _connection_json(connection), notice)
+
+        return self._run(request, act)
+
+    def create_organization(self, request: Request, params: Mapping[str, str]) -> Response:
+        """An organization a site can link its own to (``name``, ``external_id``)."""
+
+        def act(data: dict[str, Any]) -> Response:
+            try:
+                organization = self.directory.create_organization(
+                    _required(data, "name"), _optional(data, "external_id")
+                )
+            except Taken as taken:
+                raise _Conflict(f"{taken.field} is taken by another organization") from None
+            return self._done(request, 201, organization.to_api(), "Organization created.")
+
+        return self._run(request, act)
+
+    def settings(self, request: Request, params: Mapping[str, str]) -> Response:
+        """Switch the webhooks' event family (``event_family``)."""
+
+        def act(data: dict[str, Any]) -> Response:
+            family = _optional(data, "event_family")
+            if family is not None:
+                self.accounts.event_family = family
+            body = {"event_family": self.accounts.event_family}
+            return self._done(request, 200, body, f"Webhooks now named {family}.*.")
+
+        return self._run(request, act)
+
+    def create_user(self, request: Request, params: Mapping[str, str]) -> Response:
+        """A user for the user-management endpoints (and its organizations)."""
+
+        def act(data: dict[str, Any]) -> Response:
+            fields = {
+                name: _optional(data, name)
+                for name in ("first_name", "last_name", "external_id")
+                if _optional(data, name) is not None
+            }
+            try:
+                user = self.directory.create(
+                    _required(data, "email"), _organizations(data), **fields
+                )
+            except Taken as taken:
+                raise _Conflict(f"{taken.field} is taken by another user") from None
+            return self._done(request, 201, _user_json(user), "User created.")
 
         return self._run(request, act)
 
@@ -183,6 +298,7 @@ class ControlApi:
                 status=_integer(data, "status", 503),
                 retry_after=_retry_after(data.get("retry_after")),
                 delay=_decimal(data, "delay", 0.0),
+                on=_optional(data, "on") or "token",
             )
             self.faults.add(fault, _integer(data, "count", 1))
             return self._done(request, 201, {"faults": self.faults.pending()}, "Fault queued.")
@@ -195,6 +311,7 @@ class ControlApi:
 
     def reset(self, request: Request, params: Mapping[str, str]) -> Response:
         self.accounts.reset()
+        self.directory.clear()
         self.faults.clear()
         self.call_log.clear()
         return self._done(request, 204, None, "Emulator reset.")
@@ -245,6 +362,8 @@ class ControlApi:
             return self._failed(request, 404, str(exc), "entity_not_found")
         except _Unsendable as exc:
             return self._failed(request, 400, str(exc), "bad_request")
+        except _Conflict as exc:
+            return self._failed(request, 409, str(exc), "conflict")
         except (ValueError, TypeError) as exc:
             return self._failed(request, 422, str(exc), "invalid_request_parameters")
         except HttpError as exc:
@@ -267,9 +386,74 @@ def _connection_json(connection: Connection) -> dict[str, Any]:
     return {
         **connection.event_data(),
         "missing_scopes": list(connection.missing_scopes),
+        "revoked_at_provider": connection.revoked_at_provider,
         "access_token": token["access_token"],
         "expires_at": token["expires_at"],
     }
+
+
+class _Action(Protocol):
+    def __call__(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None = None,
+        *,
+        owner: str = USER,
+        connected_account_id: str | None = None,
+    ) -> Connection: ...
+
+
+def _owner(data: Mapping[str, Any]) -> str:
+    owner = _optional(data, "owner") or USER
+    if owner not in OWNERS:
+        raise ValueError("owner must be user or organization")
+    return owner
+
+
+def _user(data: Mapping[str, Any], owner: str, *, required: bool = True) -> str | None:
+    """The user: required for a user's account, optional (the member who set it up) for
+    an organization's, or when the account is named by its id."""
+    if owner == USER and required:
+        return _required(data, "user_id")
+    return _optional(data, "user_id")
+
+
+def _intent(data: Mapping[str, Any]) -> str | None:
+    intent = _optional(data, "connection_intent")
+    if intent not in (None, "add"):
+        raise ValueError("connection_intent must be add (or left out)")
+    return intent
+
+
+def _config(value: Any) -> dict[str, str] | None:
+    """A config map as JSON, or as the page's "subdomain=acme, region=eu" text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        pairs = [part.partition("=") for part in re.split(r"[,\n]+", value) if part.strip()]
+        if any(not sep or not name.strip() for name, sep, _ in pairs):
+            raise ValueError("config must be name=value pairs, separated by commas")
+        return {name.strip(): val.strip() for name, _, val in pairs}
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
+    ):
+        return dict(value)
+    raise ValueError("config must map names to strings")
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {**user.to_api(), "organization_ids": list(user.organization_ids)}
+
+
+def _organizations(data: Mapping[str, Any]) -> list[str]:
+    """Organization ids as a JSON list, or as the page's "org_1, org_2" text."""
+    value = data.get("organization_ids") or []
+    if isinstance(value, str):
+        return [org for org in re.split(r"[\s,]+", value) if org]
+    if isinstance(value, list) and all(isinstance(org, str) and org for org in value):
+        return value
+    raise ValueError("organization_ids must be a list of strings")
 
 
 def _required(data: Mapping[str, Any], name: str) -> str:
@@ -286,6 +470,16 @@ def _optional(data: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string")
     return value.strip()
+
+
+def _label(data: Mapping[str, Any], name: str) -> str | Keep | None:
+    """A label: left out (or blank in a form) keeps the current one, null clears it."""
+    if name not in data or data[name] == "":
+        return KEEP
+    value = data[name]
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string or null")
+    return value
 
 
 def _scope_list(value: Any) -> list[str]:
@@ -318,6 +512,10 @@ def _decimal(data: Mapping[str, Any], name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name} must be a number") from None
+
+
+class _Conflict(Exception):
+    """The change clashes with what exists (a taken email): 409."""
 
 
 class _Unsendable(ValueError):

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from .. import wire
 from ..masking import mask
-from .faults import FAULT_KINDS
+from .directory import Organization, User
+from .faults import FAULT_KINDS, FAULT_TARGETS
 from .providers import Provider
 from .state import Connection, ConsentRequest
 
@@ -32,6 +33,7 @@ BRAND_COLOURS = {
     "asana": "#f06a6a",
     "dropbox": "#0061ff",
     "apollo-oauth": "#5f4bd6",
+    "zendesk": "#03363d",
 }
 
 CSS = """
@@ -83,10 +85,16 @@ border-radius:8px;background:#fff}
 .facts{display:flex;flex-wrap:wrap;gap:8px 28px;margin-top:8px;font-size:14px}
 .notice{padding:10px 14px;border-radius:10px;margin-bottom:16px;background:#e3f7ec;
 color:#17804a}.notice.error{background:#fdecea;color:#b42318}
+.stack{display:grid;gap:10px;margin:14px 0}
 footer{text-align:center;font-size:12px;color:#9aa0b4;padding:0 0 28px}
 """
 
 
+REVOKE_HINT = (
+    "The provider's API refuses the token now, as when a user revokes the app at the "
+    "provider. No webhook yet: the next token call answers needs_reauthorization and "
+    "sends one; reconnecting clears it."
+)
 EXPIRE_HINT = (
     "The token expires now, and no webhook is sent (WorkOS sends none when a token "
     "expires): the next token call gets a fresh one."
@@ -116,16 +124,35 @@ def message_page(title: str, message: str) -> str:
 
 
 def consent_page(consent: ConsentRequest, provider: Provider, scopes: Sequence[str]) -> str:
-    """Allow or deny: what the provider and the user are, and which scopes it grants."""
-    who = f"<strong>{escape(consent.user_id)}</strong>"
-    if consent.organization_id:
-        who += f" in <strong>{escape(consent.organization_id)}</strong>"
-    items = "".join(f"<li><code>{escape(scope)}</code></li>" for scope in scopes)
-    scope_list = (
-        f'<ul class="scopes">{items}</ul>'
-        if scopes
-        else '<p class="muted small">No specific scopes: basic access only.</p>'
-    )
+    """Allow or deny: whose account, which provider, and which scopes it grants (or, for
+    an API-key provider, a form for the key and its config fields)."""
+    name = escape(provider.name)
+    organization = escape(consent.organization_id or "")
+    user = f"<strong>{escape(consent.user_id)}</strong>"
+    if consent.owner == "organization":
+        heading = f"Connect your organization's {name} account"
+        who = (
+            f"for <strong>{organization}</strong>, set up by {user}: every member of the "
+            "organization will use it"
+        )
+    else:
+        another = "another " if consent.connection_intent == "add" else "your "
+        heading = f"Connect {another}{name} account"
+        who = f"as {user}" + (f" in <strong>{organization}</strong>" if organization else "")
+    if provider.takes_api_key:
+        ask = f"<p>The app is asking for an API key of your {name} account.</p>"
+        ask += _api_key_fields(provider, consent)
+    else:
+        items = "".join(f"<li><code>{escape(scope)}</code></li>" for scope in scopes)
+        scope_list = (
+            f'<ul class="scopes">{items}</ul>'
+            if scopes
+            else '<p class="muted small">No specific scopes: basic access only.</p>'
+        )
+        ask = (
+            f"<p>The app is asking to use your {name} account with these permissions:</p>"
+            f"{scope_list}"
+        )
     back = ""
     if consent.return_to:
         host = urlsplit(consent.return_to).netloc
@@ -136,16 +163,32 @@ def consent_page(consent: ConsentRequest, provider: Provider, scopes: Sequence[s
         '<div class="emu"><span class="badge">WorkOS Pipes emulator</span></div>'
         f'<div class="logos">{_logo(provider)}<span class="arrows">&#8644;</span>'
         '<div class="logo app">&#9670;</div></div>'
-        f'<h1 class="center">Connect your {escape(provider.name)} account</h1>'
-        f'<p class="center muted">as {who}</p>'
-        f"<p>The app is asking to use your {escape(provider.name)} account with "
-        f"these permissions:</p>{scope_list}"
-        f'<form method="post" action="{action}"><div class="buttons">'
-        '<button type="submit" name="decision" value="deny">Deny</button>'
+        f'<h1 class="center">{heading}</h1>'
+        f'<p class="center muted">{who}</p>'
+        f'<form method="post" action="{action}">{ask}<div class="buttons">'
+        '<button type="submit" name="decision" value="deny" formnovalidate>Deny</button>'
         '<button type="submit" name="decision" value="allow" class="primary">Allow</button>'
         f"</div></form>{back}</div>"
     )
     return page(f"Connect {provider.name}", content, narrow=True)
+
+
+def _api_key_fields(provider: Provider, consent: ConsentRequest) -> str:
+    given = consent.config or {}
+    fields = [
+        _field(
+            "API key",
+            '<input name="api_key" autocomplete="off" placeholder="empty: a made-up test key">',
+        )
+    ]
+    fields += [
+        _field(
+            name,
+            f'<input name="config_{escape(name)}" required value="{escape(given.get(name, ""))}">',
+        )
+        for name in provider.config_fields
+    ]
+    return f'<div class="stack">{"".join(fields)}</div>'
 
 
 @dataclass(frozen=True)
@@ -163,6 +206,11 @@ class Dashboard:
     faults: Sequence[Mapping[str, Any]]
     events: Sequence[Mapping[str, Any]]
     deliveries: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    listing_calls: int = 0
+    provider_calls: int = 0
+    users: Sequence[User] = ()
+    organizations: Sequence[Organization] = ()
+    event_family: str = "connected_account"
     notice: str | None = None
     error: str | None = None
 
@@ -173,6 +221,9 @@ def control_page(board: Dashboard) -> str:
         _settings(board),
         _connections(board),
         _connect_form(board.providers),
+        _settings_form(board.event_family),
+        _users(board.users),
+        _organizations(board.organizations),
         _faults(board.faults),
         _events(board.events, board.deliveries),
         _reset(),
@@ -203,6 +254,8 @@ def _summary(board: Dashboard) -> str:
         f"<span>API key <code>{escape(board.api_key)}</code></span>"
         f"<span>Webhooks <code>{webhook}</code></span>"
         f"<span>Token calls <strong>{board.token_calls}</strong></span>"
+        f"<span>Listing calls <strong>{board.listing_calls}</strong></span>"
+        f"<span>Provider API calls <strong>{board.provider_calls}</strong></span>"
         '<span><a href="/_emulator/">Refresh</a></span></div></div>'
     )
 
@@ -249,8 +302,10 @@ def _settings(board: Dashboard) -> str:
 def _hidden(connection: Connection) -> str:
     fields = {
         "provider": connection.provider,
-        "user_id": connection.user_id,
+        "user_id": connection.user_id or "",
         "organization_id": connection.organization_id or "",
+        "owner": connection.owner,
+        "connected_account_id": connection.id,
     }
     return "".join(
         f'<input type="hidden" name="{name}" value="{escape(value)}">'
@@ -293,8 +348,8 @@ def _connections(board: Dashboard) -> str:
     rows = "".join(_connection_row(connection) for connection in board.connections)
     return (
         '<div class="card"><h2>Connections</h2><div class="wide"><table><thead><tr>'
-        "<th>Provider</th><th>User</th><th>Organization</th><th>State</th><th>Scopes</th>"
-        f"<th>Token</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table></div></div>"
+        "<th>Provider</th><th>Owner</th><th>Organization</th><th>State</th><th>Scopes</th>"
+        f"<th>Secret</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table></div></div>"
     )
 
 
@@ -303,17 +358,34 @@ def _connection_row(c: Connection) -> str:
     if c.missing_scopes:
         missing = " ".join(escape(s) for s in c.missing_scopes)
         scopes += f'<div class="small muted">missing: {missing}</div>'
+    oauth = c.auth_method == "oauth"
     actions = "".join(
         [
             _action(c, "needs_reauthorization", "Needs reauth"),
-            _action(c, "expire", "Expire token", hint=EXPIRE_HINT),
+            _action(c, "expire", "Expire token", hint=EXPIRE_HINT) if oauth else "",
+            _action(c, "revoke_at_provider", "Revoke at provider", hint=REVOKE_HINT),
             _action(c, "disconnect", "Disconnect", "danger"),
         ]
     )
     state = escape(c.state)
     token = f"<code>{escape(mask(c.access_token))}</code>"
+    if not oauth:
+        token += f'<div class="small muted">{escape(c.auth_method)}</div>'
+    if c.revoked_at_provider:
+        token += '<div class="small muted">revoked at the provider</div>'
+    if c.config:
+        config = ", ".join(f"{k}={v}" for k, v in c.config.items())
+        scopes += f'<div class="small muted">config: {escape(config)}</div>'
+    if c.owner == "organization":
+        owner = "<em>the organization</em>"
+        if c.established_by_user_id:
+            owner += f'<div class="small muted">set up by {escape(c.established_by_user_id)}</div>'
+    else:
+        owner = escape(c.user_id or "")
+    role = "" if c.role == "compatibility" else '<div class="small muted">another account</div>'
     return (
-        f"<tr><td><strong>{escape(c.provider)}</strong></td><td>{escape(c.user_id)}</td>"
+        f"<tr><td><strong>{escape(c.provider)}</strong>{role}</td><td>{owner}"
+        f"{_account_label(c)}</td>"
         f"<td>{escape(c.organization_id or '-')}</td>"
         f'<td class="nowrap"><span class="badge {state}">{state}</span></td>'
         f'<td class="scopes">{scopes}</td><td class="nowrap">{token}'
@@ -322,35 +394,153 @@ def _connection_row(c: Connection) -> str:
     )
 
 
+def _account_label(c: Connection) -> str:
+    label = c.account_display_name or c.account_identifier
+    return f'<div class="small muted">{escape(label)}</div>' if label else ""
+
+
 def _field(label: str, control: str) -> str:
     return f"<div><label>{escape(label)}</label>{control}</div>"
 
 
+OWNER_CHOICES = (
+    '<select name="owner"><option value="user">a user</option>'
+    '<option value="organization">an organization</option></select>'
+)
+INTENT_CHOICES = (
+    '<select name="connection_intent"><option value="">its account</option>'
+    '<option value="add">another account</option></select>'
+)
+
+
 def _connect_form(providers: Sequence[Provider]) -> str:
-    options = "".join(
-        f'<option value="{escape(p.slug)}">{escape(p.name)}</option>' for p in providers
-    )
+    oauth = [p for p in providers if not p.takes_api_key]
+    options = "".join(f'<option value="{escape(p.slug)}">{escape(p.name)}</option>' for p in oauth)
+    who = [
+        _field("Owner", OWNER_CHOICES),
+        _field("User ID", '<input name="user_id" placeholder="user_01H... (a member)">'),
+        _field("Organization ID", '<input name="organization_id" placeholder="optional">'),
+        _field("Connect", INTENT_CHOICES),
+    ]
     fields = "".join(
         [
             _field("Provider", f'<select name="provider">{options}</select>'),
-            _field("User ID", '<input name="user_id" required placeholder="user_01H...">'),
-            _field("Organization ID", '<input name="organization_id" placeholder="optional">'),
+            *who,
             _field("Scopes", '<input name="scopes" placeholder="provider defaults">'),
             _field("Missing scopes", '<input name="missing_scopes" placeholder="none">'),
             '<div><button type="submit" class="primary">Connect</button></div>',
         ]
     )
+    every = "".join(
+        f'<option value="{escape(p.slug)}">{escape(p.name)}</option>' for p in providers
+    )
+    key_fields = "".join(
+        [
+            _field("Provider", f'<select name="provider">{every}</select>'),
+            *who,
+            _field("API key", '<input name="api_key" placeholder="empty: a made-up key">'),
+            _field("Config", '<input name="config" placeholder="subdomain=acme, region=eu">'),
+            '<input type="hidden" name="auth_method" value="api_key">',
+            '<div><button type="submit" class="primary">Install</button></div>',
+        ]
+    )
     return (
         '<div class="card"><h2>Connect an account</h2>'
         f'<form method="post" action="/_emulator/connections"><div class="grid">{fields}'
-        '</div></form><p class="muted small" style="margin-top:10px">Scopes: separated '
-        "by commas or spaces. Sends the signed <code>connected</code> webhook.</p></div>"
+        '</div></form><p class="muted small" style="margin-top:10px">For a user (User ID '
+        "required) or an organization (Organization ID required; the user, if given, set "
+        "it up). Scopes: separated by commas or spaces. Sends the signed "
+        "<code>connected</code> webhook.</p>"
+        '<h2 style="margin-top:22px">Install an API key</h2>'
+        f'<form method="post" action="/_emulator/connections"><div class="grid">{key_fields}'
+        '</div></form><p class="muted small" style="margin-top:10px">An '
+        "<code>api_key</code> connection: <code>/credentials</code> vends the key with its "
+        "config, no expiry and no scopes.</p></div>"
+    )
+
+
+def _settings_form(family: str) -> str:
+    options = "".join(
+        f'<option value="{name}"{" selected" if name == family else ""}>pipes.{name}.*</option>'
+        for name in ("connected_account", "account_connection")
+    )
+    return (
+        '<div class="card"><h2>Webhook names</h2>'
+        '<form method="post" action="/_emulator/settings"><div class="grid">'
+        f"{_field('Event family', f'<select name=event_family>{options}</select>')}"
+        '<div><button type="submit">Switch</button></div></div></form>'
+        '<p class="muted small" style="margin-top:10px">WorkOS may send either family; '
+        "<code>account_connection</code> also has <code>add_failed</code>.</p></div>"
+    )
+
+
+def _users(users: Sequence[User]) -> str:
+    """The user-management users (the ones a site links its own users to), and a form."""
+    if users:
+        rows = "".join(
+            f"<tr><td><code>{escape(u.id)}</code></td><td>{escape(u.email)}</td>"
+            f"<td>{escape(u.external_id or '-')}</td>"
+            f"<td>{escape(', '.join(u.organization_ids) or '-')}</td></tr>"
+            for u in users
+        )
+        listed = (
+            '<div class="wide"><table><thead><tr><th>ID</th><th>Email</th>'
+            f"<th>External ID</th><th>Organizations</th></tr></thead><tbody>{rows}</tbody>"
+            "</table></div>"
+        )
+    else:
+        listed = (
+            '<p class="muted">No users yet: your site creates them through '
+            "<code>POST /user_management/users</code>, or add one here.</p>"
+        )
+    fields = "".join(
+        [
+            _field("Email", '<input name="email" type="email" required>'),
+            _field("First name", '<input name="first_name">'),
+            _field("Last name", '<input name="last_name">'),
+            _field("External ID", '<input name="external_id" placeholder="your user\'s pk">'),
+            _field("Organizations", '<input name="organization_ids" placeholder="org_1, org_2">'),
+            '<div><button type="submit" class="primary">Add user</button></div>',
+        ]
+    )
+    return (
+        f'<div class="card"><h2>Users</h2>{listed}'
+        '<form method="post" action="/_emulator/users" style="margin-top:14px">'
+        f'<div class="grid">{fields}</div></form></div>'
+    )
+
+
+def _organizations(organizations: Sequence[Organization]) -> str:
+    """The organizations a site can link its own to, and a form."""
+    rows = "".join(
+        f"<tr><td><code>{escape(o.id)}</code></td><td>{escape(o.name)}</td>"
+        f"<td>{escape(o.external_id or '-')}</td></tr>"
+        for o in organizations
+    )
+    listed = (
+        '<div class="wide"><table><thead><tr><th>ID</th><th>Name</th><th>External ID</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+        if organizations
+        else '<p class="muted">No organizations yet.</p>'
+    )
+    fields = "".join(
+        [
+            _field("Name", '<input name="name" required>'),
+            _field("External ID", '<input name="external_id" placeholder="optional">'),
+            '<div><button type="submit" class="primary">Add organization</button></div>',
+        ]
+    )
+    return (
+        f'<div class="card"><h2>Organizations</h2>{listed}'
+        '<form method="post" action="/_emulator/organizations" style="margin-top:14px">'
+        f'<div class="grid">{fields}</div></form></div>'
     )
 
 
 def _faults(faults: Sequence[Mapping[str, Any]]) -> str:
     pending = "".join(
-        f"<li><code>{escape(str(f['kind']))}</code> for {f['remaining']} more call(s)"
+        f"<li><code>{escape(str(f['kind']))}</code> for {f['remaining']} more "
+        f"{escape(str(f.get('on', 'token')))} call(s)"
         f"{_fault_details(f)}</li>"
         for f in faults
     )
@@ -359,12 +549,14 @@ def _faults(faults: Sequence[Mapping[str, Any]]) -> str:
         '<form method="post" action="/_emulator/faults/clear">'
         '<button type="submit" class="small danger">Clear faults</button></form>'
         if faults
-        else '<p class="muted">No faults queued: token calls are answered normally.</p>'
+        else '<p class="muted">No faults queued: calls are answered normally.</p>'
     )
     kinds = "".join(f'<option value="{k}">{k}</option>' for k in FAULT_KINDS)
+    targets = "".join(f'<option value="{t}">{t} calls</option>' for t in FAULT_TARGETS)
     fields = "".join(
         [
             _field("Kind", f'<select name="kind">{kinds}</select>'),
+            _field("On", f'<select name="on">{targets}</select>'),
             _field("Next N calls", '<input name="count" type="number" min="1" value="1">'),
             _field("Status", '<input name="status" type="number" value="503">'),
             _field("Retry-After", '<input name="retry_after" placeholder="seconds">'),
@@ -373,7 +565,7 @@ def _faults(faults: Sequence[Mapping[str, Any]]) -> str:
         ]
     )
     return (
-        f'<div class="card"><h2>Faults on token calls</h2>{queued}'
+        f'<div class="card"><h2>Faults</h2>{queued}'
         f'<form method="post" action="/_emulator/faults" style="margin-top:14px">'
         f'<div class="grid">{fields}</div></form></div>'
     )
@@ -413,7 +605,8 @@ def _event_row(event: Mapping[str, Any], delivery: Mapping[str, Any] | None) -> 
         outcome = "sending..."
     else:
         outcome = f"failed: {delivery['error']} ({delivery['attempts']} attempts)"
-    account = f"{data.get('provider_slug', '')} / {data.get('user_id', '')}"
+    owner = data.get("user_id") or f"organization {data.get('organization_id') or ''}"
+    account = f"{data.get('provider_slug', '')} / {owner}"
     when = str(event["created_at"])
     return (
         f'<tr><td class="small nowrap" title="{escape(when)}">{escape(when[11:19])}</td>'

@@ -9,28 +9,56 @@ the real thing (``ya29…``, ``xoxp…``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class Provider:
-    """One data integration: its slug, display name, default scopes and token prefix."""
+    """One data integration: its slug, display name, default scopes and token prefix,
+    the description the providers listing gives (``None``: none was written), how it
+    authenticates (``oauth``, ``api_key``) and the config fields its install asks for."""
 
     slug: str
     name: str
     scopes: tuple[str, ...] = ()
     token_prefix: str = "tok_"
+    description: str | None = None
+    auth_methods: tuple[str, ...] = ("oauth",)
+    config_fields: tuple[str, ...] = ()
+
+    @property
+    def credentials_type(self) -> str:
+        """What the listing calls it: ``oauth2``, or ``api_key`` for a key-only provider."""
+        return "oauth2" if "oauth" in self.auth_methods else self.auth_methods[0]
+
+    @property
+    def takes_api_key(self) -> bool:
+        """Whether its connect flow asks for an API key instead of OAuth consent."""
+        return "oauth" not in self.auth_methods
 
 
 BUILTIN: tuple[Provider, ...] = (
-    Provider("salesforce", "Salesforce", ("api", "refresh_token", "id"), "00D"),
+    Provider(
+        "salesforce",
+        "Salesforce",
+        ("api", "refresh_token", "id"),
+        "00D",
+        "Accounts, contacts and opportunities from Salesforce.",
+    ),
     Provider(
         "hubspot",
         "HubSpot",
         ("oauth", "crm.objects.contacts.read", "crm.objects.companies.read"),
         "CJT",
+        "Contacts and companies from HubSpot CRM.",
     ),
-    Provider("slack", "Slack", ("channels:read", "chat:write", "users:read"), "xoxp-"),
+    Provider(
+        "slack",
+        "Slack",
+        ("channels:read", "chat:write", "users:read"),
+        "xoxp-",
+        "Read channels and post messages in Slack.",
+    ),
     Provider(
         "google",
         "Google",
@@ -41,19 +69,68 @@ BUILTIN: tuple[Provider, ...] = (
             "https://www.googleapis.com/auth/drive.readonly",
         ),
         "ya29.",
+        "Calendar and Drive, read-only.",
     ),
-    Provider("microsoft", "Microsoft", ("offline_access", "User.Read", "Calendars.Read"), "EwBo"),
-    Provider("jira", "Jira", ("read:jira-work", "read:jira-user", "offline_access"), "eyJh"),
-    Provider("github", "GitHub", ("repo", "read:user"), "gho_"),
-    Provider("notion", "Notion", ("read_content",), "ntn_"),
-    Provider("asana", "Asana", ("default",), "2/12"),
+    Provider(
+        "microsoft",
+        "Microsoft",
+        ("offline_access", "User.Read", "Calendars.Read"),
+        "EwBo",
+        "Your Microsoft 365 profile and calendar.",
+    ),
+    Provider(
+        "jira",
+        "Jira",
+        ("read:jira-work", "read:jira-user", "offline_access"),
+        "eyJh",
+        "Issues and projects from Jira.",
+    ),
+    Provider(
+        "github",
+        "GitHub",
+        ("repo", "read:user"),
+        "gho_",
+        "Repositories and your GitHub profile.",
+    ),
+    Provider(
+        "notion",
+        "Notion",
+        ("read_content",),
+        "ntn_",
+        "Pages and databases from Notion.",
+    ),
+    Provider(
+        "asana",
+        "Asana",
+        ("default",),
+        "2/12",
+        "Tasks and projects from Asana.",
+    ),
     Provider(
         "dropbox",
         "Dropbox",
         ("account_info.read", "files.metadata.read", "files.content.read"),
         "sl.B",
+        "Files and folders from Dropbox.",
     ),
-    Provider("apollo-oauth", "Apollo", ("read_user_profile", "contacts_search"), "apo_"),
+    Provider(
+        "apollo-oauth",
+        "Apollo",
+        ("read_user_profile", "contacts_search"),
+        "apo_",
+        "Contact search and your Apollo profile.",
+    ),
+    # An API-key provider, with an install-time config field (its connect flow asks
+    # for the key and the subdomain instead of OAuth consent).
+    Provider(
+        "zendesk",
+        "Zendesk",
+        (),
+        "zd_",
+        "Tickets and users from Zendesk, with an API token.",
+        auth_methods=("api_key",),
+        config_fields=("subdomain",),
+    ),
 )
 
 
@@ -90,4 +167,4 @@ def _merge(known: Provider | None, slug: str, scopes: Sequence[str]) -> Provider
         raise TypeError(f"scopes for {slug!r} must be a list of strings, not a string")
     if known is None:
         return custom(slug, scopes)
-    return Provider(known.slug, known.name, tuple(scopes), known.token_prefix)
+    return replace(known, scopes=tuple(scopes))

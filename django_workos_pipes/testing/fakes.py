@@ -17,9 +17,18 @@ Credentials (``pipes.get_credentials``) come from the same declarations: an OAut
 connection's token, or an API key declared with :meth:`PipesFake.connect_api_key`, each
 with the ``config`` it was declared with.
 
+A connection belongs to a user (the default) or, declared with
+``owner="organization"``, to an organization: then every member's token call answers
+from it (the fake does not model memberships). An owner may hold several accounts of one
+provider, each declared with its own ``connected_account_id``; the first is the
+"compatibility" one, answered when no account is named, unless the call supports
+multiple connections and there are several (``account_selection_required``).
+
 The providers it lists (``list_data_providers``, behind ``pipes.list_connections``) are
 every provider a declaration names, plus those added with :meth:`PipesFake.add_provider`,
-as WorkOS lists every provider configured in the environment.
+as WorkOS lists every provider configured in the environment; a provider declared for an
+organization is listed as organization-owned, with its accounts in
+``list_organization_data_providers`` (``pipes.list_organization_connections``).
 
 Nothing here reads Django settings at import time.
 """
@@ -37,7 +46,9 @@ from urllib.parse import quote, urlencode
 
 from .. import wire
 from ..exceptions import PipesAPIError, PipesUnavailable
+from ..owners import ORGANIZATION, USER, Owner, check_owner
 from ..results import (
+    ACCOUNT_SELECTION_REQUIRED,
     NEEDS_REAUTHORIZATION,
     NOT_INSTALLED,
     STATE_CONNECTED,
@@ -63,8 +74,12 @@ AUTHORIZE_BASE_URL = "https://pipes-fake.invalid"
 DEFAULT_LIFETIME = timedelta(hours=1)
 """How long a declared token lives unless ``expires_at`` says otherwise."""
 
-_Key = tuple[str, str, str | None]
-_Owner = tuple[str, str | None]
+_Key = tuple[str, str | None, str | None]
+"""(provider, user, organization); the user is None for an organization's connection."""
+_Owner = tuple[str | None, str | None]
+"""(user, organization) of a listing; the user is None for an organization's listing."""
+_Seen = tuple[str, str | None, str | None, str | None]
+"""A :data:`_Key` and an account id: what the service may have cached an answer for."""
 
 
 class FakeCall(NamedTuple):
@@ -72,34 +87,38 @@ class FakeCall(NamedTuple):
 
     ``method`` is the :class:`~django_workos_pipes.workos.protocol.WorkOSClient` method:
     ``"get_access_token"``, ``"get_credentials"``, ``"authorize_url"``,
-    ``"get_connected_account"``, ``"list_data_providers"`` (whose ``provider`` is ``""``:
-    it names none), ``"delete_connected_account"``, or one of the linking calls
+    ``"get_connected_account"``, ``"list_data_providers"`` or
+    ``"list_organization_data_providers"`` (whose ``provider`` is ``""``: they name
+    none), ``"delete_connected_account"``, or one of the linking calls
     ``"get_user_by_external_id"``, ``"create_user"`` and
     ``"get_organization_by_external_id"`` (``provider`` and ``user_id`` empty,
-    ``external_id`` set).
+    ``external_id`` set). ``user_id`` is None for a call that names no user (an
+    organization's listing, or an organization's account read or removed).
     """
 
     method: str
     provider: str
-    user_id: str
+    user_id: str | None
     organization_id: str | None = None
     return_to: str | None = None
     connected_account_id: str | None = None
     external_id: str | None = None
+    owner: Owner = USER
+    supports_multiple_connections: bool = False
 
 
 @dataclass(frozen=True)
 class _Account:
-    """What a declared connection answers: a token, an error code, or an outage."""
+    """What one declared account answers: a token or an error code."""
 
     account_id: str
     created_at: datetime
     updated_at: datetime
     token: AccessToken | None = None
     error: str | None = None
-    unavailable: bool = False
     account_display_name: str | None = None
     account_identifier: str | None = None
+    established_by_user_id: str | None = None
     auth_method: str = "oauth"
     config: Mapping[str, str] = field(default_factory=dict)
 
@@ -119,7 +138,7 @@ class _Account:
             )
         )
 
-    def connected_account(self, user_id: str, organization_id: str | None) -> ConnectedAccount:
+    def connected_account(self, key: _Key, role: str) -> ConnectedAccount:
         """The account as WorkOS would describe it (never with the token)."""
         token = self.token
         return ConnectedAccount(
@@ -130,10 +149,11 @@ class _Account:
             account_display_name=self.account_display_name,
             created_at=self.created_at,
             updated_at=self.updated_at,
-            connection_role="compatibility",
+            connection_role=role,
             auth_method=self.auth_method,
-            user_id=user_id,
-            organization_id=organization_id,
+            user_id=key[1],
+            organization_id=key[2],
+            established_by_user_id=self.established_by_user_id,
         )
 
 
@@ -146,28 +166,32 @@ class PipesFake:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._accounts: dict[_Key, _Account] = {}
+        self._accounts: dict[_Key, list[_Account]] = {}
+        self._down: set[_Key] = set()
         self._calls: list[FakeCall] = []
-        self._seen: set[_Key] = set()
-        self._selected: set[tuple[_Key, str]] = set()
+        self._seen: set[_Seen] = set()
         self._listed: set[_Owner] = set()
         self._providers: dict[str, str] = {}
+        self._organization_owned: set[str] = set()
         self._services: list[PipesService] = []
         self._users: list[WorkOSUser] = []
         self._organizations: list[WorkOSOrganization] = []
         self._linked: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
-        return f"PipesFake(connections={len(self._accounts)}, calls={len(self._calls)})"
+        accounts = sum(len(listed) for listed in self._accounts.values())
+        return f"PipesFake(connections={accounts}, calls={len(self._calls)})"
 
     # Declaring connections ---------------------------------------------------------
 
     def connect(
         self,
         provider: str,
-        user_id: str,
+        user_id: str | None = None,
         organization_id: str | None = None,
         *,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
         scopes: Iterable[str] = (),
         missing_scopes: Iterable[str] = (),
         token: str | None = None,
@@ -182,7 +206,9 @@ class PipesFake:
         an aware datetime, a lifetime from now, or None for a token that never expires.
         ``config`` is what the credentials call answers as the provider's config.
         Connecting again keeps the account's id (and labels not given again), as WorkOS
-        does on a reconnect.
+        does on a reconnect. ``owner="organization"`` declares the organization's
+        connection (``user_id``, if given, is the member who established it); a new
+        ``connected_account_id`` adds another account of the same owner.
         """
         if isinstance(expires_at, timedelta):
             expires_at = datetime.now(timezone.utc) + expires_at
@@ -198,9 +224,9 @@ class PipesFake:
             missing_scopes=_strings(missing_scopes, "missing_scopes"),
         )
         self._declare(
-            provider,
-            user_id,
-            organization_id,
+            _key(provider, user_id, organization_id, owner),
+            connected_account_id,
+            established_by=user_id if owner == ORGANIZATION else None,
             token=access_token,
             account_display_name=account_display_name,
             account_identifier=account_identifier,
@@ -211,9 +237,11 @@ class PipesFake:
     def connect_api_key(
         self,
         provider: str,
-        user_id: str,
+        user_id: str | None = None,
         organization_id: str | None = None,
         *,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
         api_key: str | None = None,
         config: Mapping[str, str] | None = None,
         account_display_name: str | None = None,
@@ -227,64 +255,120 @@ class PipesFake:
         value = api_key if api_key is not None else f"fake_{provider}_key_{secrets.token_hex(12)}"
         if not value:
             raise ValueError("api_key must be a non-empty string")
+        key = _key(provider, user_id, organization_id, owner)
         self._declare(
-            provider,
-            user_id,
-            organization_id,
+            key,
+            connected_account_id,
+            established_by=user_id if owner == ORGANIZATION else None,
             token=AccessToken(access_token=value),
             account_display_name=account_display_name,
             auth_method="api_key",
             config=_config(config),
         )
         with self._lock:
-            declared = self._accounts[_key(provider, user_id, organization_id)]
+            declared = _pick(self._accounts[key], connected_account_id)
+        assert declared is not None
         credential = declared.credential().credential
         assert credential is not None
         return credential
 
     def needs_reauthorization(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        *,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> None:
-        """The account exists but the user must sign in to the provider again."""
-        self._declare(provider, user_id, organization_id, error=NEEDS_REAUTHORIZATION)
+        """The account exists but must be signed in to the provider again."""
+        key = _key(provider, user_id, organization_id, owner)
+        self._declare(key, connected_account_id, error=NEEDS_REAUTHORIZATION)
 
     def not_installed(
-        self, provider: str, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        *,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> None:
-        """No such account (the answer for anything never declared, too)."""
-        key = _key(provider, user_id, organization_id)
+        """No such account (the answer for anything never declared, too): with
+        ``connected_account_id`` that one account goes, without it every account of
+        this owner."""
+        key = _key(provider, user_id, organization_id, owner)
         with self._lock:
-            self._accounts.pop(key, None)
-            self._seen.add(key)
+            self._down.discard(key)
+            kept = [
+                account
+                for account in self._accounts.pop(key, [])
+                if connected_account_id is not None and account.account_id != connected_account_id
+            ]
+            if kept:
+                self._accounts[key] = kept
+            self._seen.add((*key, connected_account_id))
         self._invalidate(key)
 
     disconnect = not_installed
 
     def inactive(
-        self, provider: str, user_id: str, organization_id: str | None = None, *, error: str
+        self,
+        provider: str,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        *,
+        error: str,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
     ) -> None:
         """An inactive answer with any error code, e.g. one WorkOS adds later."""
         if not error:
             raise ValueError("error must be a non-empty code")
         if error == NOT_INSTALLED:
-            self.not_installed(provider, user_id, organization_id)
+            self.not_installed(
+                provider,
+                user_id,
+                organization_id,
+                owner=owner,
+                connected_account_id=connected_account_id,
+            )
         else:
-            self._declare(provider, user_id, organization_id, error=error)
+            key = _key(provider, user_id, organization_id, owner)
+            self._declare(key, connected_account_id, error=error)
 
-    def unavailable(self, provider: str, user_id: str, organization_id: str | None = None) -> None:
+    def unavailable(
+        self,
+        provider: str,
+        user_id: str | None = None,
+        organization_id: str | None = None,
+        *,
+        owner: Owner = USER,
+    ) -> None:
         """WorkOS can't answer for this connection: every call about it, and the listing
-        of this user's connections, raises
+        of this owner's connections, raises
         :class:`~django_workos_pipes.exceptions.PipesUnavailable` (the views answer 503).
-        Other connections go on answering: the service's WorkOS circuit breaker, which
-        would make them fail fast after a real outage, is not used with a fake."""
-        self._declare(provider, user_id, organization_id, unavailable=True)
+        Declaring anything else for it ends the outage. Other connections go on
+        answering: the service's WorkOS circuit breaker, which would make them fail fast
+        after a real outage, is not used with a fake."""
+        key = _key(provider, user_id, organization_id, owner)
+        with self._lock:
+            self._down.add(key)
+            self._register(key, None)
+        self._invalidate(key)
 
-    def add_provider(self, provider: str, name: str | None = None) -> None:
+    def add_provider(
+        self, provider: str, name: str | None = None, *, connection_owner: Owner = USER
+    ) -> None:
         """A provider configured in WorkOS that no declaration names yet: listed for
-        every user, with no account. ``name`` defaults to the slug in title case."""
+        every user (and, when ``connection_owner="organization"``, for every
+        organization), with no account. ``name`` defaults to the slug in title case."""
         _required(provider, "provider")
+        organization_owned = check_owner(connection_owner) == ORGANIZATION
         with self._lock:
             self._providers[provider] = name or self._providers.get(provider) or _title(provider)
+            if organization_owned:
+                self._organization_owned.add(provider)
         self._invalidate_listings()
 
     def add_user(
@@ -353,9 +437,28 @@ class PipesFake:
     # The client's methods, answered from the declarations ----------------------------
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> TokenResult:
-        account = self._answer(FakeCall("get_access_token", provider, user_id, organization_id))
+        call = FakeCall(
+            "get_access_token",
+            provider,
+            user_id,
+            organization_id,
+            connected_account_id=connected_account_id,
+            owner=owner,
+            supports_multiple_connections=supports_multiple_connections,
+        )
+        accounts = self._answer(call)
+        if connected_account_id is None and supports_multiple_connections and len(accounts) > 1:
+            return TokenResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+        account = _pick(accounts, connected_account_id)
         if account is None:
             return TokenResult.inactive(NOT_INSTALLED)
         if account.token is not None:
@@ -369,18 +472,25 @@ class PipesFake:
         user_id: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
+        supports_multiple_connections: bool = False,
     ) -> CredentialResult:
         """The declared connection's credential; ``not_installed`` when none is declared,
-        or when ``connected_account_id`` names another account."""
+        or when ``connected_account_id`` names no declared account."""
         call = FakeCall(
             "get_credentials",
             provider,
             user_id,
             organization_id,
             connected_account_id=connected_account_id,
+            owner=owner,
+            supports_multiple_connections=supports_multiple_connections,
         )
-        account = self._answer(call)
-        if account is None or connected_account_id not in (None, account.account_id):
+        accounts = self._answer(call)
+        if connected_account_id is None and supports_multiple_connections and len(accounts) > 1:
+            return CredentialResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+        account = _pick(accounts, connected_account_id)
+        if account is None:
             return CredentialResult.inactive(NOT_INSTALLED)
         return account.credential()
 
@@ -392,6 +502,7 @@ class PipesFake:
         return_to: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
     ) -> str:
         """``https://pipes-fake.invalid/<provider>/authorize?user_id=...&return_to=...``."""
         call = FakeCall(
@@ -401,59 +512,110 @@ class PipesFake:
             organization_id,
             return_to=return_to,
             connected_account_id=connected_account_id,
+            owner=owner,
         )
         self._answer(call)
         query: dict[str, str] = {"user_id": user_id, "return_to": return_to}
         if organization_id is not None:
             query["organization_id"] = organization_id
+        if owner == ORGANIZATION:
+            query["connection_owner"] = ORGANIZATION
         if connected_account_id is not None:
             query["connection_intent"] = "reauthorize"
             query["connected_account_id"] = connected_account_id
         return f"{AUTHORIZE_BASE_URL}/{quote(provider, safe='')}/authorize?{urlencode(query)}"
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> ConnectedAccount | None:
-        call = FakeCall("get_connected_account", provider, user_id, organization_id)
-        account = self._answer(call)
+        call = FakeCall(
+            "get_connected_account",
+            provider,
+            user_id,
+            organization_id,
+            connected_account_id=connected_account_id,
+            owner=owner,
+            supports_multiple_connections=supports_multiple_connections,
+        )
+        accounts = self._answer(call)
+        account = _pick(accounts, connected_account_id)
         if account is None:
             return None
-        return account.connected_account(user_id, organization_id or None)
+        return account.connected_account(_call_key(call), _role(accounts, account))
 
     def list_data_providers(
-        self, user_id: str, *, organization_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        organization_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> tuple[Connection, ...]:
-        """Every provider declared or added, in that order, with this user's account."""
+        """Every provider declared or added, in that order, with this user's accounts
+        (none for an organization-owned provider: those are the organization's)."""
         _required(user_id, "user_id")
-        organization_id = organization_id or None
-        with self._lock:
-            self._calls.append(FakeCall("list_data_providers", "", user_id, organization_id))
-            self._listed.add((user_id, organization_id))
-            providers = dict(self._providers)
-            accounts = dict(self._accounts)
-        connections = []
-        for provider, name in providers.items():
-            declared = accounts.get((provider, user_id, organization_id))
-            if declared is not None and declared.unavailable:
-                raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
-            account = (
-                declared.connected_account(user_id, organization_id)
-                if declared is not None
-                else None
-            )
-            accounts_listed = (account,) if account is not None else ()
-            connections.append(Connection(provider, name, account, accounts_listed))
-        return tuple(connections)
+        call = FakeCall(
+            "list_data_providers",
+            "",
+            user_id,
+            organization_id or None,
+            supports_multiple_connections=supports_multiple_connections,
+        )
+        return self._listing(call, (user_id, organization_id or None), organization=False)
+
+    def list_organization_data_providers(
+        self, organization_id: str, *, supports_multiple_connections: bool = False
+    ) -> tuple[Connection, ...]:
+        """The organization-owned providers, with the organization's accounts."""
+        _required(organization_id, "organization_id")
+        call = FakeCall(
+            "list_organization_data_providers",
+            "",
+            None,
+            organization_id,
+            owner=ORGANIZATION,
+            supports_multiple_connections=supports_multiple_connections,
+        )
+        return self._listing(call, (None, organization_id), organization=True)
 
     def delete_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> bool:
-        """Remove the declared account, as WorkOS does; False when there is none."""
-        call = FakeCall("delete_connected_account", provider, user_id, organization_id)
-        if self._answer(call) is None:
+        """Remove the named account (else the compatibility one), as WorkOS does; False
+        when there is none."""
+        call = FakeCall(
+            "delete_connected_account",
+            provider,
+            user_id,
+            organization_id,
+            connected_account_id=connected_account_id,
+            owner=owner,
+            supports_multiple_connections=supports_multiple_connections,
+        )
+        account = _pick(self._answer(call), connected_account_id)
+        if account is None:
             return False
+        key = _call_key(call)
         with self._lock:
-            return self._accounts.pop(_key(provider, user_id, organization_id), None) is not None
+            kept = [item for item in self._accounts.get(key, []) if item is not account]
+            if kept:
+                self._accounts[key] = kept
+            else:
+                self._accounts.pop(key, None)
+        return True
 
     def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
         self._record_link_call("get_user_by_external_id", "u", external_id)
@@ -513,7 +675,7 @@ class PipesFake:
         with service.use_client(self):
             with self._lock:
                 self._services.append(service)
-                declared = list(self._accounts)
+                declared = [*self._accounts, *self._down]
             try:
                 for key in declared:
                     self._invalidate(key)
@@ -522,64 +684,109 @@ class PipesFake:
                 with self._lock:
                     self._services.remove(service)
                     seen = list(self._seen)
-                    listed = [*self._listed, *((user, org) for _, user, org in seen)]
-                    selected = list(self._selected)
+                    listed = [*self._listed, *((user, org) for _, user, org, _ in seen)]
                     linked = list(self._linked)
-                _forget(service, seen, listed, selected)
+                _forget(service, seen, listed)
                 _forget_links([service], linked)
 
     # Internals ---------------------------------------------------------------------
 
     def _declare(
         self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
+        key: _Key,
+        connected_account_id: str | None,
         *,
+        established_by: str | None = None,
         token: AccessToken | None = None,
         error: str | None = None,
-        unavailable: bool = False,
         account_display_name: str | None = None,
         account_identifier: str | None = None,
         auth_method: str | None = None,
         config: dict[str, str] | None = None,
     ) -> None:
-        """Declare the account of ``key``; what is not given (labels, the method, the
-        config) stays as it was, as WorkOS keeps it across a reconnect."""
-        key = _key(provider, user_id, organization_id)
+        """Replace (or add) the named account, else the compatibility one; what is not
+        given (labels, the method, the config) stays as it was, as WorkOS keeps it across
+        a reconnect."""
         now = datetime.now(timezone.utc)
         with self._lock:
-            existing = self._accounts.get(key)
-            self._accounts[key] = _Account(
-                account_id=existing.account_id if existing else f"ca_fake_{secrets.token_hex(8)}",
+            accounts = self._accounts.setdefault(key, [])
+            existing = _pick(accounts, connected_account_id)
+            account = _Account(
+                account_id=existing.account_id
+                if existing
+                else connected_account_id or f"ca_fake_{secrets.token_hex(8)}",
                 created_at=existing.created_at if existing else now,
                 updated_at=now,
                 token=token,
                 error=error,
-                unavailable=unavailable,
                 account_display_name=account_display_name
                 or (existing.account_display_name if existing else None),
                 account_identifier=account_identifier
                 or (existing.account_identifier if existing else None),
+                established_by_user_id=established_by
+                or (existing.established_by_user_id if existing else None),
                 auth_method=auth_method or (existing.auth_method if existing else "oauth"),
                 config=config if config is not None else (existing.config if existing else {}),
             )
-            self._providers.setdefault(provider, _title(provider))
-            self._seen.add(key)
+            if existing is None:
+                accounts.append(account)
+            else:
+                accounts[accounts.index(existing)] = account
+            self._down.discard(key)
+            self._register(key, connected_account_id)
         self._invalidate(key)
 
-    def _answer(self, call: FakeCall) -> _Account | None:
-        """Record the call; the declared account, or None; raise for an outage."""
-        key = _key(call.provider, call.user_id, call.organization_id)
+    def _register(self, key: _Key, connected_account_id: str | None) -> None:
+        """A declaration names the provider (organization-owned when the key has no
+        user) and may leave cache entries behind. Called with the lock held."""
+        provider, user_id, _ = key
+        self._providers.setdefault(provider, _title(provider))
+        if user_id is None:
+            self._organization_owned.add(provider)
+        self._seen.add((*key, connected_account_id))
+
+    def _answer(self, call: FakeCall) -> list[_Account]:
+        """Record the call; the owner's declared accounts; raise for an outage."""
+        key = _call_key(call)
         with self._lock:
             self._calls.append(call)
-            self._seen.add(key)
-            if call.connected_account_id is not None:
-                self._selected.add((key, call.connected_account_id))
-            account = self._accounts.get(key)
-        if account is not None and account.unavailable:
+            self._seen.add((*key, call.connected_account_id))
+            down = key in self._down
+            accounts = list(self._accounts.get(key, ()))
+        if down:
             raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
-        return account
+        return accounts
+
+    def _listing(
+        self, call: FakeCall, listed: _Owner, *, organization: bool
+    ) -> tuple[Connection, ...]:
+        """The providers of one listing, each with the owner's accounts (every one when
+        the call supports multiple connections, else the compatibility one)."""
+        user_id, organization_id = listed
+        with self._lock:
+            self._calls.append(call)
+            self._listed.add(listed)
+            providers = dict(self._providers)
+            shared = set(self._organization_owned)
+            accounts = {key: list(value) for key, value in self._accounts.items()}
+            down = set(self._down)
+        connections = []
+        for provider, name in providers.items():
+            owned_by_organization = provider in shared
+            if organization and not owned_by_organization:
+                continue
+            key = (provider, user_id, organization_id)
+            if key in down:
+                raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
+            declared = accounts.get(key, []) if organization == owned_by_organization else []
+            described = tuple(
+                account.connected_account(key, _role(declared, account)) for account in declared
+            )
+            first = described[0] if described else None
+            every = described if call.supports_multiple_connections else described[:1]
+            owner = ORGANIZATION if owned_by_organization else USER
+            connections.append(Connection(provider, name, first, every, connection_owner=owner))
+        return tuple(connections)
 
     def _record_link_call(self, method: str, kind: str, external_id: str) -> None:
         with self._lock:
@@ -594,12 +801,15 @@ class PipesFake:
         _forget_links(services, [(kind, external_id)])
 
     def _invalidate(self, key: _Key) -> None:
-        """Make every service this fake is installed in forget its answer for ``key``."""
+        """Make every service this fake is installed in forget its answers for ``key``."""
         with self._lock:
             services = list(self._services)
         provider, user_id, organization_id = key
         for service in services:
-            service.invalidate(provider, user_id=user_id, organization_id=organization_id)
+            if user_id is None:
+                service.invalidate_organization(provider, organization_id)
+            else:
+                service.invalidate(provider, user_id=user_id, organization_id=organization_id)
 
     def _invalidate_listings(self) -> None:
         """A provider was added: drop every listing this fake answered from the cache."""
@@ -610,27 +820,22 @@ class PipesFake:
             _forget(service, (), listed)
 
 
-def _forget(
-    service: PipesService,
-    keys: Iterable[_Key],
-    listed: Iterable[_Owner] = (),
-    selected: Iterable[tuple[_Key, str]] = (),
-) -> None:
-    """Delete the cache entries (answers of both kinds, generations, locks) of ``keys``,
-    of the accounts ``selected`` by id, and the listings of ``listed``: a clean slate."""
+def _forget(service: PipesService, seen: Iterable[_Seen], listed: Iterable[_Owner] = ()) -> None:
+    """Delete the cache entries (answers of both kinds, generations, locks) of ``seen``
+    and the listings of ``listed``, and the WorkOS breaker's key: a clean slate."""
     from ..caching.keys import CREDENTIALS, TOKEN, WORKOS_DOWN, CacheKeys, ListingKeys
 
     names: list[str] = [WORKOS_DOWN]
-    entries: list[tuple[str, str, str | None, str, str | None]] = [
-        (*key, kind, None) for key in keys for kind in (TOKEN, CREDENTIALS)
-    ]
-    entries += [(*key, CREDENTIALS, account_id) for key, account_id in selected]
-    for provider, user_id, organization_id, kind, account_id in entries:
-        cache_keys = CacheKeys.build(provider, user_id, organization_id, kind, account_id)
-        names += [cache_keys.token, cache_keys.user_generation, cache_keys.lock, cache_keys.failure]
+    for provider, user_id, organization_id, account_id in seen:
+        for kind in (TOKEN, CREDENTIALS):
+            keys = CacheKeys.build(provider, user_id, organization_id, kind, account_id)
+            # The organization's generation too (every fetch starts both): deleting one
+            # only makes the entries under it misses, never serves a stale one.
+            names += [keys.token, keys.user_generation, keys.org_generation]
+            names += [keys.lock, keys.failure]
     for user_id, organization_id in set(listed):
         listing_keys = ListingKeys.build(user_id, organization_id)
-        names += [listing_keys.listing, listing_keys.user_generation]
+        names += [listing_keys.listing, listing_keys.user_generation, listing_keys.org_generation]
     with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
         service.cache.delete_many(names)
 
@@ -646,10 +851,33 @@ def _forget_links(services: Iterable[PipesService], links: Iterable[tuple[str, s
                 service.forget_organization_link(external_id)
 
 
-def _key(provider: str, user_id: str, organization_id: str | None) -> _Key:
+def _key(provider: str, user_id: str | None, organization_id: str | None, owner: Owner) -> _Key:
+    """The declaration's owner: a user (under an organization or none), or an
+    organization (no user)."""
     _required(provider, "provider")
-    _required(user_id, "user_id")
+    if check_owner(owner) == ORGANIZATION:
+        _required(organization_id or "", "organization_id")
+        return provider, None, organization_id
+    _required(user_id or "", "user_id")
     return provider, user_id, organization_id or None
+
+
+def _call_key(call: FakeCall) -> _Key:
+    """Whose accounts a call is about."""
+    if call.owner == ORGANIZATION:
+        return call.provider, None, call.organization_id or None
+    return call.provider, call.user_id, call.organization_id or None
+
+
+def _pick(accounts: list[_Account], account_id: str | None) -> _Account | None:
+    """The account named, else the first (the compatibility one)."""
+    if account_id is None:
+        return accounts[0] if accounts else None
+    return next((account for account in accounts if account.account_id == account_id), None)
+
+
+def _role(accounts: list[_Account], account: _Account) -> str:
+    return "compatibility" if accounts and accounts[0] is account else "standard"
 
 
 def _config(config: Mapping[str, str] | None) -> dict[str, str] | None:

@@ -30,7 +30,9 @@ from ..exceptions import (
     PipesUnavailable,
 )
 from ..masking import mask, mask_id
+from ..owners import ORGANIZATION, USER, Owner
 from ..results import (
+    ACCOUNT_SELECTION_REQUIRED,
     ConnectedAccount,
     Connection,
     CredentialResult,
@@ -137,12 +139,26 @@ class PipesClient:
         return f"PipesClient(base_url={self.base_url!r})"
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> TokenResult:
-        body: dict[str, Any] = {"user_id": user_id}
-        if organization_id is not None:
-            body["organization_id"] = organization_id
-        return self._vend(provider, "token", body, TokenResult.from_api)
+        """The token answer; ``account_selection_required`` is an inactive answer whether
+        WorkOS sends it as a 200 ``error`` or as an error status whose ``code`` it is."""
+        body = _vend_body(
+            user_id, organization_id, owner, connected_account_id, supports_multiple_connections
+        )
+        try:
+            return self._vend(provider, "token", body, TokenResult.from_api)
+        except PipesAPIError as exc:
+            if exc.code == ACCOUNT_SELECTION_REQUIRED:
+                return TokenResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+            raise
 
     def get_credentials(
         self,
@@ -151,15 +167,21 @@ class PipesClient:
         user_id: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
+        supports_multiple_connections: bool = False,
     ) -> CredentialResult:
         """The connection's credential (OAuth token, API key, client-credentials token)
-        and the provider's config; fields left unset are left out, as the SDK does."""
-        body: dict[str, Any] = {"user_id": user_id}
-        if organization_id is not None:
-            body["organization_id"] = organization_id
-        if connected_account_id is not None:
-            body["connected_account_id"] = connected_account_id
-        return self._vend(provider, "credentials", body, CredentialResult.from_api)
+        and the provider's config; fields left unset are left out, as the SDK does.
+        ``account_selection_required`` is an inactive answer, as for tokens."""
+        body = _vend_body(
+            user_id, organization_id, owner, connected_account_id, supports_multiple_connections
+        )
+        try:
+            return self._vend(provider, "credentials", body, CredentialResult.from_api)
+        except PipesAPIError as exc:
+            if exc.code == ACCOUNT_SELECTION_REQUIRED:
+                return CredentialResult.inactive(ACCOUNT_SELECTION_REQUIRED)
+            raise
 
     def authorize_url(
         self,
@@ -169,12 +191,16 @@ class PipesClient:
         return_to: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = USER,
     ) -> str:
         """The WorkOS URL that starts the connect flow; with ``connected_account_id``,
-        the flow reauthorizes that account."""
+        the flow reauthorizes that account. ``user_id`` is who gives consent, also for
+        an organization's connection (which they then don't own)."""
         body: dict[str, Any] = {"user_id": user_id, "return_to": return_to}
         if organization_id is not None:
             body["organization_id"] = organization_id
+        if owner == ORGANIZATION:
+            body["connection_owner"] = ORGANIZATION
         if connected_account_id is not None:
             body["connection_intent"] = "reauthorize"
             body["connected_account_id"] = connected_account_id
@@ -192,16 +218,29 @@ class PipesClient:
         return url
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> ConnectedAccount | None:
-        """The connected account, or None when WorkOS knows no such account (404)."""
+        """The connected account, or None when WorkOS knows no such account (404).
+
+        A user's account is under ``/user_management/users/{user_id}``, an
+        organization's under ``/organizations/{organization_id}``.
+        """
         try:
             data, response = self._request(
                 "GET",
-                _account_path(provider, user_id),
-                params=_organization(organization_id),
-                operation="connected_account",
-                labels=_pipe_labels(provider, user_id),
+                _account_path(provider, user_id, organization_id, owner),
+                params=_account_query(
+                    owner, organization_id, connected_account_id, supports_multiple_connections
+                ),
+                operation=_operation("connected_account", owner),
+                labels=_owner_labels(provider, user_id, organization_id, owner),
             )
         except PipesAPIError as exc:
             if exc.status_code == 404:
@@ -210,30 +249,62 @@ class PipesClient:
         return _parsed(ConnectedAccount.from_api, data, response, "connected account")
 
     def list_data_providers(
-        self, user_id: str, *, organization_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        organization_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> tuple[Connection, ...]:
         """Every provider configured in WorkOS, with this user's connection to each."""
+        params = _organization(organization_id) or {}
+        if supports_multiple_connections:
+            params["supports_multiple_connections"] = "true"
         data, response = self._request(
             "GET",
             f"/user_management/users/{segment(user_id)}/data_providers",
-            params=_organization(organization_id),
+            params=params or None,
             operation="data_providers",
             labels=_pipe_labels("*", user_id),
         )
         return _parsed(Connection.list_from_api, data, response, "data providers")
 
+    def list_organization_data_providers(
+        self, organization_id: str, *, supports_multiple_connections: bool = False
+    ) -> tuple[Connection, ...]:
+        """The organization-owned providers, with the organization's connection to each."""
+        params = (
+            {"supports_multiple_connections": "true"} if supports_multiple_connections else None
+        )
+        data, response = self._request(
+            "GET",
+            f"/organizations/{segment(organization_id)}/data_providers",
+            params=params,
+            operation="organization_data_providers",
+            labels=f"provider=* organization={mask_id(organization_id)}",
+        )
+        return _parsed(Connection.list_from_api, data, response, "data providers")
+
     def delete_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = USER,
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> bool:
         """Disconnect the account and drop its stored tokens; False when WorkOS knows no
         such account (404). The provider side is not revoked (WorkOS doesn't)."""
         try:
             self._request(
                 "DELETE",
-                _account_path(provider, user_id),
-                params=_organization(organization_id),
-                operation="delete_connected_account",
-                labels=_pipe_labels(provider, user_id),
+                _account_path(provider, user_id, organization_id, owner),
+                params=_account_query(
+                    owner, organization_id, connected_account_id, supports_multiple_connections
+                ),
+                operation=_operation("delete_connected_account", owner),
+                labels=_owner_labels(provider, user_id, organization_id, owner),
                 expect_body=False,
             )
         except PipesAPIError as exc:
@@ -406,8 +477,62 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _account_path(provider: str, user_id: str) -> str:
-    return f"/user_management/users/{segment(user_id)}/connected_accounts/{segment(provider)}"
+def _account_path(
+    provider: str, user_id: str | None, organization_id: str | None, owner: Owner
+) -> str:
+    """The connected account's path: under the organization for its own connections,
+    under the user otherwise."""
+    if owner == ORGANIZATION:
+        root = f"/organizations/{segment(organization_id or '')}"
+    else:
+        root = f"/user_management/users/{segment(user_id or '')}"
+    return f"{root}/connected_accounts/{segment(provider)}"
+
+
+def _account_query(
+    owner: Owner,
+    organization_id: str | None,
+    connected_account_id: str | None,
+    supports_multiple_connections: bool,
+) -> dict[str, str] | None:
+    """The query of the connected-account endpoints (the organization's takes no
+    ``organization_id``: it is in the path)."""
+    params: dict[str, str] = {}
+    if owner == USER and organization_id:
+        params["organization_id"] = organization_id
+    if connected_account_id:
+        params["connected_account_id"] = connected_account_id
+    if supports_multiple_connections:
+        params["supports_multiple_connections"] = "true"
+    return params or None
+
+
+def _vend_body(
+    user_id: str,
+    organization_id: str | None,
+    owner: Owner,
+    connected_account_id: str | None,
+    supports_multiple_connections: bool,
+) -> dict[str, Any]:
+    """The body of the token and credentials calls. A field is left out when it says
+    nothing new (as the official SDK does): the owner unless it is the organization, the
+    account unless one is named, the multiple-connections flag unless it is on."""
+    body: dict[str, Any] = {"user_id": user_id}
+    if organization_id is not None:
+        body["organization_id"] = organization_id
+    if owner == ORGANIZATION:
+        body["connection_owner"] = ORGANIZATION
+    if connected_account_id is not None:
+        body["connected_account_id"] = connected_account_id
+    if supports_multiple_connections:
+        body["supports_multiple_connections"] = True
+    return body
+
+
+def _operation(name: str, owner: Owner) -> str:
+    """The operation's name in the log line: ``organization_<name>`` for the
+    organization endpoints."""
+    return f"organization_{name}" if owner == ORGANIZATION else name
 
 
 def _organization(organization_id: str | None) -> dict[str, str] | None:
@@ -480,6 +605,14 @@ def _error_codes(data: Any) -> tuple[str, ...]:
 
 def _pipe_labels(provider: str, user_id: str) -> str:
     return f"provider={provider} user={mask_id(user_id)}"
+
+
+def _owner_labels(
+    provider: str, user_id: str | None, organization_id: str | None, owner: Owner
+) -> str:
+    if owner == ORGANIZATION:
+        return f"provider={provider} organization={mask_id(organization_id)}"
+    return _pipe_labels(provider, user_id or "")
 
 
 def _external_labels(external_id: str) -> str:

@@ -3,12 +3,18 @@
 :class:`~django_workos_pipes.workos.client.PipesClient` is the real one; the testing
 fake (:class:`~django_workos_pipes.testing.fakes.PipesFake`) is another. A service takes
 either through ``PipesService(client=...)`` or ``service.use_client(...)``.
+
+``owner`` is ``"user"`` (the user's own connection) or ``"organization"`` (the
+organization's, shared by its members); ``connected_account_id`` picks one of several
+accounts; ``supports_multiple_connections`` is the ``SUPPORTS_MULTIPLE_CONNECTIONS``
+setting, sent as WorkOS's flag of that name.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from ..owners import Owner
 from ..results import (
     ConnectedAccount,
     Connection,
@@ -25,9 +31,17 @@ class WorkOSClient(Protocol):
     and :class:`~django_workos_pipes.exceptions.PipesAPIError` when it refuses."""
 
     def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str,
+        organization_id: str | None = None,
+        owner: Owner = "user",
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> TokenResult:
-        """``POST /data-integrations/{provider}/token``."""
+        """``POST /data-integrations/{provider}/token``; an ``account_selection_required``
+        answer, in either of its forms, is an inactive result with that error."""
         ...
 
     def get_credentials(
@@ -37,6 +51,8 @@ class WorkOSClient(Protocol):
         user_id: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = "user",
+        supports_multiple_connections: bool = False,
     ) -> CredentialResult:
         """``POST /data-integrations/{provider}/credentials``: the token call's generic
         form, for OAuth, API-key and client-credentials connections alike."""
@@ -50,28 +66,55 @@ class WorkOSClient(Protocol):
         return_to: str,
         organization_id: str | None = None,
         connected_account_id: str | None = None,
+        owner: Owner = "user",
     ) -> str:
         """``POST /data-integrations/{provider}/authorize``: the consent URL."""
         ...
 
     def get_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = "user",
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> ConnectedAccount | None:
-        """``GET /user_management/users/{user_id}/connected_accounts/{provider}``; None
-        when WorkOS knows no such account."""
+        """``GET /user_management/users/{user_id}/connected_accounts/{provider}``, or
+        ``/organizations/{organization_id}/connected_accounts/{provider}`` for an
+        organization's; None when WorkOS knows no such account."""
         ...
 
     def list_data_providers(
-        self, user_id: str, *, organization_id: str | None = None
+        self,
+        user_id: str,
+        *,
+        organization_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> tuple[Connection, ...]:
         """``GET /user_management/users/{user_id}/data_providers``: every provider
         configured in WorkOS, with the user's connection to each."""
         ...
 
+    def list_organization_data_providers(
+        self, organization_id: str, *, supports_multiple_connections: bool = False
+    ) -> tuple[Connection, ...]:
+        """``GET /organizations/{organization_id}/data_providers``: the organization-owned
+        providers, with the organization's connection to each."""
+        ...
+
     def delete_connected_account(
-        self, provider: str, *, user_id: str, organization_id: str | None = None
+        self,
+        provider: str,
+        *,
+        user_id: str | None,
+        organization_id: str | None = None,
+        owner: Owner = "user",
+        connected_account_id: str | None = None,
+        supports_multiple_connections: bool = False,
     ) -> bool:
-        """``DELETE /user_management/users/{user_id}/connected_accounts/{provider}``;
+        """``DELETE`` on the connected account's path (see :meth:`get_connected_account`);
         False when WorkOS knows no such account."""
         ...
 

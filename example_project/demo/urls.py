@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("salesforce/", views.salesforce, name="salesforce"),
+    path("team/salesforce/", views.team_salesforce, name="team_salesforce"),
     path("crm-and-chat/", views.crm_and_chat, name="crm_and_chat"),
     path("jira/", views.JiraIssues.as_view(), name="jira"),
 ]

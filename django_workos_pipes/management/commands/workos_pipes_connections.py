@@ -3,6 +3,9 @@
 Answers "is Ann's HubSpot connected?" without the WorkOS dashboard::
 
     manage.py workos_pipes_connections --user user_01H... [--organization org_01H...] [--json]
+    manage.py workos_pipes_connections --organization org_01H... --shared [--json]
+
+``--shared`` lists the organization's own connections, which its members share.
 
 It asks through the service, like every page does (and so through its cache, which
 every change to the user's connections invalidates).
@@ -31,19 +34,32 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--user", required=True, help="WorkOS user id (user_01H...).")
+        parser.add_argument("--user", help="WorkOS user id (user_01H...).")
         parser.add_argument("--organization", help="WorkOS organization id, if any.")
+        parser.add_argument(
+            "--shared",
+            action="store_true",
+            help="List the organization's own connections, shared by its members.",
+        )
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user_id, organization_id = options["user"], options["organization"] or None
+        user_id, organization_id = options["user"] or None, options["organization"] or None
+        if options["shared"] and not organization_id:
+            raise CommandError("--shared needs --organization.")
+        if not options["shared"] and not user_id:
+            raise CommandError("Give --user (or --organization with --shared).")
         try:
-            connections = service.pipes.list_connections(user_id, organization_id=organization_id)
+            connections = (
+                service.pipes.list_organization_connections(organization_id)
+                if options["shared"] and organization_id
+                else service.pipes.list_connections(user_id or "", organization_id=organization_id)
+            )
         except (PipesUnavailable, PipesAPIError) as exc:
             raise CommandError(f"WorkOS did not list the connections: {exc}") from None
         if options["json"]:
             body = {
-                "user_id": user_id,
+                "user_id": None if options["shared"] else user_id,
                 "organization_id": organization_id,
                 "connections": [connection.as_json() for connection in connections],
             }
