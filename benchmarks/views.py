@@ -7,10 +7,16 @@ BACKEND is locmem, redis (Django's RedisCache), pipes-redis (this package's
 RedisCache), django-redis or memcached (Django's PyMemcacheCache); the servers are
 private ones on free loopback ports. Both views run through Django's WSGI handler with
 a ``startproject`` middleware stack and a logged-in user; the decorated one finds its
-token in the cache (one upstream call before timing starts). Rounds alternate, and the
-best round of each counts, so the ratio compares like with like on a noisy machine. The
-same process then times that backend's own ``cache.get`` of the cached entry, so the
-decorator's cost on a hit can be given in those units. Prints one JSON object.
+token in the cache (one upstream call before timing starts). A third kind of round times
+the decorated view again with ``ENCRYPTION_KEYS`` set, its token encrypted in the cache
+(fetched again, untimed, each time encryption is switched on or off, since either mode
+reads the other's entry as a miss). Rounds alternate, and the best round of each counts,
+so the ratios compare like with like on a noisy machine. With locmem every request is
+work of this process alone, so rounds are timed by its CPU time (``--clock cpu``); with
+a server, whose round trips are waits, by the wall clock. The same process then times,
+in alternating batches, ``check_pipe`` on a hit (the decorator's work) and that
+backend's own ``cache.get`` of the cached entry: the hit's cost in gets. Prints one
+JSON object.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import site
 from benchmarks.redis_server import private_memcached, private_redis
+from django_workos_pipes.caching.crypto import generate_key
+from django_workos_pipes.caching.keys import CacheKeys
 from django_workos_pipes.emulator import Emulator
 
 BACKENDS = {
@@ -34,14 +43,16 @@ BACKENDS = {
     "django-redis": "django_redis.cache.RedisCache",
     "memcached": "django.core.cache.backends.memcached.PyMemcacheCache",
 }
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = time.perf_counter
 
 
 def best_rate(send: object, requests: int, rounds: int) -> float:
     best = 0.0
     for _ in range(rounds):
-        started = time.perf_counter()
+        started = clock()
         statuses = send(requests)  # type: ignore[operator]
-        elapsed = time.perf_counter() - started
+        elapsed = clock() - started
         if any(not status.startswith("200") for status in statuses):
             sys.exit(f"non-200 answers: {sorted(set(statuses))}")
         best = max(best, requests / elapsed)
@@ -55,12 +66,44 @@ def redis_commands(url: str) -> int:
     return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info",))
 
 
-def token_memory(url: str) -> int:
-    """``MEMORY USAGE`` of the largest cached token entry (key, value and overhead)."""
+def token_memory(url: str, user_id: str) -> int:
+    """``MEMORY USAGE`` of a user's cached token entry (key, value and overhead)."""
     import redis
+    from django.core.cache import cache
 
-    client = redis.Redis.from_url(url)
-    return max(client.memory_usage(key) or 0 for key in client.scan_iter("*:t:*"))
+    key = cache.make_key(CacheKeys.build("salesforce", user_id, None).token)
+    return int(redis.Redis.from_url(url).memory_usage(key) or 0)
+
+
+def encryption() -> Any:
+    """Settings with ``ENCRYPTION_KEYS`` set, as a context manager."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    return override_settings(
+        WORKOS_PIPES={**settings.WORKOS_PIPES, "ENCRYPTION_KEYS": [generate_key()]}
+    )
+
+
+def service_hits(user_id: str, rounds: int, hits: int = 5000) -> dict[str, float]:
+    """Microseconds per cache hit of ``pipes.get_access_token`` itself, without and with
+    encryption, best of alternating rounds: the cost of decryption without the noise of
+    a whole request around it."""
+    from django_workos_pipes import pipes
+
+    def per_hit() -> float:
+        pipes.get_access_token("salesforce", user_id=user_id)  # untimed: a fetch after a switch
+        started = clock()
+        for _ in range(hits):
+            pipes.get_access_token("salesforce", user_id=user_id)
+        return (clock() - started) / hits * 1e6
+
+    plain = encrypted = float("inf")
+    for _ in range(rounds * 2):
+        plain = min(plain, per_hit())
+        with encryption():
+            encrypted = min(encrypted, per_hit())
+    return {"service_hit_us": plain, "service_hit_encrypted_us": encrypted}
 
 
 def hit_and_get_seconds(rounds: int, batch: int = 200) -> tuple[float, float]:
@@ -102,13 +145,28 @@ def measure(
     plain = site.requester("/plain/", cookie)
     piped = site.requester("/piped/", cookie)
     plain(200), piped(200)  # warm up: imports, URL resolver, the token in the cache
-    calls_before = emulator.token_calls
-    results: dict[str, float] = {"plain_rps": 0.0, "decorated_rps": 0.0}
+    with encryption():
+        piped(200)
+    results: dict[str, float] = {"plain_rps": 0.0, "decorated_rps": 0.0, "encrypted_rps": 0.0}
+    calls_while_timed = 0
+
+    def timed(name: str, send: Any) -> None:
+        nonlocal calls_while_timed
+        send(1)  # untimed: after a switch of mode, the token is fetched again
+        before = emulator.token_calls
+        results[name] = max(results[name], best_rate(send, args.requests, 1))
+        calls_while_timed += emulator.token_calls - before
+
     for _ in range(args.rounds):
-        results["plain_rps"] = max(results["plain_rps"], best_rate(plain, args.requests, 1))
-        results["decorated_rps"] = max(results["decorated_rps"], best_rate(piped, args.requests, 1))
+        timed("plain_rps", plain)
+        timed("decorated_rps", piped)
+        with encryption():
+            timed("encrypted_rps", piped)
     results["ratio"] = results["decorated_rps"] / results["plain_rps"]
-    results["upstream_calls_while_timed"] = emulator.token_calls - calls_before
+    results["encrypted_ratio"] = results["encrypted_rps"] / results["decorated_rps"]
+    if args.cache == "locmem":
+        results.update(service_hits("user_bench_1", args.rounds))
+    results["upstream_calls_while_timed"] = calls_while_timed
     hit, get = hit_and_get_seconds(rounds=10 * args.rounds)
     results["hit_us"], results["cache_get_us"] = hit * 1e6, get * 1e6
     results["hit_cost_in_gets"] = hit / get
@@ -128,7 +186,14 @@ def main() -> None:
     parser.add_argument(
         "--naive", action="store_true", help="also time a view calling the official SDK"
     )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        help="what times a round (default: cpu with locmem, wall with Redis)",
+    )
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock or ("cpu" if args.cache == "locmem" else "wall")]
     site.pin_to_one_core()
     backend = BACKENDS[args.cache]
     with Emulator(api_key=site.API_KEY) as emulator:
@@ -148,8 +213,11 @@ def main() -> None:
                 before = redis_commands(url)
                 site_requests(1000)
                 results["redis_commands_per_request"] = (redis_commands(url) - before) / 1000
-                results["bytes_per_token"] = token_memory(url)
-    print(json.dumps({"cache": args.cache, **results}))
+                results["bytes_per_token"] = token_memory(url, "user_bench_2")
+                with encryption():
+                    site_requests(1)  # the same token, cached encrypted now
+                    results["bytes_per_token_encrypted"] = token_memory(url, "user_bench_2")
+    print(json.dumps({"cache": args.cache, "clock": clock.__name__, **results}))
 
 
 if __name__ == "__main__":

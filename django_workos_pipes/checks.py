@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+from .caching import crypto
 from .caching.backends import install_hint, missing_module
 from .conf import BY_NAME, app_settings
 from .exceptions import PipesConfigurationError
@@ -68,6 +69,7 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         *_check_numbers(),
         *_check_resolvers(),
         *_check_webhook_secret(),
+        *_check_encryption_keys(),
     ]
 
 
@@ -133,6 +135,27 @@ def check_user_model(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
             f"or add a workos_user_id field to {label} (sites signing in with WorkOS); or "
             "give a resolver of your own.",
             id="workos_pipes.W003",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_encryption(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Tokens in a shared cache (Redis, Memcached, files, a database) are readable by
+    whoever reads it, its snapshots or its backups, unless they are encrypted."""
+    alias = app_settings.CACHE_ALIAS
+    backend = getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "")
+    if not backend or backend in PROCESS_LOCAL_BACKENDS or app_settings.get("ENCRYPTION_KEYS"):
+        return []
+    return [
+        Warning(
+            f"Access tokens are stored in plain text in the shared {alias!r} cache "
+            f"({backend.rsplit('.', 1)[-1]}): anyone who can read it, or its snapshots "
+            "and backups, can use them until they expire.",
+            hint="pip install 'django-workos-pipes[encryption]' and set "
+            "WORKOS_PIPES['ENCRYPTION_KEYS'] (or the WORKOS_PIPES_ENCRYPTION_KEYS "
+            "environment variable) to a key from `manage.py workos_pipes_generate_key`.",
+            id="workos_pipes.W010",
         )
     ]
 
@@ -236,3 +259,18 @@ def _check_webhook_secret() -> list[CheckMessage]:
             id="workos_pipes.W002",
         )
     ]
+
+
+def _check_encryption_keys() -> list[CheckMessage]:
+    try:
+        crypto.keyring()
+    except PipesConfigurationError as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Generate a key with `manage.py workos_pipes_generate_key`; list "
+                "the new key first and keep the old ones until their entries expire.",
+                id="workos_pipes.E010",
+            )
+        ]
+    return []

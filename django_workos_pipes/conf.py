@@ -150,6 +150,13 @@ SETTINGS: tuple[Setting, ...] = (
         {},
         "Display names of provider slugs on the app's pages, e.g. {'salesforce': 'Salesforce'}.",
     ),
+    Setting(
+        "ENCRYPTION_KEYS",
+        None,
+        "Keys that encrypt cached tokens (a list, or a comma-separated string): the first "
+        "encrypts, every one decrypts. ``manage.py workos_pipes_generate_key`` makes one.",
+        env_var="WORKOS_PIPES_ENCRYPTION_KEYS",
+    ),
     Setting("CONNECT_URL", "workos_pipes:connect", "URL name (or path) of the connect view."),
     Setting(
         "REAUTHORIZE_URL",
@@ -190,6 +197,14 @@ class PipesSettings:
         if setting.env_var is not None:
             return env.str(setting.env_var, default=setting.default) or setting.default
         return setting.default
+
+    def source(self, key: str) -> str:
+        """Where ``key``'s value comes from, for error messages: the setting, else its
+        environment variable."""
+        env_var = BY_NAME[key].env_var
+        if key in self.raw or env_var is None or not env.str(env_var, default=""):
+            return f"WORKOS_PIPES['{key}']"
+        return f"the {env_var} environment variable"
 
     def reset(self) -> None:
         """Forget memoised lookups; called when Django settings change."""
@@ -317,6 +332,20 @@ class PipesSettings:
     def PROVIDER_NAMES(self) -> Mapping[str, str]:
         value = self.get("PROVIDER_NAMES")
         return value if isinstance(value, Mapping) else {}
+
+    @property
+    def ENCRYPTION_KEYS(self) -> tuple[str, ...]:
+        """The encryption keys as given (:mod:`.caching.crypto` decodes them); empty when
+        encryption is off."""
+        value = self.get("ENCRYPTION_KEYS")
+        valid = value is None or isinstance(value, str)
+        if isinstance(value, (list, tuple)):
+            valid = all(isinstance(item, str) for item in value)
+        if not valid:
+            raise PipesConfigurationError(
+                f"{self.source('ENCRYPTION_KEYS')} must be a list of keys (strings)."
+            )
+        return split_secrets(value)
 
     @property
     def CONNECT_URL(self) -> str:

@@ -53,7 +53,7 @@ from django.core.cache import BaseCache, caches
 from . import signals, wire
 from .breaker import CircuitBreaker
 from .caching.backends import install_hint
-from .caching.entries import FAILURE_TTL, Entry, Failure, Generations, R, valid_entry
+from .caching.entries import FAILURE_TTL, Entry, Failure, Generations, R, pack, valid_entry
 from .caching.generations import GENERATION_TTL, generation, new_generation
 from .caching.keys import (
     CREDENTIALS,
@@ -1051,7 +1051,9 @@ class PipesService:
         fresh_until, lifetime = self._lifetimes(result, time.time())
         if lifetime <= 0:
             return
-        value = Entry(generations, fresh_until, result, new_generation()).encode()
+        # Sealed outside the cache call: a bad ENCRYPTION_KEYS must raise, not read as
+        # "cache down".
+        value = pack(keys.token, Entry(generations, fresh_until, result, new_generation()))
         self._cache_call(lambda cache: cache.set(keys.token, value, math.ceil(lifetime)), None)
 
     def _store_listing(

@@ -3,14 +3,18 @@
 ``run.py`` sets the WorkOS variables so that the site talks to the local emulator it
 starts. Everything else has a development default: SQLite in ``.state/`` and the
 process-local cache. ``DATABASE_URL`` and ``CACHE_URL`` switch to PostgreSQL and Redis
-(see ``.env.example``).
+(see ``.env.example``). Cached tokens are encrypted, with a key made on the first run
+and kept in ``.state/encryption.key``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
+
+from django_workos_pipes.caching.crypto import generate_key
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -87,6 +91,24 @@ USE_I18N = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def encryption_keys(state_dir: Path) -> list[str]:
+    """``WORKOS_PIPES_ENCRYPTION_KEYS`` if set, else the example's own key, made on the
+    first run and kept (readable by its owner only) in ``state_dir/encryption.key``."""
+    if "WORKOS_PIPES_ENCRYPTION_KEYS" in env:
+        return env.list("WORKOS_PIPES_ENCRYPTION_KEYS")
+    path = state_dir / "encryption.key"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return [path.read_text().strip()]
+    key = generate_key()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return [key]
+
+
 # The defaults match `python -m django_workos_pipes.emulator` started by hand.
 WORKOS_PIPES = {
     "API_KEY": env.str("WORKOS_API_KEY", default="sk_test_emulator"),
@@ -95,6 +117,11 @@ WORKOS_PIPES = {
     # Who may connect and disconnect an organization's shared connections (here, users
     # flagged organization_admin); members of the organization use them either way.
     "ORGANIZATION_ADMIN_RESOLVER": "example_project.demo.resolvers.organization_admin",
+    # Tokens encrypted in the cache, as production should have them (ENCRYPT_TOKENS=false
+    # stores them in plain text, to compare).
+    "ENCRYPTION_KEYS": encryption_keys(STATE_DIR)
+    if env.bool("ENCRYPT_TOKENS", default=True)
+    else [],
 }
 
 # Where the header links to the emulator's control page; empty hides the link.

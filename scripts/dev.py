@@ -3,15 +3,17 @@
 
     python3 scripts/dev.py example   # the example project with the local WorkOS emulator
     python3 scripts/dev.py test      # the whole test suite (extra arguments go to pytest)
+    python3 scripts/dev.py docs      # the documentation site, into docs/_build/html
 
-Both create ``.venv`` beside this repo on first use and install the package with its
-test extras into it; they reinstall only when ``setup.cfg`` changes.
+Each creates ``.venv`` beside this repo on first use and installs the package with its
+test and docs extras into it; they reinstall only when ``setup.cfg`` changes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,6 +24,8 @@ VENV = Path(os.environ.get("DWP_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 STAMP = VENV / ".django-workos-pipes-installed"
+DOCS = ROOT / "docs"
+DOCS_HTML = DOCS / "_build" / "html"
 
 
 def ensure_venv() -> None:
@@ -35,9 +39,9 @@ def ensure_venv() -> None:
         print(f"Creating {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    print("Installing django-workos-pipes and its test dependencies ...", flush=True)
+    print("Installing django-workos-pipes and its test and docs dependencies ...", flush=True)
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[test,docs]"], check=True)
     STAMP.write_text(wanted)
 
 
@@ -50,11 +54,30 @@ def run(argv: list[str]) -> int:
         return process.wait()
 
 
+def build_docs(rest: list[str]) -> int:
+    """Build the site as CI does: warnings are errors, every reference must resolve."""
+    if shutil.which("dot") is None:
+        print(
+            "The diagrams need Graphviz's `dot`: apt-get install graphviz "
+            "(or brew install graphviz), then run this again.",
+            file=sys.stderr,
+        )
+        return 1
+    argv = [str(PYTHON), "-m", "sphinx", "-W", "--keep-going", "-n", "-q"]
+    code = run([*argv, *rest, str(DOCS), str(DOCS_HTML)])
+    if code == 0:
+        print(f"Documentation built: open {(DOCS_HTML / 'index.html').as_uri()}")
+    return code
+
+
 def main() -> int:
     command, *rest = sys.argv[1:] or ["help"]
     if command == "test":
         ensure_venv()
         return run([str(PYTHON), "-m", "pytest", *rest])
+    if command == "docs":
+        ensure_venv()
+        return build_docs(rest)
     if command == "example":
         ensure_venv()
         return run([str(PYTHON), str(ROOT / "example_project" / "run.py"), *rest])

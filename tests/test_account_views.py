@@ -13,16 +13,14 @@ from django.test import Client
 from django_workos_pipes.selection import SESSION_KEY, chosen_account
 from django_workos_pipes.testing.fakes import PipesFake
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver", "multiple")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("stub_resolver", "supports_multiple_connections"),
+]
 
 ANN = "user_ann"
 JSON = {"Accept": "application/json"}
 PICK = "/pipes/connections/?provider=salesforce&next=/sync/"
-
-
-@pytest.fixture
-def multiple(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "SUPPORTS_MULTIPLE_CONNECTIONS": True}
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ of the ``account_selection_required`` answer. WorkOS is stubbed with ``responses
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,43 +15,31 @@ from django_workos_pipes import pipes
 from django_workos_pipes.exceptions import PipesAPIError
 from django_workos_pipes.results import ACCOUNT_SELECTION_REQUIRED
 from django_workos_pipes.service import PipesService
-from tests import connection_stubs as stubs
-from tests.conftest import WORKOS
-from tests.stubs import active, inactive
+from tests import builders, stubs
+from tests.builders import inactive_answer, token_answer
+from tests.stubs import WORKOS
 
 TOKEN_URL = f"{WORKOS}/data-integrations/salesforce/token"
 ANN = "user_ann"
-MULTIPLE = {"SUPPORTS_MULTIPLE_CONNECTIONS": True}
 
 
-@pytest.fixture
-def multiple(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, **MULTIPLE}
+def token_for(workos_stub: responses.RequestsMock, expected: dict[str, Any], body: Any) -> None:
+    workos_stub.post(TOKEN_URL, json=body, match=[matchers.json_params_matcher(expected)])
 
 
-@pytest.fixture
-def lenient() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def token_for(upstream: responses.RequestsMock, expected: dict[str, Any], body: Any) -> None:
-    upstream.post(TOKEN_URL, json=body, match=[matchers.json_params_matcher(expected)])
-
-
-def test_the_setting_defaults_to_off_and_sends_nothing(upstream: responses.RequestsMock) -> None:
-    token_for(upstream, {"user_id": ANN}, active())
+def test_the_setting_defaults_to_off_and_sends_nothing(workos_stub: responses.RequestsMock) -> None:
+    token_for(workos_stub, {"user_id": ANN}, token_answer())
     assert pipes.get_access_token("salesforce", user_id=ANN).active
     assert PipesService().supports_multiple_connections is False
     assert PipesService(supports_multiple_connections=True).supports_multiple_connections
 
 
-@pytest.mark.usefixtures("multiple")
-def test_the_token_call_sends_the_flag_and_the_account(upstream: responses.RequestsMock) -> None:
+@pytest.mark.usefixtures("supports_multiple_connections")
+def test_the_token_call_sends_the_flag_and_the_account(workos_stub: responses.RequestsMock) -> None:
     token_for(
-        upstream,
+        workos_stub,
         {"user_id": ANN, "supports_multiple_connections": True, "connected_account_id": "ca_2"},
-        active("ya29.second-account"),
+        token_answer("ya29.second-account"),
     )
 
     result = pipes.get_access_token("salesforce", user_id=ANN, connected_account_id="ca_2")
@@ -62,7 +49,7 @@ def test_the_token_call_sends_the_flag_and_the_account(upstream: responses.Reque
 
 
 def test_each_account_has_its_own_entry_and_the_user_s_invalidation_ends_them_all(
-    lenient: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
     sent: list[dict[str, Any]] = []
 
@@ -70,9 +57,9 @@ def test_each_account_has_its_own_entry_and_the_user_s_invalidation_ends_them_al
         body = json.loads(request.body)
         sent.append(body)
         account = body.get("connected_account_id", "compat")
-        return 200, {}, json.dumps(active(f"ya29.token-of-{account}"))
+        return 200, {}, json.dumps(token_answer(f"ya29.token-of-{account}"))
 
-    lenient.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    lenient_workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
 
     def token(account: str | None) -> str:
         found = pipes.get_access_token("salesforce", user_id=ANN, connected_account_id=account)
@@ -92,12 +79,12 @@ def test_each_account_has_its_own_entry_and_the_user_s_invalidation_ends_them_al
     assert len(sent) == 4
 
 
-@pytest.mark.usefixtures("multiple")
-def test_account_selection_required_in_a_200_answer(upstream: responses.RequestsMock) -> None:
+@pytest.mark.usefixtures("supports_multiple_connections")
+def test_account_selection_required_in_a_200_answer(workos_stub: responses.RequestsMock) -> None:
     token_for(
-        upstream,
+        workos_stub,
         {"user_id": ANN, "supports_multiple_connections": True},
-        inactive(ACCOUNT_SELECTION_REQUIRED),
+        inactive_answer(ACCOUNT_SELECTION_REQUIRED),
     )
 
     first = pipes.get_access_token("salesforce", user_id=ANN)
@@ -105,15 +92,15 @@ def test_account_selection_required_in_a_200_answer(upstream: responses.Requests
 
     assert (first.active, first.error) == (False, "account_selection_required")
     assert again == first
-    assert len(upstream.calls) == 1
+    assert len(workos_stub.calls) == 1
 
 
-@pytest.mark.usefixtures("multiple")
+@pytest.mark.usefixtures("supports_multiple_connections")
 @pytest.mark.parametrize("status", [400, 409, 422])
 def test_account_selection_required_as_an_error_status(
-    upstream: responses.RequestsMock, status: int
+    workos_stub: responses.RequestsMock, status: int
 ) -> None:
-    upstream.post(
+    workos_stub.post(
         TOKEN_URL,
         status=status,
         json={"message": "Several accounts match; pick one.", "code": ACCOUNT_SELECTION_REQUIRED},
@@ -124,36 +111,38 @@ def test_account_selection_required_as_an_error_status(
     assert (result.active, result.error) == (False, ACCOUNT_SELECTION_REQUIRED)
 
 
-def test_other_error_codes_stay_errors(upstream: responses.RequestsMock) -> None:
-    upstream.post(TOKEN_URL, status=409, json={"message": "no", "code": "conflict"})
+def test_other_error_codes_stay_errors(workos_stub: responses.RequestsMock) -> None:
+    workos_stub.post(TOKEN_URL, status=409, json={"message": "no", "code": "conflict"})
     with pytest.raises(PipesAPIError) as caught:
         pipes.get_access_token("salesforce", user_id=ANN)
     assert caught.value.code == "conflict"
 
 
-@pytest.mark.usefixtures("multiple")
-def test_listings_and_accounts_send_the_flag(upstream: responses.RequestsMock) -> None:
+@pytest.mark.usefixtures("supports_multiple_connections")
+def test_listings_and_accounts_send_the_flag(workos_stub: responses.RequestsMock) -> None:
     flag = {"supports_multiple_connections": "true"}
-    first = stubs.account()
-    second = stubs.account(account_id="ca_02", connection_role="standard")
-    upstream.get(
+    first = builders.account()
+    second = builders.account(account_id="ca_02", connection_role="standard")
+    workos_stub.get(
         stubs.listing_url(),
-        json=stubs.listing(
-            stubs.provider("salesforce", "Salesforce", first, connected_accounts=[first, second])
+        json=builders.listing(
+            builders.data_provider(
+                "salesforce", "Salesforce", first, connected_accounts=[first, second]
+            )
         ),
         match=[matchers.query_param_matcher(flag)],
     )
-    upstream.get(
+    workos_stub.get(
         f"{WORKOS}/organizations/org_1/data_providers",
-        json=stubs.listing(),
+        json=builders.listing(),
         match=[matchers.query_param_matcher(flag)],
     )
-    upstream.get(
+    workos_stub.get(
         stubs.account_url("salesforce"),
         json=second,
         match=[matchers.query_param_matcher({**flag, "connected_account_id": "ca_02"})],
     )
-    upstream.delete(
+    workos_stub.delete(
         stubs.account_url("salesforce"),
         status=204,
         match=[matchers.query_param_matcher({**flag, "connected_account_id": "ca_02"})],
@@ -168,9 +157,9 @@ def test_listings_and_accounts_send_the_flag(upstream: responses.RequestsMock) -
 
 
 def test_reauthorizing_a_named_account_asks_for_no_lookup(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    upstream.post(
+    workos_stub.post(
         f"{WORKOS}/data-integrations/salesforce/authorize",
         json={"url": "https://workos.example/consent"},
         match=[
@@ -196,16 +185,16 @@ def test_reauthorizing_a_named_account_asks_for_no_lookup(
     assert url == "https://workos.example/consent"
 
 
-@pytest.mark.usefixtures("multiple")
+@pytest.mark.usefixtures("supports_multiple_connections")
 def test_reauthorizing_with_several_accounts_and_none_named_reauthorizes_the_default(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    upstream.get(
+    workos_stub.get(
         stubs.account_url("salesforce"),
         status=409,
         json={"message": "Pick one.", "code": ACCOUNT_SELECTION_REQUIRED},
     )
-    upstream.post(
+    workos_stub.post(
         f"{WORKOS}/data-integrations/salesforce/authorize",
         json={"url": "https://workos.example/consent"},
         match=[

@@ -11,13 +11,14 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 import responses
 from asgiref.sync import async_to_sync
+from django.dispatch import Signal
 from django.test import override_settings
 
 from django_workos_pipes import pipes
@@ -29,25 +30,19 @@ from django_workos_pipes.exceptions import (
 )
 from django_workos_pipes.service import PipesService
 from django_workos_pipes.signals import reauthorization_required
-from tests.provider import API, Provider, WorkOSTokens, token
-from tests.servers import Answer, LoopbackServer, scripted, token_answer
-from tests.stubs import inactive, token_url
+from tests.builders import inactive_answer, token_answer
+from tests.provider import API, Provider
+from tests.servers import Answer, LoopbackServer, json_answer, scripted
+from tests.stubs import WorkOSTokens, token_url
 
 USER = "user_01HZANNEXAMPLE"
 DEAD, FRESH = "ya29.dead-at-the-provider", "ya29.fresh-from-workos"
 
 
 @pytest.fixture
-def signalled() -> Iterator[list[dict[str, Any]]]:
+def signalled(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """What ``reauthorization_required`` was sent with, call by call."""
-    sent: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        sent.append({"sender": sender, **kwargs})
-
-    reauthorization_required.connect(receiver)
-    yield sent
-    reauthorization_required.disconnect(receiver)
+    return record_signal(reauthorization_required)
 
 
 def session() -> requests.Session:
@@ -57,9 +52,9 @@ def session() -> requests.Session:
 # The token is sent, from the cache.
 
 
-def test_the_session_sends_the_token_workos_hands_out(upstream: responses.RequestsMock) -> None:
-    workos = WorkOSTokens(upstream, [token(FRESH)])
-    provider = Provider(upstream, FRESH)
+def test_the_session_sends_the_token_workos_hands_out(workos_stub: responses.RequestsMock) -> None:
+    workos = WorkOSTokens(workos_stub, [token_answer(FRESH)])
+    provider = Provider(workos_stub, FRESH)
     for _ in range(3):
         assert session().get(API).json() == {"token": FRESH}
     assert provider.seen == [FRESH] * 3
@@ -67,9 +62,11 @@ def test_the_session_sends_the_token_workos_hands_out(upstream: responses.Reques
     assert workos.bodies == [{"user_id": USER}]
 
 
-def test_the_auth_works_on_its_own_with_an_organization(upstream: responses.RequestsMock) -> None:
-    workos = WorkOSTokens(upstream, [token(FRESH)])
-    Provider(upstream, FRESH)
+def test_the_auth_works_on_its_own_with_an_organization(
+    workos_stub: responses.RequestsMock,
+) -> None:
+    workos = WorkOSTokens(workos_stub, [token_answer(FRESH)])
+    Provider(workos_stub, FRESH)
     auth = PipesAuth("salesforce", user_id=USER, organization_id="org_01HZ", service=pipes)
     assert requests.get(API, auth=auth, timeout=5).status_code == 200
     assert workos.bodies == [{"user_id": USER, "organization_id": "org_01HZ"}]
@@ -85,10 +82,10 @@ def test_the_auth_uses_the_default_service_unless_given_one() -> None:
 
 
 def test_a_token_that_died_early_is_renewed_and_the_request_sent_once_more(
-    upstream: responses.RequestsMock, signalled: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, signalled: list[dict[str, Any]]
 ) -> None:
-    workos = WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    provider = Provider(upstream, FRESH)
+    workos = WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    provider = Provider(workos_stub, FRESH)
 
     response = session().get(API, params={"q": "1"})
 
@@ -104,18 +101,18 @@ def test_a_token_that_died_early_is_renewed_and_the_request_sent_once_more(
     assert workos.count == 2
 
 
-def test_a_body_of_bytes_is_sent_again_unchanged(upstream: responses.RequestsMock) -> None:
-    WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    provider = Provider(upstream, FRESH, methods=("POST",))
+def test_a_body_of_bytes_is_sent_again_unchanged(workos_stub: responses.RequestsMock) -> None:
+    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    provider = Provider(workos_stub, FRESH, methods=("POST",))
     response = session().post(API, json={"Name": "Acme"})
     assert response.status_code == 200
     assert provider.bodies == [b'{"Name": "Acme"}'] * 2
 
 
-def test_a_streamed_body_is_not_sent_twice(upstream: responses.RequestsMock) -> None:
+def test_a_streamed_body_is_not_sent_twice(workos_stub: responses.RequestsMock) -> None:
     """A generator was consumed by the first attempt: resending would send nothing."""
-    workos = WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    provider = Provider(upstream, FRESH, methods=("POST",))
+    workos = WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    provider = Provider(workos_stub, FRESH, methods=("POST",))
     chunks = (chunk for chunk in [b'{"Name": ', b'"Acme"}'])
 
     response = session().post(API, data=chunks)
@@ -133,7 +130,7 @@ def test_a_file_body_is_not_sent_twice(settings: Any, tmp_path: Any) -> None:
     path = tmp_path / "upload.csv"
     path.write_bytes(b"Name\nAcme\n")
     refusal: Answer = (401, {}, b"")
-    tokens = scripted([token_answer(DEAD), token_answer(FRESH)])
+    tokens = scripted([json_answer(token_answer(DEAD)), json_answer(token_answer(FRESH))])
     with LoopbackServer(tokens) as workos, LoopbackServer(lambda request: refusal) as provider:
         settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "BASE_URL": workos.url}
         with path.open("rb") as upload:
@@ -144,12 +141,12 @@ def test_a_file_body_is_not_sent_twice(settings: Any, tmp_path: Any) -> None:
 
 
 def test_a_401_after_a_redirect_to_another_host_is_left_alone(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
     """requests drops the token on a redirect to another host: that 401 is not about it."""
-    workos = WorkOSTokens(upstream, [token(FRESH)])
-    upstream.get(API, status=302, headers={"Location": "https://files.example.com/x"})
-    upstream.get("https://files.example.com/x", status=401)
+    workos = WorkOSTokens(workos_stub, [token_answer(FRESH)])
+    workos_stub.get(API, status=302, headers={"Location": "https://files.example.com/x"})
+    workos_stub.get("https://files.example.com/x", status=401)
     assert session().get(API).status_code == 401
     assert workos.count == 1
 
@@ -158,9 +155,9 @@ def test_a_401_after_a_redirect_to_another_host_is_left_alone(
 
 
 def test_an_inactive_connection_raises_before_calling_the_provider(
-    upstream: responses.RequestsMock, signalled: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, signalled: list[dict[str, Any]]
 ) -> None:
-    WorkOSTokens(upstream, [inactive("needs_reauthorization")])
+    WorkOSTokens(workos_stub, [inactive_answer("needs_reauthorization")])
     with pytest.raises(PipesReauthorizationRequired) as caught:
         session().get(API)
     assert caught.value.provider == "salesforce"
@@ -180,10 +177,12 @@ def test_an_inactive_connection_raises_before_calling_the_provider(
 
 
 def test_a_grant_revoked_at_the_provider_raises_once_workos_knows(
-    upstream: responses.RequestsMock, signalled: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, signalled: list[dict[str, Any]]
 ) -> None:
-    workos = WorkOSTokens(upstream, [token(DEAD), inactive("needs_reauthorization")])
-    provider = Provider(upstream)
+    workos = WorkOSTokens(
+        workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")]
+    )
+    provider = Provider(workos_stub)
     with pytest.raises(PipesReauthorizationRequired) as caught:
         session().get(API)
     assert caught.value.error == "needs_reauthorization"
@@ -196,10 +195,10 @@ def test_a_grant_revoked_at_the_provider_raises_once_workos_knows(
 
 
 def test_workos_handing_back_the_refused_token_raises(
-    upstream: responses.RequestsMock, signalled: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, signalled: list[dict[str, Any]]
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD)])
-    provider = Provider(upstream)
+    WorkOSTokens(workos_stub, [token_answer(DEAD)])
+    provider = Provider(workos_stub)
     with pytest.raises(PipesReauthorizationRequired) as caught:
         session().get(API)
     assert caught.value.error == PROVIDER_REJECTED_TOKEN
@@ -208,10 +207,10 @@ def test_workos_handing_back_the_refused_token_raises(
 
 
 def test_a_refused_retry_raises(
-    upstream: responses.RequestsMock, signalled: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, signalled: list[dict[str, Any]]
 ) -> None:
-    workos = WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    provider = Provider(upstream)
+    workos = WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    provider = Provider(workos_stub)
     with pytest.raises(PipesReauthorizationRequired) as caught:
         session().get(API)
     assert caught.value.error == PROVIDER_REJECTED_TOKEN
@@ -221,12 +220,12 @@ def test_a_refused_retry_raises(
 
 
 def test_a_failing_receiver_does_not_hide_the_exception(
-    upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("mail server down")
 
-    WorkOSTokens(upstream, [inactive("not_installed")])
+    WorkOSTokens(workos_stub, [inactive_answer("not_installed")])
     reauthorization_required.connect(broken)
     try:
         with pytest.raises(PipesReauthorizationRequired) as caught:
@@ -238,13 +237,13 @@ def test_a_failing_receiver_does_not_hide_the_exception(
 
 
 def test_workos_down_during_a_renewal_never_serves_the_dead_token(
-    upstream: responses.RequestsMock, settings: Any
+    workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "MAX_RETRIES": 0}
-    workos = WorkOSTokens(upstream, [token(DEAD)])
-    provider = Provider(upstream)
+    workos = WorkOSTokens(workos_stub, [token_answer(DEAD)])
+    provider = Provider(workos_stub)
     assert pipes.get_access_token("salesforce", user_id=USER).access_token is not None
-    upstream.replace(responses.POST, token_url("salesforce"), status=503)
+    workos_stub.replace(responses.POST, token_url("salesforce"), status=503)
     with pytest.raises(PipesUnavailable):
         session().get(API)
     assert provider.seen == [DEAD]
@@ -280,10 +279,10 @@ def meet_one_dead_token(threads: int) -> tuple[int, list[int | str]]:
     until all of them have arrived); returns the WorkOS token calls during the burst and
     the final status codes."""
     with responses.RequestsMock() as mock:
-        workos = WorkOSTokens(mock, [token(DEAD)])
+        workos = WorkOSTokens(mock, [token_answer(DEAD)])
         provider = Provider(mock, FRESH)
         assert pipes.get_access_token("salesforce", user_id=USER).active
-        workos.then(token(FRESH))
+        workos.then(token_answer(FRESH))
         workos.count = 0
         everyone_refused = threading.Barrier(threads, timeout=10)
         provider.before_refusing = everyone_refused.wait
@@ -322,9 +321,9 @@ def test_sixteen_threads_meeting_one_dead_token_cost_one_workos_call_on_redis() 
 
 
 def test_async_callers_get_and_renew_tokens_without_blocking(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
+    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
 
     async def job() -> tuple[str, str]:
         first = await pipes.arequire_access_token("salesforce", user_id=USER)

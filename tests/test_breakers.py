@@ -29,8 +29,9 @@ from django_workos_pipes.exceptions import PipesUnavailable
 from django_workos_pipes.service import PipesService
 from django_workos_pipes.testing.fakes import PipesFake
 from tests import caches as test_caches
+from tests.builders import token_answer
 from tests.settings import API_KEY
-from tests.stubs import USER_RESOLVER, active, token_url
+from tests.stubs import USER_RESOLVER, token_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -83,7 +84,7 @@ def workos() -> Iterator[responses.RequestsMock]:
     """Every provider's token answered (any user), until a test replaces the answers."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         for provider in PROVIDERS:
-            mock.post(token_url(provider), json=active(f"ya29.{provider}-token"))
+            mock.post(token_url(provider), json=token_answer(f"ya29.{provider}-token"))
         yield mock
 
 
@@ -286,7 +287,9 @@ def test_the_breaker_serves_cached_tokens_and_recovers_by_itself(
         assert calls_to(workos) == 1
 
         for provider in PROVIDERS:
-            workos.replace(responses.POST, token_url(provider), json=active(f"ya29.{provider}-2"))
+            workos.replace(
+                responses.POST, token_url(provider), json=token_answer(f"ya29.{provider}-2")
+            )
         time.sleep(1.1)  # the shared key lives whole seconds, as cache timeouts do
         assert statuses(client) == ["active"] * 10
         assert calls_to(workos) == 10, "closed after the first success: every tag refreshed"

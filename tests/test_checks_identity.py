@@ -19,9 +19,9 @@ from django.test import override_settings
 
 from django_workos_pipes import checks
 from django_workos_pipes.service import PipesService
-from tests.conftest import WORKOS
+from tests.builders import token_answer
 from tests.settings import API_KEY, WEBHOOK_SECRET
-from tests.stubs import active
+from tests.stubs import token_url
 
 GOOD = {"API_KEY": API_KEY, "WEBHOOK_SECRET": WEBHOOK_SECRET}
 REDIS = {
@@ -115,10 +115,10 @@ def test_the_runtime_warning_names_the_module_too(caplog: pytest.LogCaptureFixtu
     service = PipesService()
     with (
         override_settings(WORKOS_PIPES=GOOD, CACHES=REDIS),
-        responses.RequestsMock() as upstream,
+        responses.RequestsMock() as workos,
         caplog.at_level(logging.WARNING, "django_workos_pipes"),
     ):
-        upstream.post(f"{WORKOS}/data-integrations/salesforce/token", json=active())
+        workos.post(token_url("salesforce"), json=token_answer())
         assert service.get_access_token("salesforce", user_id="user_ann").active
     (warning,) = caplog.records
     message = warning.getMessage()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import responses
 import time_machine
+from django.dispatch import Signal
 from django.test import Client, override_settings
 from workos.common.models import ConnectedAccount as SDKConnectedAccount
 from workos.common.models import DataIntegrationsListResponse
@@ -29,10 +30,10 @@ from django_workos_pipes.service import PipesService
 from django_workos_pipes.signals import DISCONNECT, connection_changed
 from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.workos.client import PipesClient
-from tests import connection_stubs as stubs
-from tests.conftest import WORKOS
+from tests import builders, stubs
+from tests.builders import token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, stub_token
+from tests.stubs import WORKOS, stub_token
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -41,14 +42,14 @@ NOW = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 def test_the_stubs_are_what_the_official_sdk_reads() -> None:
     """The tests' WorkOS answers deserialize with the SDK's own models."""
-    parsed = DataIntegrationsListResponse.from_dict(stubs.ann_listing())
+    parsed = DataIntegrationsListResponse.from_dict(builders.ann_listing())
     assert [item.slug for item in parsed.data] == ["salesforce", "hubspot", "slack"]
-    SDKConnectedAccount.from_dict(stubs.account())
+    SDKConnectedAccount.from_dict(builders.account())
 
 
 def test_connected_account_keeps_the_sdk_fields() -> None:
     account = ConnectedAccount.from_api(
-        stubs.account(
+        builders.account(
             account_display_name="Acme Sales",
             account_identifier="00D5g000004",
             established_by_user_id="user_ann",
@@ -64,8 +65,8 @@ def test_connected_account_keeps_the_sdk_fields() -> None:
     assert account.auth_method == "oauth"
     assert account.user_id == "user_ann" and account.organization_id is None
     assert account.established_by_user_id == "user_ann"
-    assert account.created_at == stubs.CREATED
-    assert account.updated_at == stubs.UPDATED
+    assert account.created_at == builders.CREATED
+    assert account.updated_at == builders.UPDATED
 
 
 def test_unknown_enum_values_are_kept_and_optional_keys_may_be_missing() -> None:
@@ -95,7 +96,7 @@ def test_an_account_without_state_or_auth_method_gets_the_documented_defaults() 
 
 
 def test_nothing_secret_is_kept_from_an_account() -> None:
-    raw = stubs.account(
+    raw = builders.account(
         auth_method="client_credentials",
         api_key_last_4="WXYZ",
         client_id="client_secret_looking_id",
@@ -128,7 +129,7 @@ def test_an_account_that_is_not_one_is_refused(raw: Any) -> None:
 
 
 def test_connection_of_a_provider_never_connected() -> None:
-    connection = Connection.from_api(stubs.provider("slack", "Slack"))
+    connection = Connection.from_api(builders.data_provider("slack", "Slack"))
 
     assert (connection.provider, connection.name) == ("slack", "Slack")
     assert connection.account is None and connection.accounts == ()
@@ -138,10 +139,14 @@ def test_connection_of_a_provider_never_connected() -> None:
 
 
 def test_connection_with_an_account_and_every_account_listed() -> None:
-    first = stubs.account()
-    second = stubs.account("needs_reauthorization", account_id="ca_02", connection_role="standard")
+    first = builders.account()
+    second = builders.account(
+        "needs_reauthorization", account_id="ca_02", connection_role="standard"
+    )
     connection = Connection.from_api(
-        stubs.provider("salesforce", "Salesforce", first, connected_accounts=[first, second])
+        builders.data_provider(
+            "salesforce", "Salesforce", first, connected_accounts=[first, second]
+        )
     )
 
     assert connection.state == "connected" and connection.active
@@ -150,7 +155,9 @@ def test_connection_with_an_account_and_every_account_listed() -> None:
 
 
 def test_older_answers_without_connection_owner_or_accounts_list_are_read() -> None:
-    raw = stubs.provider("jira", "Jira", stubs.account("disconnected"), ownership="organization")
+    raw = builders.data_provider(
+        "jira", "Jira", builders.account("disconnected"), ownership="organization"
+    )
     del raw["connection_owner"], raw["connected_accounts"]
 
     connection = Connection.from_api(raw)
@@ -178,7 +185,7 @@ def test_a_listing_that_is_not_one_is_refused(body: Any) -> None:
 
 
 def test_as_json_is_ready_for_json() -> None:
-    (connection, *_) = Connection.list_from_api(stubs.ann_listing())
+    (connection, *_) = Connection.list_from_api(builders.ann_listing())
     data = json.loads(json.dumps(connection.as_json()))
 
     assert data["provider"] == "salesforce" and data["state"] == "connected" and data["active"]
@@ -188,7 +195,7 @@ def test_as_json_is_ready_for_json() -> None:
 
 
 def test_a_listing_survives_its_cache_encoding() -> None:
-    connections = Connection.list_from_api(stubs.ann_listing())
+    connections = Connection.list_from_api(builders.ann_listing())
     entry = ListingEntry((11, 22), 2.5, connections)
 
     decoded = ListingEntry.decode(entry.encode())
@@ -209,51 +216,53 @@ def workos_client() -> PipesClient:
 
 
 def test_listing_sends_the_organization_and_the_api_key(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream, organization_id="org_acme")
+    stubs.stub_listing(workos_stub, organization_id="org_acme")
 
     connections = workos_client.list_data_providers("user_ann", organization_id="org_acme")
 
     assert [c.provider for c in connections] == ["salesforce", "hubspot", "slack"]
-    assert upstream.calls[0].request.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert workos_stub.calls[0].request.headers["Authorization"] == f"Bearer {API_KEY}"
 
 
 def test_listing_without_organization_sends_no_query(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream, stubs.listing())
+    stubs.stub_listing(workos_stub, builders.listing())
     assert workos_client.list_data_providers("user_ann") == ()
 
 
 def test_ids_are_percent_encoded_in_the_path(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(f"{WORKOS}/user_management/users/user%2F..%2Fx/data_providers", json={"data": []})
+    workos_stub.get(
+        f"{WORKOS}/user_management/users/user%2F..%2Fx/data_providers", json={"data": []}
+    )
     assert workos_client.list_data_providers("user/../x") == ()
 
 
 def test_a_malformed_listing_is_a_malformed_response(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream, {"object": "list", "data": "nope"})
+    stubs.stub_listing(workos_stub, {"object": "list", "data": "nope"})
     with pytest.raises(PipesMalformedResponse, match="data providers"):
         workos_client.list_data_providers("user_ann")
 
 
 def test_listing_outage_is_unavailable(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream, {"message": "down"}, status=503)
+    stubs.stub_listing(workos_stub, {"message": "down"}, status=503)
     with pytest.raises(PipesUnavailable):
         workos_client.list_data_providers("user_ann")
 
 
 def test_get_connected_account_is_parsed_and_404_is_none(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(stubs.account_url("salesforce"), json=stubs.account())
-    upstream.get(stubs.account_url("hubspot"), json={"message": "Not found"}, status=404)
+    workos_stub.get(stubs.account_url("salesforce"), json=builders.account())
+    workos_stub.get(stubs.account_url("hubspot"), json={"message": "Not found"}, status=404)
 
     account = workos_client.get_connected_account("salesforce", user_id="user_ann")
 
@@ -262,31 +271,31 @@ def test_get_connected_account_is_parsed_and_404_is_none(
 
 
 def test_delete_answers_whether_an_account_was_removed(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce", organization_id="org_acme")
-    stubs.stub_delete(upstream, "hubspot", status=404, body=json.dumps({"message": "Not found"}))
+    stubs.stub_delete(workos_stub, "salesforce", organization_id="org_acme")
+    stubs.stub_delete(workos_stub, "hubspot", status=404, body=json.dumps({"message": "Not found"}))
 
     assert workos_client.delete_connected_account(
         "salesforce", user_id="user_ann", organization_id="org_acme"
     )
     assert not workos_client.delete_connected_account("hubspot", user_id="user_ann")
-    assert upstream.calls[0].request.method == "DELETE"
-    assert "Idempotency-Key" not in upstream.calls[0].request.headers
+    assert workos_stub.calls[0].request.method == "DELETE"
+    assert "Idempotency-Key" not in workos_stub.calls[0].request.headers
 
 
 def test_delete_answered_200_with_a_body_is_fine_too(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce", status=200, body="{}")
+    stubs.stub_delete(workos_stub, "salesforce", status=200, body="{}")
     assert workos_client.delete_connected_account("salesforce", user_id="user_ann")
 
 
 def test_delete_refused_is_an_api_error(
-    workos_client: PipesClient, upstream: responses.RequestsMock
+    workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
     body = json.dumps({"message": "Conflict", "code": "conflict"})
-    stubs.stub_delete(upstream, "salesforce", status=409, body=body)
+    stubs.stub_delete(workos_stub, "salesforce", status=409, body=body)
     with pytest.raises(PipesAPIError) as caught:
         workos_client.delete_connected_account("salesforce", user_id="user_ann")
     assert caught.value.status_code == 409
@@ -295,58 +304,51 @@ def test_delete_refused_is_an_api_error(
 # The service: a cached listing -----------------------------------------------------
 
 
-@pytest.fixture
-def lenient_upstream() -> Iterator[responses.RequestsMock]:
-    """WorkOS stubbed; a stub registered for a case that doesn't arise may stay unused."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
 def listing() -> tuple[Connection, ...]:
     return pipes.list_connections("user_ann")
 
 
-def test_listing_is_cached_per_user(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream)
-    stubs.stub_listing(upstream, stubs.listing(), user_id="user_bob")
+def test_listing_is_cached_per_user(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub)
+    stubs.stub_listing(workos_stub, builders.listing(), user_id="user_bob")
 
     for _ in range(50):
         assert [c.state for c in listing()] == ["connected", "needs_reauthorization", None]
     assert pipes.list_connections("user_bob") == ()
     assert pipes.list_connections("user_bob") == ()
 
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
-def test_listing_is_cached_per_organization(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream)
-    stubs.stub_listing(upstream, stubs.listing(), organization_id="org_acme")
+def test_listing_is_cached_per_organization(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub)
+    stubs.stub_listing(workos_stub, builders.listing(), organization_id="org_acme")
 
     assert len(pipes.list_connections("user_ann")) == 3
     assert pipes.list_connections("user_ann", organization_id="org_acme") == ()
     assert len(pipes.list_connections("user_ann")) == 3
 
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
 @pytest.mark.parametrize("provider", ["salesforce", "slack", "a-provider-not-listed"])
 def test_invalidating_any_provider_of_the_user_refreshes_the_listing(
-    provider: str, upstream: responses.RequestsMock
+    provider: str, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
     listing()
 
     assert pipes.invalidate(provider, user_id="user_ann")
     listing()
     listing()
 
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
 def test_invalidating_another_user_or_organization_keeps_the_listing(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
     listing()
 
     pipes.invalidate("salesforce", user_id="user_bob")
@@ -354,14 +356,16 @@ def test_invalidating_another_user_or_organization_keeps_the_listing(
     pipes.invalidate_organization("salesforce", "org_acme")
     listing()
 
-    assert stubs.listing_calls(upstream) == 1
+    assert stubs.listing_calls(workos_stub) == 1
 
 
 def test_invalidating_the_organization_refreshes_every_listing_under_it(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    stubs.stub_listing(upstream, stubs.listing(), organization_id="org_acme")
-    stubs.stub_listing(upstream, stubs.listing(), user_id="user_bob", organization_id="org_acme")
+    stubs.stub_listing(workos_stub, builders.listing(), organization_id="org_acme")
+    stubs.stub_listing(
+        workos_stub, builders.listing(), user_id="user_bob", organization_id="org_acme"
+    )
     for user in ("user_ann", "user_bob"):
         pipes.list_connections(user, organization_id="org_acme")
 
@@ -369,13 +373,13 @@ def test_invalidating_the_organization_refreshes_every_listing_under_it(
     for user in ("user_ann", "user_bob"):
         pipes.list_connections(user, organization_id="org_acme")
 
-    assert stubs.listing_calls(upstream) == 4
+    assert stubs.listing_calls(workos_stub) == 4
 
 
 def test_a_webhook_for_any_provider_refreshes_the_listing(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
     listing()
     listing()
 
@@ -383,11 +387,11 @@ def test_a_webhook_for_any_provider_refreshes_the_listing(
     assert post_webhook(Client(), event).status_code == 200
     listing()
 
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
 def test_a_listing_fetched_before_an_invalidation_is_not_kept(
-    lenient_upstream: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
     """A webhook arriving while WorkOS answers the listing: the answer may be older than
     the change, so it must not be served afterwards."""
@@ -398,18 +402,18 @@ def test_a_listing_fetched_before_an_invalidation_is_not_kept(
         if not answered:  # the first answer is being sent as the change happens
             pipes.invalidate("salesforce", user_id="user_ann")
         answered.append(1)
-        return 200, {}, json.dumps(stubs.ann_listing())
+        return 200, {}, json.dumps(builders.ann_listing())
 
-    lenient_upstream.add_callback(responses.GET, stubs.listing_url(), callback=respond)
+    lenient_workos_stub.add_callback(responses.GET, stubs.listing_url(), callback=respond)
 
     listing()
     listing()
 
-    assert stubs.listing_calls(lenient_upstream) == 2
+    assert stubs.listing_calls(lenient_workos_stub) == 2
 
 
-def test_the_listing_is_fresh_for_connections_ttl(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream)
+def test_the_listing_is_fresh_for_connections_ttl(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub)
     with time_machine.travel(NOW, tick=False) as traveller:
         listing()
         traveller.shift(timedelta(seconds=299))
@@ -417,37 +421,37 @@ def test_the_listing_is_fresh_for_connections_ttl(upstream: responses.RequestsMo
         traveller.shift(timedelta(seconds=2))
         listing()
 
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
-def test_connections_ttl_zero_never_caches(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream)
+def test_connections_ttl_zero_never_caches(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub)
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "CONNECTIONS_TTL": 0}):
         listing()
         listing()
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
 def test_a_stale_listing_is_served_while_workos_is_down(
-    lenient_upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    lenient_workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stubs.stub_listing(lenient_upstream)
+    stubs.stub_listing(lenient_workos_stub)
     with time_machine.travel(NOW, tick=False) as traveller:
         first = listing()
         traveller.shift(timedelta(hours=2))
-        lenient_upstream.replace(responses.GET, stubs.listing_url(), status=503, json={})
+        lenient_workos_stub.replace(responses.GET, stubs.listing_url(), status=503, json={})
 
         assert listing() == first
     assert "serving the cached connections" in caplog.text
 
 
 def test_an_invalidated_listing_is_never_served_even_when_workos_is_down(
-    lenient_upstream: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
-    stubs.stub_listing(lenient_upstream)
+    stubs.stub_listing(lenient_workos_stub)
     listing()
     pipes.invalidate("salesforce", user_id="user_ann")
-    lenient_upstream.replace(responses.GET, stubs.listing_url(), status=503, json={})
+    lenient_workos_stub.replace(responses.GET, stubs.listing_url(), status=503, json={})
 
     with pytest.raises(PipesUnavailable):
         listing()
@@ -462,31 +466,31 @@ DEAD_REDIS = {
 }
 
 
-def test_cache_down_means_listing_straight_from_workos(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream)
+def test_cache_down_means_listing_straight_from_workos(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub)
     service = PipesService()
     with override_settings(CACHES=DEAD_REDIS):
         assert len(service.list_connections("user_ann")) == 3
         assert len(service.list_connections("user_ann")) == 3
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
 @pytest.mark.redis
 def test_an_invalidation_in_one_process_refreshes_the_listing_in_another(
-    redis_cache: str, upstream: responses.RequestsMock
+    redis_cache: str, workos_stub: responses.RequestsMock
 ) -> None:
     """Two services sharing Redis stand for two processes: a webhook handled by one
     makes the other's next listing fresh; before it, both share one cached listing."""
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
     web, worker = PipesService(), PipesService()
 
     web.list_connections("user_ann")
     worker.list_connections("user_ann")
-    assert stubs.listing_calls(upstream) == 1
+    assert stubs.listing_calls(workos_stub) == 1
 
     worker.invalidate("jira", user_id="user_ann")
     web.list_connections("user_ann")
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
     keys = ListingKeys.build("user_ann", None)
     assert keys.listing and keys.user_generation != keys.org_generation
@@ -496,23 +500,16 @@ def test_an_invalidation_in_one_process_refreshes_the_listing_in_another(
 
 
 @pytest.fixture
-def changes() -> Iterator[list[dict[str, Any]]]:
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        received.append({"sender": sender, **kwargs})
-
-    connection_changed.connect(receiver, weak=False)
-    yield received
-    connection_changed.disconnect(receiver)
+def changes(record_signal: Callable[[Signal], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return record_signal(connection_changed)
 
 
 def test_disconnect_removes_forgets_and_signals_once(
-    upstream: responses.RequestsMock, changes: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, changes: list[dict[str, Any]]
 ) -> None:
-    stubs.stub_listing(upstream)
-    stub_token(upstream, "salesforce", active())
-    stubs.stub_delete(upstream, "salesforce")
+    stubs.stub_listing(workos_stub)
+    stub_token(workos_stub, "salesforce", token_answer())
+    stubs.stub_delete(workos_stub, "salesforce")
     assert pipes.get_access_token("salesforce", user_id="user_ann").active
     listing()
 
@@ -532,10 +529,12 @@ def test_disconnect_removes_forgets_and_signals_once(
             "error_reason": None,
         }
     ]
-    upstream.replace(responses.POST, f"{WORKOS}/data-integrations/salesforce/token", json=active())
+    workos_stub.replace(
+        responses.POST, f"{WORKOS}/data-integrations/salesforce/token", json=token_answer()
+    )
     pipes.get_access_token("salesforce", user_id="user_ann")
     listing()
-    methods = [(call.request.method, call.request.url.split("/")[-1]) for call in upstream.calls]
+    methods = [(call.request.method, call.request.url.split("/")[-1]) for call in workos_stub.calls]
     assert methods == [
         ("POST", "token"),
         ("GET", "data_providers"),
@@ -546,43 +545,43 @@ def test_disconnect_removes_forgets_and_signals_once(
 
 
 def test_disconnect_of_no_account_is_false_and_signals_nothing(
-    upstream: responses.RequestsMock, changes: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, changes: list[dict[str, Any]]
 ) -> None:
-    stubs.stub_delete(upstream, "slack", status=404, body=json.dumps({"message": "Not found"}))
+    stubs.stub_delete(workos_stub, "slack", status=404, body=json.dumps({"message": "Not found"}))
     assert pipes.disconnect("slack", user_id="user_ann") is False
     assert changes == []
 
 
 def test_disconnect_sends_the_organization(
-    upstream: responses.RequestsMock, changes: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, changes: list[dict[str, Any]]
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce", organization_id="org_acme")
+    stubs.stub_delete(workos_stub, "salesforce", organization_id="org_acme")
     assert pipes.disconnect("salesforce", user_id="user_ann", organization_id="org_acme")
     assert changes[0]["organization_id"] == "org_acme"
 
 
 def test_disconnect_forgets_the_cache_before_asking_workos(
-    upstream: responses.RequestsMock, changes: list[dict[str, Any]]
+    workos_stub: responses.RequestsMock, changes: list[dict[str, Any]]
 ) -> None:
     """Should WorkOS act but its answer be lost, nothing stale stays cached."""
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
     listing()
-    stubs.stub_delete(upstream, "salesforce", status=500, body="{}")
+    stubs.stub_delete(workos_stub, "salesforce", status=500, body="{}")
 
     with pytest.raises(PipesUnavailable):
         pipes.disconnect("salesforce", user_id="user_ann")
     pipes.reset_breakers()  # the 500 opened the WorkOS breaker; this test is about the cache
 
     listing()
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
     assert changes == []
 
 
 def test_a_failing_receiver_does_not_undo_the_invalidation(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    stubs.stub_listing(upstream)
-    stubs.stub_delete(upstream, "salesforce")
+    stubs.stub_listing(workos_stub)
+    stubs.stub_delete(workos_stub, "salesforce")
     listing()
 
     def broken(sender: Any, **kwargs: Any) -> None:
@@ -595,19 +594,21 @@ def test_a_failing_receiver_does_not_undo_the_invalidation(
     finally:
         connection_changed.disconnect(broken)
     listing()
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
-def test_get_connected_account_through_the_service(upstream: responses.RequestsMock) -> None:
-    upstream.get(stubs.account_url("salesforce"), json=stubs.account(account_identifier="00D"))
+def test_get_connected_account_through_the_service(workos_stub: responses.RequestsMock) -> None:
+    workos_stub.get(
+        stubs.account_url("salesforce"), json=builders.account(account_identifier="00D")
+    )
     account = pipes.get_connected_account("salesforce", user_id="user_ann")
     assert account is not None and account.label == "00D"
 
 
-def test_async_twins(upstream: responses.RequestsMock, changes: list[dict[str, Any]]) -> None:
-    stubs.stub_listing(upstream)
-    upstream.get(stubs.account_url("salesforce"), json=stubs.account())
-    stubs.stub_delete(upstream, "salesforce")
+def test_async_twins(workos_stub: responses.RequestsMock, changes: list[dict[str, Any]]) -> None:
+    stubs.stub_listing(workos_stub)
+    workos_stub.get(stubs.account_url("salesforce"), json=builders.account())
+    stubs.stub_delete(workos_stub, "salesforce")
 
     async def run() -> tuple[Any, ...]:
         return (

@@ -9,7 +9,7 @@ import pytest
 import responses
 from django.core.management import CommandError, call_command
 
-from tests import connection_stubs as stubs
+from tests import builders, stubs
 
 
 def run_command(*args: str) -> str:
@@ -18,8 +18,8 @@ def run_command(*args: str) -> str:
     return out.getvalue()
 
 
-def test_command_prints_a_table(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream, organization_id="org_acme")
+def test_command_prints_a_table(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub, organization_id="org_acme")
 
     lines = run_command("--user", "user_ann", "--organization", "org_acme").splitlines()
 
@@ -33,20 +33,20 @@ def test_command_prints_a_table(upstream: responses.RequestsMock) -> None:
     assert len(columns) == 1, "the STATE column is aligned"
 
 
-def test_command_prints_json(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream)
+def test_command_prints_json(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub)
     body = json.loads(run_command("--user", "user_ann", "--json"))
     assert body["user_id"] == "user_ann" and body["organization_id"] is None
     assert [c["state"] for c in body["connections"]] == ["connected", "needs_reauthorization", None]
 
 
-def test_command_with_no_provider(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream, stubs.listing())
+def test_command_with_no_provider(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub, builders.listing())
     assert run_command("--user", "user_ann") == "No provider is configured in WorkOS.\n"
 
 
-def test_command_when_workos_is_down(upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream, {}, status=503)
+def test_command_when_workos_is_down(workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub, {}, status=503)
     with pytest.raises(CommandError, match="WorkOS did not list the connections"):
         run_command("--user", "user_ann")
 

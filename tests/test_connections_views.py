@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from django_workos_pipes.results import Connection
-from tests import connection_stubs as stubs
+from tests import builders, stubs
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver")]
 
@@ -51,9 +51,9 @@ def test_anonymous_json_clients_get_a_401(client: Client) -> None:
 
 
 def test_page_lists_every_provider_with_its_state_and_actions(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
 
     response = client.get(PAGE)
     page = response.content.decode()
@@ -93,17 +93,18 @@ def test_page_lists_every_provider_with_its_state_and_actions(
 
 
 def test_page_says_when_no_provider_is_configured(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream, stubs.listing())
+    stubs.stub_listing(workos_stub, builders.listing())
     assert "No apps are available to connect yet." in client.get(PAGE).content.decode()
 
 
 def test_a_disconnected_account_offers_to_connect_again(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     stubs.stub_listing(
-        upstream, stubs.listing(stubs.provider("jira", "Jira", stubs.account("disconnected")))
+        workos_stub,
+        builders.listing(builders.data_provider("jira", "Jira", builders.account("disconnected"))),
     )
     page = client.get(PAGE).content.decode()
     assert "Disconnected" in page and "/pipes/connect/jira/" in page
@@ -111,31 +112,31 @@ def test_a_disconnected_account_offers_to_connect_again(
 
 
 def test_json_clients_get_the_same_data(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
 
     response = client.get(PAGE, headers=JSON)
 
     assert response.status_code == 200
-    expected = [c.as_json() for c in Connection.list_from_api(stubs.ann_listing())]
+    expected = [c.as_json() for c in Connection.list_from_api(builders.ann_listing())]
     assert response.json() == {"connections": expected}
 
 
 def test_the_organization_comes_from_its_resolver(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "ORGANIZATION_ID_RESOLVER": lambda r: "org_a"}
-    stubs.stub_listing(upstream, organization_id="org_a")
-    upstream.get(f"{stubs.WORKOS}/organizations/org_a/data_providers", json=stubs.listing())
+    stubs.stub_listing(workos_stub, organization_id="org_a")
+    workos_stub.get(f"{stubs.WORKOS}/organizations/org_a/data_providers", json=builders.listing())
     assert client.get(PAGE).status_code == 200
 
 
 @pytest.mark.parametrize("status", [503, 401])
 def test_workos_down_or_refusing_is_the_503_page(
-    client: Client, ann: User, upstream: responses.RequestsMock, status: int
+    client: Client, ann: User, workos_stub: responses.RequestsMock, status: int
 ) -> None:
-    stubs.stub_listing(upstream, {"message": "no"}, status=status)
+    stubs.stub_listing(workos_stub, {"message": "no"}, status=status)
 
     response = client.get(PAGE)
 
@@ -145,9 +146,9 @@ def test_workos_down_or_refusing_is_the_503_page(
 
 
 def test_workos_down_is_a_503_for_json_clients(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream, {"data": "not a list"})
+    stubs.stub_listing(workos_stub, {"data": "not a list"})
     response = client.get(PAGE, headers=JSON)
     assert response.status_code == 503
     assert response.json() == {"error": "unavailable", "provider": None}
@@ -165,7 +166,7 @@ def test_the_page_can_be_overridden_block_by_block() -> None:
         "{% block intro %}<h1>Integrations</h1>{% endblock %}"
     )
     request = RequestFactory().get(PAGE)
-    connections = Connection.list_from_api(stubs.ann_listing())
+    connections = Connection.list_from_api(builders.ann_listing())
 
     page = template.render(Context({"connections": connections, "request": request}))
 
@@ -178,55 +179,55 @@ def test_the_page_can_be_overridden_block_by_block() -> None:
 
 
 def test_a_hundred_renders_cost_one_listing_call_until_something_changes(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     """The figure of the issue: one user renders the page 100 times, WorkOS is asked
     once; a disconnect through the page makes the next render ask again, once."""
-    stubs.stub_listing(upstream)
-    stubs.stub_delete(upstream, "hubspot")
+    stubs.stub_listing(workos_stub)
+    stubs.stub_delete(workos_stub, "hubspot")
 
     for _ in range(100):
         assert client.get(PAGE).status_code == 200
-    assert stubs.listing_calls(upstream) == 1
-    assert len(upstream.calls) == 1
+    assert stubs.listing_calls(workos_stub) == 1
+    assert len(workos_stub.calls) == 1
 
     client.post(disconnect_path("hubspot", PAGE))
     for _ in range(100):
         assert client.get(PAGE).status_code == 200
 
-    assert stubs.listing_calls(upstream) == 2
-    assert len(upstream.calls) == 3  # listing, DELETE, listing
+    assert stubs.listing_calls(workos_stub) == 2
+    assert len(workos_stub.calls) == 3  # listing, DELETE, listing
 
 
 def test_a_webhook_makes_the_next_render_fresh(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     from django_workos_pipes.testing import post_webhook, webhook_event
 
-    stubs.stub_listing(upstream)
+    stubs.stub_listing(workos_stub)
     client.get(PAGE)
     assert post_webhook(client, webhook_event("connected", "slack", "user_ann")).status_code == 200
     client.get(PAGE)
     client.get(PAGE)
-    assert stubs.listing_calls(upstream) == 2
+    assert stubs.listing_calls(workos_stub) == 2
 
 
 # Disconnect ---------------------------------------------------------------------------
 
 
 def test_disconnect_goes_back_to_a_safe_next(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce")
+    stubs.stub_delete(workos_stub, "salesforce")
     response = client.post(disconnect_path(next_url="/reports/?tab=2"))
     assert response.status_code == 302
     assert response["Location"] == "/reports/?tab=2"
 
 
 def test_next_may_come_from_the_form(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce")
+    stubs.stub_delete(workos_stub, "salesforce")
     response = client.post(disconnect_path(next_url="/from-query/"), {"next": "/from-form/"})
     assert response["Location"] == "/from-form/"
 
@@ -235,25 +236,25 @@ def test_next_may_come_from_the_form(
     "next_url", [None, "//evil.example/", "https://evil.example/", "javascript:alert(1)"]
 )
 def test_disconnect_without_a_safe_next_goes_to_the_connections_page(
-    client: Client, ann: User, upstream: responses.RequestsMock, next_url: str | None
+    client: Client, ann: User, workos_stub: responses.RequestsMock, next_url: str | None
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce")
+    stubs.stub_delete(workos_stub, "salesforce")
     data = {"next": next_url} if next_url else {}
     assert client.post(disconnect_path(), data)["Location"] == PAGE
 
 
 def test_disconnect_of_no_account_still_goes_back(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_delete(upstream, "slack", status=404, body=NOT_FOUND)
+    stubs.stub_delete(workos_stub, "slack", status=404, body=NOT_FOUND)
     assert client.post(disconnect_path("slack"))["Location"] == PAGE
 
 
 def test_disconnect_json_says_whether_an_account_was_removed(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce")
-    stubs.stub_delete(upstream, "slack", status=404, body=NOT_FOUND)
+    stubs.stub_delete(workos_stub, "salesforce")
+    stubs.stub_delete(workos_stub, "slack", status=404, body=NOT_FOUND)
 
     removed = client.post(disconnect_path(), headers=JSON)
     absent = client.post(disconnect_path("slack"), headers=JSON)
@@ -264,9 +265,9 @@ def test_disconnect_json_says_whether_an_account_was_removed(
 
 
 def test_disconnect_from_htmx_redirects_the_page(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce")
+    stubs.stub_delete(workos_stub, "salesforce")
     response = client.post(disconnect_path(), headers={"HX-Request": "true"})
     assert response.status_code == 200 and response["HX-Redirect"] == PAGE
 
@@ -276,15 +277,15 @@ def test_disconnect_is_post_only(client: Client, ann: User, method: str) -> None
     assert getattr(client, method)(disconnect_path()).status_code == 405
 
 
-def test_disconnect_needs_the_csrf_token(ann: User, upstream: responses.RequestsMock) -> None:
+def test_disconnect_needs_the_csrf_token(ann: User, workos_stub: responses.RequestsMock) -> None:
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(ann)
 
     assert browser.post(disconnect_path()).status_code == 403
-    assert len(upstream.calls) == 0
+    assert len(workos_stub.calls) == 0
 
-    stubs.stub_listing(upstream)
-    stubs.stub_delete(upstream, "salesforce")
+    stubs.stub_listing(workos_stub)
+    stubs.stub_delete(workos_stub, "salesforce")
     browser.get(PAGE)  # the page sets the CSRF cookie its forms need
     token = browser.cookies["csrftoken"].value
     response = browser.post(disconnect_path(), {"csrfmiddlewaretoken": token})
@@ -292,19 +293,19 @@ def test_disconnect_needs_the_csrf_token(ann: User, upstream: responses.Requests
 
 
 def test_anonymous_disconnect_is_sent_to_log_in_and_back_to_a_page(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
     response = client.post(disconnect_path(next_url="/reports/"))
     assert response.status_code == 302
     assert response["Location"] == "/login/?next=/reports/"
-    assert len(upstream.calls) == 0
+    assert len(workos_stub.calls) == 0
 
 
 @pytest.mark.parametrize(("status", "body"), [(503, "{}"), (401, '{"message": "bad key"}')])
 def test_disconnect_while_workos_is_down_or_refusing_is_the_503_page(
-    client: Client, ann: User, upstream: responses.RequestsMock, status: int, body: str
+    client: Client, ann: User, workos_stub: responses.RequestsMock, status: int, body: str
 ) -> None:
-    stubs.stub_delete(upstream, "salesforce", status=status, body=body)
+    stubs.stub_delete(workos_stub, "salesforce", status=status, body=body)
     response = client.post(disconnect_path())
     assert response.status_code == 503
     assert "check your Salesforce connection" in response.content.decode()
@@ -323,8 +324,8 @@ def render(source: str, user: User | None = None, **context: Any) -> str:
     )
 
 
-def test_pipe_connections_gives_the_listing(ann: User, upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream)
+def test_pipe_connections_gives_the_listing(ann: User, workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub)
     page = render(
         "{% pipe_connections as connections %}"
         "{% for c in connections %}{{ c.provider }}={{ c.state|default:'none' }};{% endfor %}",
@@ -333,8 +334,8 @@ def test_pipe_connections_gives_the_listing(ann: User, upstream: responses.Reque
     assert page == "salesforce=connected;hubspot=needs_reauthorization;slack=none;"
 
 
-def test_pipe_connections_for_another_user(ann: User, upstream: responses.RequestsMock) -> None:
-    stubs.stub_listing(upstream, stubs.listing(), user_id="user_bob", organization_id="org_b")
+def test_pipe_connections_for_another_user(ann: User, workos_stub: responses.RequestsMock) -> None:
+    stubs.stub_listing(workos_stub, builders.listing(), user_id="user_bob", organization_id="org_b")
     page = render(
         '{% pipe_connections user_id="user_bob" organization_id="org_b" as cs %}{{ cs|length }}',
         ann,
@@ -347,9 +348,9 @@ def test_pipe_connections_is_empty_for_anonymous_users() -> None:
 
 
 def test_pipe_connections_is_none_while_workos_is_down(
-    ann: User, upstream: responses.RequestsMock
+    ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stubs.stub_listing(upstream, {}, status=503)
+    stubs.stub_listing(workos_stub, {}, status=503)
     page = render(
         "{% pipe_connections as cs %}{% if cs is None %}unavailable{% endif %}"
         "{% for c in cs %}{{ c }}{% endfor %}",

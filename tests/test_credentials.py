@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import pickle
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -43,9 +42,10 @@ from django_workos_pipes.service import PipesService
 from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.testing.fakes import FakeCall, PipesFake
 from django_workos_pipes.workos.client import PipesClient
-from tests.conftest import WORKOS
+from tests.builders import token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, stub_token
+from tests.stubs import WORKOS, stub_token
+from tests.threads import run_at_once
 
 API_KEY_VALUE = "zd_live_0123456789abcdef0123456789"
 OAUTH_VALUE = "ya29.credential-oauth-token-value"
@@ -95,7 +95,7 @@ def oauth_answer(
 
 
 def stub_credentials(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
     body: dict[str, Any] | None,
     *,
     provider: str = "zendesk",
@@ -103,7 +103,7 @@ def stub_credentials(
     status: int = 200,
 ) -> None:
     """Answer ``body`` to the credentials request whose JSON body is exactly ``sent``."""
-    upstream.post(
+    workos_stub.post(
         credentials_url(provider),
         json=body,
         status=status,
@@ -112,7 +112,9 @@ def stub_credentials(
 
 
 def answers_in_order(
-    upstream: responses.RequestsMock, expires_in: timedelta | None = None, provider: str = "zendesk"
+    workos_stub: responses.RequestsMock,
+    expires_in: timedelta | None = None,
+    provider: str = "zendesk",
 ) -> None:
     """Each call answers a new credential: ``key-1``, ``key-2``... (an API key when
     ``expires_in`` is None, else an OAuth token living that long)."""
@@ -124,7 +126,7 @@ def answers_in_order(
             return 200, {}, json.dumps(api_key_answer(value))
         return 200, {}, json.dumps(oauth_answer(value, datetime.now(timezone.utc) + expires_in))
 
-    upstream.add_callback(responses.POST, credentials_url(provider), callback=respond)
+    workos_stub.add_callback(responses.POST, credentials_url(provider), callback=respond)
 
 
 def value_of(
@@ -143,15 +145,13 @@ def value_of(
     return result.credential.value.split("-x")[0]
 
 
-@pytest.fixture(params=["locmem", "redis"])
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "redis":
         request.getfixturevalue("redis_cache")
     yield request.param
 
 
-@pytest.fixture
-def loose_upstream() -> Iterator[responses.RequestsMock]:
+def lenient_workos_stub() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 
@@ -281,23 +281,23 @@ def test_a_credential_is_read_only_yet_copies_pickles_and_serialises() -> None:
 # The client.
 
 
-def test_the_client_sends_only_the_fields_given(upstream: responses.RequestsMock) -> None:
+def test_the_client_sends_only_the_fields_given(workos_stub: responses.RequestsMock) -> None:
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
-    stub_credentials(upstream, api_key_answer(), sent={"user_id": "user_1"})
+    stub_credentials(workos_stub, api_key_answer(), sent={"user_id": "user_1"})
     full = {"user_id": "user_1", "organization_id": "org_1", "connected_account_id": "ca_1"}
-    stub_credentials(upstream, oauth_answer(), sent=full)
+    stub_credentials(workos_stub, oauth_answer(), sent=full)
     assert client.get_credentials("zendesk", user_id="user_1").credential.value == API_KEY_VALUE  # type: ignore[union-attr]
     result = client.get_credentials(
         "zendesk", user_id="user_1", organization_id="org_1", connected_account_id="ca_1"
     )
     assert result.credential is not None and result.credential.value == OAUTH_VALUE
-    request = upstream.calls[0].request
+    request = workos_stub.calls[0].request
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
     assert request.headers["Idempotency-Key"]
 
 
-def test_the_provider_slug_is_one_encoded_path_segment(upstream: responses.RequestsMock) -> None:
-    upstream.post(
+def test_the_provider_slug_is_one_encoded_path_segment(workos_stub: responses.RequestsMock) -> None:
+    workos_stub.post(
         f"{WORKOS}/data-integrations/a%2Fb/credentials",
         json={"active": False, "error": "not_installed"},
     )
@@ -306,11 +306,11 @@ def test_the_provider_slug_is_one_encoded_path_segment(upstream: responses.Reque
 
 
 def test_a_malformed_answer_is_an_error_that_quotes_no_secret(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
     body = api_key_answer()
     body["credential"]["expires_at"] = f"not a date {API_KEY_VALUE}"
-    upstream.post(credentials_url(), json=body, headers={"X-Request-ID": "req_1"})
+    workos_stub.post(credentials_url(), json=body, headers={"X-Request-ID": "req_1"})
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
     with pytest.raises(PipesMalformedResponse) as caught:
         client.get_credentials("zendesk", user_id="user_1")
@@ -320,8 +320,8 @@ def test_a_malformed_answer_is_an_error_that_quotes_no_secret(
     assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
-def test_an_unknown_integration_is_an_api_error(upstream: responses.RequestsMock) -> None:
-    upstream.post(credentials_url(), status=404, json={"message": "Not found", "code": "nope"})
+def test_an_unknown_integration_is_an_api_error(workos_stub: responses.RequestsMock) -> None:
+    workos_stub.post(credentials_url(), status=404, json={"message": "Not found", "code": "nope"})
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
     with pytest.raises(PipesAPIError) as caught:
         client.get_credentials("zendesk", user_id="user_1")
@@ -332,36 +332,36 @@ def test_an_unknown_integration_is_an_api_error(upstream: responses.RequestsMock
 
 
 def test_one_upstream_call_for_many_reads(
-    backend: str, loose_upstream: responses.RequestsMock
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
-    answers_in_order(loose_upstream)
+    answers_in_order(lenient_workos_stub)
     assert {value_of() for _ in range(200)} == {"key-1"}
-    assert len(loose_upstream.calls) == 1
+    assert len(lenient_workos_stub.calls) == 1
 
 
 def test_credentials_and_tokens_are_cached_apart(
-    backend: str, loose_upstream: responses.RequestsMock
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
-    answers_in_order(loose_upstream, provider="salesforce")
-    loose_upstream.post(
-        f"{WORKOS}/data-integrations/salesforce/token", json=active("ya29.the-token-itself")
+    answers_in_order(lenient_workos_stub, provider="salesforce")
+    lenient_workos_stub.post(
+        f"{WORKOS}/data-integrations/salesforce/token", json=token_answer("ya29.the-token-itself")
     )
     for _ in range(3):
         token = pipes.get_access_token("salesforce", user_id="user_1").access_token
         assert token is not None and token.access_token == "ya29.the-token-itself"
         assert value_of("salesforce") == "key-1"
-    assert len(loose_upstream.calls) == 2
+    assert len(lenient_workos_stub.calls) == 2
 
 
 def test_each_connected_account_is_cached_apart(
-    backend: str, loose_upstream: responses.RequestsMock
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
-    answers_in_order(loose_upstream)
+    answers_in_order(lenient_workos_stub)
     assert value_of(connected_account_id="ca_1") == "key-1"
     assert value_of(connected_account_id="ca_2") == "key-2"
     assert value_of() == "key-3"
     assert value_of(connected_account_id="ca_1") == "key-1"
-    bodies = [json.loads(call.request.body) for call in loose_upstream.calls]
+    bodies = [json.loads(call.request.body) for call in lenient_workos_stub.calls]
     assert [body.get("connected_account_id") for body in bodies] == ["ca_1", "ca_2", None]
     pipes.invalidate("zendesk", user_id="user_1")  # the user's connection: every account
     assert [value_of(connected_account_id=a) for a in ("ca_1", "ca_2", None)] == [
@@ -372,9 +372,9 @@ def test_each_connected_account_is_cached_apart(
 
 
 def test_a_credential_that_never_expires_is_fresh_for_token_ttl(
-    backend: str, loose_upstream: responses.RequestsMock
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
-    answers_in_order(loose_upstream)
+    answers_in_order(lenient_workos_stub)
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "TOKEN_TTL": 300}):
         with time_machine.travel(NOW, tick=False) as traveller:
             assert value_of() == "key-1"
@@ -385,9 +385,9 @@ def test_a_credential_that_never_expires_is_fresh_for_token_ttl(
 
 
 def test_an_expiring_credential_is_refetched_within_leeway_of_its_expiry(
-    backend: str, loose_upstream: responses.RequestsMock
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
-    answers_in_order(loose_upstream, expires_in=timedelta(minutes=10))
+    answers_in_order(lenient_workos_stub, expires_in=timedelta(minutes=10))
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "EXPIRY_LEEWAY": 60}):
         with time_machine.travel(NOW, tick=False) as traveller:
             assert value_of() == "key-1"
@@ -397,21 +397,23 @@ def test_an_expiring_credential_is_refetched_within_leeway_of_its_expiry(
             assert value_of() == "key-2"
 
 
-def test_inactive_answers_are_cached_briefly(upstream: responses.RequestsMock) -> None:
-    stub_credentials(upstream, {"active": False, "error": "not_installed"}, sent={"user_id": "u"})
+def test_inactive_answers_are_cached_briefly(workos_stub: responses.RequestsMock) -> None:
+    stub_credentials(
+        workos_stub, {"active": False, "error": "not_installed"}, sent={"user_id": "u"}
+    )
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "INACTIVE_TTL": 10}):
         with time_machine.travel(NOW, tick=False) as traveller:
             for _ in range(3):
                 assert pipes.get_credentials("zendesk", user_id="u").error == "not_installed"
             traveller.shift(timedelta(seconds=11))
             assert pipes.get_credentials("zendesk", user_id="u").error == "not_installed"
-    assert len(upstream.calls) == 2
+    assert len(workos_stub.calls) == 2
 
 
 def test_whatever_invalidates_the_token_invalidates_the_credential(
-    backend: str, loose_upstream: responses.RequestsMock, client: Client
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock, client: Client
 ) -> None:
-    answers_in_order(loose_upstream)
+    answers_in_order(lenient_workos_stub)
     assert value_of(organization_id="org_1") == "key-1"
     pipes.invalidate("zendesk", user_id="user_1", organization_id="org_1")
     assert value_of(organization_id="org_1") == "key-2"
@@ -423,22 +425,26 @@ def test_whatever_invalidates_the_token_invalidates_the_credential(
     assert value_of(organization_id="org_1") == "key-4"
 
 
-def test_single_flight_across_threads(backend: str, loose_upstream: responses.RequestsMock) -> None:
+def test_single_flight_across_threads(
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock
+) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
         return 200, {}, json.dumps(api_key_answer("key-only-one-xxxxxxxxxxxxxxxx"))
 
-    loose_upstream.add_callback(responses.POST, credentials_url(), callback=respond)
+    lenient_workos_stub.add_callback(responses.POST, credentials_url(), callback=respond)
     results = run_at_once(16, value_of)
     assert results == ["key-only-one"] * 16
-    assert len(loose_upstream.calls) == 1
+    assert len(lenient_workos_stub.calls) == 1
 
 
 def test_a_cached_credential_is_served_while_workos_is_down(
-    backend: str, loose_upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    cache_backend: str,
+    lenient_workos_stub: responses.RequestsMock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    stub_credentials(loose_upstream, api_key_answer(), sent={"user_id": "user_1"})
-    loose_upstream.post(credentials_url(), status=503)
+    stub_credentials(lenient_workos_stub, api_key_answer(), sent={"user_id": "user_1"})
+    lenient_workos_stub.post(credentials_url(), status=503)
     settings = {"API_KEY": API_KEY, "MAX_RETRIES": 0, "TOKEN_TTL": 300}
     with override_settings(WORKOS_PIPES=settings), caplog.at_level(logging.WARNING):
         with time_machine.travel(NOW, tick=False) as traveller:
@@ -450,9 +456,9 @@ def test_a_cached_credential_is_served_while_workos_is_down(
 
 
 def test_with_the_cache_down_the_service_asks_workos(
-    loose_upstream: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
-    answers_in_order(loose_upstream)
+    answers_in_order(lenient_workos_stub)
     dead = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -464,8 +470,8 @@ def test_with_the_cache_down_the_service_asks_workos(
         assert [value_of(), value_of()] == ["key-1", "key-2"]
 
 
-def test_the_async_twin(loose_upstream: responses.RequestsMock) -> None:
-    answers_in_order(loose_upstream)
+def test_the_async_twin(lenient_workos_stub: responses.RequestsMock) -> None:
+    answers_in_order(lenient_workos_stub)
 
     async def fetch() -> CredentialResult:
         return await pipes.aget_credentials("zendesk", user_id="user_1", organization_id="o")
@@ -490,7 +496,7 @@ def test_the_cached_entry_reads_back_whole_and_only_as_a_credential() -> None:
     assert Entry.decode((11, 22, 2.0, 33, "c0", *([None] * 8))) is None
 
 
-def test_the_fake_leaves_no_credential_in_the_cache(backend: str) -> None:
+def test_the_fake_leaves_no_credential_in_the_cache(cache_backend: str) -> None:
     with PipesFake().installed() as fake:
         fake.connect_api_key("zendesk", "user_1", api_key=API_KEY_VALUE, config={"s": "a"})
         pipes.get_credentials("zendesk", user_id="user_1")
@@ -553,19 +559,19 @@ GRANTED = {"auth_method": "api_key", "config": {"subdomain": "acme"}, "masked": 
 class TestViews:
     @pytest.mark.parametrize("path_", ["/zendesk/", "/zendesk-mixin/"])
     def test_the_credential_with_its_config_is_in_request_pipes(
-        self, client: Client, ann: User, upstream: responses.RequestsMock, path_: str
+        self, client: Client, ann: User, workos_stub: responses.RequestsMock, path_: str
     ) -> None:
-        stub_credentials(upstream, api_key_answer())
+        stub_credentials(workos_stub, api_key_answer())
         for _ in range(2):
             response = client.get(path_)
             assert response.status_code == 200
             assert response.json() == GRANTED
-        assert len(upstream.calls) == 1
+        assert len(workos_stub.calls) == 1
 
     def test_an_async_view_too(
-        self, async_client: AsyncClient, ann: User, upstream: responses.RequestsMock
+        self, async_client: AsyncClient, ann: User, workos_stub: responses.RequestsMock
     ) -> None:
-        stub_credentials(upstream, api_key_answer())
+        stub_credentials(workos_stub, api_key_answer())
         async_client.force_login(ann)
 
         async def get() -> Any:
@@ -578,35 +584,35 @@ class TestViews:
         [("not_installed", connect_url), ("needs_reauthorization", reauthorize_url)],
     )
     def test_an_inactive_connection_sends_the_user_to_fix_it(
-        self, client: Client, ann: User, upstream: responses.RequestsMock, error: str, flow: Any
+        self, client: Client, ann: User, workos_stub: responses.RequestsMock, error: str, flow: Any
     ) -> None:
-        stub_credentials(upstream, {"active": False, "error": error})
+        stub_credentials(workos_stub, {"active": False, "error": error})
         response = client.get("/zendesk/")
         assert response.status_code == 302
         assert response["Location"] == flow("zendesk", "/zendesk/")
 
     def test_missing_scopes_send_the_user_to_reauthorize(
-        self, client: Client, ann: User, upstream: responses.RequestsMock
+        self, client: Client, ann: User, workos_stub: responses.RequestsMock
     ) -> None:
-        stub_credentials(upstream, oauth_answer(scopes=("api",)), provider="salesforce")
+        stub_credentials(workos_stub, oauth_answer(scopes=("api",)), provider="salesforce")
         response = client.get("/scoped/", HTTP_ACCEPT="application/json")
         assert response.status_code == 403
         assert response.json()["missing_scopes"] == ["id"]
 
     def test_workos_down_is_the_unavailable_page(
-        self, client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+        self, client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
     ) -> None:
         settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "MAX_RETRIES": 0}
-        stub_credentials(upstream, None, status=503)
+        stub_credentials(workos_stub, None, status=503)
         response = client.get("/zendesk/")
         assert response.status_code == 503
         assert API_KEY_VALUE not in response.content.decode()
 
     def test_pipe_status_shows_the_method_and_config_never_the_secret(
-        self, ann: User, upstream: responses.RequestsMock, rf: RequestFactory
+        self, ann: User, workos_stub: responses.RequestsMock, rf: RequestFactory
     ) -> None:
-        stub_credentials(upstream, api_key_answer())
-        stub_token(upstream, "zendesk", active(API_KEY_VALUE))
+        stub_credentials(workos_stub, api_key_answer())
+        stub_token(workos_stub, "zendesk", token_answer(API_KEY_VALUE))
         request = rf.get("/page/")
         request.user = ann
         source = (
@@ -688,10 +694,10 @@ def test_the_fake_refuses_a_config_that_is_not_strings() -> None:
 
 
 def test_no_log_line_holds_the_secret(
-    loose_upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    lenient_workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stub_credentials(loose_upstream, api_key_answer(), sent={"user_id": "user_1"})
-    loose_upstream.post(credentials_url(), status=503)
+    stub_credentials(lenient_workos_stub, api_key_answer(), sent={"user_id": "user_1"})
+    lenient_workos_stub.post(credentials_url(), status=503)
     with caplog.at_level(logging.DEBUG):
         service = PipesService(max_retries=0, token_ttl=0.05)
         first = service.get_credentials("zendesk", user_id="user_1")
@@ -700,22 +706,6 @@ def test_no_log_line_holds_the_secret(
         assert service.get_credentials("zendesk", user_id="user_1") == first
     assert "WorkOS credentials provider=zendesk" in caplog.text
     assert API_KEY_VALUE not in caplog.text
-
-
-def run_at_once(n: int, fn: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.mark.parametrize(
@@ -742,13 +732,13 @@ def test_a_foreign_cache_value_under_a_credential_key_is_a_miss(value: tuple[Any
 
 
 def test_a_refusal_is_shared_by_the_requests_waiting_on_it(
-    backend: str, loose_upstream: responses.RequestsMock
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
         return 422, {}, json.dumps({"message": "No such integration", "code": "nope"})
 
-    loose_upstream.add_callback(responses.POST, credentials_url(), callback=respond)
+    lenient_workos_stub.add_callback(responses.POST, credentials_url(), callback=respond)
 
     def outcome() -> str:
         try:
@@ -758,11 +748,11 @@ def test_a_refusal_is_shared_by_the_requests_waiting_on_it(
         return "ok"
 
     assert run_at_once(8, outcome) == ["422 nope"] * 8
-    assert len(loose_upstream.calls) == 1
+    assert len(lenient_workos_stub.calls) == 1
 
 
 def test_a_provider_that_is_not_a_slug_never_reaches_workos(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
     for provider in ("", "..", "zen desk", "a/b"):
         with pytest.raises(InvalidProvider):

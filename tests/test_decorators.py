@@ -21,15 +21,13 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.test import AsyncClient, Client, RequestFactory
 
-from django_workos_pipes.exceptions import PipesConfigurationError
-from django_workos_pipes.redirects import connect_url, reauthorize_url
 from tests import views
+from tests.builders import TOKEN, inactive_answer, token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, inactive, stub_token, token_url
+from tests.stubs import stub_token, token_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver")]
 
-TOKEN = "ya29.salesforce-secret-token"
 JSON = {"HTTP_ACCEPT": "application/json"}
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -51,53 +49,59 @@ def template_names(response: Any) -> list[str]:
 
 
 def test_active_connection_gives_the_token_to_the_view(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     response = client.get("/sync/")
     assert response.status_code == 200
     assert response.json() == {"salesforce": TOKEN}
 
 
 def test_the_cached_token_serves_later_requests(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     for _ in range(3):
         assert client.get("/sync/").json() == {"salesforce": TOKEN}
-    assert len(upstream.calls) == 1
+    assert len(workos_stub.calls) == 1
 
 
 def test_organization_from_a_callable_resolver(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {
         **settings.WORKOS_PIPES,
         "ORGANIZATION_ID_RESOLVER": lambda request: f"org_of_{request.user.username}",
     }
-    stub_token(upstream, "salesforce", active(TOKEN), organization_id="org_of_ann")
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), organization_id="org_of_ann")
     assert client.get("/sync/").json() == {"salesforce": TOKEN}
 
 
 def test_user_from_a_callable_resolver(
-    client: Client, upstream: responses.RequestsMock, settings: Any
+    client: Client, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {
         **settings.WORKOS_PIPES,
         "USER_ID_RESOLVER": lambda request: request.headers.get("X-Workos-User"),
     }
-    stub_token(upstream, "salesforce", active(TOKEN), user_id="user_from_header")
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id="user_from_header")
     response = client.get("/sync/", HTTP_X_WORKOS_USER="user_from_header")
     assert response.json() == {"salesforce": TOKEN}
 
 
 def test_default_resolvers_read_the_user_attributes(
-    rf: RequestFactory, upstream: responses.RequestsMock, settings: Any
+    rf: RequestFactory, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {
         key: value for key, value in settings.WORKOS_PIPES.items() if key != "USER_ID_RESOLVER"
     }
-    stub_token(upstream, "salesforce", active(TOKEN), user_id="user_01ABC", organization_id="org_9")
+    stub_token(
+        workos_stub,
+        "salesforce",
+        token_answer(TOKEN),
+        user_id="user_01ABC",
+        organization_id="org_9",
+    )
     request = rf.get("/sync/")
     request.user = User(username="bob")
     request.user.workos_user_id = "user_01ABC"  # type: ignore[attr-defined]
@@ -132,9 +136,9 @@ def test_default_resolver_without_the_attribute_is_anonymous(
     ],
 )
 def test_inactive_connection_redirects_to_the_flow_that_fixes_it(
-    client: Client, ann: User, upstream: responses.RequestsMock, error: str, flow: str
+    client: Client, ann: User, workos_stub: responses.RequestsMock, error: str, flow: str
 ) -> None:
-    stub_token(upstream, "salesforce", inactive(error))
+    stub_token(workos_stub, "salesforce", inactive_answer(error))
     response = client.get("/sync/?page=2&sort=name")
     assert response.status_code == 302
     assert response["Location"] == (
@@ -143,9 +147,9 @@ def test_inactive_connection_redirects_to_the_flow_that_fixes_it(
 
 
 def test_next_keeps_non_ascii_query_values(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = client.get("/sync/", {"q": "café & crème"})
     assert response["Location"] == (
         "/pipes/connect/salesforce/?next=/sync/%3Fq%3Dcaf%25C3%25A9%2B%2526%2Bcr%25C3%25A8me"
@@ -164,12 +168,12 @@ def test_next_keeps_non_ascii_query_values(
 def test_every_required_scope_must_be_granted(
     client: Client,
     ann: User,
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
     scopes: tuple[str, ...],
     missing: tuple[str, ...],
     status: int,
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN, scopes=scopes, missing=missing))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN, scopes=scopes, missing=missing))
     response = client.get("/scoped/")
     assert response.status_code == status
     if status == 302:
@@ -177,12 +181,12 @@ def test_every_required_scope_must_be_granted(
 
 
 def test_anonymous_user_goes_to_login_first(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
     response = client.get("/sync/?a=1")
     assert response.status_code == 302
     assert response["Location"] == "/login/?next=/sync/%3Fa%3D1"
-    assert len(upstream.calls) == 0
+    assert len(workos_stub.calls) == 0
 
 
 def test_anonymous_htmx_and_json_clients(client: Client) -> None:
@@ -194,9 +198,9 @@ def test_anonymous_htmx_and_json_clients(client: Client) -> None:
 
 
 def test_htmx_gets_the_redirect_as_a_header(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = client.get("/sync/", **HTMX)
     assert response.status_code == 200
     assert response["HX-Redirect"] == "/pipes/connect/salesforce/?next=/sync/"
@@ -204,9 +208,9 @@ def test_htmx_gets_the_redirect_as_a_header(
 
 
 def test_json_clients_get_a_403_they_can_act_on(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("needs_reauthorization"))
+    stub_token(workos_stub, "salesforce", inactive_answer("needs_reauthorization"))
     response = client.get("/sync/", **JSON)
     assert response.status_code == 403
     assert response.json() == {
@@ -217,9 +221,9 @@ def test_json_clients_get_a_403_they_can_act_on(
 
 
 def test_json_names_the_missing_scopes(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN, scopes=("api",)))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN, scopes=("api",)))
     response = client.get("/scoped/", **JSON)
     assert response.status_code == 403
     assert response.json() == {
@@ -232,9 +236,9 @@ def test_json_names_the_missing_scopes(
 
 @pytest.mark.parametrize("accept", ["text/html, application/json", "*/*", ""])
 def test_clients_that_accept_html_get_the_302(
-    client: Client, ann: User, upstream: responses.RequestsMock, accept: str
+    client: Client, ann: User, workos_stub: responses.RequestsMock, accept: str
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = client.get("/sync/", HTTP_ACCEPT=accept)
     assert response.status_code == 302
 
@@ -243,9 +247,9 @@ def test_clients_that_accept_html_get_the_302(
 
 
 def test_a_refused_consent_shows_the_denied_page_instead_of_looping(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = client.get(
         "/sync/?tab=2&error=access_denied&error_description=User+denied&state=st_123"
     )
@@ -259,9 +263,9 @@ def test_a_refused_consent_shows_the_denied_page_instead_of_looping(
 
 
 def test_a_refused_reauthorization_retries_the_reauthorization(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("needs_reauthorization"))
+    stub_token(workos_stub, "salesforce", inactive_answer("needs_reauthorization"))
     response = client.get("/sync/?error=server_error")
     assert response.status_code == 403
     assert response.context["retry_url"] == "/pipes/reauthorize/salesforce/?next=/sync/"
@@ -269,25 +273,25 @@ def test_a_refused_reauthorization_retries_the_reauthorization(
 
 
 def test_a_page_keeps_its_own_state_parameter_when_there_is_no_error(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = client.get("/sync/?state=open")
     assert response["Location"] == "/pipes/connect/salesforce/?next=/sync/%3Fstate%3Dopen"
 
 
 def test_an_error_parameter_that_is_no_oauth_code_still_redirects(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = client.get("/sync/?error=<b>hi</b>")
     assert response.status_code == 302
 
 
 def test_a_refused_consent_does_not_hide_an_active_connection(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     assert client.get("/sync/?error=access_denied").json() == {"salesforce": TOKEN}
 
 
@@ -295,9 +299,9 @@ def test_a_refused_consent_does_not_hide_an_active_connection(
 
 
 def test_workos_down_renders_the_503_page(
-    client: Client, ann: User, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    client: Client, ann: User, workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    upstream.post(token_url("salesforce"), status=503)
+    workos_stub.post(token_url("salesforce"), status=503)
     with caplog.at_level(logging.WARNING, logger="django_workos_pipes"):
         response = client.get("/sync/")
     assert response.status_code == 503
@@ -314,13 +318,13 @@ def test_workos_down_renders_the_503_page(
 def test_workos_refusing_the_call_is_a_503_logged_as_an_error(
     client: Client,
     ann: User,
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
     caplog: pytest.LogCaptureFixture,
     path: str,
     status: int,
 ) -> None:
     """A revoked API key is no fault of the visitor's: a 503 page and an error log."""
-    upstream.post(token_url("salesforce"), status=status, json={"message": "Unauthorized"})
+    workos_stub.post(token_url("salesforce"), status=status, json={"message": "Unauthorized"})
     with caplog.at_level(logging.WARNING, logger="django_workos_pipes"):
         response = client.get(path)
     assert response.status_code == 503
@@ -334,21 +338,21 @@ def test_workos_refusing_the_call_is_a_503_logged_as_an_error(
 
 
 def test_workos_unreachable_gives_json_clients_a_503(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.post(token_url("salesforce"), body=requests.ConnectionError("refused"))
+    workos_stub.post(token_url("salesforce"), body=requests.ConnectionError("refused"))
     response = client.get("/sync/", **JSON)
     assert response.status_code == 503
     assert response.json() == {"error": "unavailable", "provider": "salesforce"}
 
 
 def test_the_unavailable_template_can_be_overridden(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any, tmp_path: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any, tmp_path: Any
 ) -> None:
     (tmp_path / "workos_pipes").mkdir()
     (tmp_path / "workos_pipes" / "unavailable.html").write_text("Down for {{ provider }}")
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
-    upstream.post(token_url("salesforce"), status=503)
+    workos_stub.post(token_url("salesforce"), status=503)
     response = client.get("/sync/")
     assert (response.status_code, response.content) == (503, b"Down for salesforce")
 
@@ -364,18 +368,20 @@ def test_async_views_stay_coroutine_functions() -> None:
 
 
 def test_async_view_gets_the_token(
-    async_client: AsyncClient, upstream: responses.RequestsMock
+    async_client: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
     async_client.force_login(User.objects.create_user("ann"))
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     response = aget(async_client, "/async/")
     assert response.status_code == 200
     assert response.json() == {"salesforce": TOKEN}
 
 
-def test_async_view_redirects(async_client: AsyncClient, upstream: responses.RequestsMock) -> None:
+def test_async_view_redirects(
+    async_client: AsyncClient, workos_stub: responses.RequestsMock
+) -> None:
     async_client.force_login(User.objects.create_user("ann"))
-    stub_token(upstream, "salesforce", inactive("needs_reauthorization"))
+    stub_token(workos_stub, "salesforce", inactive_answer("needs_reauthorization"))
     response = aget(async_client, "/async/?x=1")
     assert response.status_code == 302
     assert response["Location"] == "/pipes/reauthorize/salesforce/?next=/async/%3Fx%3D1"
@@ -387,24 +393,24 @@ def test_async_view_sends_anonymous_users_to_login(async_client: AsyncClient) ->
 
 
 def test_async_view_renders_the_503_page(
-    async_client: AsyncClient, upstream: responses.RequestsMock
+    async_client: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
     async_client.force_login(User.objects.create_user("ann"))
-    upstream.post(token_url("salesforce"), status=502)
+    workos_stub.post(token_url("salesforce"), status=502)
     response = aget(async_client, "/async/")
     assert response.status_code == 503
     assert template_names(response) == ["workos_pipes/unavailable.html"]
 
 
 def test_async_refusals_render_in_a_worker_thread(
-    async_client: AsyncClient, upstream: responses.RequestsMock, settings: Any, tmp_path: Any
+    async_client: AsyncClient, workos_stub: responses.RequestsMock, settings: Any, tmp_path: Any
 ) -> None:
     """An overriding template may query the database: it must not run in the event loop."""
     (tmp_path / "workos_pipes").mkdir()
     (tmp_path / "workos_pipes" / "denied.html").write_text("groups={{ user.groups.count }}")
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
     async_client.force_login(User.objects.create_user("ann"))
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = aget(async_client, "/async/?error=access_denied")
     assert (response.status_code, response.content) == (403, b"groups=0")
 
@@ -413,10 +419,10 @@ def test_async_refusals_render_in_a_worker_thread(
 
 
 def test_stacked_decorators_fill_one_mapping(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "hubspot", active("hub-token-000", scopes=("crm.read",)))
-    stub_token(upstream, "slack", active("xoxb-slack-token"))
+    stub_token(workos_stub, "hubspot", token_answer("hub-token-000", scopes=("crm.read",)))
+    stub_token(workos_stub, "slack", token_answer("xoxb-slack-token"))
     assert client.get("/stacked/").json() == {
         "hubspot": "hub-token-000",
         "slack": "xoxb-slack-token",
@@ -424,11 +430,11 @@ def test_stacked_decorators_fill_one_mapping(
 
 
 def test_stacked_async_decorators_fill_one_mapping(
-    async_client: AsyncClient, upstream: responses.RequestsMock
+    async_client: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
     async_client.force_login(User.objects.create_user("ann"))
-    stub_token(upstream, "hubspot", active("hub-token-000", scopes=("crm.read",)))
-    stub_token(upstream, "slack", active("xoxb-slack-token"))
+    stub_token(workos_stub, "hubspot", token_answer("hub-token-000", scopes=("crm.read",)))
+    stub_token(workos_stub, "slack", token_answer("xoxb-slack-token"))
     assert aget(async_client, "/stacked-async/").json() == {
         "hubspot": "hub-token-000",
         "slack": "xoxb-slack-token",
@@ -439,23 +445,27 @@ def test_stacked_async_decorators_fill_one_mapping(
 @pytest.mark.parametrize(
     ("hubspot", "slack", "location"),
     [
-        (inactive("not_installed"), inactive("not_installed"), "connect/hubspot"),
-        (active("t-hub", scopes=()), active("t-slack"), "reauthorize/hubspot"),
-        (active("t-hub", scopes=("crm.read",)), inactive("not_installed"), "connect/slack"),
+        (inactive_answer("not_installed"), inactive_answer("not_installed"), "connect/hubspot"),
+        (token_answer("t-hub", scopes=()), token_answer("t-slack"), "reauthorize/hubspot"),
+        (
+            token_answer("t-hub", scopes=("crm.read",)),
+            inactive_answer("not_installed"),
+            "connect/slack",
+        ),
     ],
 )
 def test_the_first_missing_provider_decides(
     client: Client,
     ann: User,
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
     path: str,
     hubspot: dict[str, Any],
     slack: dict[str, Any],
     location: str,
 ) -> None:
-    upstream.assert_all_requests_are_fired = False
-    stub_token(upstream, "hubspot", hubspot)
-    stub_token(upstream, "slack", slack)
+    workos_stub.assert_all_requests_are_fired = False
+    stub_token(workos_stub, "hubspot", hubspot)
+    stub_token(workos_stub, "slack", slack)
     response = client.get(path)
     assert response["Location"] == f"/pipes/{location}/?next={path}"
 
@@ -463,22 +473,26 @@ def test_the_first_missing_provider_decides(
 # Class-based views.
 
 
-def test_mixin_gives_the_token(client: Client, ann: User, upstream: responses.RequestsMock) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN))
+def test_mixin_gives_the_token(
+    client: Client, ann: User, workos_stub: responses.RequestsMock
+) -> None:
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     assert client.get("/mixin/").json() == {"salesforce": TOKEN}
 
 
-def test_mixin_checks_scopes(client: Client, ann: User, upstream: responses.RequestsMock) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN, scopes=("api",), missing=("api",)))
+def test_mixin_checks_scopes(
+    client: Client, ann: User, workos_stub: responses.RequestsMock
+) -> None:
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN, scopes=("api",), missing=("api",)))
     response = client.get("/mixin/")
     assert response["Location"] == "/pipes/reauthorize/salesforce/?next=/mixin/"
 
 
 def test_mixin_with_several_providers(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "hubspot", active("hub-token-000", scopes=("crm.read",)))
-    stub_token(upstream, "slack", active("xoxb-slack-token"))
+    stub_token(workos_stub, "hubspot", token_answer("hub-token-000", scopes=("crm.read",)))
+    stub_token(workos_stub, "slack", token_answer("xoxb-slack-token"))
     assert client.get("/mixin-multi/").json() == {
         "hubspot": "hub-token-000",
         "slack": "xoxb-slack-token",
@@ -486,12 +500,12 @@ def test_mixin_with_several_providers(
 
 
 def test_mixin_on_an_async_view(
-    async_client: AsyncClient, upstream: responses.RequestsMock
+    async_client: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
     async_client.force_login(User.objects.create_user("ann"))
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     assert aget(async_client, "/mixin-async/").json() == {"salesforce": TOKEN}
-    stub_token(upstream, "salesforce", inactive("not_installed"), user_id="user_bob")
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"), user_id="user_bob")
     async_client.force_login(User.objects.create_user("bob"))
     response = aget(async_client, "/mixin-async/")
     assert response["Location"] == "/pipes/connect/salesforce/?next=/mixin-async/"
@@ -508,22 +522,22 @@ def test_mixin_without_a_provider_is_a_configuration_error(rf: RequestFactory) -
 
 
 def test_method_decorator_on_a_class_based_view(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN, scopes=()))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN, scopes=()))
     response = client.get("/decorated/")
     assert response["Location"] == "/pipes/reauthorize/salesforce/?next=/decorated/"
-    stub_token(upstream, "salesforce", active(TOKEN), user_id="user_bob")
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id="user_bob")
     client.force_login(User.objects.create_user("bob"))
     assert client.get("/decorated/").json() == {"salesforce": TOKEN}
 
 
 @pytest.mark.skipif(django.VERSION < (5, 0), reason="method_decorator is async-aware from 5.0")
 def test_method_decorator_on_an_async_handler(
-    async_client: AsyncClient, upstream: responses.RequestsMock
+    async_client: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
     async_client.force_login(User.objects.create_user("ann"))
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     assert aget(async_client, "/decorated-async/").json() == {"salesforce": TOKEN}
 
 
@@ -537,51 +551,19 @@ def test_scopes_given_as_a_string_are_refused() -> None:
         require_pipe("salesforce", scopes="api")
 
 
-@pytest.mark.parametrize(
-    ("setting", "expected"),
-    [
-        ("/connections/", "/connections/?next=/here/"),
-        ("/connections/{provider}/", "/connections/sales%20force/?next=/here/"),
-        ("/c/?source=app&next=/old/", "/c/?source=app&next=/here/"),
-        (
-            "https://app.example.com/c/{provider}?a=1",
-            "https://app.example.com/c/sales%20force?a=1&next=/here/",
-        ),
-        ("connections", "/connections/?next=/here/"),
-        ("connection", "/connections/sales%20force/?next=/here/"),
-        ("workos_pipes:connect", "/pipes/connect/sales%20force/?next=/here/"),
-    ],
-)
-def test_connect_url_forms(settings: Any, setting: str, expected: str) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "CONNECT_URL": setting}
-    assert connect_url("sales force", "/here/") == expected
-
-
-def test_reauthorize_url_follows_its_own_setting(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "REAUTHORIZE_URL": "/fix/{provider}/"}
-    assert reauthorize_url("jira", "/x/?y=1") == "/fix/jira/?next=/x/%3Fy%3D1"
-    assert connect_url("jira") == "/pipes/connect/jira/"
-
-
-def test_an_unknown_url_name_names_the_setting(settings: Any) -> None:
-    settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "CONNECT_URL": "no-such-route"}
-    with pytest.raises(PipesConfigurationError, match=r"WORKOS_PIPES\['CONNECT_URL'\]"):
-        connect_url("jira", "/")
-
-
 def test_the_decorator_uses_a_custom_connect_url(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "CONNECT_URL": "connection"}
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     response = client.get("/sync/")
     assert response["Location"] == "/connections/salesforce/?next=/sync/"
 
 
 def test_request_pipes_is_a_dict_keyed_by_provider(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     request: HttpRequest = rf.get("/sync/")
     request.user = ann
     views.sync_view(request)

@@ -15,9 +15,10 @@ from django.test import Client, RequestFactory
 
 from django_workos_pipes.providers import provider_name
 from django_workos_pipes.status import PipeStatus
-from tests.processes import ROOT
-from tests.stubs import inactive, stub_token
+from tests.builders import inactive_answer
+from tests.stubs import stub_token
 
+ROOT = Path(__file__).resolve().parent.parent
 APP_BASE = ROOT / "django_workos_pipes" / "templates" / "workos_pipes" / "base.html"
 SITE_CSS = ROOT / "example_project" / "demo" / "static" / "demo" / "site.css"
 
@@ -48,9 +49,9 @@ def test_provider_names_setting_wins(settings: Any) -> None:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("stub_resolver")
 def test_the_denied_page_names_the_provider(
-    client: Client, ann: Any, upstream: responses.RequestsMock
+    client: Client, ann: Any, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
 
     page = client.get("/sync/?error=access_denied").content.decode()
 
@@ -61,10 +62,10 @@ def test_the_denied_page_names_the_provider(
 @pytest.mark.django_db
 @pytest.mark.usefixtures("stub_resolver")
 def test_the_unavailable_page_names_the_provider(
-    client: Client, ann: Any, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: Any, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "MAX_RETRIES": 0}
-    stub_token(upstream, "hubspot", status=502)
+    stub_token(workos_stub, "hubspot", status=502)
     page = client.get("/stacked/").content.decode()  # hubspot is checked first
     assert "your HubSpot connection" in page
 

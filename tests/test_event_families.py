@@ -33,9 +33,9 @@ from django_workos_pipes.testing import (
     sign_webhook,
     webhook_event,
 )
-from tests.conftest import WORKOS
 from tests.servers import Answer, LoopbackServer
 from tests.settings import WEBHOOK_SECRET
+from tests.stubs import WORKOS
 
 FAILURES = sorted(t for t in PIPES_EVENT_TYPES if wire.event_change(t) in wire.FAILED_CHANGES)
 CHANGES = sorted(PIPES_EVENT_TYPES - set(FAILURES))
@@ -53,8 +53,9 @@ KINDS = ("token", "credential")
 
 
 @pytest.fixture
-def upstream() -> Iterator[responses.RequestsMock]:
-    """Token and credentials calls for any provider: each hands out a new value."""
+def workos_issuing_values(workos_stub: responses.RequestsMock) -> responses.RequestsMock:
+    """Token and credentials calls for any provider: each hands out a new value (a test
+    need not make both)."""
     counter = itertools.count(1)
     expires = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -69,15 +70,16 @@ def upstream() -> Iterator[responses.RequestsMock]:
         body = {"active": True, "credential": {"auth_method": "api_key", "value": value}}
         return 200, {}, json.dumps(body)
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.POST, re.compile(f"{WORKOS}/data-integrations/.+/token"), token)
-        mock.add_callback(
-            responses.POST, re.compile(f"{WORKOS}/data-integrations/.+/credentials"), credential
-        )
-        yield mock
+    workos_stub.assert_all_requests_are_fired = False
+    workos_stub.add_callback(
+        responses.POST, re.compile(f"{WORKOS}/data-integrations/.+/token"), token
+    )
+    workos_stub.add_callback(
+        responses.POST, re.compile(f"{WORKOS}/data-integrations/.+/credentials"), credential
+    )
+    return workos_stub
 
 
-@pytest.fixture
 def changed() -> Iterator[list[dict[str, Any]]]:
     calls: list[dict[str, Any]] = []
 
@@ -119,7 +121,10 @@ def both(provider: str, user: str, organization: str | None) -> set[Any]:
 
 @pytest.mark.parametrize("event_type", CHANGES)
 def test_a_change_to_a_users_connection_forgets_that_connection_only(
-    client: Client, upstream: responses.RequestsMock, changed: list[dict[str, Any]], event_type: str
+    client: Client,
+    workos_issuing_values: responses.RequestsMock,
+    changed: list[dict[str, Any]],
+    event_type: str,
 ) -> None:
     event = webhook_event(event_type, "salesforce", "user_1", "org_a")
     assert invalidated_by(client, event) == both("salesforce", "user_1", "org_a")
@@ -136,7 +141,10 @@ def test_a_change_to_a_users_connection_forgets_that_connection_only(
 
 @pytest.mark.parametrize("event_type", CHANGES)
 def test_a_change_to_an_organizations_connection_forgets_it_for_every_member(
-    client: Client, upstream: responses.RequestsMock, changed: list[dict[str, Any]], event_type: str
+    client: Client,
+    workos_issuing_values: responses.RequestsMock,
+    changed: list[dict[str, Any]],
+    event_type: str,
 ) -> None:
     event = webhook_event(event_type, "salesforce", None, "org_a")
     assert invalidated_by(client, event) == both("salesforce", "user_1", "org_a") | both(
@@ -147,7 +155,10 @@ def test_a_change_to_an_organizations_connection_forgets_it_for_every_member(
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_an_event_about_one_account_forgets_every_account_of_the_user(
-    client: Client, upstream: responses.RequestsMock, changed: list[dict[str, Any]], family: str
+    client: Client,
+    workos_issuing_values: responses.RequestsMock,
+    changed: list[dict[str, Any]],
+    family: str,
 ) -> None:
     """Accounts are cached apart but share the connection's invalidation: the event
     names its account (``data.id``), which receivers get as ``connected_account_id``."""
@@ -171,7 +182,7 @@ def test_an_event_about_one_account_forgets_every_account_of_the_user(
 @pytest.mark.parametrize("user_id", ["user_1", None], ids=["user", "organization"])
 def test_a_failed_attempt_reaches_receivers_and_invalidates_nothing(
     client: Client,
-    upstream: responses.RequestsMock,
+    workos_issuing_values: responses.RequestsMock,
     changed: list[dict[str, Any]],
     event_type: str,
     user_id: str | None,
@@ -184,9 +195,11 @@ def test_a_failed_attempt_reaches_receivers_and_invalidates_nothing(
         error_code="access_denied",
         error_reason="The user denied access to the application.",
     )
-    calls = len(upstream.calls)
+    calls = len(workos_issuing_values.calls)
     assert invalidated_by(client, event) == set()
-    assert len(upstream.calls) == calls + 2 * len(CONNECTIONS), "only the first snapshot asked"
+    assert len(workos_issuing_values.calls) == calls + 2 * len(CONNECTIONS), (
+        "only the first snapshot asked"
+    )
     (signal,) = changed
     assert signal["event_type"] == event_type and signal["event"]["id"] == event["id"]
     assert (signal["provider"], signal["user_id"], signal["organization_id"]) == (
@@ -200,7 +213,7 @@ def test_a_failed_attempt_reaches_receivers_and_invalidates_nothing(
 
 
 def test_a_failure_without_its_code_still_reads_as_a_failure(
-    client: Client, upstream: responses.RequestsMock, changed: list[dict[str, Any]]
+    client: Client, workos_issuing_values: responses.RequestsMock, changed: list[dict[str, Any]]
 ) -> None:
     event = webhook_event("add_failed", "salesforce", "user_1", error_code=7, error_reason=None)
     assert invalidated_by(client, event) == set()
@@ -208,9 +221,9 @@ def test_a_failure_without_its_code_still_reads_as_a_failure(
 
 
 def test_a_failure_leaves_the_users_listing_cached(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_issuing_values: responses.RequestsMock
 ) -> None:
-    upstream.get(
+    workos_issuing_values.get(
         f"{WORKOS}/user_management/users/user_1/data_providers",
         json={"object": "list", "data": []},
     )
@@ -218,16 +231,16 @@ def test_a_failure_leaves_the_users_listing_cached(
     failed = webhook_event("connection_failed", "salesforce", "user_1", family="account_connection")
     assert post_webhook(client, failed).status_code == 200
     pipes.list_connections("user_1")
-    listings = [call for call in upstream.calls if call.request.method == "GET"]
+    listings = [call for call in workos_issuing_values.calls if call.request.method == "GET"]
     assert len(listings) == 1
     connected = webhook_event("connected", "salesforce", "user_1", family="account_connection")
     assert post_webhook(client, connected).status_code == 200
     pipes.list_connections("user_1")
-    assert len([call for call in upstream.calls if call.request.method == "GET"]) == 2
+    assert len([call for call in workos_issuing_values.calls if call.request.method == "GET"]) == 2
 
 
 def test_a_later_type_of_a_pipes_family_carrying_an_account_invalidates(
-    client: Client, upstream: responses.RequestsMock, changed: list[dict[str, Any]]
+    client: Client, workos_issuing_values: responses.RequestsMock, changed: list[dict[str, Any]]
 ) -> None:
     """Enums are open: WorkOS may add a change; forgetting a cached answer is cheap."""
     event = webhook_event("connected", "salesforce", "user_1", "org_a")
@@ -301,9 +314,10 @@ def test_the_command_sends_either_family() -> None:
     ]
 
 
-def test_the_readme_says_what_each_event_type_invalidates() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    table = readme[readme.index("| Event type") :].split("\n\n")[0]
+def test_the_docs_say_what_each_event_type_invalidates() -> None:
+    page = Path(__file__).resolve().parent.parent / "docs/explanation/caching.md"
+    text = page.read_text()
+    table = text[text.index("| Event type") :].split("\n\n")[0]
     for change in wire.ACCOUNT_CONNECTION_EVENTS:
         assert f".{change}`" in table, change
     for family in ("pipes.connected_account", "pipes.account_connection"):

@@ -27,8 +27,9 @@ from django_workos_pipes.caching.entries import Entry
 from django_workos_pipes.caching.keys import CacheKeys
 from django_workos_pipes.exceptions import PipesAPIError, PipesUnavailable
 from django_workos_pipes.results import AccessToken, TokenResult
+from tests.builders import token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, token_url
+from tests.stubs import token_url
 
 FRESH = "ya29.fresh-from-workos"
 KEYS = CacheKeys.build("salesforce", "user_1", None)
@@ -63,13 +64,13 @@ def read_with(values: dict[str, Any]) -> tuple[TokenResult, int]:
     cache = caches["default"]
     cache.delete_many([KEYS.token, KEYS.lock, KEYS.failure])
     cache.set_many({KEYS.user_generation: UGEN, KEYS.org_generation: OGEN, **values})
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.post(token_url("salesforce"), json=active(FRESH, expires_at=None))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.post(token_url("salesforce"), json=token_answer(FRESH, expires_at=None))
         try:
             result = pipes.get_access_token("salesforce", user_id="user_1")
         except (PipesUnavailable, PipesAPIError):  # allowed, though WorkOS answers here
             pytest.fail("WorkOS answered, yet the service raised")
-        return result, len(upstream.calls)
+        return result, len(workos.calls)
 
 
 def assert_proper(result: TokenResult) -> None:
@@ -267,8 +268,8 @@ def test_any_value_under_the_keys_is_a_miss_or_a_proper_answer(
 def test_no_foreign_value_makes_a_page_fail(value: Any, page: str) -> None:
     cache = caches["default"]
     cache.set(KEYS.token, value)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.post(token_url("salesforce"), json=active(FRESH, expires_at=None))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.post(token_url("salesforce"), json=token_answer(FRESH, expires_at=None))
         response = Client(raise_request_exception=False).get(page)
     cache.delete(KEYS.token)
     assert response.status_code in (200, 302), response.status_code

@@ -23,9 +23,9 @@ from django_workos_pipes import identity, wire
 from django_workos_pipes.exceptions import LinkRefused, PipesConfigurationError
 from django_workos_pipes.service import PipesService, pipes
 from django_workos_pipes.testing.fakes import PipesFake
-from tests.conftest import WORKOS
+from tests.builders import token_answer
 from tests.settings import API_KEY, WEBHOOK_SECRET
-from tests.stubs import active, stub_token
+from tests.stubs import WORKOS, stub_token
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,9 @@ def provisioning(settings: Any) -> None:
 
 
 @pytest.fixture
-def ann(client: Client) -> User:
+def ann_lee(client: Client) -> User:
+    """Ann Lee, with her e-mail, logged in on ``client``; no resolver is set here (unlike
+    the conftest's ``ann``): each test chooses."""
     user = User.objects.create_user(
         "ann", email="Ann@Example.com", first_name="Ann", last_name="Lee"
     )
@@ -80,18 +82,18 @@ def not_found() -> dict[str, Any]:
     return wire.error_body("User not found.", "entity_not_found")
 
 
-def urls(upstream: responses.RequestsMock) -> list[str]:
-    return [f"{call.request.method} {call.request.url}" for call in upstream.calls]
+def urls(workos_stub: responses.RequestsMock) -> list[str]:
+    return [f"{call.request.method} {call.request.url}" for call in workos_stub.calls]
 
 
 # Linking an existing WorkOS user.
 
 
 def test_a_django_user_gets_the_workos_user_with_its_pk_as_external_id(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
 
     response = client.get("/sync/")
 
@@ -100,83 +102,85 @@ def test_a_django_user_gets_the_workos_user_with_its_pk_as_external_id(
 
 
 def test_the_link_is_resolved_once_per_request_and_cached_across_requests(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
     for provider in ("salesforce", "slack", "jira"):
-        stub_token(upstream, provider, active(TOKEN), user_id=WORKOS_ANN)
+        stub_token(workos_stub, provider, token_answer(TOKEN), user_id=WORKOS_ANN)
 
     page = client.get("/status/?provider=salesforce&provider=slack&provider=jira")
     again = client.get("/status/?provider=salesforce&provider=slack&provider=jira")
 
     assert page.content == again.content
     assert page.content.decode().count("Connected</p>") == 3
-    assert urls(upstream).count(f"GET {user_url(ann.pk)}") == 1
+    assert urls(workos_stub).count(f"GET {user_url(ann_lee.pk)}") == 1
 
 
 @pytest.mark.redis
 @pytest.mark.usefixtures("redis_cache")
 def test_the_link_survives_a_restart_in_a_shared_cache(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock
+    rf: RequestFactory, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
     request = rf.get("/")
-    request.user = ann
+    request.user = ann_lee
     with_a_service = PipesService()
-    assert with_a_service.link_user(str(ann.pk)) == WORKOS_ANN
+    assert with_a_service.link_user(str(ann_lee.pk)) == WORKOS_ANN
 
     restarted = PipesService()  # a new process: nothing but Redis in common
 
-    assert restarted.link_user(str(ann.pk)) == WORKOS_ANN
-    assert len(upstream.calls) == 1
+    assert restarted.link_user(str(ann_lee.pk)) == WORKOS_ANN
+    assert len(workos_stub.calls) == 1
 
 
 def test_links_belong_to_one_workos_environment(
-    ann: User, upstream: responses.RequestsMock, settings: Any
+    ann_lee: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    upstream.get(
-        f"http://127.0.0.1:4100/user_management/users/external_id/{ann.pk}",
-        json=workos_user(ann.pk, "user_01EMULATED"),
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
+    workos_stub.get(
+        f"http://127.0.0.1:4100/user_management/users/external_id/{ann_lee.pk}",
+        json=workos_user(ann_lee.pk, "user_01EMULATED"),
     )
-    assert pipes.link_user(str(ann.pk)) == WORKOS_ANN
+    assert pipes.link_user(str(ann_lee.pk)) == WORKOS_ANN
 
     settings.WORKOS_PIPES = {**LINKED, "BASE_URL": "http://127.0.0.1:4100"}
 
-    assert pipes.link_user(str(ann.pk)) == "user_01EMULATED"
+    assert pipes.link_user(str(ann_lee.pk)) == "user_01EMULATED"
 
 
-def test_forget_user_link_asks_again(ann: User, upstream: responses.RequestsMock) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    pipes.link_user(str(ann.pk))
-    assert pipes.forget_user_link(str(ann.pk)) is True
-    pipes.link_user(str(ann.pk))
-    assert len(upstream.calls) == 2
+def test_forget_user_link_asks_again(ann_lee: User, workos_stub: responses.RequestsMock) -> None:
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
+    pipes.link_user(str(ann_lee.pk))
+    assert pipes.forget_user_link(str(ann_lee.pk)) is True
+    pipes.link_user(str(ann_lee.pk))
+    assert len(workos_stub.calls) == 2
 
 
 def test_the_external_id_is_configurable(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {**LINKED, "USER_EXTERNAL_ID": lambda user: f"crm:{user.pk}"}
-    upstream.get(user_url(f"crm%3A{ann.pk}"), json=workos_user(f"crm:{ann.pk}"))
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+    workos_stub.get(user_url(f"crm%3A{ann_lee.pk}"), json=workos_user(f"crm:{ann_lee.pk}"))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
 
     assert client.get("/sync/").status_code == 200
 
 
 def test_anonymous_visitors_are_sent_to_log_in_without_asking_workos(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
     response = client.get("/sync/")
     assert response.status_code == 302
     assert response.url == "/login/?next=/sync/"
 
 
-def test_async_views_link_in_a_worker_thread(ann: User, upstream: responses.RequestsMock) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+def test_async_views_link_in_a_worker_thread(
+    ann_lee: User, workos_stub: responses.RequestsMock
+) -> None:
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
     async_client = AsyncClient()
-    async_client.force_login(ann)
+    async_client.force_login(ann_lee)
 
     async def get() -> Any:
         return await async_client.get("/async/")
@@ -192,24 +196,24 @@ def test_async_views_link_in_a_worker_thread(ann: User, upstream: responses.Requ
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_with_no_workos_user_gets_one_with_email_names_and_external_id(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
     body = {
-        "email": ann.email,  # as Django stored it; WorkOS lower-cases it
-        "external_id": str(ann.pk),
+        "email": ann_lee.email,  # as Django stored it; WorkOS lower-cases it
+        "external_id": str(ann_lee.pk),
         "first_name": "Ann",
         "last_name": "Lee",
     }
-    upstream.post(
-        USERS, json=workos_user(ann.pk), status=201, match=[matchers.json_params_matcher(body)]
+    workos_stub.post(
+        USERS, json=workos_user(ann_lee.pk), status=201, match=[matchers.json_params_matcher(body)]
     )
-    stub_token(upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN)
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
 
     assert client.get("/sync/").status_code == 200
     assert client.get("/sync/").status_code == 200  # linked: no second lookup
-    assert urls(upstream) == [
-        f"GET {user_url(ann.pk)}",
+    assert urls(workos_stub) == [
+        f"GET {user_url(ann_lee.pk)}",
         f"POST {USERS}",
         f"POST {WORKOS}/data-integrations/salesforce/token",
     ]
@@ -217,19 +221,22 @@ def test_a_user_with_no_workos_user_gets_one_with_email_names_and_external_id(
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_created_by_a_concurrent_request_is_linked(
-    ann: User, upstream: responses.RequestsMock
+    ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
 
-    assert pipes.link_user(str(ann.pk), email="ann@example.com") == WORKOS_ANN
+    assert pipes.link_user(str(ann_lee.pk), email="ann@example.com") == WORKOS_ANN
 
 
 def test_without_provisioning_an_unknown_user_is_refused_with_a_page(
-    client: Client, ann: User, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    client: Client,
+    ann_lee: User,
+    workos_stub: responses.RequestsMock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
 
     with caplog.at_level(logging.WARNING, "django_workos_pipes"):
         response = client.get("/sync/")
@@ -238,7 +245,7 @@ def test_without_provisioning_an_unknown_user_is_refused_with_a_page(
     assert "workos_pipes/not_linked.html" in [t.name for t in response.templates]
     assert "isn't set up yet" in response.content.decode()
     assert "PROVISION_USERS" in caplog.text
-    assert f"external_id='{ann.pk}'" in caplog.text
+    assert f"external_id='{ann_lee.pk}'" in caplog.text
 
 
 # An e-mail address WorkOS already has: never linked by e-mail.
@@ -246,10 +253,13 @@ def test_without_provisioning_an_unknown_user_is_refused_with_a_page(
 
 @pytest.mark.usefixtures("provisioning")
 def test_an_email_taken_in_workos_is_a_logged_409_that_says_what_to_do(
-    client: Client, ann: User, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    client: Client,
+    ann_lee: User,
+    workos_stub: responses.RequestsMock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
+    workos_stub.post(
         USERS,
         json=wire.email_not_available_error(),
         status=400,
@@ -263,38 +273,38 @@ def test_an_email_taken_in_workos_is_a_logged_409_that_says_what_to_do(
     page = response.content.decode()
     assert response.status_code == again.status_code == 409
     assert "never joined by e-mail address alone" in page
-    assert f">{ann.pk}</code>" not in page  # what to set in WorkOS is for staff only
-    assert len(upstream.calls) == 3  # lookup, create, lookup again: no search by e-mail
-    assert not any("email=" in (call.request.url or "") for call in upstream.calls)
+    assert f">{ann_lee.pk}</code>" not in page  # what to set in WorkOS is for staff only
+    assert len(workos_stub.calls) == 3  # lookup, create, lookup again: no search by e-mail
+    assert not any("email=" in (call.request.url or "") for call in workos_stub.calls)
     (warning,) = [r for r in caplog.records if "Not linking" in r.getMessage()]
     message = warning.getMessage()
-    assert f"external_id='{ann.pk}'" in message
+    assert f"external_id='{ann_lee.pk}'" in message
     assert "email_not_available" in message
     assert "request_id=req_taken" in message
-    assert ann.email not in message
+    assert ann_lee.email not in message
 
 
 @pytest.mark.usefixtures("provisioning")
 def test_staff_see_the_external_id_to_set_in_workos(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    ann.is_staff = True
-    ann.save()
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
+    ann_lee.is_staff = True
+    ann_lee.save()
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
 
     page = client.get("/sync/").content.decode()
 
-    assert f'<code class="chip">{ann.pk}</code>' in page
+    assert f'<code class="chip">{ann_lee.pk}</code>' in page
     assert "PUT /user_management/users/{id}" in page
 
 
 @pytest.mark.usefixtures("provisioning")
 def test_json_clients_get_the_refusal_as_json(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
 
     response = client.get("/sync/", **JSON)
 
@@ -304,11 +314,11 @@ def test_json_clients_get_the_refusal_as_json(
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_without_email_cannot_be_provisioned(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
     bob = User.objects.create_user("bob")
     client.force_login(bob)
-    upstream.get(user_url(bob.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(bob.pk), json=not_found(), status=404)
 
     response = client.get("/sync/")
 
@@ -318,11 +328,11 @@ def test_a_user_without_email_cannot_be_provisioned(
 
 @pytest.mark.usefixtures("provisioning")
 def test_the_status_tag_and_the_connect_view_show_the_refusal(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
-    upstream.post(USERS, json=wire.email_not_available_error(), status=400)
-    upstream.get(user_url(ann.pk), json=not_found(), status=404)
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
+    workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
+    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
 
     status = client.get("/status/?provider=salesforce").content.decode()
     connect = client.get("/pipes/connect/salesforce/?next=/sync/")
@@ -332,9 +342,9 @@ def test_the_status_tag_and_the_connect_view_show_the_refusal(
 
 
 def test_workos_down_while_linking_is_the_503_page(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), status=502)
+    workos_stub.get(user_url(ann_lee.pk), status=502)
 
     response = client.get("/sync/")
 
@@ -355,11 +365,11 @@ def test_a_logged_in_user_without_an_id_is_logged_once_naming_the_setting(
     client: Client, caplog: pytest.LogCaptureFixture, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {"API_KEY": API_KEY, "WEBHOOK_SECRET": WEBHOOK_SECRET}
-    ann = User.objects.create_user("ann")
+    ann_lee = User.objects.create_user("ann")
     bob = User.objects.create_user("bob")
 
     with caplog.at_level(logging.WARNING, "django_workos_pipes.identity"):
-        client.force_login(ann)
+        client.force_login(ann_lee)
         first = client.get("/sync/")
         client.get("/status/?provider=salesforce")
         client.force_login(bob)
@@ -368,7 +378,7 @@ def test_a_logged_in_user_without_an_id_is_logged_once_naming_the_setting(
     assert first.status_code == 302  # treated as anonymous, as before: but not silently
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == 2
-    assert f"pk={ann.pk}" in warnings[0] and f"pk={bob.pk}" in warnings[1]
+    assert f"pk={ann_lee.pk}" in warnings[0] and f"pk={bob.pk}" in warnings[1]
     assert "USER_ID_RESOLVER" in warnings[0]
     assert "django_workos_pipes.identity.default_user_id" in warnings[0]
     assert "django_workos_pipes.identity.linked_user_id" in warnings[0]
@@ -400,28 +410,32 @@ def organizations(settings: Any) -> None:
 
 @pytest.mark.usefixtures("organizations")
 def test_the_organization_is_found_by_its_external_id(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    upstream.get(
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
+    workos_stub.get(
         f"{WORKOS}/organizations/external_id/acme",
         json=wire.organization_object("org_01ACME", name="Acme", external_id="acme"),
     )
     stub_token(
-        upstream, "salesforce", active(TOKEN), user_id=WORKOS_ANN, organization_id="org_01ACME"
+        workos_stub,
+        "salesforce",
+        token_answer(TOKEN),
+        user_id=WORKOS_ANN,
+        organization_id="org_01ACME",
     )
 
     assert client.get("/sync/").status_code == 200
     assert client.get("/sync/").status_code == 200
-    assert len(upstream.calls) == 3
+    assert len(workos_stub.calls) == 3
 
 
 @pytest.mark.usefixtures("organizations")
 def test_an_unknown_organization_is_refused_not_created(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(user_url(ann.pk), json=workos_user(ann.pk))
-    upstream.get(f"{WORKOS}/organizations/external_id/acme", status=404, json=not_found())
+    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
+    workos_stub.get(f"{WORKOS}/organizations/external_id/acme", status=404, json=not_found())
 
     response = client.get("/sync/")
 
@@ -430,10 +444,10 @@ def test_an_unknown_organization_is_refused_not_created(
 
 
 def test_linked_organization_id_without_its_setting_says_which(
-    rf: RequestFactory, ann: User, settings: Any
+    rf: RequestFactory, ann_lee: User, settings: Any
 ) -> None:
     request = rf.get("/")
-    request.user = ann
+    request.user = ann_lee
     with pytest.raises(PipesConfigurationError, match="ORGANIZATION_EXTERNAL_ID"):
         identity.linked_organization_id(request)
 
@@ -443,7 +457,7 @@ def test_linked_organization_id_without_its_setting_says_which(
 
 @pytest.mark.usefixtures("provisioning")
 def test_the_fake_provisions_and_refuses_like_workos(
-    client: Client, ann: User, pipes_fake: PipesFake
+    client: Client, ann_lee: User, pipes_fake: PipesFake
 ) -> None:
     pipes_fake.add_user("ANN@example.com")  # someone else, who has the address
 
@@ -454,18 +468,18 @@ def test_the_fake_provisions_and_refuses_like_workos(
     with fake.installed():
         response = client.get("/sync/")  # the refusal is cached for INACTIVE_TTL
         assert response.status_code == 409
-        pipes.forget_user_link(str(ann.pk))
+        pipes.forget_user_link(str(ann_lee.pk))
         assert client.get("/sync/").status_code == 302  # provisioned; not connected yet
         (created,) = fake.users
-        assert (created.email, created.external_id) == ("ann@example.com", str(ann.pk))
+        assert (created.email, created.external_id) == ("ann@example.com", str(ann_lee.pk))
         fake.connect("salesforce", created.id, token=TOKEN)
         assert client.get("/sync/").json() == {"salesforce": TOKEN}
 
 
 def test_the_fake_links_users_added_with_an_external_id(
-    client: Client, ann: User, pipes_fake: PipesFake
+    client: Client, ann_lee: User, pipes_fake: PipesFake
 ) -> None:
-    linked = pipes_fake.add_user("ann@example.com", external_id=str(ann.pk))
+    linked = pipes_fake.add_user("ann@example.com", external_id=str(ann_lee.pk))
     pipes_fake.connect("salesforce", linked.id, token=TOKEN)
 
     assert client.get("/sync/").json() == {"salesforce": TOKEN}

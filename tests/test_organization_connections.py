@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,10 +19,10 @@ from django_workos_pipes.owners import OWNERS, check_owner
 from django_workos_pipes.signals import DISCONNECT, connection_changed
 from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.workos.client import PipesClient
-from tests import connection_stubs as stubs
-from tests.conftest import WORKOS
+from tests import builders
+from tests.builders import inactive_answer, token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, inactive
+from tests.stubs import WORKOS
 
 ORG = "org_01ACME"
 MEMBERS = ("user_ann", "user_bob", "user_cid")
@@ -33,7 +32,7 @@ ORG_LISTING_URL = f"{WORKOS}/organizations/{ORG}/data_providers"
 
 
 def organization_token(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
     member: str = "user_ann",
     body: dict[str, Any] | None = None,
     **extra: Any,
@@ -46,29 +45,23 @@ def organization_token(
         "connection_owner": "organization",
         **extra,
     }
-    return upstream.post(
+    return workos_stub.post(
         TOKEN_URL,
-        json=active("ya29.shared-org-token") if body is None else body,
+        json=token_answer("ya29.shared-org-token") if body is None else body,
         match=[matchers.json_params_matcher(expected)],
     )
 
 
-def organization_tokens(upstream: responses.RequestsMock) -> list[dict[str, Any]]:
+def organization_tokens(workos_stub: responses.RequestsMock) -> list[dict[str, Any]]:
     """Answer the organization's token to any member; the bodies sent, in order."""
     sent: list[dict[str, Any]] = []
 
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         sent.append(json.loads(request.body))
-        return 200, {}, json.dumps(active("ya29.shared-org-token"))
+        return 200, {}, json.dumps(token_answer("ya29.shared-org-token"))
 
-    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
     return sent
-
-
-@pytest.fixture
-def lenient() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 # Owner values ------------------------------------------------------------------------
@@ -99,20 +92,20 @@ def test_owner_is_user_or_organization_and_nothing_else() -> None:
     ],
 )
 def test_a_wrong_owner_or_a_missing_id_fails_before_workos_is_asked(
-    upstream: responses.RequestsMock, call: Any
+    workos_stub: responses.RequestsMock, call: Any
 ) -> None:
     with pytest.raises(ValueError):
         call()
-    assert len(upstream.calls) == 0
+    assert len(workos_stub.calls) == 0
 
 
 # Tokens ------------------------------------------------------------------------------
 
 
 def test_the_token_call_names_the_owner_the_organization_and_the_member(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    organization_token(upstream, "user_bob")
+    organization_token(workos_stub, "user_bob")
 
     result = pipes.get_access_token(
         "salesforce", user_id="user_bob", organization_id=ORG, owner="organization"
@@ -122,19 +115,19 @@ def test_the_token_call_names_the_owner_the_organization_and_the_member(
     assert result.access_token.access_token == "ya29.shared-org-token"
 
 
-def test_a_user_owned_call_sends_no_owner(upstream: responses.RequestsMock) -> None:
-    upstream.post(
+def test_a_user_owned_call_sends_no_owner(workos_stub: responses.RequestsMock) -> None:
+    workos_stub.post(
         TOKEN_URL,
-        json=active(),
+        json=token_answer(),
         match=[matchers.json_params_matcher({"user_id": "user_ann", "organization_id": ORG})],
     )
     assert pipes.get_access_token("salesforce", user_id="user_ann", organization_id=ORG).active
 
 
 def test_three_members_loading_100_times_cost_one_upstream_call(
-    lenient: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
-    sent = organization_tokens(lenient)
+    sent = organization_tokens(lenient_workos_stub)
 
     for _ in range(100):
         for member in MEMBERS:
@@ -155,12 +148,12 @@ def test_the_organization_entry_is_keyed_without_the_user() -> None:
 
 
 def test_the_organization_and_a_member_s_own_connection_are_apart(
-    lenient: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
-    organization_token(lenient)
-    lenient.post(
+    organization_token(lenient_workos_stub)
+    lenient_workos_stub.post(
         TOKEN_URL,
-        json=inactive("not_installed"),
+        json=inactive_answer("not_installed"),
         match=[matchers.json_params_matcher({"user_id": "user_ann", "organization_id": ORG})],
     )
 
@@ -181,9 +174,9 @@ def test_the_organization_and_a_member_s_own_connection_are_apart(
     ],
 )
 def test_organization_invalidation_ends_the_shared_entry(
-    lenient: responses.RequestsMock, invalidate: Any
+    lenient_workos_stub: responses.RequestsMock, invalidate: Any
 ) -> None:
-    sent = organization_tokens(lenient)
+    sent = organization_tokens(lenient_workos_stub)
     ask = {"user_id": "user_ann", "organization_id": ORG, "owner": "organization"}
     pipes.get_access_token("salesforce", **ask)
 
@@ -194,9 +187,9 @@ def test_organization_invalidation_ends_the_shared_entry(
 
 
 def test_a_member_s_own_invalidation_keeps_the_shared_entry(
-    lenient: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
-    sent = organization_tokens(lenient)
+    sent = organization_tokens(lenient_workos_stub)
     ask = {"user_id": "user_ann", "organization_id": ORG, "owner": "organization"}
     pipes.get_access_token("salesforce", **ask)
 
@@ -209,9 +202,9 @@ def test_a_member_s_own_invalidation_keeps_the_shared_entry(
 
 @pytest.mark.django_db
 def test_an_organization_event_ends_the_shared_entry(
-    lenient: responses.RequestsMock, client: Any
+    lenient_workos_stub: responses.RequestsMock, client: Any
 ) -> None:
-    sent = organization_tokens(lenient)
+    sent = organization_tokens(lenient_workos_stub)
     ask = {"user_id": "user_bob", "organization_id": ORG, "owner": "organization"}
     pipes.get_access_token("salesforce", **ask)
 
@@ -222,8 +215,8 @@ def test_an_organization_event_ends_the_shared_entry(
     assert len(sent) == 2
 
 
-def test_require_access_token_names_the_organization(upstream: responses.RequestsMock) -> None:
-    organization_token(upstream, body=inactive("needs_reauthorization"))
+def test_require_access_token_names_the_organization(workos_stub: responses.RequestsMock) -> None:
+    organization_token(workos_stub, body=inactive_answer("needs_reauthorization"))
 
     with pytest.raises(PipesReauthorizationRequired) as caught:
         pipes.require_access_token(
@@ -236,10 +229,10 @@ def test_require_access_token_names_the_organization(upstream: responses.Request
 
 
 def test_a_session_calls_the_provider_with_the_shared_token(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    organization_token(upstream, "user_cid")
-    upstream.get(
+    organization_token(workos_stub, "user_cid")
+    workos_stub.get(
         "https://acme.my.salesforce.com/services/data/",
         json={},
         match=[matchers.header_matcher({"Authorization": "Bearer ya29.shared-org-token"})],
@@ -252,8 +245,8 @@ def test_a_session_calls_the_provider_with_the_shared_token(
     assert session.get("https://acme.my.salesforce.com/services/data/").status_code == 200
 
 
-def test_async_twins_take_the_owner(lenient: responses.RequestsMock) -> None:
-    sent = organization_tokens(lenient)
+def test_async_twins_take_the_owner(lenient_workos_stub: responses.RequestsMock) -> None:
+    sent = organization_tokens(lenient_workos_stub)
     ask = {"user_id": "user_ann", "organization_id": ORG, "owner": "organization"}
 
     token = asyncio.run(pipes.arequire_access_token("salesforce", **ask))
@@ -267,7 +260,7 @@ def test_async_twins_take_the_owner(lenient: responses.RequestsMock) -> None:
 
 
 def organization_provider(connected: dict[str, Any] | None) -> dict[str, Any]:
-    return stubs.provider(
+    return builders.data_provider(
         "salesforce",
         "Salesforce",
         connected,
@@ -277,7 +270,7 @@ def organization_provider(connected: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def organization_account(**extra: Any) -> dict[str, Any]:
-    return stubs.account(
+    return builders.account(
         account_id="ca_01ORGSF",
         user_id=None,
         organization_id=ORG,
@@ -287,11 +280,11 @@ def organization_account(**extra: Any) -> dict[str, Any]:
 
 
 def test_the_organization_listing_is_its_own_endpoint_and_cached_once(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    upstream.get(
+    workos_stub.get(
         ORG_LISTING_URL,
-        json=stubs.listing(organization_provider(organization_account())),
+        json=builders.listing(organization_provider(organization_account())),
         match=[matchers.query_param_matcher({})],
     )
 
@@ -303,32 +296,32 @@ def test_the_organization_listing_is_its_own_endpoint_and_cached_once(
     assert salesforce.connection_owner == "organization" and salesforce.active
     assert salesforce.account is not None and salesforce.account.organization_id == ORG
     assert salesforce.account.user_id is None
-    assert len(upstream.calls) == 1
+    assert len(workos_stub.calls) == 1
 
 
 def test_the_organization_listing_follows_the_organization_s_invalidations(
-    lenient: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
-    lenient.get(ORG_LISTING_URL, json=stubs.listing(organization_provider(None)))
+    lenient_workos_stub.get(ORG_LISTING_URL, json=builders.listing(organization_provider(None)))
     pipes.list_organization_connections(ORG)
 
     pipes.invalidate("salesforce", user_id="user_ann", organization_id=ORG)
     pipes.list_organization_connections(ORG)
-    assert len(lenient.calls) == 1
+    assert len(lenient_workos_stub.calls) == 1
 
     pipes.invalidate_organization("hubspot", ORG)
     pipes.list_organization_connections(ORG)
-    assert len(lenient.calls) == 2
+    assert len(lenient_workos_stub.calls) == 2
     assert asyncio.run(pipes.alist_organization_connections(ORG))[0].account is None
 
 
 def test_the_organization_s_account_is_read_from_its_path(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    upstream.get(
+    workos_stub.get(
         ORG_ACCOUNT_URL, json=organization_account(), match=[matchers.query_param_matcher({})]
     )
-    upstream.get(
+    workos_stub.get(
         f"{WORKOS}/organizations/org_none/connected_accounts/salesforce",
         status=404,
         json={"message": "Not found", "code": "entity_not_found"},
@@ -345,10 +338,12 @@ def test_the_organization_s_account_is_read_from_its_path(
 
 
 def test_disconnecting_the_organization_s_account(
-    lenient: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
-    sent = organization_tokens(lenient)
-    lenient.delete(ORG_ACCOUNT_URL, status=204, match=[matchers.query_param_matcher({})])
+    sent = organization_tokens(lenient_workos_stub)
+    lenient_workos_stub.delete(
+        ORG_ACCOUNT_URL, status=204, match=[matchers.query_param_matcher({})]
+    )
     ask = {"user_id": "user_ann", "organization_id": ORG, "owner": "organization"}
     pipes.get_access_token("salesforce", **ask)
     changes: list[dict[str, Any]] = []
@@ -371,7 +366,7 @@ def test_disconnecting_the_organization_s_account(
 
 
 def test_connect_and_reauthorize_the_organization_s_connection(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
     authorize = f"{WORKOS}/data-integrations/salesforce/authorize"
     common = {
@@ -380,13 +375,13 @@ def test_connect_and_reauthorize_the_organization_s_connection(
         "connection_owner": "organization",
         "return_to": "https://app.example.com/team/",
     }
-    upstream.post(
+    workos_stub.post(
         authorize,
         json={"url": "https://workos.example/consent/1"},
         match=[matchers.json_params_matcher(common)],
     )
-    upstream.get(ORG_ACCOUNT_URL, json=organization_account())
-    upstream.post(
+    workos_stub.get(ORG_ACCOUNT_URL, json=organization_account())
+    workos_stub.post(
         authorize,
         json={"url": "https://workos.example/consent/2"},
         match=[
@@ -420,13 +415,15 @@ def test_the_client_refuses_an_empty_organization_before_sending() -> None:
 
 
 def test_the_support_command_lists_the_organization_s_shared_connections(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
     from io import StringIO
 
     from django.core.management import CommandError, call_command
 
-    upstream.get(ORG_LISTING_URL, json=stubs.listing(organization_provider(organization_account())))
+    workos_stub.get(
+        ORG_LISTING_URL, json=builders.listing(organization_provider(organization_account()))
+    )
     out = StringIO()
 
     call_command(
@@ -444,7 +441,7 @@ def test_the_support_command_lists_the_organization_s_shared_connections(
 
 
 def test_the_organization_s_credential_is_shared_and_sends_the_owner(
-    lenient: responses.RequestsMock,
+    lenient_workos_stub: responses.RequestsMock,
 ) -> None:
     sent: list[dict[str, Any]] = []
 
@@ -458,7 +455,7 @@ def test_the_organization_s_credential_is_shared_and_sends_the_owner(
         }
         return 200, {}, json.dumps({"active": True, "credential": credential})
 
-    lenient.add_callback(
+    lenient_workos_stub.add_callback(
         responses.POST, f"{WORKOS}/data-integrations/zendesk/credentials", callback=respond
     )
 
@@ -476,14 +473,14 @@ def test_the_organization_s_credential_is_shared_and_sends_the_owner(
 
 @pytest.mark.parametrize("error", [409, 200])
 def test_account_selection_required_for_credentials_in_both_forms(
-    upstream: responses.RequestsMock, error: int
+    workos_stub: responses.RequestsMock, error: int
 ) -> None:
     body = (
         {"active": False, "error": "account_selection_required"}
         if error == 200
         else {"message": "Pick one.", "code": "account_selection_required"}
     )
-    upstream.post(f"{WORKOS}/data-integrations/zendesk/credentials", status=error, json=body)
+    workos_stub.post(f"{WORKOS}/data-integrations/zendesk/credentials", status=error, json=body)
 
     result = pipes.get_credentials("zendesk", user_id="user_ann")
 

@@ -20,9 +20,9 @@ from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
 from django_workos_pipes.mixins import PipeRequiredMixin
 from django_workos_pipes.results import Credential
 from django_workos_pipes.testing.fakes import FakeCall, PipesFake
-from tests import connection_stubs as stubs
-from tests.conftest import WORKOS
-from tests.stubs import active
+from tests import stubs
+from tests.builders import token_answer
+from tests.stubs import WORKOS
 
 ORG = "org_acme"
 SHARED = {"organization_id": ORG, "owner": "organization"}
@@ -132,9 +132,9 @@ def test_every_member_gets_the_organization_s_token(pipes_fake: PipesFake, url: 
 def test_three_members_loading_a_page_100_times_cost_one_upstream_call() -> None:
     """The figure the issue asks for, counted at the HTTP boundary."""
     browsers = [logged_in(member) for member in MEMBERS]
-    with responses.RequestsMock() as upstream:
-        token_call = upstream.post(
-            f"{WORKOS}/data-integrations/salesforce/token", json=active("ya29.org-token")
+    with responses.RequestsMock() as workos:
+        token_call = workos.post(
+            f"{WORKOS}/data-integrations/salesforce/token", json=token_answer("ya29.org-token")
         )
         for _ in range(100):
             for browser in browsers:
@@ -426,10 +426,10 @@ def test_without_an_organization_the_page_has_no_organization_section(
 
 
 def test_the_organization_listing_failing_leaves_the_user_s_own_page(
-    upstream: responses.RequestsMock,
+    workos_stub: responses.RequestsMock,
 ) -> None:
-    stubs.stub_listing(upstream, user_id="user_bob", organization_id=ORG)
-    upstream.get(f"{WORKOS}/organizations/{ORG}/data_providers", status=404, json={})
+    stubs.stub_listing(workos_stub, user_id="user_bob", organization_id=ORG)
+    workos_stub.get(f"{WORKOS}/organizations/{ORG}/data_providers", status=404, json={})
 
     response = logged_in("bob").get("/pipes/connections/")
 

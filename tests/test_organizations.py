@@ -17,8 +17,8 @@ from django.test import Client
 
 from django_workos_pipes import pipes
 from django_workos_pipes.testing import post_webhook, webhook_event
-from tests.conftest import WORKOS
-from tests.stubs import USER_RESOLVER, active, token_url
+from tests.builders import token_answer
+from tests.stubs import USER_RESOLVER, WORKOS, token_url
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def empty_organization(settings: Any) -> None:
     }
 
 
-def answers(upstream: responses.RequestsMock, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
+def answers(workos: responses.RequestsMock, *bodies: dict[str, Any]) -> list[dict[str, Any]]:
     """WorkOS answers ``bodies`` in turn (the last one from then on); returns the
     request bodies it received."""
     received: list[dict[str, Any]] = []
@@ -47,7 +47,7 @@ def answers(upstream: responses.RequestsMock, *bodies: dict[str, Any]) -> list[d
         received.append(json.loads(request.body))
         return 200, {}, json.dumps(bodies[min(len(received), len(bodies)) - 1])
 
-    upstream.add_callback(responses.POST, token_url("salesforce"), callback=respond)
+    workos.add_callback(responses.POST, token_url("salesforce"), callback=respond)
     return received
 
 
@@ -56,8 +56,8 @@ def answers(upstream: responses.RequestsMock, *bodies: dict[str, Any]) -> list[d
 def test_a_disconnect_webhook_reaches_a_resolver_that_returns_an_empty_organization(
     client: Client, ann: User, page: str
 ) -> None:
-    with responses.RequestsMock() as upstream:
-        received = answers(upstream, active(OLD), {"active": False, "error": "not_installed"})
+    with responses.RequestsMock() as workos:
+        received = answers(workos, token_answer(OLD), {"active": False, "error": "not_installed"})
         first = client.get(page).content.decode()
         assert OLD in first or "active=True" in first
         event = webhook_event("disconnected", user_id="user_ann", organization_id=None)
@@ -69,8 +69,10 @@ def test_a_disconnect_webhook_reaches_a_resolver_that_returns_an_empty_organizat
 
 
 def test_the_service_treats_an_empty_organization_as_none() -> None:
-    with responses.RequestsMock() as upstream:
-        received = answers(upstream, active("ya29.one"), active("ya29.two"), active("ya29.three"))
+    with responses.RequestsMock() as workos:
+        received = answers(
+            workos, token_answer("ya29.one"), token_answer("ya29.two"), token_answer("ya29.three")
+        )
         first = pipes.get_access_token("salesforce", user_id="u", organization_id="")
         again = pipes.get_access_token("salesforce", user_id="u", organization_id=None)
         assert first == again and len(received) == 1
@@ -84,13 +86,13 @@ def test_the_service_treats_an_empty_organization_as_none() -> None:
 
 
 def test_connect_and_reauthorize_send_no_empty_organization() -> None:
-    with responses.RequestsMock() as upstream:
-        upstream.get(
+    with responses.RequestsMock() as workos:
+        workos.get(
             f"{WORKOS}/user_management/users/u/connected_accounts/salesforce",
             json={"id": "ca_1"},
             match=[responses.matchers.query_param_matcher({})],
         )
-        upstream.post(
+        workos.post(
             f"{WORKOS}/data-integrations/salesforce/authorize",
             json={"url": "https://id.workos.example/consent"},
             match=[

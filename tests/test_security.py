@@ -38,9 +38,9 @@ from django_workos_pipes.exceptions import (
 )
 from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.workos.client import PipesClient
-from tests.conftest import WORKOS
+from tests.builders import token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, stub_token, token_url
+from tests.stubs import WORKOS, stub_token, token_url
 
 TOKEN = "ya29.cached-token-that-must-not-show-" + "z" * 16
 ADMINS = ["ops@example.com"] if django.VERSION >= (6, 0) else [("Ops", "ops@example.com")]
@@ -63,8 +63,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
 
 def cache_token(state: str) -> None:
     """Cache ``TOKEN`` for (salesforce, user_1), then make it stale or invalidate it."""
-    with responses.RequestsMock() as upstream:
-        upstream.post(token_url("salesforce"), json=active(TOKEN, expires_at=None))
+    with responses.RequestsMock() as workos:
+        workos.post(token_url("salesforce"), json=token_answer(TOKEN, expires_at=None))
         result = pipes.get_access_token("salesforce", user_id="user_1")
     assert result.access_token is not None and result.access_token.access_token == TOKEN
     if state == "invalidated":
@@ -84,9 +84,9 @@ def failing_with_a_cached_token(request: pytest.FixtureRequest) -> Iterator[int]
         travel = 3_700 if state == "stale" else 0
         with (
             time_machine.travel(time.time() + travel, tick=True),
-            responses.RequestsMock() as upstream,
+            responses.RequestsMock() as workos,
         ):
-            upstream.post(
+            workos.post(
                 token_url("salesforce"),
                 status=int(status),
                 json={"message": "Invalid API key", "code": "unauthorized"},
@@ -145,18 +145,18 @@ def test_the_service_refuses_an_invalid_provider_slug_before_any_request(slug: s
         lambda: pipes.get_connected_account(slug, user_id="user_1"),
         lambda: pipes.authorize_url(slug, user_id="user_1", return_to="https://site.example/"),
     ]
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
         for call in calls:
             with pytest.raises(InvalidProvider, match="provider slug") as caught:
                 call()
             assert isinstance(caught.value, ValueError)
-        assert len(upstream.calls) == 0
+        assert len(workos.calls) == 0
 
 
 @pytest.mark.parametrize("slug", GOOD_SLUGS)
 def test_valid_slugs_reach_workos(slug: str) -> None:
-    with responses.RequestsMock() as upstream:
-        upstream.post(token_url(slug), json={"active": False, "error": "not_installed"})
+    with responses.RequestsMock() as workos:
+        workos.post(token_url(slug), json={"active": False, "error": "not_installed"})
         assert pipes.get_access_token(slug, user_id="user_1").error == "not_installed"
 
 
@@ -167,19 +167,19 @@ def test_valid_slugs_reach_workos(slug: str) -> None:
 def test_the_views_answer_404_to_an_invalid_slug_and_call_nobody(
     client: Client, ann: User, view: str, slug: str
 ) -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
         # What ``/pipes/reauthorize/%2E%2E/`` used to reach (urllib3 drops dot segments).
-        upstream.get(f"{WORKOS}/user_management/users/user_ann/", json={"id": "user_ann"})
+        workos.get(f"{WORKOS}/user_management/users/user_ann/", json={"id": "user_ann"})
         response = client.get(f"/pipes/{view}/{slug}/")
         assert response.status_code == 404
-        assert len(upstream.calls) == 0
+        assert len(workos.calls) == 0
 
 
 @pytest.mark.parametrize("user_id", ["", ".", ".."])
 def test_the_client_refuses_dot_and_empty_path_segments(user_id: str) -> None:
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.get(re.compile(f"{WORKOS}/.*"), json={"id": "someone"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.get(re.compile(f"{WORKOS}/.*"), json={"id": "someone"})
         with pytest.raises(InvalidPathSegment) as caught:
             client.get_connected_account("salesforce", user_id=user_id)
         assert isinstance(caught.value, ValueError)
@@ -188,16 +188,16 @@ def test_the_client_refuses_dot_and_empty_path_segments(user_id: str) -> None:
                 client.get_access_token(slug, user_id="user_1")
             with pytest.raises(InvalidPathSegment):
                 client.authorize_url(slug, user_id="user_1", return_to="https://site.example/")
-        assert len(upstream.calls) == 0
+        assert len(workos.calls) == 0
 
 
 def test_the_client_encodes_each_path_segment() -> None:
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
-    with responses.RequestsMock() as upstream:
+    with responses.RequestsMock() as workos:
         url = f"{WORKOS}/user_management/users/a%2F..%2Fb%3F%23%20%25/connected_accounts/hubspot"
-        upstream.get(url, json={"id": "ca_1", "state": "connected"})
+        workos.get(url, json={"id": "ca_1", "state": "connected"})
         account = client.get_connected_account("hubspot", user_id="a/../b?# %")
-        assert upstream.calls[0].request.url == url
+        assert workos.calls[0].request.url == url
     assert account is not None
 
 
@@ -217,8 +217,8 @@ def test_an_event_with_an_invalid_slug_is_acknowledged_and_ignored(
 CONSENT = "https://id.workos.example/oauth/consent?session=abc123"
 
 
-def stub_authorize(upstream: responses.RequestsMock, next_url: str = "/reports/") -> None:
-    upstream.post(
+def stub_authorize(workos: responses.RequestsMock, next_url: str = "/reports/") -> None:
+    workos.post(
         f"{WORKOS}/data-integrations/salesforce/authorize",
         json={"url": CONSENT},
         match=[
@@ -230,17 +230,17 @@ def stub_authorize(upstream: responses.RequestsMock, next_url: str = "/reports/"
 
 
 def cache_ann_token() -> None:
-    with responses.RequestsMock() as upstream:
-        stub_token(upstream, "salesforce", active(TOKEN))
+    with responses.RequestsMock() as workos:
+        stub_token(workos, "salesforce", token_answer(TOKEN))
         pipes.get_access_token("salesforce", user_id="user_ann")
 
 
 def still_cached() -> bool:
     """True if ann's token is served from the cache, without a call to WorkOS."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.post(token_url("salesforce"), json={"active": False, "error": "not_installed"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.post(token_url("salesforce"), json={"active": False, "error": "not_installed"})
         result = pipes.get_access_token("salesforce", user_id="user_ann")
-        return len(upstream.calls) == 0 and result.active
+        return len(workos.calls) == 0 and result.active
 
 
 @pytest.mark.django_db
@@ -250,15 +250,15 @@ def test_a_cross_site_get_gets_a_confirmation_page_and_changes_nothing(
     client: Client, ann: User, view: str
 ) -> None:
     cache_ann_token()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
-        upstream.get(re.compile(f"{WORKOS}/.*"), json={"id": "ca_1"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
+        workos.get(re.compile(f"{WORKOS}/.*"), json={"id": "ca_1"})
         response = client.get(
             f"/pipes/{view}/salesforce/",
             {"next": "/reports/?a=1&b=2"},
             HTTP_SEC_FETCH_SITE="cross-site",
         )
-        assert len(upstream.calls) == 0
+        assert len(workos.calls) == 0
     assert response.status_code == 200
     assert [t.name for t in response.templates if t.name] == [
         "workos_pipes/confirm.html",
@@ -286,8 +286,8 @@ def test_the_confirmation_button_starts_the_flow(ann: User) -> None:
     )
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
     assert token is not None
-    with responses.RequestsMock() as upstream:
-        stub_authorize(upstream)
+    with responses.RequestsMock() as workos:
+        stub_authorize(workos)
         response = browser.post(
             "/pipes/connect/salesforce/",
             {"next": "/reports/", "csrfmiddlewaretoken": token.group(1)},
@@ -304,10 +304,10 @@ def test_a_same_site_typed_or_unlabelled_get_goes_straight_to_workos(
     client: Client, ann: User, sec_fetch_site: str | None
 ) -> None:
     headers = {} if sec_fetch_site is None else {"HTTP_SEC_FETCH_SITE": sec_fetch_site}
-    with responses.RequestsMock() as upstream:
-        stub_authorize(upstream)
+    with responses.RequestsMock() as workos:
+        stub_authorize(workos)
         response = client.get("/pipes/connect/salesforce/", {"next": "/reports/"}, **headers)
-        assert len(upstream.calls) == 1
+        assert len(workos.calls) == 1
     assert response.status_code == 302
     assert response["Location"] == CONSENT
 
@@ -321,10 +321,10 @@ def test_a_post_without_a_csrf_token_is_refused(ann: User, middleware: str, sett
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "csrf" not in m.lower()]
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(ann)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
         response = browser.post("/pipes/connect/salesforce/", {"next": "/reports/"})
-        assert len(upstream.calls) == 0
+        assert len(workos.calls) == 0
     assert response.status_code == 403
 
 
@@ -334,11 +334,11 @@ def test_a_post_without_a_csrf_token_is_refused(ann: User, middleware: str, sett
 def test_disconnect_answers_404_to_an_invalid_slug_and_calls_nobody(
     client: Client, ann: User, slug: str
 ) -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.delete(re.compile(f"{WORKOS}/.*"), status=204)
-        upstream.get(re.compile(f"{WORKOS}/.*"), json={"id": "user_ann"})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.delete(re.compile(f"{WORKOS}/.*"), status=204)
+        workos.get(re.compile(f"{WORKOS}/.*"), json={"id": "user_ann"})
         assert client.post(f"/pipes/disconnect/{slug}/").status_code == 404
-        assert len(upstream.calls) == 0
+        assert len(workos.calls) == 0
 
 
 @pytest.mark.django_db
@@ -346,8 +346,8 @@ def test_disconnect_answers_404_to_an_invalid_slug_and_calls_nobody(
 def test_an_anonymous_cross_site_get_is_confirmed_then_logs_in_and_comes_back(
     client: Client,
 ) -> None:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as upstream:
-        upstream.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
+        workos.post(re.compile(f"{WORKOS}/.*"), json={"url": CONSENT})
         page = client.get(
             "/pipes/connect/salesforce/", {"next": "/reports/"}, HTTP_SEC_FETCH_SITE="cross-site"
         )
@@ -355,7 +355,7 @@ def test_an_anonymous_cross_site_get_is_confirmed_then_logs_in_and_comes_back(
         action = re.search(r'<form method="post" action="([^"]*)">', page.content.decode())
         assert action is not None
         login = client.post(action.group(1).replace("&amp;", "&"), {"next": "/reports/"})
-        assert len(upstream.calls) == 0
+        assert len(workos.calls) == 0
     assert login.status_code == 302
     back = parse_qs(urlsplit(login["Location"]).query)["next"]
     assert back == ["/pipes/connect/salesforce/?next=%2Freports%2F"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,23 +12,22 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from workos import WorkOSClient
 
-from tests.servers import Answer, LoopbackServer
+from tests.servers import Answer, LoopbackServer, free_port
 from tests.settings import WEBHOOK_SECRET
-
-SDK = WorkOSClient(api_key="sk_test_x", client_id="client_x")
 
 
 class VerifyingSite:
     """A site whose webhook checks the signature with the official SDK, then answers
-    ``status``. One per module: a loopback server takes half a second to shut down."""
+    ``status``. One per module, reset for each test."""
 
-    def __init__(self) -> None:
+    def __init__(self, sdk: WorkOSClient) -> None:
+        self.sdk = sdk
         self.status = 200
         self.server = LoopbackServer(self.respond)
         self.url = self.server.url
 
     def respond(self, request: dict[str, Any]) -> Answer:
-        SDK.webhooks.verify_header(
+        self.sdk.webhooks.verify_header(
             event_body=request["body"],
             event_signature=request["headers"]["WorkOS-Signature"],
             secret=WEBHOOK_SECRET,
@@ -43,14 +41,14 @@ class VerifyingSite:
 
 
 @pytest.fixture(scope="module")
-def module_site() -> Iterator[VerifyingSite]:
-    site = VerifyingSite()
+def module_site(workos_sdk: WorkOSClient) -> Iterator[VerifyingSite]:
+    site = VerifyingSite(workos_sdk)
     yield site
     site.server.close()
 
 
 @pytest.fixture
-def site(module_site: VerifyingSite) -> VerifyingSite:
+def verifying_site(module_site: VerifyingSite) -> VerifyingSite:
     module_site.status = 200
     module_site.requests.clear()
     return module_site
@@ -62,16 +60,16 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_posts_a_signed_pipes_event_and_prints_the_answer(site: VerifyingSite) -> None:
+def test_posts_a_signed_pipes_event_and_prints_the_answer(verifying_site: VerifyingSite) -> None:
     output = run(
         "--event=reauthorization_needed",
         "--provider=hubspot",
         "--user=user_1",
         "--organization=org_1",
         "--id=event_fixed",
-        f"--url={site.url}/hook/",
+        f"--url={verifying_site.url}/hook/",
     )
-    request = site.requests[0]
+    request = verifying_site.requests[0]
     event = json.loads(request["body"])
     assert request["path"] == "/hook/"
     assert request["headers"]["Content-Type"] == "application/json"
@@ -82,35 +80,35 @@ def test_posts_a_signed_pipes_event_and_prints_the_answer(site: VerifyingSite) -
     assert "event_fixed" in output and ": 200 ok" in output
 
 
-def test_the_url_defaults_to_the_routed_webhook_under_base_url(site: VerifyingSite) -> None:
-    run("--provider=slack", "--organization=org_1", f"--base-url={site.url}/")
-    request = site.requests[0]
+def test_the_url_defaults_to_the_routed_webhook_under_base_url(
+    verifying_site: VerifyingSite,
+) -> None:
+    run("--provider=slack", "--organization=org_1", f"--base-url={verifying_site.url}/")
+    request = verifying_site.requests[0]
     assert request["path"] == "/pipes/webhook/"
     event = json.loads(request["body"])
     assert event["event"] == "pipes.connected_account.connected"
     assert event["data"]["user_id"] is None
 
 
-def test_full_event_types_are_accepted(site: VerifyingSite) -> None:
+def test_full_event_types_are_accepted(verifying_site: VerifyingSite) -> None:
     run(
         "--event=pipes.connected_account.connection_failed",
         "--provider=slack",
         "--user=user_1",
-        f"--url={site.url}/",
+        f"--url={verifying_site.url}/",
     )
-    assert json.loads(site.requests[0]["body"])["data"]["object"] == "connection_failed"
+    assert json.loads(verifying_site.requests[0]["body"])["data"]["object"] == "connection_failed"
 
 
-def test_a_refusal_is_a_command_error_with_the_status(site: VerifyingSite) -> None:
-    site.status = 400
+def test_a_refusal_is_a_command_error_with_the_status(verifying_site: VerifyingSite) -> None:
+    verifying_site.status = 400
     with pytest.raises(CommandError, match="400 signature does not match"):
-        run("--provider=slack", "--user=user_1", f"--url={site.url}/")
+        run("--provider=slack", "--user=user_1", f"--url={verifying_site.url}/")
 
 
 def test_an_unreachable_site_is_a_command_error() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with pytest.raises(CommandError, match="failed: ConnectionError"):
         run("--provider=slack", "--user=u", f"--url=http://127.0.0.1:{port}/", "--timeout=2")
 

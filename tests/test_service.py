@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 import warnings
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,53 +23,14 @@ from django_workos_pipes import pipes
 from django_workos_pipes.caching.keys import CacheKeys
 from django_workos_pipes.exceptions import PipesConfigurationError, PipesUnavailable
 from django_workos_pipes.service import PipesService
-from tests.conftest import WORKOS
+from tests.builders import inactive_answer, token_answer
+from tests.environment import DEAD_REDIS
 from tests.settings import API_KEY
+from tests.stubs import WORKOS, issue_tokens
+from tests.threads import run_at_once
 
 TOKEN_URL = f"{WORKOS}/data-integrations/salesforce/token"
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def token_body(
-    value: str = "ya29.first-token-value", expires_at: datetime | None = None
-) -> dict[str, Any]:
-    return {
-        "active": True,
-        "access_token": {
-            "object": "access_token",
-            "access_token": value,
-            "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
-            "scopes": ["api"],
-            "missing_scopes": [],
-        },
-    }
-
-
-@pytest.fixture(params=["locmem", "redis"])
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test on the locmem cache, then on a real Redis."""
-    if request.param == "redis":
-        request.getfixturevalue("redis_cache")
-    yield request.param
-
-
-@pytest.fixture
-def upstream() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def tokens_in_order(
-    upstream: responses.RequestsMock, expires_in: timedelta | None = timedelta(hours=1)
-) -> None:
-    """Each upstream call answers a new token: ``ya29.token-1``, ``ya29.token-2``..."""
-    counter = iter(range(1, 10_000))
-
-    def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        expires = datetime.now(timezone.utc) + expires_in if expires_in else None
-        return 200, {}, json.dumps(token_body(f"ya29.token-{next(counter)}", expires))
-
-    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
 
 
 def token_value(
@@ -99,63 +58,66 @@ def test_missing_api_key_is_a_clear_error_on_first_use(monkeypatch: pytest.Monke
 
 
 def test_api_key_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, upstream: responses.RequestsMock
+    monkeypatch: pytest.MonkeyPatch, workos_stub: responses.RequestsMock
 ) -> None:
     monkeypatch.setenv("WORKOS_API_KEY", "sk_test_from_environment_123")
     monkeypatch.setenv("WORKOS_BASE_URL", "https://workos.example.test/")
-    upstream.post(
+    workos_stub.post(
         "https://workos.example.test/data-integrations/salesforce/token",
-        json={"active": False, "error": "not_installed"},
+        json=inactive_answer("not_installed"),
     )
     with override_settings(WORKOS_PIPES={}):
         assert pipes.get_access_token("salesforce", user_id="u").error == "not_installed"
     assert (
-        upstream.calls[0].request.headers["Authorization"] == "Bearer sk_test_from_environment_123"
+        workos_stub.calls[0].request.headers["Authorization"]
+        == "Bearer sk_test_from_environment_123"
     )
 
 
-def test_explicit_arguments_win_over_settings(upstream: responses.RequestsMock) -> None:
-    upstream.post(
+def test_explicit_arguments_win_over_settings(workos_stub: responses.RequestsMock) -> None:
+    workos_stub.post(
         "http://127.0.0.1:9/data-integrations/hubspot/token",
-        json={"active": False, "error": "not_installed"},
+        json=inactive_answer("not_installed"),
     )
     service = PipesService(
         api_key="sk_test_explicit_key_0001", base_url="http://127.0.0.1:9", cache_alias="default"
     )
     assert service.get_access_token("hubspot", user_id="u").error == "not_installed"
-    assert upstream.calls[0].request.headers["Authorization"] == "Bearer sk_test_explicit_key_0001"
+    assert (
+        workos_stub.calls[0].request.headers["Authorization"] == "Bearer sk_test_explicit_key_0001"
+    )
 
 
 def test_one_upstream_call_for_a_thousand_sequential_reads(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    tokens_in_order(upstream)
+    issue_tokens(workos_stub)
     values = {token_value() for _ in range(1000)}
     assert values == {"ya29.token-1"}
-    assert len(upstream.calls) == 1
+    assert len(workos_stub.calls) == 1
 
 
 def test_keys_are_per_provider_user_and_organization(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    tokens_in_order(upstream)
-    upstream.add_callback(
+    issue_tokens(workos_stub)
+    workos_stub.add_callback(
         responses.POST,
         f"{WORKOS}/data-integrations/hubspot/token",
-        callback=lambda r: (200, {}, json.dumps(token_body("ya29.hubspot"))),
+        callback=lambda r: (200, {}, json.dumps(token_answer("ya29.hubspot", expires_at=None))),
     )
     first = token_value("salesforce", "user_1", None)
     assert token_value("salesforce", "user_1", "org_1") != first
     assert token_value("salesforce", "user_2", None) != first
     assert token_value("hubspot", "user_1", None) == "ya29.hubspot"
     assert token_value("salesforce", "user_1", None) == first
-    assert len(upstream.calls) == 4
+    assert len(workos_stub.calls) == 4
 
 
 def test_token_is_refetched_within_leeway_of_expiry(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    tokens_in_order(upstream, expires_in=timedelta(minutes=10))
+    issue_tokens(workos_stub, expires_in=timedelta(minutes=10))
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "EXPIRY_LEEWAY": 60}):
         with time_machine.travel(NOW, tick=False) as traveller:
             assert token_value() == "ya29.token-1"
@@ -163,13 +125,13 @@ def test_token_is_refetched_within_leeway_of_expiry(
             assert token_value() == "ya29.token-1"
             traveller.shift(timedelta(seconds=2))  # 9:01 in: inside the 60 s leeway
             assert token_value() == "ya29.token-2"
-    assert len(upstream.calls) == 2
+    assert len(workos_stub.calls) == 2
 
 
 def test_token_without_expiry_lives_for_token_ttl(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    tokens_in_order(upstream, expires_in=None)
+    issue_tokens(workos_stub, expires_in=None)
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "TOKEN_TTL": 300}):
         with time_machine.travel(NOW, tick=False) as traveller:
             assert token_value() == "ya29.token-1"
@@ -180,34 +142,34 @@ def test_token_without_expiry_lives_for_token_ttl(
 
 
 def test_inactive_answers_are_cached_briefly(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.post(TOKEN_URL, json={"active": False, "error": "not_installed"})
+    workos_stub.post(TOKEN_URL, json=inactive_answer("not_installed"))
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "INACTIVE_TTL": 10}):
         with time_machine.travel(NOW, tick=False) as traveller:
             for _ in range(5):
                 assert pipes.get_access_token("salesforce", user_id="u").error == "not_installed"
-            assert len(upstream.calls) == 1
+            assert len(workos_stub.calls) == 1
             traveller.shift(timedelta(seconds=11))
             pipes.get_access_token("salesforce", user_id="u")
-    assert len(upstream.calls) == 2
+    assert len(workos_stub.calls) == 2
 
 
 def test_invalidate_forces_a_new_upstream_call(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    tokens_in_order(upstream)
+    issue_tokens(workos_stub)
     assert token_value(organization_id="org_1") == "ya29.token-1"
     pipes.invalidate("salesforce", user_id="user_1", organization_id="org_1")
     assert token_value(organization_id="org_1") == "ya29.token-2"
     assert token_value(organization_id="org_1") == "ya29.token-2"
-    assert len(upstream.calls) == 2
+    assert len(workos_stub.calls) == 2
 
 
 def test_invalidate_organization_reaches_every_user_of_it(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    tokens_in_order(upstream)
+    issue_tokens(workos_stub)
     before = {user: token_value(user_id=user, organization_id="org_1") for user in ("u1", "u2")}
     other_org = token_value(user_id="u1", organization_id="org_2")
     pipes.invalidate_organization("salesforce", "org_1")
@@ -217,7 +179,7 @@ def test_invalidate_organization_reaches_every_user_of_it(
 
 
 def test_answer_fetched_before_an_invalidation_is_not_kept(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
     """A webhook lands while a request is still waiting on WorkOS: its answer is stale."""
     counter = iter(range(1, 100))
@@ -228,64 +190,78 @@ def test_answer_fetched_before_an_invalidation_is_not_kept(
             time.sleep(0.01)
             pipes.invalidate("salesforce", user_id="user_1")
             time.sleep(0.01)
-        return 200, {}, json.dumps(token_body(f"ya29.token-{n}", NOW + timedelta(days=3650)))
+        return (
+            200,
+            {},
+            json.dumps(token_answer(f"ya29.token-{n}", expires_at=NOW + timedelta(days=3650))),
+        )
 
-    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
     assert token_value() == "ya29.token-1"  # the caller still gets what it asked for
     assert token_value() == "ya29.token-2"  # but nobody else is served it afterwards
     assert token_value() == "ya29.token-2"
 
 
-def test_single_flight_across_threads(backend: str, upstream: responses.RequestsMock) -> None:
+def test_single_flight_across_threads(
+    cache_backend: str, workos_stub: responses.RequestsMock
+) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
-        return 200, {}, json.dumps(token_body("ya29.only-one", NOW + timedelta(days=3650)))
+        return (
+            200,
+            {},
+            json.dumps(token_answer("ya29.only-one", expires_at=NOW + timedelta(days=3650))),
+        )
 
-    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
     results = run_at_once(32, token_value)
     assert results == ["ya29.only-one"] * 32
-    assert len(upstream.calls) == 1
+    assert len(workos_stub.calls) == 1
 
 
-def test_single_flight_shares_a_failure(backend: str, upstream: responses.RequestsMock) -> None:
+def test_single_flight_shares_a_failure(
+    cache_backend: str, workos_stub: responses.RequestsMock
+) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
         return 503, {}, "{}"
 
-    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "MAX_RETRIES": 0}):
         results = run_at_once(16, lambda: _outcome(token_value))
     assert results == ["PipesUnavailable"] * 16
-    assert len(upstream.calls) == 1
+    assert len(workos_stub.calls) == 1
 
 
 def test_requests_served_a_stale_token_by_a_peers_failure_name_the_connection(
-    backend: str, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    cache_backend: str, workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The waiters' warning used to say ``provider=- user=-``."""
-    upstream.post(TOKEN_URL, json=token_body("ya29.stale-but-valid", NOW + timedelta(days=3650)))
+    workos_stub.post(
+        TOKEN_URL, json=token_answer("ya29.stale-but-valid", expires_at=NOW + timedelta(days=3650))
+    )
 
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
         return 503, {}, "{}"
 
-    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
     settings = {"API_KEY": API_KEY, "MAX_RETRIES": 0, "TOKEN_TTL": 0.2}
     with override_settings(WORKOS_PIPES=settings), caplog.at_level(logging.WARNING):
         assert token_value() == "ya29.stale-but-valid"
         time.sleep(0.3)  # past TOKEN_TTL: due for a refresh, which fails
         results = run_at_once(8, token_value)
     assert results == ["ya29.stale-but-valid"] * 8
-    assert len(upstream.calls) == 2
+    assert len(workos_stub.calls) == 2
     served = [r.getMessage() for r in caplog.records if "serving the cached" in r.getMessage()]
     assert len(served) == 8
     assert all("provider=salesforce user=user_1" in message for message in served), served
 
 
 def test_crashed_lock_holder_blocks_nobody_past_lock_timeout(
-    backend: str, upstream: responses.RequestsMock
+    cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
-    tokens_in_order(upstream)
+    issue_tokens(workos_stub)
     keys = CacheKeys.build("salesforce", "user_1", None)
     caches["default"].add(keys.lock, "a-process-that-died", 60)
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "LOCK_TIMEOUT": 0.3}):
@@ -295,10 +271,12 @@ def test_crashed_lock_holder_blocks_nobody_past_lock_timeout(
 
 
 def test_stale_token_is_served_while_workos_is_down(
-    backend: str, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    cache_backend: str, workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    upstream.post(TOKEN_URL, json=token_body("ya29.stale-but-valid", NOW + timedelta(minutes=10)))
-    upstream.post(TOKEN_URL, status=503)
+    workos_stub.post(
+        TOKEN_URL, json=token_answer("ya29.stale-but-valid", expires_at=NOW + timedelta(minutes=10))
+    )
+    workos_stub.post(TOKEN_URL, status=503)
     with override_settings(
         WORKOS_PIPES={"API_KEY": API_KEY, "MAX_RETRIES": 0, "EXPIRY_LEEWAY": 120}
     ):
@@ -312,34 +290,25 @@ def test_stale_token_is_served_while_workos_is_down(
                 token_value()
 
 
-def test_unavailable_with_nothing_cached_raises(upstream: responses.RequestsMock) -> None:
-    upstream.post(TOKEN_URL, status=500)
+def test_unavailable_with_nothing_cached_raises(workos_stub: responses.RequestsMock) -> None:
+    workos_stub.post(TOKEN_URL, status=500)
     with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "MAX_RETRIES": 0}):
         with pytest.raises(PipesUnavailable):
             token_value()
 
 
-DEAD_REDIS = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-    }
-}
-
-
 def test_cache_down_means_straight_to_workos(
-    upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    tokens_in_order(upstream)
+    issue_tokens(workos_stub)
     service = PipesService()  # its own warning clock, whatever other tests did
-    with override_settings(CACHES=DEAD_REDIS):
+    with override_settings(CACHES={"default": DEAD_REDIS}):
         for expected in ("ya29.token-1", "ya29.token-2"):
             result = service.get_access_token("salesforce", user_id="user_1")
             assert result.access_token is not None
             assert result.access_token.access_token == expected
         service.invalidate("salesforce", user_id="user_1")
-    assert len(upstream.calls) == 2
+    assert len(workos_stub.calls) == 2
     warnings_logged = [
         r
         for r in caplog.records
@@ -358,9 +327,9 @@ def test_cache_down_means_straight_to_workos(
     ],
 )
 def test_cache_keys_are_safe_for_every_backend(
-    upstream: responses.RequestsMock, user_id: str, organization_id: str | None
+    workos_stub: responses.RequestsMock, user_id: str, organization_id: str | None
 ) -> None:
-    tokens_in_order(upstream)
+    issue_tokens(workos_stub)
     keys = CacheKeys.build("salesforce", user_id, organization_id)
     for key in (keys.token, keys.user_generation, keys.org_generation, keys.lock, keys.failure):
         assert len(key) < 200 and key.isascii() and " " not in key and key.isprintable()
@@ -370,12 +339,12 @@ def test_cache_keys_are_safe_for_every_backend(
         assert token_value(user_id=user_id, organization_id=organization_id) == "ya29.token-1"
 
 
-def test_async_twins_do_not_block_the_event_loop(upstream: responses.RequestsMock) -> None:
+def test_async_twins_do_not_block_the_event_loop(workos_stub: responses.RequestsMock) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
-        return 200, {}, json.dumps(token_body("ya29.async"))
+        return 200, {}, json.dumps(token_answer("ya29.async", expires_at=None))
 
-    upstream.add_callback(responses.POST, TOKEN_URL, callback=respond)
+    workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
 
     async def main() -> tuple[str, int]:
         ticks = 0
@@ -397,36 +366,19 @@ def test_async_twins_do_not_block_the_event_loop(upstream: responses.RequestsMoc
     assert value == "ya29.async"
     assert ticks >= 10, "the loop kept running while the token was fetched"
     assert token_value() == "ya29.async"
-    assert len(upstream.calls) == 2, "ainvalidate dropped the cached answer"
+    assert len(workos_stub.calls) == 2, "ainvalidate dropped the cached answer"
 
 
 def test_cached_entry_is_small(
-    redis_cache: str, upstream: responses.RequestsMock, redis_url: str
+    redis_cache: str, workos_stub: responses.RequestsMock, redis_url: str
 ) -> None:
     import redis
 
-    tokens_in_order(upstream)
+    issue_tokens(workos_stub)
     token_value()
     client = redis.Redis.from_url(redis_url)
     (key,) = [k for k in client.scan_iter(f"{redis_cache}:*") if b":t:" in k]
     assert client.memory_usage(key) <= 1024
-
-
-def run_at_once(n: int, fn: Any) -> list[Any]:
-    """Run ``fn`` in ``n`` real threads released together by a barrier."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        results[i] = fn()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def _outcome(fn: Any) -> str:

@@ -31,7 +31,7 @@ from django_workos_pipes.conf import app_settings
 from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.redirects import reauthorize_url
-from tests.emulator_kit import API_KEY, running
+from tests.emulator.calls import API_KEY, running
 
 pytestmark = [
     pytest.mark.django_db,
@@ -70,7 +70,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
 
 
 @pytest.fixture
-def emu(settings: Any) -> Iterator[Emulator]:
+def site_emulator(settings: Any) -> Iterator[Emulator]:
     """The emulator, and the package pointed at it (no retries: every call shows)."""
     with running() as emulator:
         settings.WORKOS_PIPES = {
@@ -82,22 +82,24 @@ def emu(settings: Any) -> Iterator[Emulator]:
         yield emulator
 
 
-def figures(emu: Emulator, since: tuple[int, int]) -> tuple[int, int]:
+def figures(site_emulator: Emulator, since: tuple[int, int]) -> tuple[int, int]:
     """(provider calls, token calls) since ``since``."""
-    return emu.provider_calls - since[0], emu.token_calls - since[1]
+    return site_emulator.provider_calls - since[0], site_emulator.token_calls - since[1]
 
 
-def test_a_token_that_died_early_is_renewed_once_and_the_request_resent(emu: Emulator) -> None:
-    emu.connect("salesforce", ANN)
+def test_a_token_that_died_early_is_renewed_once_and_the_request_resent(
+    site_emulator: Emulator,
+) -> None:
+    site_emulator.connect("salesforce", ANN)
     session = pipes.session("salesforce", user_id=ANN)
     first = session.get(me_url("salesforce"), timeout=5)
     assert first.status_code == 200 and first.history == []
     old = first.json()["token_fingerprint"]
 
-    emu.expire("salesforce", ANN)  # dies early; the cache still holds it (no webhook)
-    before = (emu.provider_calls, emu.token_calls)
+    site_emulator.expire("salesforce", ANN)  # dies early; the cache still holds it (no webhook)
+    before = (site_emulator.provider_calls, site_emulator.token_calls)
     answer = session.get(me_url("salesforce"), timeout=5)
-    provider_calls, token_calls = figures(emu, before)
+    provider_calls, token_calls = figures(site_emulator, before)
     print(f"expired token: provider calls {provider_calls}, token calls {token_calls}")
 
     assert answer.status_code == 200
@@ -105,60 +107,66 @@ def test_a_token_that_died_early_is_renewed_once_and_the_request_resent(emu: Emu
     assert answer.history[0].json()["error_description"] == "expired"
     assert answer.json()["token_fingerprint"] != old  # the fresh token WorkOS handed out
     assert (provider_calls, token_calls) == (2, 1)
-    connection = emu.connection("salesforce", ANN)
+    connection = site_emulator.connection("salesforce", ANN)
     assert connection is not None
     assert answer.json()["token"] == connection.access_token[:4] + "…"
 
     again = session.get(me_url("salesforce"), timeout=5)  # the new token is cached
     assert again.status_code == 200 and again.history == []
-    assert figures(emu, before) == (3, 1)
+    assert figures(site_emulator, before) == (3, 1)
 
 
-def test_the_decorated_view_resends_with_the_fresh_token(emu: Emulator, client: Client) -> None:
+def test_the_decorated_view_resends_with_the_fresh_token(
+    site_emulator: Emulator, client: Client
+) -> None:
     from django.contrib.auth.models import User
 
     client.force_login(User.objects.create_user("ann"))
-    emu.connect("salesforce", ANN)
+    site_emulator.connect("salesforce", ANN)
     assert client.get("/salesforce/").json()["resent"] == 0
-    emu.expire("salesforce", ANN)
+    site_emulator.expire("salesforce", ANN)
     page = client.get("/salesforce/").json()
     assert (page["status"], page["resent"], page["first_status"]) == (200, 1, 401)
     assert page["provider_said"]["user_id"] == ANN
 
 
 def test_a_grant_revoked_at_the_provider_sends_the_user_to_reauthorize(
-    emu: Emulator, client: Client
+    site_emulator: Emulator, client: Client
 ) -> None:
     from django.contrib.auth.models import User
 
     client.force_login(User.objects.create_user("ann"))
-    emu.connect("salesforce", ANN)
+    site_emulator.connect("salesforce", ANN)
     assert client.get("/salesforce/").status_code == 200
 
-    emu.revoke_at_provider("salesforce", ANN)  # no webhook: the cached token looks fine
-    before = (emu.provider_calls, emu.token_calls)
+    site_emulator.revoke_at_provider("salesforce", ANN)  # no webhook: the cached token looks fine
+    before = (site_emulator.provider_calls, site_emulator.token_calls)
     page = client.get("/salesforce/")
-    provider_calls, token_calls = figures(emu, before)
+    provider_calls, token_calls = figures(site_emulator, before)
     print(f"revoked grant: provider calls {provider_calls}, token calls {token_calls}")
 
     assert page.status_code == 302
     assert page.headers["Location"] == reauthorize_url("salesforce", "/salesforce/")
     assert (provider_calls, token_calls) == (1, 1)
-    connection = emu.connection("salesforce", ANN)
+    connection = site_emulator.connection("salesforce", ANN)
     assert connection is not None and connection.state == "needs_reauthorization"
-    assert [event["event"] for event in emu.events][-1].endswith(".reauthorization_needed")
+    assert [event["event"] for event in site_emulator.events][-1].endswith(
+        ".reauthorization_needed"
+    )
 
     # Reauthorized (a new consent): the grant is back, the page works again.
-    emu.connect("salesforce", ANN)
+    site_emulator.connect("salesforce", ANN)
     pipes.invalidate("salesforce", user_id=ANN)  # what the connected webhook would do
     assert client.get("/salesforce/").json()["status"] == 200
 
 
-def test_sixteen_threads_meeting_one_dead_token_cost_one_token_call(emu: Emulator) -> None:
-    emu.connect("salesforce", ANN)
+def test_sixteen_threads_meeting_one_dead_token_cost_one_token_call(
+    site_emulator: Emulator,
+) -> None:
+    site_emulator.connect("salesforce", ANN)
     assert pipes.session("salesforce", user_id=ANN).get(me_url("salesforce")).status_code == 200
-    emu.expire("salesforce", ANN)
-    before = (emu.provider_calls, emu.token_calls)
+    site_emulator.expire("salesforce", ANN)
+    before = (site_emulator.provider_calls, site_emulator.token_calls)
     start = threading.Barrier(THREADS)
 
     def call(_: int) -> tuple[int, int, str]:
@@ -169,7 +177,7 @@ def test_sixteen_threads_meeting_one_dead_token_cost_one_token_call(emu: Emulato
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(call, range(THREADS)))
-    provider_calls, token_calls = figures(emu, before)
+    provider_calls, token_calls = figures(site_emulator, before)
     print(
         f"{THREADS} threads, one dead token: provider calls {provider_calls}, token calls {token_calls}"
     )
@@ -180,22 +188,22 @@ def test_sixteen_threads_meeting_one_dead_token_cost_one_token_call(emu: Emulato
     assert sum(resent for _, resent, _ in results) == provider_calls - THREADS
 
 
-def test_members_share_the_organizations_token_and_its_renewal(emu: Emulator) -> None:
+def test_members_share_the_organizations_token_and_its_renewal(site_emulator: Emulator) -> None:
     """Three members, the organization's one connection: one token call for all of
     them, and one more when the shared token dies early."""
     org, members = "org_acme", ("user_ann", "user_bob", "user_cy")
-    emu.connect("salesforce", "user_admin", org, owner="organization")
+    site_emulator.connect("salesforce", "user_admin", org, owner="organization")
     sessions = [
         pipes.session("salesforce", user_id=m, organization_id=org, owner="organization")
         for m in members
     ]
     seen = {s.get(me_url("salesforce"), timeout=5).json()["connected_account_id"] for s in sessions}
-    assert len(seen) == 1 and emu.token_calls == 1
+    assert len(seen) == 1 and site_emulator.token_calls == 1
 
-    emu.expire("salesforce", None, org, owner="organization")
-    before = (emu.provider_calls, emu.token_calls)
+    site_emulator.expire("salesforce", None, org, owner="organization")
+    before = (site_emulator.provider_calls, site_emulator.token_calls)
     answers = [s.get(me_url("salesforce"), timeout=5) for s in sessions]
-    provider_calls, token_calls = figures(emu, before)
+    provider_calls, token_calls = figures(site_emulator, before)
     print(
         f"organization token expired, 3 members: provider calls {provider_calls}, token calls {token_calls}"
     )

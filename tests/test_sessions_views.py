@@ -24,8 +24,9 @@ from django_workos_pipes.exceptions import PROVIDER_REJECTED_TOKEN, PipesReautho
 from django_workos_pipes.mixins import PipeRequiredMixin
 from django_workos_pipes.redirects import connect_url, reauthorize_url
 from django_workos_pipes.signals import reauthorization_required
-from tests.provider import API, Provider, WorkOSTokens, token
-from tests.stubs import inactive
+from tests.builders import inactive_answer, token_answer
+from tests.provider import API, Provider
+from tests.stubs import WorkOSTokens
 
 pytestmark = [
     pytest.mark.django_db,
@@ -117,10 +118,10 @@ def test_request_pipes_is_still_a_mapping_of_tokens_with_a_session() -> None:
 
 @pytest.mark.usefixtures("ann")
 def test_a_token_that_died_early_is_renewed_inside_the_view(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    workos = WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    provider = Provider(upstream, FRESH)
+    workos = WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    provider = Provider(workos_stub, FRESH)
 
     response = client.get("/accounts/")
 
@@ -133,18 +134,18 @@ def test_a_token_that_died_early_is_renewed_inside_the_view(
 
 @pytest.mark.usefixtures("ann")
 def test_the_class_based_view_recovers_too(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    Provider(upstream, FRESH)
+    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    Provider(workos_stub, FRESH)
     assert client.get("/mixin/").json()["provider_said"] == {"token": FRESH}
 
 
 def test_the_async_view_recovers_too(
-    ann_async: AsyncClient, upstream: responses.RequestsMock
+    ann_async: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    Provider(upstream, FRESH)
+    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    Provider(workos_stub, FRESH)
     for url in ("/async-accounts/", "/async-mixin/"):
         assert aget(ann_async, url).json() == {"provider_said": {"token": FRESH}}
 
@@ -155,10 +156,10 @@ def test_the_async_view_recovers_too(
 @pytest.mark.usefixtures("ann")
 @pytest.mark.parametrize("url", ["/accounts/?page=2", "/mixin/?page=2"])
 def test_a_grant_revoked_at_the_provider_sends_the_browser_to_reauthorize(
-    client: Client, upstream: responses.RequestsMock, url: str
+    client: Client, workos_stub: responses.RequestsMock, url: str
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), inactive("needs_reauthorization")])
-    Provider(upstream)
+    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")])
+    Provider(workos_stub)
     sent: list[dict[str, Any]] = []
     receiver = lambda **kwargs: sent.append(kwargs)  # noqa: E731
     reauthorization_required.connect(receiver)
@@ -173,10 +174,10 @@ def test_a_grant_revoked_at_the_provider_sends_the_browser_to_reauthorize(
 
 @pytest.mark.usefixtures("ann")
 def test_htmx_and_json_clients_are_told_where_to_go(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), inactive("needs_reauthorization")])
-    Provider(upstream)
+    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")])
+    Provider(workos_stub)
     target = reauthorize_url("salesforce", "/accounts/")
 
     htmx = client.get("/accounts/", **HTMX)
@@ -194,10 +195,10 @@ def test_htmx_and_json_clients_are_told_where_to_go(
 
 @pytest.mark.usefixtures("ann")
 def test_a_refused_fresh_token_answers_json_with_its_own_error(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), token(FRESH)])
-    Provider(upstream)
+    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
+    Provider(workos_stub)
     response = client.get("/accounts/", **JSON)
     assert response.status_code == 403
     assert response.json()["error"] == PROVIDER_REJECTED_TOKEN
@@ -206,20 +207,20 @@ def test_a_refused_fresh_token_answers_json_with_its_own_error(
 
 @pytest.mark.usefixtures("ann")
 def test_a_connection_removed_meanwhile_sends_the_user_to_connect(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), inactive("not_installed")])
-    Provider(upstream)
+    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("not_installed")])
+    Provider(workos_stub)
     response = client.get("/accounts/")
     assert response["Location"] == connect_url("salesforce", "/accounts/")
 
 
 @pytest.mark.parametrize("url", ["/async-accounts/", "/async-mixin/"])
 def test_the_async_views_send_the_user_to_reauthorize(
-    ann_async: AsyncClient, upstream: responses.RequestsMock, url: str
+    ann_async: AsyncClient, workos_stub: responses.RequestsMock, url: str
 ) -> None:
-    WorkOSTokens(upstream, [token(DEAD), inactive("needs_reauthorization")])
-    Provider(upstream)
+    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")])
+    Provider(workos_stub)
     response = aget(ann_async, url)
     assert response.status_code == 302
     assert response["Location"] == reauthorize_url("salesforce", url)
@@ -227,10 +228,12 @@ def test_the_async_views_send_the_user_to_reauthorize(
 
 @pytest.mark.usefixtures("ann")
 def test_another_users_connection_is_not_this_users_to_fix(
-    client: Client, upstream: responses.RequestsMock
+    client: Client, workos_stub: responses.RequestsMock
 ) -> None:
     """The exception escapes (a 500 in production) instead of a pointless redirect."""
-    workos = WorkOSTokens(upstream, [token(DEAD), inactive("needs_reauthorization")])
+    workos = WorkOSTokens(
+        workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")]
+    )
     with pytest.raises(PipesReauthorizationRequired) as caught:
         client.get("/someone-elses/")
     assert caught.value.user_id == "user_bob"

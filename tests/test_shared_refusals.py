@@ -8,9 +8,8 @@ the same error, instead of asking WorkOS one after another.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,8 +19,10 @@ from django.test import override_settings
 from django_workos_pipes import pipes
 from django_workos_pipes.caching.entries import Failure
 from django_workos_pipes.exceptions import PipesAPIError, PipesUnavailable
+from tests.builders import token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, token_url
+from tests.stubs import token_url
+from tests.threads import run_at_once
 
 REQUESTS = 32
 REFUSALS = {
@@ -30,36 +31,15 @@ REFUSALS = {
 }
 
 
-@pytest.fixture(params=["locmem", "redis"])
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "redis":
         request.getfixturevalue("redis_cache")
     yield request.param
 
 
-def run_at_once(n: int, fn: Callable[[], Any]) -> list[Any]:
-    """``fn`` in ``n`` real threads released together; each result or exception."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def worker(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = fn()
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 @pytest.mark.parametrize("status", sorted(REFUSALS))
 def test_concurrent_requests_met_by_a_refusal_make_one_upstream_call(
-    backend: str, status: int, capsys: pytest.CaptureFixture[str]
+    cache_backend: str, status: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
         time.sleep(0.3)
@@ -67,19 +47,19 @@ def test_concurrent_requests_met_by_a_refusal_make_one_upstream_call(
 
     with (
         override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "MAX_RETRIES": 0}),
-        responses.RequestsMock() as upstream,
+        responses.RequestsMock() as workos,
     ):
-        upstream.add_callback(responses.POST, token_url("salesforce"), callback=respond)
+        workos.add_callback(responses.POST, token_url("salesforce"), callback=respond)
         started = time.monotonic()
         results = run_at_once(
             REQUESTS, lambda: pipes.get_access_token("salesforce", user_id="user_1")
         )
         elapsed = time.monotonic() - started
-        calls = len(upstream.calls)
+        calls = len(workos.calls)
     with capsys.disabled():
         print(
             f"\n{REQUESTS} concurrent requests met by a {status} ({backend}): "
-            f"{calls} upstream call(s), {elapsed:.2f} s"
+            f"{calls} workos call(s), {elapsed:.2f} s"
         )
     assert calls == 1
     assert all(isinstance(result, PipesAPIError) for result in results), results
@@ -94,10 +74,10 @@ def test_a_refusal_is_not_remembered_past_the_concurrent_requests() -> None:
     dashboard works at once."""
     with (
         override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "MAX_RETRIES": 0}),
-        responses.RequestsMock() as upstream,
+        responses.RequestsMock() as workos,
     ):
-        upstream.post(token_url("salesforce"), status=401, json=REFUSALS[401])
-        upstream.post(token_url("salesforce"), json=active("ya29.after-the-fix"))
+        workos.post(token_url("salesforce"), status=401, json=REFUSALS[401])
+        workos.post(token_url("salesforce"), json=token_answer("ya29.after-the-fix"))
         with pytest.raises(PipesAPIError):
             pipes.get_access_token("salesforce", user_id="user_1")
         time.sleep(0.01)

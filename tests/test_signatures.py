@@ -12,28 +12,13 @@ from workos import WorkOSClient
 
 from django_workos_pipes import signatures
 from django_workos_pipes.signatures import SignatureError, compute_digest, parse_header, verify
-from django_workos_pipes.testing import sign_webhook, webhook_event
+from django_workos_pipes.testing import sign_webhook
+from tests.builders import sdk_signature, signature_at, webhook_event
 
 SECRET = "whsec_test_signatures_0123456789"
 OLD, NEW, OTHER = "whsec_old_secret_aaaa", "whsec_new_secret_bbbb", "whsec_other_secret_cccc"
 NOW = 1_900_000_000.0
 BODY = json.dumps(webhook_event("disconnected", "salesforce", "user_01ABC")).encode()
-
-
-def sdk_header(body: bytes, secret: str, stamp: int) -> str:
-    """A header computed exactly as the official SDK's ``verify_header`` expects it."""
-    unhashed = f"{stamp}.{body.decode('utf-8')}"
-    digest = hmac.new(secret.encode(), unhashed.encode(), hashlib.sha256).hexdigest()
-    return f"t={stamp}, v1={digest}"
-
-
-def header_at(body: bytes, secret: str, stamp_ms: int) -> str:
-    return f"t={stamp_ms}, v1={compute_digest(str(stamp_ms), body, secret)}"
-
-
-@pytest.fixture(scope="module")
-def sdk() -> WorkOSClient:
-    return WorkOSClient(api_key="sk_test_x", client_id="client_x")
 
 
 def test_sign_has_the_wire_format() -> None:
@@ -42,25 +27,29 @@ def test_sign_has_the_wire_format() -> None:
     assert header.startswith(f"t={int(NOW * 1000)}, ")
 
 
-def test_the_official_sdk_accepts_our_signatures(sdk: WorkOSClient) -> None:
+def test_the_official_sdk_accepts_our_signatures(workos_sdk: WorkOSClient) -> None:
     header = sign_webhook(BODY, SECRET)
-    sdk.webhooks.verify_header(event_body=BODY, event_signature=header, secret=SECRET)
+    workos_sdk.webhooks.verify_header(event_body=BODY, event_signature=header, secret=SECRET)
     with pytest.raises(ValueError, match="does not match"):
-        sdk.webhooks.verify_header(event_body=BODY, event_signature=header, secret=OTHER)
+        workos_sdk.webhooks.verify_header(event_body=BODY, event_signature=header, secret=OTHER)
     with pytest.raises(ValueError, match="does not match"):
-        sdk.webhooks.verify_header(event_body=BODY + b" ", event_signature=header, secret=SECRET)
+        workos_sdk.webhooks.verify_header(
+            event_body=BODY + b" ", event_signature=header, secret=SECRET
+        )
 
 
-def test_the_official_sdk_parses_our_pipes_events(sdk: WorkOSClient) -> None:
+def test_the_official_sdk_parses_our_pipes_events(workos_sdk: WorkOSClient) -> None:
     for name in ("connected", "disconnected", "reauthorization_needed", "connection_failed"):
         body = json.dumps(webhook_event(name, "hubspot", None, "org_01XYZ")).encode()
         header = sign_webhook(body, SECRET)
-        event = sdk.webhooks.verify_event(event_body=body, event_signature=header, secret=SECRET)
+        event = workos_sdk.webhooks.verify_event(
+            event_body=body, event_signature=header, secret=SECRET
+        )
         assert event is not None
 
 
 def test_we_accept_what_the_official_sdk_computes() -> None:
-    header = sdk_header(BODY, SECRET, int(NOW * 1000))
+    header = sdk_signature(BODY, SECRET, int(NOW * 1000))
     verify(BODY, header, [SECRET], now=NOW)
 
 
@@ -94,7 +83,7 @@ def test_several_v1_digests_are_each_tried() -> None:
     ],
 )
 def test_tolerance_applies_to_past_and_future_timestamps(offset_ms: int, accepted: bool) -> None:
-    header = header_at(BODY, SECRET, int(NOW * 1000) + offset_ms)
+    header = signature_at(BODY, int(NOW * 1000) + offset_ms, SECRET)
     if accepted:
         verify(BODY, header, [SECRET], tolerance=180, now=NOW)
     else:
@@ -131,10 +120,10 @@ def test_wrong_digest_other_body_and_tampered_body_are_rejected() -> None:
     stamp = int(NOW * 1000)
     attempts = [
         (BODY, f"t={stamp}, v1={'a' * 64}"),
-        (BODY, header_at(b'{"object": "event"}', SECRET, stamp)),
-        (BODY.replace(b"user_01ABC", b"user_01ABD"), header_at(BODY, SECRET, stamp)),
-        (BODY, header_at(BODY, SECRET, stamp).replace(f"t={stamp}", f"t={stamp + 1}")),
-        (BODY, header_at(BODY, SECRET, stamp).upper().replace("T=", "t=").replace("V1", "v1")),
+        (BODY, signature_at(b'{"object": "event"}', stamp, SECRET)),
+        (BODY.replace(b"user_01ABC", b"user_01ABD"), signature_at(BODY, stamp, SECRET)),
+        (BODY, signature_at(BODY, stamp, SECRET).replace(f"t={stamp}", f"t={stamp + 1}")),
+        (BODY, signature_at(BODY, stamp, SECRET).upper().replace("T=", "t=").replace("V1", "v1")),
     ]
     for body, header in attempts:
         with pytest.raises(SignatureError, match="does not match"):

@@ -16,11 +16,10 @@ from django.test import Client, RequestFactory
 from django_workos_pipes.exceptions import PipesConfigurationError
 from django_workos_pipes.results import AccessToken, TokenResult
 from django_workos_pipes.status import PipeStatus
-from tests.stubs import active, inactive, stub_token, token_url
+from tests.builders import TOKEN, inactive_answer, token_answer
+from tests.stubs import stub_token, token_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver")]
-
-TOKEN = "ya29.salesforce-secret-token"
 
 
 def render(source: str, request: Any = None, **context: Any) -> str:
@@ -39,10 +38,12 @@ def paragraphs(html: str) -> list[str]:
     return [" ".join(p.split()) for p in re.findall(r"<p[^>]*>(.*?)</p>", html, re.S)]
 
 
-def test_a_page_of_statuses(client: Client, ann: User, upstream: responses.RequestsMock) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN, scopes=("api", "id"), missing=("id",)))
-    stub_token(upstream, "hubspot", inactive("needs_reauthorization"))
-    stub_token(upstream, "slack", inactive("not_installed"))
+def test_a_page_of_statuses(client: Client, ann: User, workos_stub: responses.RequestsMock) -> None:
+    stub_token(
+        workos_stub, "salesforce", token_answer(TOKEN, scopes=("api", "id"), missing=("id",))
+    )
+    stub_token(workos_stub, "hubspot", inactive_answer("needs_reauthorization"))
+    stub_token(workos_stub, "slack", inactive_answer("not_installed"))
     response = client.get("/status/?provider=salesforce&provider=hubspot&provider=slack")
     assert response.status_code == 200
     next_ = "/status/%3Fprovider%3Dsalesforce%26provider%3Dhubspot%26provider%3Dslack"
@@ -65,9 +66,9 @@ def test_a_page_of_statuses(client: Client, ann: User, upstream: responses.Reque
 
 
 def test_the_token_is_nowhere_in_the_page(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     response = client.get("/status/?provider=salesforce")
     assert "active=True" in response.content.decode()
     assert TOKEN not in response.content.decode()
@@ -87,9 +88,9 @@ def test_the_token_is_nowhere_in_the_page(
     ],
 )
 def test_no_template_lookup_reaches_the_token(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock, lookup: str
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock, lookup: str
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN))
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN))
     html = render(
         '{% pipe_status "salesforce" as status %}{{ ' + lookup + " }}", request_for(rf, ann)
     )
@@ -112,23 +113,23 @@ def test_the_status_object_holds_no_token_at_all() -> None:
 
 
 def test_ten_providers_on_a_page_are_ten_cache_reads(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     providers = [f"provider-{n}" for n in range(10)]
     for provider in providers:
-        stub_token(upstream, provider, active(f"tok-{provider}-value"))
+        stub_token(workos_stub, provider, token_answer(f"tok-{provider}-value"))
     path = "/status/?" + "&".join(f"provider={p}" for p in providers)
     first = client.get(path).content
     second = client.get(path).content
     assert first == second
     assert first.decode().count("Connected") == 10
-    assert len(upstream.calls) == 10
+    assert len(workos_stub.calls) == 10
 
 
 def test_workos_down_renders_unknown(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.post(token_url("salesforce"), status=503)
+    workos_stub.post(token_url("salesforce"), status=503)
     html = render(
         '{% pipe_status "salesforce" as sf %}{{ sf.active }} {{ sf.error }}', request_for(rf, ann)
     )
@@ -136,17 +137,17 @@ def test_workos_down_renders_unknown(
 
 
 def test_an_unknown_provider_renders_unknown(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.post(token_url("nope"), status=404, json={"message": "Integration not found"})
+    workos_stub.post(token_url("nope"), status=404, json={"message": "Integration not found"})
     html = render('{% pipe_status "nope" as s %}{{ s.error }}', request_for(rf, ann))
     assert html == "unknown"
 
 
 def test_a_page_renders_while_workos_is_down(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.post(token_url("salesforce"), status=500)
+    workos_stub.post(token_url("salesforce"), status=500)
     response = client.get("/status/?provider=salesforce")
     assert response.status_code == 200
     assert paragraphs(response.content.decode())[0].startswith(
@@ -155,20 +156,22 @@ def test_a_page_renders_while_workos_is_down(
 
 
 def test_anonymous_visitors_get_the_anonymous_status(
-    rf: RequestFactory, upstream: responses.RequestsMock
+    rf: RequestFactory, workos_stub: responses.RequestsMock
 ) -> None:
     html = render(
         '{% pipe_status "salesforce" as sf %}{{ sf.active }} {{ sf.error }}',
         request_for(rf, AnonymousUser()),
     )
     assert html == "False anonymous"
-    assert len(upstream.calls) == 0
+    assert len(workos_stub.calls) == 0
 
 
 def test_explicit_user_and_organization(
-    rf: RequestFactory, upstream: responses.RequestsMock
+    rf: RequestFactory, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN), user_id="user_X", organization_id="org_Y")
+    stub_token(
+        workos_stub, "salesforce", token_answer(TOKEN), user_id="user_X", organization_id="org_Y"
+    )
     html = render(
         '{% pipe_status "salesforce" user_id=uid organization_id="org_Y" as sf %}{{ sf.active }}',
         uid="user_X",
@@ -177,13 +180,13 @@ def test_explicit_user_and_organization(
 
 
 def test_an_explicit_user_does_not_take_the_viewers_organization(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock, settings: Any
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {
         **settings.WORKOS_PIPES,
         "ORGANIZATION_ID_RESOLVER": lambda request: "org_of_the_viewer",
     }
-    stub_token(upstream, "salesforce", inactive("not_installed"), user_id="user_X")
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"), user_id="user_X")
     html = render(
         '{% pipe_status "salesforce" user_id="user_X" as sf %}{{ sf.error }}', request_for(rf, ann)
     )
@@ -191,9 +194,9 @@ def test_an_explicit_user_does_not_take_the_viewers_organization(
 
 
 def test_the_organization_can_be_overridden_for_the_current_user(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active(TOKEN), organization_id="org_Z")
+    stub_token(workos_stub, "salesforce", token_answer(TOKEN), organization_id="org_Z")
     html = render(
         '{% pipe_status "salesforce" organization_id="org_Z" as sf %}{{ sf.active }}',
         request_for(rf, ann),
@@ -202,7 +205,7 @@ def test_the_organization_can_be_overridden_for_the_current_user(
 
 
 def test_a_missing_user_id_is_anonymous_not_the_viewer(
-    rf: RequestFactory, ann: User, upstream: responses.RequestsMock
+    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     html = render(
         '{% pipe_status "salesforce" user_id=customer.workos_id as sf %}{{ sf.error }}',

@@ -17,9 +17,9 @@ from django.test import Client
 from responses import matchers
 
 from django_workos_pipes import views, webhooks
-from tests.conftest import WORKOS
+from tests.builders import inactive_answer, token_answer
 from tests.settings import API_KEY
-from tests.stubs import active, inactive, stub_token
+from tests.stubs import WORKOS, stub_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stub_resolver")]
 
@@ -28,10 +28,13 @@ ACCOUNTS = f"{WORKOS}/user_management/users/user_ann/connected_accounts"
 
 
 def stub_authorize(
-    upstream: responses.RequestsMock, provider: str = "salesforce", status: int = 200, **body: Any
+    workos_stub: responses.RequestsMock,
+    provider: str = "salesforce",
+    status: int = 200,
+    **body: Any,
 ) -> None:
     """Answer the consent URL to an authorize request with exactly ``body``."""
-    upstream.post(
+    workos_stub.post(
         f"{WORKOS}/data-integrations/{provider}/authorize",
         json={"url": CONSENT} if status == 200 else {"message": "Not found"},
         status=status,
@@ -40,23 +43,23 @@ def stub_authorize(
 
 
 def test_connect_sends_the_user_to_the_consent_url(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/reports/?tab=2")
+    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/reports/?tab=2")
     response = client.get("/pipes/connect/salesforce/", {"next": "/reports/?tab=2"})
     assert response.status_code == 302
     assert response["Location"] == CONSENT
 
 
 def test_connect_sends_the_organization(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {
         **settings.WORKOS_PIPES,
         "ORGANIZATION_ID_RESOLVER": lambda request: "org_acme",
     }
     stub_authorize(
-        upstream,
+        workos_stub,
         user_id="user_ann",
         organization_id="org_acme",
         return_to="http://testserver/reports/",
@@ -66,27 +69,27 @@ def test_connect_sends_the_organization(
 
 
 def test_connect_accepts_a_post_with_next_in_the_form(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/from-form/")
+    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/from-form/")
     response = client.post("/pipes/connect/salesforce/?next=/from-query/", {"next": "/from-form/"})
     assert response["Location"] == CONSENT
 
 
 def test_reauthorize_sends_the_reauthorize_intent_for_the_connected_account(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {
         **settings.WORKOS_PIPES,
         "ORGANIZATION_ID_RESOLVER": lambda request: "org_acme",
     }
-    upstream.get(
+    workos_stub.get(
         f"{ACCOUNTS}/salesforce",
         json={"object": "connected_account", "id": "ca_01XYZ", "state": "needs_reauthorization"},
         match=[matchers.query_param_matcher({"organization_id": "org_acme"})],
     )
     stub_authorize(
-        upstream,
+        workos_stub,
         user_id="user_ann",
         organization_id="org_acme",
         return_to="http://testserver/reports/",
@@ -98,10 +101,10 @@ def test_reauthorize_sends_the_reauthorize_intent_for_the_connected_account(
 
 
 def test_reauthorize_without_an_account_is_a_plain_connect(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(f"{ACCOUNTS}/salesforce", status=404, json={"message": "Not found"})
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/reports/")
+    workos_stub.get(f"{ACCOUNTS}/salesforce", status=404, json={"message": "Not found"})
+    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/reports/")
     response = client.get("/pipes/reauthorize/salesforce/?next=/reports/")
     assert response["Location"] == CONSENT
 
@@ -125,34 +128,34 @@ def test_reauthorize_without_an_account_is_a_plain_connect(
     ],
 )
 def test_a_foreign_or_missing_next_falls_back_to_login_redirect_url(
-    client: Client, ann: User, upstream: responses.RequestsMock, next_url: str
+    client: Client, ann: User, workos_stub: responses.RequestsMock, next_url: str
 ) -> None:
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/")
+    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/")
     response = client.get("/pipes/connect/salesforce/", {"next": next_url})
     assert response["Location"] == CONSENT
 
 
 def test_login_redirect_url_may_be_a_url_name(
-    client: Client, ann: User, upstream: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.LOGIN_REDIRECT_URL = "connections"
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/connections/")
+    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/connections/")
     response = client.get("/pipes/connect/salesforce/?next=//evil.com")
     assert response["Location"] == CONSENT
 
 
 def test_a_next_on_this_host_is_kept_whole(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/a/b?c=1#d")
+    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/a/b?c=1#d")
     response = client.get("/pipes/connect/salesforce/", {"next": "http://testserver/a/b?c=1#d"})
     assert response["Location"] == CONSENT
 
 
 def test_an_http_next_is_refused_on_an_https_request(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(upstream, user_id="user_ann", return_to="https://testserver/")
+    stub_authorize(workos_stub, user_id="user_ann", return_to="https://testserver/")
     response = client.get(
         "/pipes/connect/salesforce/", {"next": "http://testserver/page/"}, secure=True
     )
@@ -168,18 +171,18 @@ def test_an_http_next_is_refused_on_an_https_request(
     ],
 )
 def test_odd_local_next_values_become_an_encoded_return_to(
-    client: Client, ann: User, upstream: responses.RequestsMock, next_url: str, return_to: str
+    client: Client, ann: User, workos_stub: responses.RequestsMock, next_url: str, return_to: str
 ) -> None:
-    stub_authorize(upstream, user_id="user_ann", return_to=return_to)
+    stub_authorize(workos_stub, user_id="user_ann", return_to=return_to)
     response = client.get("/pipes/connect/salesforce/", {"next": next_url})
     assert response["Location"] == CONSENT
 
 
-def test_anonymous_users_log_in_first(client: Client, upstream: responses.RequestsMock) -> None:
+def test_anonymous_users_log_in_first(client: Client, workos_stub: responses.RequestsMock) -> None:
     response = client.get("/pipes/connect/salesforce/?next=/reports/")
     assert response.status_code == 302
     assert response["Location"] == ("/login/?next=/pipes/connect/salesforce/%3Fnext%3D/reports/")
-    assert len(upstream.calls) == 0
+    assert len(workos_stub.calls) == 0
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete", "options", "head"])
@@ -191,54 +194,54 @@ def test_only_get_and_post_are_allowed(client: Client, ann: User, method: str) -
 
 
 def test_connecting_invalidates_the_cached_answer(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", inactive("not_installed"))
+    stub_token(workos_stub, "salesforce", inactive_answer("not_installed"))
     assert client.get("/sync/").status_code == 302
     assert client.get("/sync/").status_code == 302  # the cached not_installed
-    stub_authorize(upstream, user_id="user_ann", return_to="http://testserver/sync/")
+    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/sync/")
     assert client.get("/pipes/connect/salesforce/?next=/sync/")["Location"] == CONSENT
-    token_calls = [c for c in upstream.calls if c.request.url.endswith("/token")]
+    token_calls = [c for c in workos_stub.calls if c.request.url.endswith("/token")]
     assert len(token_calls) == 1
 
-    upstream.replace(
+    workos_stub.replace(
         responses.POST,
         f"{WORKOS}/data-integrations/salesforce/token",
-        json=active("ya29.after-consent"),
+        json=token_answer("ya29.after-consent"),
     )
     assert client.get("/sync/").json() == {"salesforce": "ya29.after-consent"}
 
 
 def test_the_cache_is_kept_when_the_flow_does_not_start(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(upstream, "salesforce", active("ya29.still-cached"))
+    stub_token(workos_stub, "salesforce", token_answer("ya29.still-cached"))
     assert client.get("/sync/").status_code == 200
-    upstream.post(f"{WORKOS}/data-integrations/salesforce/authorize", status=503)
+    workos_stub.post(f"{WORKOS}/data-integrations/salesforce/authorize", status=503)
     assert client.get("/pipes/connect/salesforce/").status_code == 503
     assert client.get("/sync/").json() == {"salesforce": "ya29.still-cached"}
 
 
 def test_an_unknown_provider_is_a_404(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(upstream, "no-such", 404, user_id="user_ann", return_to="http://testserver/")
+    stub_authorize(workos_stub, "no-such", 404, user_id="user_ann", return_to="http://testserver/")
     assert client.get("/pipes/connect/no-such/").status_code == 404
 
 
 def test_reauthorizing_an_unknown_provider_is_a_404(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(f"{ACCOUNTS}/no-such", status=404, json={"message": "Not found"})
-    stub_authorize(upstream, "no-such", 404, user_id="user_ann", return_to="http://testserver/")
+    workos_stub.get(f"{ACCOUNTS}/no-such", status=404, json={"message": "Not found"})
+    stub_authorize(workos_stub, "no-such", 404, user_id="user_ann", return_to="http://testserver/")
     assert client.get("/pipes/reauthorize/no-such/").status_code == 404
 
 
 def test_odd_provider_names_are_a_404_without_a_call_to_workos(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     assert client.get("/pipes/connect/café%20%3F/").status_code == 404
-    assert len(upstream.calls) == 0
+    assert len(workos_stub.calls) == 0
 
 
 @pytest.mark.parametrize(
@@ -246,9 +249,9 @@ def test_odd_provider_names_are_a_404_without_a_call_to_workos(
     [{"status": 503}, {"body": requests.ConnectionError("refused")}, {"body": "<html>"}],
 )
 def test_workos_unavailable_renders_the_503_page(
-    client: Client, ann: User, upstream: responses.RequestsMock, failure: dict[str, Any]
+    client: Client, ann: User, workos_stub: responses.RequestsMock, failure: dict[str, Any]
 ) -> None:
-    upstream.post(f"{WORKOS}/data-integrations/salesforce/authorize", **failure)
+    workos_stub.post(f"{WORKOS}/data-integrations/salesforce/authorize", **failure)
     response = client.get("/pipes/connect/salesforce/")
     assert response.status_code == 503
     assert [t.name for t in response.templates if t.name] == [
@@ -258,16 +261,16 @@ def test_workos_unavailable_renders_the_503_page(
 
 
 def test_workos_down_while_looking_up_the_account_renders_the_503_page(
-    client: Client, ann: User, upstream: responses.RequestsMock
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    upstream.get(f"{ACCOUNTS}/salesforce", status=500)
+    workos_stub.get(f"{ACCOUNTS}/salesforce", status=500)
     assert client.get("/pipes/reauthorize/salesforce/").status_code == 503
 
 
 def test_a_workos_refusal_is_a_503_and_an_error_in_the_log(
-    client: Client, ann: User, upstream: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+    client: Client, ann: User, workos_stub: responses.RequestsMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    upstream.post(
+    workos_stub.post(
         f"{WORKOS}/data-integrations/salesforce/authorize",
         status=401,
         json={"message": "Invalid API key", "code": "unauthorized"},

@@ -9,7 +9,9 @@ same way.
 
 The cache is shared with other versions of this package, other apps and people with a
 Redis shell, so what is read back is checked field by field: anything but exactly what
-:meth:`Entry.encode` writes is a miss, never an error and never a token.
+:meth:`Entry.encode` writes is a miss, never an error and never a token. Entries reach
+the cache through :func:`pack` and :func:`unpack`, which encrypt them when
+``ENCRYPTION_KEYS`` is set (:mod:`.crypto`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from ..exceptions import PipesAPIError, PipesUnavailable
 from ..results import AccessToken, Credential, CredentialResult, ReadOnlyDict, TokenResult
+from . import crypto
 from .generations import generation
 from .keys import CacheKeys, ListingKeys
 
@@ -260,9 +263,26 @@ def current_generations(
 def valid_entry(found: Mapping[str, Any], keys: CacheKeys, kind: type[R]) -> Entry[R] | None:
     """The entry among ``found`` (one ``get_many``) if it holds a ``kind`` answer, unless
     a generation changed since its fetch began."""
-    entry = Entry.decode(found.get(keys.token))
+    entry = unpack(keys.token, found.get(keys.token))
     if entry is None or not isinstance(entry.result, kind):
         return None
     if entry.generations != current_generations(found, keys):
         return None
     return cast(Entry[R], entry)
+
+
+# The one road between entries and the cache: every cached value that holds a secret is
+# written through pack() and read through unpack(), which seal and unseal it when
+# ENCRYPTION_KEYS is set (:mod:`.crypto`).
+
+
+def pack(key: str, entry: Entry[Any]) -> Any:
+    """What the cache stores under ``key``: the entry's tuple, encrypted and bound to
+    ``key`` when ``ENCRYPTION_KEYS`` is set."""
+    return crypto.seal(key, entry.encode())
+
+
+def unpack(key: str, stored: Any) -> Entry[Any] | None:
+    """The entry stored under ``key``; None for a miss, or anything that can't be read
+    (not written by this version, or sealed under another key or with no listed key)."""
+    return Entry.decode(crypto.unseal(key, stored))
