@@ -1,6 +1,7 @@
 """The Django site every benchmark measures: a ``startproject`` middleware stack, a
-logged-in user (signed-cookie session, user row in SQLite), and two views with the same
-body, one decorated with ``@require_pipe`` and one not.
+logged-in user (signed-cookie session, user row in SQLite), two views with the same
+body, one decorated with ``@require_pipe`` and one not, and a page of ten
+``{% pipe_status %}`` tags.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def configure(*, cache: dict[str, Any], base_url: str, **extra: Any) -> None:
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         CACHES={"default": cache},
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+            }
+        ],
         WORKOS_PIPES={
             "API_KEY": API_KEY,
             "BASE_URL": base_url,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.template import engines
 from django.urls import include, path
 
 from django_workos_pipes.decorators import require_pipe
@@ -22,6 +23,31 @@ def plain(request: HttpRequest) -> HttpResponse:
 @require_pipe("salesforce")
 def piped(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"hello {request.user.get_username()}")
+
+
+STATUS_PROVIDERS = (
+    "salesforce",
+    "hubspot",
+    "slack",
+    "google",
+    "microsoft",
+    "jira",
+    "github",
+    "notion",
+    "asana",
+    "dropbox",
+)
+STATUS_PAGE = (
+    "{% load workos_pipes %}{% for provider in providers %}{% pipe_status provider as s %}"
+    "{{ provider }} {% if s.active %}connected{% else %}{{ s.error }}{% endif %}\n"
+    "{% endfor %}"
+)
+
+
+def status(request: HttpRequest) -> HttpResponse:
+    """A page of ten ``{% pipe_status %}`` tags, one per provider."""
+    template = engines["django"].from_string(STATUS_PAGE)
+    return HttpResponse(template.render({"providers": STATUS_PROVIDERS}, request))
 
 
 def naive(request: HttpRequest) -> HttpResponse:
@@ -51,5 +77,6 @@ urlpatterns = [
     path("plain/", plain),
     path("piped/", piped),
     path("naive/", naive),
+    path("status/", status),
     path("pipes/", include("django_workos_pipes.urls")),
 ]

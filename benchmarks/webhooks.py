@@ -36,7 +36,7 @@ def configure(redis_url: str | None) -> None:
     cache: dict[str, Any] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     if redis_url:
         cache = {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_workos_pipes.caching.redis.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": PREFIX,
         }

@@ -86,6 +86,21 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a single-flight lock may be held; default one call with all its retries.",
     ),
     Setting(
+        "WORKOS_BREAKER_SECONDS",
+        5.0,
+        "After WorkOS fails (past its retries), lookups that need it fail fast for this "
+        "long, in every process sharing the cache: a cached token is served, else "
+        "unavailable. Then one call tries again. 0 turns the breaker off.",
+        number=True,
+    ),
+    Setting(
+        "CACHE_BREAKER_SECONDS",
+        5.0,
+        "After a cache error, this process skips the cache (asking WorkOS directly) for "
+        "this long, then one call tries it again. 0 turns the breaker off.",
+        number=True,
+    ),
+    Setting(
         "USER_ID_RESOLVER",
         "django_workos_pipes.identity.default_user_id",
         "Callable or dotted path: request -> WorkOS user id or None.",
@@ -267,6 +282,14 @@ class PipesSettings:
             return float(value)
         attempts = self.MAX_RETRIES + 1
         return self.TIMEOUT * attempts + self.BACKOFF_MAX * self.MAX_RETRIES
+
+    @property
+    def WORKOS_BREAKER_SECONDS(self) -> float:
+        return float(self.get("WORKOS_BREAKER_SECONDS"))
+
+    @property
+    def CACHE_BREAKER_SECONDS(self) -> float:
+        return float(self.get("CACHE_BREAKER_SECONDS"))
 
     @property
     def USER_ID_RESOLVER(self) -> Callable[..., str | None]:

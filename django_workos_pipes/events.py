@@ -1,7 +1,8 @@
 """What a verified WorkOS event means here: parse the envelope, invalidate, send signals.
 
-No HTTP in this module: :mod:`django_workos_pipes.webhooks` verifies the request and
-guards against repeated deliveries, then hands the event to :func:`handle_event`.
+No HTTP and no cache in this module: :mod:`django_workos_pipes.webhooks` verifies the
+request, and claims the event and stores its invalidation in one go through the ledger
+(:mod:`django_workos_pipes.caching.ledger`) before sending the signals.
 
 Both pipes families (``pipes.connected_account.*`` and ``pipes.account_connection.*``)
 name the same changes, and are handled alike:
@@ -24,14 +25,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import wire
 from .masking import mask_id
 from .signals import connection_changed, webhook_received
-
-if TYPE_CHECKING:
-    from .service import PipesService
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +40,6 @@ Event = dict[str, Any]
 
 class EnvelopeError(ValueError):
     """The body is not a WorkOS event envelope; the message is a short, safe reason."""
-
-
-class InvalidationNotStored(Exception):
-    """The cache could not be written, so the cached token the event is about is still
-    there: the event must not be acknowledged, so that WorkOS delivers it again."""
 
 
 @dataclass(frozen=True)
@@ -135,17 +128,9 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def handle_event(event: Event, payload: bytes, *, service: PipesService, sender: Any) -> None:
-    """Invalidate the cached answers a pipes event is about, then send the signals.
-
-    Invalidation comes first, so a failing signal receiver can't leave a stale token
-    behind. Exceptions from receivers propagate: the caller answers 500 and WorkOS
-    delivers the event again. An invalidation the cache could not store raises
-    :class:`InvalidationNotStored` before any signal is sent. A failed attempt
-    invalidates nothing: it only reaches the receivers.
-    """
-    change = connection_change(event)
-    if change is not None and change.failed:
+def log_change(event: Event, change: ConnectionChange) -> None:
+    """One line per handled pipes event: what it invalidated, or the attempt that failed."""
+    if change.failed:
         logger.info(
             "WorkOS event %s (%s): attempt failed provider=%s user=%s organization=%s "
             "error_code=%s; nothing invalidated",
@@ -156,8 +141,25 @@ def handle_event(event: Event, payload: bytes, *, service: PipesService, sender:
             mask_id(change.organization_id),
             change.error_code,
         )
-    elif change is not None:
-        _invalidate(change, event, service)
+        return
+    logger.info(
+        "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s account=%s",
+        event["id"],
+        event["event"],
+        change.provider,
+        mask_id(change.user_id),
+        mask_id(change.organization_id),
+        mask_id(change.connected_account_id),
+    )
+
+
+def send_signals(
+    event: Event, payload: bytes, change: ConnectionChange | None, *, sender: Any
+) -> None:
+    """``webhook_received`` for every event, then ``connection_changed`` for a pipes one
+    (after its invalidation, so a receiver reading the connection gets the new state).
+    Exceptions from receivers propagate: the caller answers 500 and WorkOS delivers the
+    event again."""
     webhook_received.send(sender=sender, event=event, payload=payload)
     if change is not None:
         connection_changed.send(
@@ -171,24 +173,3 @@ def handle_event(event: Event, payload: bytes, *, service: PipesService, sender:
             error_code=change.error_code,
             error_reason=change.error_reason,
         )
-
-
-def _invalidate(change: ConnectionChange, event: Event, service: PipesService) -> None:
-    if change.user_id is None:
-        # An organization-owned connection: every user's entry under it is stale.
-        stored = service.invalidate_organization(change.provider, change.organization_id)
-    else:
-        stored = service.invalidate(
-            change.provider, user_id=change.user_id, organization_id=change.organization_id
-        )
-    if not stored:
-        raise InvalidationNotStored(f"event {event['id']}: the cache could not be written")
-    logger.info(
-        "WorkOS event %s (%s): invalidated provider=%s user=%s organization=%s account=%s",
-        event["id"],
-        event["event"],
-        change.provider,
-        mask_id(change.user_id),
-        mask_id(change.organization_id),
-        mask_id(change.connected_account_id),
-    )

@@ -7,25 +7,29 @@ Every process that shares the cache (Redis, Memcached) shares the tokens:
   ``expires_at``, its ``TOKEN_TTL`` passes, or it is invalidated;
 - single flight: on a miss, the caller that wins ``cache.add`` of a lock calls WorkOS,
   the others poll the cache for its answer (or its failure) instead of calling too;
-- invalidation writes a timestamp, not just a delete, so an answer fetched before an
-  invalidation can't be written back over it by a slow request still in flight; a read
-  fetches the entry and both timestamps in one ``get_many``, one round trip;
+- invalidation replaces a generation (:mod:`.caching.generations`), with no clock
+  involved: an entry is served only under the generations read before its fetch, so an
+  answer fetched before an invalidation is never served after it, whichever host's
+  clock is ahead. A read fetches the entry, both generations and the shared WorkOS
+  breaker in one ``get_many``: one round trip;
 - the cache is an optimisation, never a dependency: when it raises, the service logs a
-  warning and asks WorkOS directly;
-- when WorkOS is unavailable, a cached token that has not yet expired is served;
+  warning, asks WorkOS directly, and skips the cache for ``CACHE_BREAKER_SECONDS``;
+- when WorkOS is unavailable, a cached token that has not yet expired is served, and for
+  ``WORKOS_BREAKER_SECONDS`` every lookup that needs WorkOS fails fast the same way;
 - a token the provider refused (401) is renewed through the same single flight, so any
   number of callers meeting one dead token cost one WorkOS call, and is never served
   from the cache again, not even while WorkOS is down.
 
 Credentials (``get_credentials``: an OAuth token, an API key or a client-credentials
 token, with the provider's config) are cached the same way, by the same code, under keys
-of their own that share the tokens' invalidation markers: whatever forgets a token
+of their own that share the tokens' generations: whatever forgets a token
 forgets the credential too. One that never expires (an API key) is fresh for
 ``TOKEN_TTL``.
 
 A user's connections listing is cached per (user, organization) the same way, for
 ``CONNECTIONS_TTL``. Invalidating any of the user's connections (a webhook, a connect,
-a disconnect) writes the listing's marker too, so the next listing is fresh everywhere.
+a disconnect) replaces the listing's generation too (in the same round trip), so the
+next listing is fresh everywhere.
 """
 
 from __future__ import annotations
@@ -41,23 +45,25 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import signals, wire
+from .breaker import CircuitBreaker
 from .caching.backends import install_hint
-from .caching.entries import FAILURE_TTL, Entry, Failure, R, pack, valid_entry
+from .caching.entries import FAILURE_TTL, Entry, Failure, Generations, R, pack, valid_entry
+from .caching.generations import GENERATION_TTL, generation, new_generation
 from .caching.keys import (
     CREDENTIALS,
     TOKEN,
+    WORKOS_DOWN,
     CacheKeys,
     ListingKeys,
     connection_keys,
+    invalidation_keys,
     link_key,
-    organization_listing_marker,
-    organization_marker,
 )
 from .caching.listings import ListingEntry, valid_listing
 from .conf import app_settings
@@ -88,8 +94,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Invalidation markers must outlive every entry written before them; entries are
-# therefore never kept longer than this.
+# How long an entry may be kept for stale-if-error (a token without an expiry too).
 MAX_ENTRY_LIFETIME = 86400.0
 POLL_START, POLL_MAX = 0.01, 0.1
 CACHE_WARNING_INTERVAL = 30.0
@@ -112,6 +117,25 @@ class _Fetch(Generic[R]):
     @property
     def what(self) -> str:
         return "token" if self.kind is TokenResult else "credential"
+
+
+@dataclass(frozen=True)
+class _Read(Generic[R]):
+    """One read of an answer (one ``get_many``): the valid entry, if any, the
+    generations found, and whether the WorkOS breaker's key was there. Holds no raw
+    cached value (the entry's ``repr`` masks the secret)."""
+
+    entry: Entry[R] | None
+    generations: tuple[Any, Any]
+    workos_down: bool
+
+
+@dataclass(frozen=True)
+class _Renewal:
+    """A token the provider refused, and the fetch it came from (None: not cached)."""
+
+    rejected: str
+    seen_fetch: int | None
 
 
 class PipesService:
@@ -151,7 +175,11 @@ class PipesService:
         self._supports_multiple_connections = supports_multiple_connections
         self._last_cache_warning = 0.0
         self._warning_lock = threading.Lock()
-        self._cache: tuple[int, str, BaseCache] | None = None
+        self._local = threading.local()  # this thread's cache backend (see ``cache``)
+        self.cache_breaker = CircuitBreaker()
+        """Open while this process skips the cache after an error."""
+        self.workos_breaker = CircuitBreaker()
+        """Open while this process fails fast after WorkOS failed."""
 
     def __repr__(self) -> str:
         return f"PipesService(cache_alias={self.cache_alias!r})"
@@ -164,17 +192,29 @@ class PipesService:
 
     @property
     def cache(self) -> BaseCache:
-        """The cache backend, looked up once until Django settings change."""
-        memo = self._cache
+        """This thread's cache backend, looked up once until Django settings change (the
+        breakers then start closed: they were about the old configuration).
+
+        Per thread, as Django's ``caches`` hands them out: some backends' clients are
+        not thread-safe (pymemcache's, without pooling, shares one socket).
+        """
+        memo: tuple[int, str, BaseCache] | None = getattr(self._local, "cache", None)
         if memo is None or memo[0] != app_settings.generation or memo[1] != self.cache_alias:
             alias = self.cache_alias
-            memo = self._cache = (app_settings.generation, alias, caches[alias])
+            if memo is not None and memo[0] != app_settings.generation:
+                self.reset_breakers()
+            memo = self._local.cache = (app_settings.generation, alias, caches[alias])
         return memo[2]
 
     @property
     def client(self) -> WorkOSClient:
         """The WorkOS client: the one given to the constructor or :meth:`use_client` (a
         test double, say), or the HTTP client built from the current settings."""
+        return self._workos(None)
+
+    def _workos(self, max_retries: int | None) -> WorkOSClient:
+        """The client, with ``max_retries`` instead of the setting when one is given
+        (only the HTTP client has retries)."""
         if self._client is not None:
             return self._client
         from .workos.client import PipesClient
@@ -183,7 +223,7 @@ class PipesService:
             api_key=self._api_key or app_settings.API_KEY,
             base_url=(self._base_url or app_settings.BASE_URL).rstrip("/"),
             timeout=_pick(self._timeout, app_settings.TIMEOUT),
-            max_retries=_pick(self._max_retries, app_settings.MAX_RETRIES),
+            max_retries=_pick(max_retries, _pick(self._max_retries, app_settings.MAX_RETRIES)),
             backoff_factor=app_settings.BACKOFF_FACTOR,
             backoff_max=app_settings.BACKOFF_MAX,
         )
@@ -202,12 +242,19 @@ class PipesService:
     def use_client(self, client: WorkOSClient) -> Iterator[WorkOSClient]:
         """Ask ``client`` instead of WorkOS inside the block: the seam for test doubles
         (the pytest plugin's ``pipes_fake`` uses it). The previous client comes back on
-        the way out."""
+        the way out; the circuit breakers start closed on the way in and out."""
         previous, self._client = self._client, client
+        self.reset_breakers()
         try:
             yield client
         finally:
             self._client = previous
+            self.reset_breakers()
+
+    def reset_breakers(self) -> None:
+        """Close both circuit breakers of this process (tests; after fixing an outage)."""
+        self.cache_breaker.reset()
+        self.workos_breaker.reset()
 
     # Public API.
 
@@ -219,8 +266,12 @@ class PipesService:
         organization_id: str | None = None,
         owner: Owner = USER,
         connected_account_id: str | None = None,
+        max_retries: int | None = None,
     ) -> TokenResult:
         """The token for this connection, from the cache when it is still fresh.
+
+        ``max_retries`` overrides the ``MAX_RETRIES`` setting for the WorkOS call, if one
+        is needed: the template tags pass 0, so a page never waits through retries.
 
         ``owner="organization"`` asks for the organization's shared connection, vended to
         member ``user_id``: its answer is cached once per (provider, organization) and
@@ -229,13 +280,13 @@ class PipesService:
         several accounts (cached apart from the others). With several accounts and none
         picked, WorkOS answers inactive with ``account_selection_required``.
 
-        Raises :class:`PipesUnavailable` only when WorkOS can't answer and nothing
-        usable is cached, :class:`PipesAPIError` when WorkOS refuses the call, and
-        ValueError for an unknown ``owner`` or an organization's connection asked for
-        without ``organization_id``.
+        Raises :class:`PipesUnavailable` only when WorkOS can't answer (or failed moments
+        ago) and nothing usable is cached, :class:`PipesAPIError` when WorkOS refuses the
+        call, and ValueError for an unknown ``owner`` or an organization's connection
+        asked for without ``organization_id``.
         """
         ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        return self._get(self._token_fetch(ask))
+        return self._get(self._token_fetch(ask, max_retries))
 
     def get_credentials(
         self,
@@ -245,6 +296,7 @@ class PipesService:
         organization_id: str | None = None,
         connected_account_id: str | None = None,
         owner: Owner = USER,
+        max_retries: int | None = None,
     ) -> CredentialResult:
         """The credential of this connection (``POST
         /data-integrations/{provider}/credentials``), from the cache while it is fresh:
@@ -259,13 +311,15 @@ class PipesService:
         multiple = self.supports_multiple_connections
 
         def call() -> CredentialResult:
-            return self.client.get_credentials(
-                ask.provider,
-                user_id=ask.user_id,
-                organization_id=ask.organization_id,
-                connected_account_id=ask.connected_account_id,
-                owner=ask.owner,
-                supports_multiple_connections=multiple,
+            return self._guarded(
+                lambda: self._workos(max_retries).get_credentials(
+                    ask.provider,
+                    user_id=ask.user_id,
+                    organization_id=ask.organization_id,
+                    connected_account_id=ask.connected_account_id,
+                    owner=ask.owner,
+                    supports_multiple_connections=multiple,
+                )
             )
 
         return self._get(_Fetch(ask.keys(CREDENTIALS), call, CredentialResult, provider, user_id))
@@ -286,7 +340,7 @@ class PipesService:
         :class:`PipesUnavailable` as :meth:`get_access_token` does.
         """
         ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        return self._live(ask, self._get(self._token_fetch(ask)))
+        return self._live(ask, self._get(self._token_fetch(ask, None)))
 
     def renew_access_token(
         self,
@@ -308,11 +362,18 @@ class PipesService:
         ``rejected`` itself: only the user (or an administrator) can fix that.
         """
         ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        fetch = self._token_fetch(ask)
-        cached = self._fresh_result(fetch, time.time(), rejected)
-        if cached is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
-            cached = fetch.call()
-        result = cached or self._refresh(fetch, rejected)
+        fetch = self._token_fetch(ask, None)
+        read = self._read(fetch)
+        if read is CACHE_DOWN:  # The cache is down: ask WorkOS directly.
+            result = fetch.call()
+        else:
+            seen = read.entry.fetch_id if read.entry is not None else None
+            renewal = _Renewal(rejected, seen)
+            answer = _answer(read.entry, renewal)
+            if answer is None:
+                self._check_breaker(read)
+            del read  # the cached secret must be in no frame an error page shows
+            result = answer or self._refresh(fetch, renewal)
         token = self._live(ask, result)
         if token.access_token == rejected:
             raise self._reauthorization_required(ask, PROVIDER_REJECTED_TOKEN)
@@ -379,7 +440,8 @@ class PipesService:
         """Forget the cached answers for one connection (every account of it, tokens and
         credentials), in every process sharing the cache.
 
-        The user's connections listing (under that organization) is forgotten too. An
+        The user's connections listing (under that organization) is forgotten too, in
+        the same round trip. An
         organization's connection (``owner="organization"``, no user needed) is
         :meth:`invalidate_organization`. Returns False when the cache could not be
         written: nothing was forgotten.
@@ -388,10 +450,8 @@ class PipesService:
         owner, organization_id = _whose(owner, organization_id)
         if owner == ORGANIZATION:
             return self.invalidate_organization(provider, organization_id)
-        keys = CacheKeys.build(provider, _required_user(user_id), organization_id)
-        token = self._mark_invalidated(keys.user_marker)
-        listing = self._mark_invalidated(keys.listing_marker)
-        return token and listing
+        keys = invalidation_keys(provider, _required_user(user_id), organization_id)
+        return self._new_generations(keys)
 
     def invalidate_organization(self, provider: str, organization_id: str | None) -> bool:
         """Forget every cached answer for an organization's connections to ``provider``.
@@ -403,9 +463,7 @@ class PipesService:
         """
         check_provider(provider)
         organization_id = no_empty_organization(organization_id)
-        token = self._mark_invalidated(organization_marker(provider, organization_id))
-        listing = self._mark_invalidated(organization_listing_marker(organization_id))
-        return token and listing
+        return self._new_generations(invalidation_keys(provider, None, organization_id))
 
     def authorize_url(
         self,
@@ -434,13 +492,15 @@ class PipesService:
             account_id = connected_account_id or self._connected_account_id(
                 provider, user_id, organization_id, owner
             )
-        url = self.client.authorize_url(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            return_to=return_to,
-            connected_account_id=account_id,
-            owner=owner,
+        url = self._guarded(
+            lambda: self.client.authorize_url(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                return_to=return_to,
+                connected_account_id=account_id,
+                owner=owner,
+            )
         )
         self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         return url
@@ -461,13 +521,16 @@ class PipesService:
         owner, organization_id = _whose(owner, organization_id)
         if owner == USER:
             _required_user(user_id)
-        return self.client.get_connected_account(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            owner=owner,
-            connected_account_id=connected_account_id,
-            supports_multiple_connections=self.supports_multiple_connections,
+        multiple = self.supports_multiple_connections
+        return self._guarded(
+            lambda: self.client.get_connected_account(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                owner=owner,
+                connected_account_id=connected_account_id,
+                supports_multiple_connections=multiple,
+            )
         )
 
     def list_connections(
@@ -535,13 +598,16 @@ class PipesService:
         else:
             user_id = None
         self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
-        removed = self.client.delete_connected_account(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            owner=owner,
-            connected_account_id=connected_account_id,
-            supports_multiple_connections=self.supports_multiple_connections,
+        multiple = self.supports_multiple_connections
+        removed = self._guarded(
+            lambda: self.client.delete_connected_account(
+                provider,
+                user_id=user_id,
+                organization_id=organization_id,
+                owner=owner,
+                connected_account_id=connected_account_id,
+                supports_multiple_connections=multiple,
+            )
         )
         self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         logger.info(
@@ -641,7 +707,7 @@ class PipesService:
         if external_id in ("", ".", ".."):
             raise ValueError(f"{external_id!r} can't be an external_id")
         key = link_key(kind, self._environment(), external_id)
-        cached = self._cache_call(lambda: self.cache.get(key), None)
+        cached = self._cache_call(lambda cache: cache.get(key), None)
         if isinstance(cached, dict):
             if isinstance(cached.get("id"), str):
                 return str(cached["id"])
@@ -653,10 +719,10 @@ class PipesService:
             _log_refusal(kind, refusal)
             entry = {"refused": refusal.reason}
             ttl = math.ceil(_pick(self._inactive_ttl, app_settings.INACTIVE_TTL))
-            self._cache_call(lambda: self.cache.set(key, entry, ttl), None)
+            self._cache_call(lambda cache: cache.set(key, entry, ttl), None)
             raise
         ttl = math.ceil(app_settings.USER_LINK_TTL)
-        self._cache_call(lambda: self.cache.set(key, {"id": workos_id}, ttl), None)
+        self._cache_call(lambda cache: cache.set(key, {"id": workos_id}, ttl), None)
         return workos_id
 
     def _find_or_create_user(
@@ -696,8 +762,8 @@ class PipesService:
     def _forget_link(self, kind: str, external_id: str) -> bool:
         key = link_key(kind, self._environment(), external_id)
 
-        def delete() -> bool:
-            self.cache.delete(key)
+        def delete(cache: BaseCache) -> bool:
+            cache.delete(key)
             return True
 
         return self._cache_call(delete, False)
@@ -717,6 +783,7 @@ class PipesService:
         organization_id: str | None = None,
         owner: Owner = USER,
         connected_account_id: str | None = None,
+        max_retries: int | None = None,
     ) -> TokenResult:
         """``get_access_token`` run in a worker thread, so the event loop never blocks."""
         return await sync_to_async(self.get_access_token, thread_sensitive=False)(
@@ -725,6 +792,7 @@ class PipesService:
             organization_id=organization_id,
             owner=owner,
             connected_account_id=connected_account_id,
+            max_retries=max_retries,
         )
 
     async def aget_credentials(
@@ -735,6 +803,7 @@ class PipesService:
         organization_id: str | None = None,
         connected_account_id: str | None = None,
         owner: Owner = USER,
+        max_retries: int | None = None,
     ) -> CredentialResult:
         """:meth:`get_credentials` run in a worker thread, so the event loop never blocks."""
         return await sync_to_async(self.get_credentials, thread_sensitive=False)(
@@ -743,6 +812,7 @@ class PipesService:
             organization_id=organization_id,
             connected_account_id=connected_account_id,
             owner=owner,
+            max_retries=max_retries,
         )
 
     async def arequire_access_token(
@@ -888,17 +958,19 @@ class PipesService:
     ) -> tuple[Connection, ...]:
         """A listing through the cache: a fresh entry, else WorkOS, else (WorkOS down)
         an entry nothing has invalidated."""
-        found = self._cache_call(
-            lambda: self.cache.get_many([keys.listing, keys.user_marker, keys.org_marker]), None
-        )
+        wanted = [keys.listing, keys.user_generation, keys.org_generation]
+        found = self._cache_call(lambda cache: cache.get_many(wanted), None)
         if found is None:  # the cache is down: ask WorkOS directly
-            return fetch()
+            return self._guarded(fetch)
         entry = valid_listing(found, keys)
         if entry is not None and time.time() < entry.fresh_until:
             return entry.connections
-        started = time.time()
+        generations = self._generations(
+            (keys.user_generation, keys.org_generation),
+            (found.get(keys.user_generation), found.get(keys.org_generation)),
+        )
         try:
-            connections = fetch()
+            connections = self._guarded(fetch)
         except PipesUnavailable as exc:
             if entry is None:
                 raise
@@ -906,22 +978,25 @@ class PipesService:
                 "WorkOS unavailable (%s); serving the cached connections of %s", exc, whose
             )
             return entry.connections
-        self._store_listing(keys, connections, started)
+        if generations is not None:
+            self._store_listing(keys, connections, generations)
         return connections
 
     # Cache reads and writes.
 
-    def _token_fetch(self, ask: _Ask) -> _Fetch[TokenResult]:
+    def _token_fetch(self, ask: _Ask, max_retries: int | None) -> _Fetch[TokenResult]:
         multiple = self.supports_multiple_connections
 
         def call() -> TokenResult:
-            return self.client.get_access_token(
-                ask.provider,
-                user_id=ask.user_id,
-                organization_id=ask.organization_id,
-                owner=ask.owner,
-                connected_account_id=ask.connected_account_id,
-                supports_multiple_connections=multiple,
+            return self._guarded(
+                lambda: self._workos(max_retries).get_access_token(
+                    ask.provider,
+                    user_id=ask.user_id,
+                    organization_id=ask.organization_id,
+                    owner=ask.owner,
+                    connected_account_id=ask.connected_account_id,
+                    supports_multiple_connections=multiple,
+                )
             )
 
         return _Fetch(ask.keys(TOKEN), call, TokenResult, ask.provider, ask.user_id)
@@ -929,14 +1004,16 @@ class PipesService:
     def _get(self, fetch: _Fetch[R]) -> R:
         """The answer from the cache while it is fresh, else from WorkOS (single flight),
         else, while WorkOS is down, a cached one that has not yet expired."""
-        cached = self._cached(fetch)
-        if cached is CACHE_DOWN:
+        read = self._read(fetch)
+        if read is CACHE_DOWN:
             # The cache is down: ask WorkOS directly. Taking the lock and storing the
             # answer would each wait for the cache's timeout again, for nothing.
             return fetch.call()
+        cached = read.entry
         if cached is not None and time.time() < cached.fresh_until:
             return cached.result
         try:
+            self._check_breaker(read)
             return self._refresh(fetch)
         except PipesUnavailable as exc:
             stale = _stale_result(cached, exc, fetch)
@@ -947,48 +1024,49 @@ class PipesService:
             # Django's DEBUG page and error e-mails print the variables of every frame
             # an exception leaves: the cached secret must be in none of them. The frames
             # below hold no entry either.
-            del cached
+            del cached, read
 
-    def _cached(self, fetch: _Fetch[R]) -> Entry[R] | _CacheDown | None:
-        """The entry, unless it is missing or older than an invalidation; read with both
-        invalidation markers in one round trip."""
+    def _read(self, fetch: _Fetch[R]) -> _Read[R] | _CacheDown:
+        """The entry (unless it is missing or a generation changed since its fetch), both
+        generations and the WorkOS breaker's key, in one round trip."""
         keys = fetch.keys
-        found = self._cache_call(
-            lambda: self.cache.get_many([keys.token, keys.user_marker, keys.org_marker]), None
-        )
-        return CACHE_DOWN if found is None else valid_entry(found, keys, fetch.kind)
+        found = self._cache_call(lambda cache: cache.get_many(keys.lookup), None)
+        if found is None:
+            return CACHE_DOWN
+        generations = (found.get(keys.user_generation), found.get(keys.org_generation))
+        return _Read(valid_entry(found, keys, fetch.kind), generations, WORKOS_DOWN in found)
 
-    def _fresh_result(
-        self, fetch: _Fetch[R], started: float, rejected: str | None
-    ) -> R | _CacheDown | None:
-        """The cached answer for a caller that started at ``started`` (see :func:`_answer`),
-        if the entry is fresh (a peer may just have stored it)."""
-        entry = self._cached(fetch)
-        return entry if entry is CACHE_DOWN else _answer(entry, started, rejected)
+    def _check_breaker(self, read: _Read[R]) -> None:
+        """Raise at once, instead of asking WorkOS, while it failed moments ago (here, or
+        in any process sharing the cache)."""
+        if self._breaking and (read.workos_down or self.workos_breaker.is_open()):
+            raise _circuit_open()
 
     def _store(
-        self, keys: CacheKeys, result: TokenResult | CredentialResult, fetched_at: float
+        self,
+        keys: CacheKeys,
+        result: TokenResult | CredentialResult,
+        generations: Generations,
     ) -> None:
-        now = time.time()
-        fresh_until, lifetime = self._lifetimes(result, now)
+        fresh_until, lifetime = self._lifetimes(result, time.time())
         if lifetime <= 0:
             return
         # Sealed outside the cache call: a bad ENCRYPTION_KEYS must raise, not read as
         # "cache down".
-        value = pack(keys.token, Entry(fetched_at, fresh_until, result))
-        self._cache_call(lambda: self.cache.set(keys.token, value, math.ceil(lifetime)), None)
+        value = pack(keys.token, Entry(generations, fresh_until, result, new_generation()))
+        self._cache_call(lambda cache: cache.set(keys.token, value, math.ceil(lifetime)), None)
 
     def _store_listing(
-        self, keys: ListingKeys, connections: tuple[Connection, ...], fetched_at: float
+        self, keys: ListingKeys, connections: tuple[Connection, ...], generations: Generations
     ) -> None:
-        """Keep the listing fresh for ``CONNECTIONS_TTL``, and in the cache for as long as
-        the invalidation markers live, to be served while WorkOS is unavailable."""
+        """Keep the listing fresh for ``CONNECTIONS_TTL``, and in the cache for a day, to
+        be served while WorkOS is unavailable."""
         ttl = min(_pick(self._connections_ttl, app_settings.CONNECTIONS_TTL), MAX_ENTRY_LIFETIME)
         if ttl <= 0:
             return
-        entry = ListingEntry(fetched_at, time.time() + ttl, connections)
+        value = ListingEntry(generations, time.time() + ttl, connections).encode()
         lifetime = math.ceil(MAX_ENTRY_LIFETIME)
-        self._cache_call(lambda: self.cache.set(keys.listing, entry.encode(), lifetime), None)
+        self._cache_call(lambda cache: cache.set(keys.listing, value, lifetime), None)
 
     def _lifetimes(self, result: TokenResult | CredentialResult, now: float) -> tuple[float, float]:
         """(fresh until, seconds to keep) for an answer received at ``now``.
@@ -1010,62 +1088,99 @@ class PipesService:
         fresh = min(max(remaining - leeway, remaining / 2), ttl)
         return now + fresh, min(remaining, MAX_ENTRY_LIFETIME)
 
-    def _mark_invalidated(self, marker: str) -> bool:
-        """One write: the marker alone makes every older entry invalid (entries written
-        before it are left to expire), so an invalidation costs one round trip.
-        False when the cache could not be written."""
-        ttl = max(_pick(self._token_ttl, app_settings.TOKEN_TTL), MAX_ENTRY_LIFETIME)
+    def _new_generations(self, keys: tuple[str, ...]) -> bool:
+        """Invalidate: one write (a ``set_many``) of new random generations, which makes
+        every entry fetched under the old ones invalid (they are left to expire). False
+        when the cache could not be written."""
 
-        def write() -> bool:
-            self.cache.set(marker, time.time(), math.ceil(ttl))
-            return True
+        def write(cache: BaseCache) -> bool:
+            failed = cache.set_many({key: new_generation() for key in keys}, GENERATION_TTL)
+            return not failed
 
         return self._cache_call(write, False)
 
+    def _generations(self, keys: tuple[str, str], found: tuple[Any, Any]) -> Generations | None:
+        """The generations to record in an entry about to be fetched, read before the
+        fetch (``found``); a missing one is started. None when the cache can't tell."""
+        values = []
+        for key, value in zip(keys, found, strict=True):
+            current = generation(value)
+            if current is None and (current := self._start(key)) is None:
+                return None
+            values.append(current)
+        return values[0], values[1]
+
+    def _start(self, key: str) -> int | None:
+        """Start a generation with ``add``, so that concurrent fetchers agree on one."""
+        value = new_generation()
+
+        def start(cache: BaseCache) -> int:
+            if cache.add(key, value, GENERATION_TTL):
+                return value
+            current = generation(cache.get(key))
+            if current is None:  # not a generation: replace it (older entries just miss)
+                cache.set(key, value, GENERATION_TTL)
+                return value
+            return current
+
+        return self._cache_call(start, None)
+
     # Single flight.
 
-    def _refresh(self, fetch: _Fetch[R], rejected: str | None = None) -> R:
+    def _refresh(self, fetch: _Fetch[R], renewal: _Renewal | None = None) -> R:
         """One caller asks WorkOS, the others wait for its answer (or its failure).
-        ``rejected``: a token this call replaces, which no cached entry fetched before it
-        may answer with."""
+        ``renewal``: a token this call replaces, which no cached entry from the same
+        fetch may answer with."""
         keys = fetch.keys
         started = time.time()
         deadline = started + self.lock_timeout
         owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         while True:
             acquired = self._cache_call(
-                lambda: self.cache.add(keys.lock, owner, math.ceil(self.lock_timeout)), True
+                lambda cache: cache.add(keys.lock, owner, math.ceil(self.lock_timeout)), True
             )
             if acquired or time.time() >= deadline:
                 break
-            peer = self._wait_for_peer(fetch, started, deadline, rejected)
+            peer = self._wait_for_peer(fetch, started, deadline, renewal)
             if peer is not None:
                 return peer
         try:
-            if acquired:
-                fresh = self._fresh_result(fetch, started, rejected)
-                if fresh is not None and not isinstance(fresh, _CacheDown):
+            # Read again, under the lock: a peer may just have stored the answer, and
+            # the generations to record must be read before the fetch.
+            read = self._read(fetch)
+            generations = None
+            if not isinstance(read, _CacheDown):
+                fresh = _answer(read.entry, renewal)
+                if fresh is not None:
                     return fresh
-            return self._fetch(fetch, started)
+                self._check_breaker(read)
+                generations = self._generations(
+                    (keys.user_generation, keys.org_generation), read.generations
+                )
+            del read
+            return self._fetch(fetch, generations)
         finally:
             if acquired:
-                self._cache_call(lambda: self.cache.delete(keys.lock), None)
+                self._cache_call(lambda cache: cache.delete(keys.lock), None)
 
-    def _fetch(self, fetch: _Fetch[R], started: float) -> R:
-        """Ask WorkOS and store the answer; a failure, outage or refusal, is left in the
-        cache for the requests waiting on the lock, so they don't ask in turn."""
+    def _fetch(self, fetch: _Fetch[R], generations: Generations | None) -> R:
+        """Ask WorkOS and store the answer under ``generations`` (not at all without
+        them: nothing would tell whether an invalidation came first); a failure, outage
+        or refusal, is left in the cache for the requests waiting on the lock, so they
+        don't ask in turn."""
         try:
             result = fetch.call()
         except (PipesUnavailable, PipesAPIError) as exc:
             failure = Failure.of(exc, time.time()).encode()
             key = fetch.keys.failure
-            self._cache_call(lambda: self.cache.set(key, failure, FAILURE_TTL), None)
+            self._cache_call(lambda cache: cache.set(key, failure, FAILURE_TTL), None)
             raise
-        self._store(fetch.keys, result, started)
+        if generations is not None:
+            self._store(fetch.keys, result, generations)
         return result
 
     def _wait_for_peer(
-        self, fetch: _Fetch[R], started: float, deadline: float, rejected: str | None
+        self, fetch: _Fetch[R], started: float, deadline: float, renewal: _Renewal | None
     ) -> R | None:
         """Poll while another caller holds the lock.
 
@@ -1076,7 +1191,7 @@ class PipesService:
         while time.time() < deadline:
             time.sleep(interval)
             interval = min(interval * 1.5, POLL_MAX)
-            seen = self._peek(fetch, started, rejected)
+            seen = self._peek(fetch, started, renewal)
             if isinstance(seen, Failure):
                 raise seen.error()
             if seen is False:
@@ -1085,32 +1200,81 @@ class PipesService:
                 return seen
         return None
 
-    def _peek(self, fetch: _Fetch[R], started: float, rejected: str | None) -> R | Failure | bool:
-        """What the lock holder left since ``started``: its fresh answer, its failure,
-        or whether it still holds the lock (False too when the cache fails)."""
+    def _peek(
+        self, fetch: _Fetch[R], started: float, renewal: _Renewal | None
+    ) -> R | Failure | bool:
+        """What the lock holder left since ``started``: its fresh answer, its failure (or
+        the WorkOS breaker's key, an outage seen anywhere), or whether it still holds the
+        lock (False too when the cache fails)."""
         keys = fetch.keys
-        wanted = [keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure]
-        found = self._cache_call(lambda: self.cache.get_many(wanted), None)
+        wanted = [*keys.lookup, keys.lock, keys.failure]
+        found = self._cache_call(lambda cache: cache.get_many(wanted), None)
         if found is None:
             return False
-        answer = _answer(valid_entry(found, keys, fetch.kind), started, rejected)
+        answer = _answer(valid_entry(found, keys, fetch.kind), renewal)
         if answer is not None:
             return answer
         failure = Failure.decode(found.get(keys.failure))
         if failure is not None and failure.failed_at >= started:
             return failure
+        if WORKOS_DOWN in found and self._breaking:
+            return Failure(started)
         return keys.lock in found
+
+    # WorkOS failures.
+
+    @property
+    def _breaking(self) -> bool:
+        """Is the WorkOS breaker in use? Not for a client given to the service (a test
+        double such as ``PipesFake``, whose outages are declared per connection)."""
+        return self._client is None and app_settings.WORKOS_BREAKER_SECONDS > 0
+
+    def _guarded(self, call: Callable[[], T]) -> T:
+        """Call WorkOS through the breaker: refused at once while it is open; a failure
+        opens it here and, through the cache, in every process."""
+        if not self._breaking:
+            return call()
+        if not self.workos_breaker.allow():
+            raise _circuit_open()
+        try:
+            result = call()
+        except PipesUnavailable:
+            self._workos_failed()
+            raise
+        except PipesAPIError:  # a refusal is an answer: WorkOS is up
+            self.workos_breaker.succeeded()
+            raise
+        self.workos_breaker.succeeded()
+        return result
+
+    def _workos_failed(self) -> None:
+        seconds = app_settings.WORKOS_BREAKER_SECONDS
+        self.workos_breaker.failed(seconds)
+        self._cache_call(lambda cache: cache.set(WORKOS_DOWN, 1, math.ceil(seconds)), None)
+        logger.warning(
+            "WorkOS unavailable: lookups that need it fail fast for %s s (serving cached "
+            "tokens that have not expired), then one call tries again.",
+            seconds,
+        )
 
     # Cache failures.
 
-    def _cache_call(self, call: Callable[[], T], default: D) -> T | D:
-        """Run a cache operation; if the backend fails, warn (at most every 30 s) and
-        return ``default`` so the caller carries on without the cache."""
+    def _cache_call(self, call: Callable[[BaseCache], T], default: D) -> T | D:
+        """Run a cache operation; if the backend fails, warn (at most every 30 s), skip
+        the cache for ``CACHE_BREAKER_SECONDS`` and return ``default`` so the caller
+        carries on without it. While the breaker is open, return ``default`` at once."""
+        cache = self.cache
+        breaker = self.cache_breaker
+        if not breaker.allow():
+            return default
         try:
-            return call()
+            value = call(cache)
         except Exception as exc:  # any backend error means "no cache"
+            breaker.failed(app_settings.CACHE_BREAKER_SECONDS)
             self._warn_cache_down(exc)
             return default
+        breaker.succeeded()
+        return value
 
     def _warn_cache_down(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -1190,15 +1354,21 @@ def _required_user(user_id: str | None) -> str:
     return user_id
 
 
-def _answer(entry: Entry[R] | None, started: float, rejected: str | None) -> R | None:
-    """The cached answer for a caller that started at ``started``, if there is one: a
-    fresh entry, but not the ``rejected`` token unless WorkOS handed it out again since."""
+def _answer(entry: Entry[R] | None, renewal: _Renewal | None) -> R | None:
+    """The cached answer, if there is one: a fresh entry, but for a renewal not the
+    rejected token, unless a fetch other than the one it came from handed it out again."""
     if entry is None or time.time() >= entry.fresh_until:
         return None
     granted = entry.result.granted
-    if rejected is None or granted is None or _secret(granted) != rejected:
+    if renewal is None or granted is None or _secret(granted) != renewal.rejected:
         return entry.result
-    return entry.result if entry.fetched_at >= started else None
+    return entry.result if entry.fetch_id != renewal.seen_fetch else None
+
+
+def _circuit_open() -> PipesUnavailable:
+    return PipesUnavailable(
+        "WorkOS is unavailable (it failed moments ago; the circuit breaker is open)"
+    )
 
 
 def _secret(granted: AccessToken | Credential) -> str:

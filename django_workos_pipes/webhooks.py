@@ -35,9 +35,17 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import signatures
+from .caching.keys import invalidation_keys
 from .caching.ledger import CLAIM_TIMEOUT, IDEMPOTENCY_TTL, Claim, EventLedger
 from .conf import app_settings
-from .events import EnvelopeError, Event, InvalidationNotStored, handle_event, parse_event
+from .events import (
+    EnvelopeError,
+    Event,
+    connection_change,
+    log_change,
+    parse_event,
+    send_signals,
+)
 from .service import PipesService, pipes
 
 logger = logging.getLogger(__name__)
@@ -109,22 +117,24 @@ class WebhookView(View):
         return self.deliver(event, payload)
 
     def deliver(self, event: Event, payload: bytes) -> HttpResponse:
-        """Handle a verified event once per id, marking it handled only if that succeeds."""
+        """Handle a verified event once per id, marking it handled only if that succeeds.
+
+        Two round trips with Redis: the claim together with the event's invalidation,
+        then the "handled" mark (see :mod:`~django_workos_pipes.caching.ledger`).
+        """
         service = self.get_service()
         ledger = EventLedger(
             service.cache, ttl=self.idempotency_ttl, claim_timeout=self.claim_timeout
         )
         event_id: str = event["id"]
-        claim = ledger.claim(event_id)
-        if claim is Claim.HANDLED:
-            logger.info("WorkOS event %s (%s) already handled.", event_id, event["event"])
-            return _plain("already handled")
-        if claim is Claim.IN_PROGRESS:
-            logger.info("WorkOS event %s is being handled by another delivery.", event_id)
-            return _plain("event is being handled; retry later", status=409)
-        try:
-            handle_event(event, payload, service=service, sender=type(self))
-        except InvalidationNotStored:
+        change = connection_change(event)
+        invalidate = (
+            ()
+            if change is None or change.failed  # a failed attempt changed nothing
+            else invalidation_keys(change.provider, change.user_id, change.organization_id)
+        )
+        claim, stored = ledger.claim(event_id, invalidate=invalidate)
+        if not stored:
             ledger.release(event_id)
             logger.warning(
                 "WorkOS event %s (%s): the cache is unavailable, so the cached token was not "
@@ -133,6 +143,16 @@ class WebhookView(View):
                 event["event"],
             )
             return _plain("cache unavailable; deliver again later", status=503)
+        if claim is Claim.HANDLED:
+            logger.info("WorkOS event %s (%s) already handled.", event_id, event["event"])
+            return _plain("already handled")
+        if claim is Claim.IN_PROGRESS:
+            logger.info("WorkOS event %s is being handled by another delivery.", event_id)
+            return _plain("event is being handled; retry later", status=409)
+        if change is not None:
+            log_change(event, change)
+        try:
+            send_signals(event, payload, change, sender=type(self))
         except BaseException as exc:
             ledger.release(event_id)
             logger.warning(

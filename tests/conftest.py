@@ -173,3 +173,13 @@ def ann(client: Client, db: None, stub_resolver: None) -> Any:
     user = User.objects.create_user("ann")
     client.force_login(user)
     return user
+
+
+@pytest.fixture(autouse=True)
+def _close_the_breakers() -> Iterator[None]:
+    """The default service's circuit breakers are per process: one test's outage must
+    not make the next test fail fast."""
+    from django_workos_pipes import pipes
+
+    yield
+    pipes.reset_breakers()

@@ -97,12 +97,12 @@ def test_a_missing_redis_is_an_error_naming_the_module_and_the_extra() -> None:
 
 
 def test_a_backend_that_cannot_be_imported_names_its_module() -> None:
-    caches = {"default": {"BACKEND": "django_redis.cache.RedisCache"}}
+    caches = {"default": {"BACKEND": "django.core.cache.backends.memcached.PyLibMCCache"}}
     with override_settings(WORKOS_PIPES=GOOD, CACHES=caches):
         (error,) = checks.check_cache()
     assert error.id == "workos_pipes.E008"
-    assert "'django_redis'" in error.msg
-    assert error.hint == "pip install django-redis"
+    assert "'pylibmc'" in error.msg
+    assert error.hint == "pip install pylibmc"
 
 
 def test_installed_backends_pass() -> None:

@@ -484,16 +484,16 @@ def test_the_cached_entry_reads_back_whole_and_only_as_a_credential() -> None:
     body = oauth_answer(scopes=("api", "id"), missing=("id",))
     body["credential"].update(config={"a": "1"}, metadata={"nested": {"n": [1, 2]}})
     result = CredentialResult.from_api(body)
-    entry = Entry(1.0, 2.0, result)
+    entry = Entry((11, 22), 2.0, result, 33)
     decoded = Entry.decode(entry.encode())
     assert decoded == entry
-    inactive = Entry(1.0, 2.0, CredentialResult.inactive("needs_reauthorization"))
+    inactive = Entry((11, 22), 2.0, CredentialResult.inactive("needs_reauthorization"), 33)
     assert Entry.decode(inactive.encode()) == inactive
     keys = CacheKeys.build("zendesk", "user_1", None, CREDENTIALS)
-    found = {keys.token: entry.encode()}
+    found = {keys.token: entry.encode(), keys.user_generation: 11, keys.org_generation: 22}
     assert valid_entry(found, keys, CredentialResult) == entry
     assert valid_entry(found, keys, TokenResult) is None
-    assert Entry.decode((1.0, 2.0, "c0", *([None] * 8))) is None
+    assert Entry.decode((11, 22, 2.0, 33, "c0", *([None] * 8))) is None
 
 
 def test_the_fake_leaves_no_credential_in_the_cache(cache_backend: str) -> None:

@@ -35,6 +35,14 @@ FRESH = "ya29.fresh-from-workos"
 KEYS = CacheKeys.build("salesforce", "user_1", None)
 NOW = time.time()
 LATER = NOW + 3000
+UGEN, OGEN, FETCH = 1234567, 7654321, 42  # the generations in the cache, a fetch id
+
+
+def entry(fetched: Any, fresh_until: Any, *body: Any) -> tuple[Any, ...]:
+    """An entry's tuple: the head (generations, fresh until, fetch id), then ``body``.
+    A ``fetched`` other than NOW stands for a foreign user generation."""
+    return (UGEN if fetched is NOW else fetched, OGEN, fresh_until, FETCH, *body)
+
 
 SETTINGS = {
     "API_KEY": API_KEY,
@@ -54,8 +62,8 @@ def _settings() -> Iterator[None]:
 def read_with(values: dict[str, Any]) -> tuple[TokenResult, int]:
     """Write ``values`` under their keys, then ask the service: (result, WorkOS calls)."""
     cache = caches["default"]
-    cache.delete_many([KEYS.token, KEYS.user_marker, KEYS.org_marker, KEYS.lock, KEYS.failure])
-    cache.set_many(values)
+    cache.delete_many([KEYS.token, KEYS.lock, KEYS.failure])
+    cache.set_many({KEYS.user_generation: UGEN, KEYS.org_generation: OGEN, **values})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
         workos.post(token_url("salesforce"), json=token_answer(FRESH, expires_at=None))
         try:
@@ -110,38 +118,38 @@ def assert_miss_or_proper(values: dict[str, Any]) -> None:
 
 # The shapes the outsider's tour tried, and the one that was served as an active token.
 
-VALID_TOKEN = (NOW, LATER, None, "ya29.cached", None, ("api",), ())
+VALID_TOKEN = entry(NOW, LATER, None, "ya29.cached", None, ("api",), ())
 FOREIGN_ENTRIES = {
-    "no token (served as an active token)": (NOW, LATER, None, None, None, (), ()),
-    "empty token": (NOW, LATER, None, "", None, (), ()),
-    "bytes token": (NOW, LATER, None, b"ya29.bytes", None, (), ()),
-    "int token": (NOW, LATER, None, 42, None, (), ()),
-    "an error and a token": (NOW, LATER, "not_installed", "ya29.x", None, (), ()),
-    "inactive without an error": (NOW, LATER, None),
-    "inactive with an empty error": (NOW, LATER, ""),
-    "inactive with a bytes error": (NOW, LATER, b"not_installed"),
-    "string fetched_at": ("yesterday", LATER, "not_installed"),
-    "string fresh_until": (NOW, "later", "not_installed"),
-    "None timestamps": (None, None, "not_installed"),
-    "bool timestamps": (True, True, "not_installed"),
-    "NaN fetched_at": (math.nan, LATER, None, "ya29.x", None, (), ()),
-    "inf fetched_at": (math.inf, LATER, None, "ya29.x", None, (), ()),
-    "NaN fresh_until": (NOW, math.nan, None, "ya29.x", None, (), ()),
-    "inf fresh_until": (NOW, math.inf, None, "ya29.x", None, (), ()),
-    "huge fetched_at": (10**400, LATER, "not_installed"),
-    "huge fresh_until": (NOW, 10**400, "not_installed"),
-    "NaN expiry": (NOW, LATER, None, "ya29.x", math.nan, (), ()),
-    "inf expiry": (NOW, LATER, None, "ya29.x", math.inf, (), ()),
-    "huge expiry": (NOW, LATER, None, "ya29.x", 10**400, (), ()),
-    "string expiry": (NOW, LATER, None, "ya29.x", "2031-01-01", (), ()),
-    "scopes as a string": (NOW, LATER, None, "ya29.x", None, "api", ()),
-    "scopes as a list": (NOW, LATER, None, "ya29.x", None, ["api"], []),
-    "nested scopes": (NOW, LATER, None, "ya29.x", None, (("api",),), ()),
-    "bytes scopes": (NOW, LATER, None, "ya29.x", None, (b"api",), ()),
-    "missing scopes as an int": (NOW, LATER, None, "ya29.x", None, (), 3),
-    "a dict in the token": (NOW, LATER, None, {"token": "ya29.x"}, None, (), ()),
-    "too short": (NOW, LATER),
-    "length 4": (NOW, LATER, None, "ya29.x"),
+    "no token (served as an active token)": entry(NOW, LATER, None, None, None, (), ()),
+    "empty token": entry(NOW, LATER, None, "", None, (), ()),
+    "bytes token": entry(NOW, LATER, None, b"ya29.bytes", None, (), ()),
+    "int token": entry(NOW, LATER, None, 42, None, (), ()),
+    "an error and a token": entry(NOW, LATER, "not_installed", "ya29.x", None, (), ()),
+    "inactive without an error": entry(NOW, LATER, None),
+    "inactive with an empty error": entry(NOW, LATER, ""),
+    "inactive with a bytes error": entry(NOW, LATER, b"not_installed"),
+    "string user generation": entry("yesterday", LATER, "not_installed"),
+    "string fresh_until": entry(NOW, "later", "not_installed"),
+    "None generation and fresh_until": entry(None, None, "not_installed"),
+    "bool generation and fresh_until": entry(True, True, "not_installed"),
+    "NaN user generation": entry(math.nan, LATER, None, "ya29.x", None, (), ()),
+    "inf user generation": entry(math.inf, LATER, None, "ya29.x", None, (), ()),
+    "NaN fresh_until": entry(NOW, math.nan, None, "ya29.x", None, (), ()),
+    "inf fresh_until": entry(NOW, math.inf, None, "ya29.x", None, (), ()),
+    "huge user generation": entry(10**400, LATER, "not_installed"),
+    "huge fresh_until": entry(NOW, 10**400, "not_installed"),
+    "NaN expiry": entry(NOW, LATER, None, "ya29.x", math.nan, (), ()),
+    "inf expiry": entry(NOW, LATER, None, "ya29.x", math.inf, (), ()),
+    "huge expiry": entry(NOW, LATER, None, "ya29.x", 10**400, (), ()),
+    "string expiry": entry(NOW, LATER, None, "ya29.x", "2031-01-01", (), ()),
+    "scopes as a string": entry(NOW, LATER, None, "ya29.x", None, "api", ()),
+    "scopes as a list": entry(NOW, LATER, None, "ya29.x", None, ["api"], []),
+    "nested scopes": entry(NOW, LATER, None, "ya29.x", None, (("api",),), ()),
+    "bytes scopes": entry(NOW, LATER, None, "ya29.x", None, (b"api",), ()),
+    "missing scopes as an int": entry(NOW, LATER, None, "ya29.x", None, (), 3),
+    "a dict in the token": entry(NOW, LATER, None, {"token": "ya29.x"}, None, (), ()),
+    "too short": entry(NOW, LATER),
+    "length 4": entry(NOW, LATER, None, "ya29.x"),
     "length 8": (*VALID_TOKEN, None),
     "empty tuple": (),
     "a list": list(VALID_TOKEN),
@@ -154,6 +162,13 @@ FOREIGN_ENTRIES = {
 }
 
 
+def test_the_entry_this_version_writes_is_served() -> None:
+    """The control: with the same generations in the cache, VALID_TOKEN is a hit."""
+    result, calls = read_with({KEYS.token: VALID_TOKEN})
+    assert calls == 0
+    assert result.access_token is not None and result.access_token.access_token == "ya29.cached"
+
+
 @pytest.mark.parametrize("value", FOREIGN_ENTRIES.values(), ids=FOREIGN_ENTRIES.keys())
 def test_a_foreign_entry_is_a_miss(value: Any) -> None:
     result, calls = read_with({KEYS.token: value})
@@ -161,7 +176,7 @@ def test_a_foreign_entry_is_a_miss(value: Any) -> None:
     assert result.access_token is not None and result.access_token.access_token == FRESH
 
 
-FOREIGN_MARKERS = {
+FOREIGN_MARKERS = {  # under the generation keys
     "huge": 10**400,
     "string": "yesterday",
     "bytes": b"1",
@@ -172,9 +187,9 @@ FOREIGN_MARKERS = {
 }
 
 
-@pytest.mark.parametrize("marker", [KEYS.user_marker, KEYS.org_marker], ids=["user", "org"])
+@pytest.mark.parametrize("marker", [KEYS.user_generation, KEYS.org_generation], ids=["user", "org"])
 @pytest.mark.parametrize("value", FOREIGN_MARKERS.values(), ids=FOREIGN_MARKERS.keys())
-def test_a_foreign_invalidation_marker_gives_no_500(marker: str, value: Any) -> None:
+def test_a_foreign_generation_gives_no_500(marker: str, value: Any) -> None:
     assert_miss_or_proper({KEYS.token: VALID_TOKEN, marker: value})
 
 
@@ -213,18 +228,21 @@ junk = st.recursive(
 timestamps = st.floats(min_value=NOW - 10, max_value=NOW + 3000) | scalars
 strings = st.text(min_size=1, max_size=20) | scalars
 valid_scopes = st.lists(st.text(max_size=10), max_size=3).map(tuple)
+generations = st.sampled_from([UGEN]) | scalars
 near_misses = (
-    st.tuples(timestamps, timestamps, strings)
+    st.tuples(generations, st.just(OGEN) | scalars, timestamps, st.just(FETCH) | scalars, strings)
     | st.tuples(
+        generations,
+        st.just(OGEN) | scalars,
         timestamps,
-        timestamps,
+        st.just(FETCH) | scalars,
         st.none() | strings,
         strings,
         st.none() | timestamps | st.floats(),
         valid_scopes | junk,
         valid_scopes | junk,
     )
-    | st.tuples(st.integers(0, 6), junk).map(lambda change: replaced(VALID_TOKEN, *change))
+    | st.tuples(st.integers(0, 8), junk).map(lambda change: replaced(VALID_TOKEN, *change))
 )
 markers = st.none() | scalars | st.floats(min_value=NOW - 100, max_value=NOW + 100)
 
@@ -239,7 +257,7 @@ def test_any_value_under_the_keys_is_a_miss_or_a_proper_answer(
     value: Any, user_marker: Any, org_marker: Any
 ) -> None:
     values = {KEYS.token: value}
-    for key, marker in ((KEYS.user_marker, user_marker), (KEYS.org_marker, org_marker)):
+    for key, marker in ((KEYS.user_generation, user_marker), (KEYS.org_generation, org_marker)):
         if marker is not None:
             values[key] = marker
     assert_miss_or_proper(values)

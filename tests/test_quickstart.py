@@ -18,7 +18,7 @@ def test_each_snippet_names_its_file_and_holds_no_placeholder() -> None:
 def test_the_install_line_brings_the_extra_the_cache_needs() -> None:
     (install, *_) = code_blocks(section("Quick start"), "console")
     assert 'pip install "django-workos-pipes[redis]"' in install
-    assert "django.core.cache.backends.redis.RedisCache" in section("Quick start")
+    assert "django_workos_pipes.caching.redis.RedisCache" in section("Quick start")
 
 
 def test_the_quick_start_chooses_a_resolver_and_a_login_page() -> None:

@@ -331,7 +331,7 @@ def test_cache_keys_are_safe_for_every_backend(
 ) -> None:
     issue_tokens(workos_stub)
     keys = CacheKeys.build("salesforce", user_id, organization_id)
-    for key in (keys.token, keys.user_marker, keys.org_marker, keys.lock, keys.failure):
+    for key in (keys.token, keys.user_generation, keys.org_generation, keys.lock, keys.failure):
         assert len(key) < 200 and key.isascii() and " " not in key and key.isprintable()
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheKeyWarning)  # locmem warns on memcached-unsafe keys

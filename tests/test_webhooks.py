@@ -27,7 +27,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from django_workos_pipes import pipes
-from django_workos_pipes.caching.ledger import EventLedger
+from django_workos_pipes.caching.ledger import HANDLED, EventLedger
 from django_workos_pipes.events import PIPES_EVENT_TYPES
 from django_workos_pipes.signals import connection_changed, webhook_received
 from django_workos_pipes.signatures import HEADER, compute_digest
@@ -588,7 +588,7 @@ def test_the_handled_marker_lasts_seven_days_and_is_a_digest_key(webhook_client:
     key = EventLedger.key(event["id"])
     assert len(key) < 100 and " " not in key
     with time_machine.travel(FROZEN + timedelta(days=6, hours=23), tick=False):
-        assert caches["default"].get(key) == "handled"
+        assert caches["default"].get(key) == HANDLED
         assert post_webhook(webhook_client, event).content == b"already handled"
     with time_machine.travel(FROZEN + timedelta(days=7, seconds=1), tick=False):
         assert caches["default"].get(key) is None

@@ -12,6 +12,7 @@ import importlib
 
 CLIENT_MODULES = {
     "django.core.cache.backends.redis.RedisCache": "redis",
+    "django_workos_pipes.caching.redis.RedisCache": "redis",
     "django.core.cache.backends.memcached.PyMemcacheCache": "pymemcache",
     "django.core.cache.backends.memcached.PyLibMCCache": "pylibmc",
 }
@@ -19,8 +20,8 @@ CLIENT_MODULES = {
 
 INSTALL = {
     "redis": 'pip install "django-workos-pipes[redis]"',
-    "django_redis": "pip install django-redis",
-    "pymemcache": "pip install pymemcache",
+    "django_redis": 'pip install "django-workos-pipes[django-redis]"',
+    "pymemcache": 'pip install "django-workos-pipes[memcached]"',
     "pylibmc": "pip install pylibmc",
 }
 

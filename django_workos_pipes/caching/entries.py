@@ -1,9 +1,11 @@
 """Cached answers: what a cache entry holds, and how it is written compactly.
 
-An entry records when its fetch started (so an invalidation written after that start
-makes it invalid), until when it is fresh, and the WorkOS answer itself: a token
-(:class:`~django_workos_pipes.results.TokenResult`) or a credential
-(:class:`~django_workos_pipes.results.CredentialResult`), both cached the same way.
+An entry records the generations it was fetched under (see
+:mod:`~django_workos_pipes.caching.generations`), until when it is fresh, a random id of
+its fetch (so a renewal can tell a new answer from the one it replaces), and the WorkOS
+answer itself: a token (:class:`~django_workos_pipes.results.TokenResult`) or a
+credential (:class:`~django_workos_pipes.results.CredentialResult`), both cached the
+same way.
 
 The cache is shared with other versions of this package, other apps and people with a
 Redis shell, so what is read back is checked field by field: anything but exactly what
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,13 +26,19 @@ from typing import Any, Generic, TypeVar, cast
 from ..exceptions import PipesAPIError, PipesUnavailable
 from ..results import AccessToken, Credential, CredentialResult, ReadOnlyDict, TokenResult
 from . import crypto
-from .keys import CacheKeys
+from .generations import generation
+from .keys import CacheKeys, ListingKeys
 
 R = TypeVar("R", bound=TokenResult | CredentialResult)
 
+Generations = tuple[int, int]
+"""(the connection's generation, the organization's generation)."""
+
 CREDENTIAL = "c1"
-"""Follows the timestamps in an encoded credential; bump it when that encoding changes."""
-_CREDENTIAL_LENGTH = 11
+"""Follows the head in an encoded credential; bump it when that encoding changes."""
+_HEAD = 4
+"""(user generation, organization generation, fresh until, fetch id) start every entry."""
+_CREDENTIAL_LENGTH = _HEAD + 9
 
 FAILURE_TTL = 5
 """Seconds a failed fetch is shared with the requests that waited for it."""
@@ -44,23 +51,25 @@ MAX_TIMESTAMP = 253402300799.0
 
 @dataclass(frozen=True)
 class Entry(Generic[R]):
-    """A cached answer: when its fetch started, until when it is fresh, and the result."""
+    """A cached answer: the generations it was fetched under, until when it is fresh,
+    the result, and its fetch's id."""
 
-    fetched_at: float
+    generations: Generations
     fresh_until: float
     result: R
+    fetch_id: int = 0
 
     def encode(self) -> tuple[Any, ...]:
         """A compact tuple: a few hundred bytes per token in Redis, no class paths."""
+        head = (*self.generations, self.fresh_until, self.fetch_id)
         if isinstance(self.result, CredentialResult):
-            return (self.fetched_at, self.fresh_until, CREDENTIAL, *_encode(self.result))
+            return (*head, CREDENTIAL, *_encode(self.result))
         token = self.result.access_token
         if token is None:
-            return (self.fetched_at, self.fresh_until, self.result.error)
+            return (*head, self.result.error)
         expires = token.expires_at.timestamp() if token.expires_at else None
         return (
-            self.fetched_at,
-            self.fresh_until,
+            *head,
             None,
             token.access_token,
             expires,
@@ -71,7 +80,7 @@ class Entry(Generic[R]):
     @classmethod
     def decode(cls, value: Any) -> Entry[TokenResult] | Entry[CredentialResult] | None:
         """The entry, or None for anything this version did not write."""
-        if type(value) is not tuple or len(value) not in (3, 7, _CREDENTIAL_LENGTH):
+        if type(value) is not tuple or len(value) not in (_HEAD + 1, _HEAD + 5, _CREDENTIAL_LENGTH):
             return None
         try:
             return _decode(value)
@@ -92,23 +101,27 @@ def _decode(value: tuple[Any, ...]) -> Entry[TokenResult] | Entry[CredentialResu
     construction of three objects and a datetime on every request. Raises ValueError
     (or TypeError: an unhashable part) for a tuple :meth:`Entry.encode` can't have
     written; errors are not memoised."""
-    fetched_at, fresh_until = _timestamp(value[0]), _timestamp(value[1])
+    user, org, fetch_id = generation(value[0]), generation(value[1]), generation(value[3])
+    if user is None or org is None or fetch_id is None:
+        raise ValueError("not an entry's generations")
+    head: tuple[Generations, float] = ((user, org), _timestamp(value[2]))
+    body = value[_HEAD:]
     if len(value) == _CREDENTIAL_LENGTH:
-        if value[2] != CREDENTIAL:
+        if body[0] != CREDENTIAL:
             raise ValueError("not a credential entry")
-        return Entry(fetched_at, fresh_until, _decode_credential(value[3:]))
-    if len(value) == 3:
-        return Entry(fetched_at, fresh_until, TokenResult.inactive(_text(value[2])))
-    if value[2] is not None:
+        return Entry(*head, _decode_credential(body[1:]), fetch_id)
+    if len(body) == 1:
+        return Entry(*head, TokenResult.inactive(_text(body[0])), fetch_id)
+    if body[0] is not None:
         raise ValueError("an active entry carries no error")
-    expires = value[4]
+    expires = body[2]
     token = AccessToken(
-        _text(value[3]),
+        _text(body[1]),
         None if expires is None else datetime.fromtimestamp(_timestamp(expires), tz=timezone.utc),
-        _strings(value[5]),
-        _strings(value[6]),
+        _strings(body[3]),
+        _strings(body[4]),
     )
-    return Entry(fetched_at, fresh_until, TokenResult.connected(token))
+    return Entry(*head, TokenResult.connected(token), fetch_id)
 
 
 _INACTIVE = (None, None, None, None, (), (), (), None)
@@ -234,13 +247,26 @@ class Failure:
         )
 
 
+def current_generations(
+    found: Mapping[str, Any], keys: CacheKeys | ListingKeys
+) -> Generations | None:
+    """Both generations among ``found`` (one ``get_many``); None if either is missing or
+    foreign. The one rule for every kind of entry: it is valid while these are what it
+    recorded."""
+    user_generation = generation(found.get(keys.user_generation))
+    org_generation = generation(found.get(keys.org_generation))
+    if user_generation is None or org_generation is None:
+        return None
+    return user_generation, org_generation
+
+
 def valid_entry(found: Mapping[str, Any], keys: CacheKeys, kind: type[R]) -> Entry[R] | None:
     """The entry among ``found`` (one ``get_many``) if it holds a ``kind`` answer, unless
-    an invalidation marker was written after its fetch started."""
+    a generation changed since its fetch began."""
     entry = unpack(keys.token, found.get(keys.token))
     if entry is None or not isinstance(entry.result, kind):
         return None
-    if not is_current(entry.fetched_at, found, keys.user_marker, keys.org_marker):
+    if entry.generations != current_generations(found, keys):
         return None
     return cast(Entry[R], entry)
 
@@ -260,20 +286,3 @@ def unpack(key: str, stored: Any) -> Entry[Any] | None:
     """The entry stored under ``key``; None for a miss, or anything that can't be read
     (not written by this version, or sealed under another key or with no listed key)."""
     return Entry.decode(crypto.unseal(key, stored))
-
-
-def is_current(fetched_at: float, found: Mapping[str, Any], *markers: str) -> bool:
-    """True unless one of the invalidation ``markers`` among ``found`` was written after
-    a fetch that started at ``fetched_at``: the one rule for every kind of entry."""
-    return all(fetched_at > marker_time(found.get(marker)) for marker in markers)
-
-
-def marker_time(value: Any) -> float:
-    """The time a marker holds; a foreign value counts as "now or later", so it
-    invalidates rather than keeping a token alive."""
-    if value is None:
-        return 0.0
-    try:
-        return _timestamp(value)
-    except ValueError:
-        return math.inf

@@ -13,34 +13,54 @@ from dataclasses import dataclass
 
 from ..owners import ORGANIZATION, USER, Owner
 
-KEY_PREFIX = "wpipes1"
+KEY_PREFIX = "wpipes2"
+"""Bumped whenever what a key holds changes meaning (``wpipes1`` held timestamps), so a
+new version never reads an old version's values."""
 
 TOKEN = "t"
 CREDENTIALS = "c"
 """The kinds of cached answer: tokens and credentials, under keys of their own that share
-the invalidation markers, so whatever invalidates one invalidates the other."""
+the generations, so whatever invalidates one invalidates the other."""
+
+WORKOS_DOWN = f"{KEY_PREFIX}:workos-down"
+"""Present while a process has recently seen WorkOS fail: the circuit breaker's state,
+shared by every process through the cache."""
 
 
 def make_key(kind: str, *parts: str | None) -> str:
-    """``wpipes1:<kind>:<digest of parts>``."""
+    """``wpipes2:<kind>:<digest of parts>``."""
     digest = hashlib.blake2b(json.dumps(parts).encode(), digest_size=12).hexdigest()
     return f"{KEY_PREFIX}:{kind}:{digest}"
 
 
-def organization_marker(provider: str, organization_id: str | None) -> str:
-    """The invalidation marker shared by every user's entry under an organization."""
+def organization_generation(provider: str, organization_id: str | None) -> str:
+    """The generation shared by every user's token entry under an organization."""
     return make_key("o", provider, organization_id)
 
 
-def listing_marker(user_id: str | None, organization_id: str | None) -> str:
-    """The invalidation marker of one user's connections listing: a change to any of
-    their connections (whatever the provider) makes the listing stale."""
+def listing_generation(user_id: str | None, organization_id: str | None) -> str:
+    """The generation of one user's connections listing: a change to any of their
+    connections (whatever the provider) makes the listing stale."""
     return make_key("li", user_id, organization_id)
 
 
-def organization_listing_marker(organization_id: str | None) -> str:
-    """The invalidation marker shared by every user's listing under an organization."""
+def organization_listing_generation(organization_id: str | None) -> str:
+    """The generation shared by every user's listing under an organization."""
     return make_key("lo", organization_id)
+
+
+def invalidation_keys(
+    provider: str, user_id: str | None, organization_id: str | None
+) -> tuple[str, str]:
+    """The generations an invalidation replaces: one user's connection and their
+    listing, or with no user, an organization's (every user's entries under it)."""
+    if user_id is None:
+        return (
+            organization_generation(provider, organization_id),
+            organization_listing_generation(organization_id),
+        )
+    keys = CacheKeys.build(provider, user_id, organization_id)
+    return keys.user_generation, keys.listing_generation
 
 
 @dataclass(frozen=True)
@@ -49,12 +69,15 @@ class CacheKeys:
 
     token: str
     """The entry: the token, or with ``kind=CREDENTIALS`` the credential."""
-    user_marker: str
-    org_marker: str
+    user_generation: str
+    org_generation: str
     lock: str
     failure: str
-    listing_marker: str
-    """The marker of the user's listing, which names this connection too."""
+    listing_generation: str
+    """The generation of the user's listing, which names this connection too."""
+    lookup: tuple[str, ...]
+    """What a read fetches in its one round trip: the entry, both generations, and the
+    shared WorkOS breaker."""
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
@@ -68,20 +91,23 @@ class CacheKeys:
     ) -> CacheKeys:
         """The keys, memoised: they are built on every request, from a few distinct ids.
 
-        Each ``connected_account_id`` has an entry (and lock) of its own; the markers are
-        the connection's, so invalidating the user's connection forgets all of them.
+        Each ``connected_account_id`` has an entry (and lock) of its own; the generations
+        are the connection's, so invalidating the user's connection forgets all of them.
         ``user_id`` None means the organization's own connection (see
         :func:`connection_keys`).
         """
         account = (connected_account_id,) if connected_account_id is not None else ()
         token = make_key(kind, provider, user_id, organization_id, *account)
+        user_generation = make_key("g", provider, user_id, organization_id)
+        org_generation = organization_generation(provider, organization_id)
         return cls(
             token=token,
-            user_marker=make_key("i", provider, user_id, organization_id),
-            org_marker=organization_marker(provider, organization_id),
+            user_generation=user_generation,
+            org_generation=org_generation,
             lock=token + ":lock",
             failure=token + ":failed",
-            listing_marker=listing_marker(user_id, organization_id),
+            listing_generation=listing_generation(user_id, organization_id),
+            lookup=(token, user_generation, org_generation, WORKOS_DOWN),
         )
 
 
@@ -98,7 +124,7 @@ def connection_keys(
 
     An organization-owned connection has one entry per (provider, organization), whoever
     of its members asks: the user is left out of its keys, so every member shares one
-    answer, and :func:`organization_marker` (``invalidate_organization``) ends it.
+    answer, and the organization's generation (``invalidate_organization``) ends it.
     """
     subject = None if owner == ORGANIZATION else user_id
     return CacheKeys.build(provider, subject, organization_id, kind, connected_account_id)
@@ -109,18 +135,18 @@ class ListingKeys:
     """The cache keys of one (user, organization)'s connections listing."""
 
     listing: str
-    user_marker: str
-    org_marker: str
+    user_generation: str
+    org_generation: str
 
     @classmethod
     @functools.lru_cache(maxsize=4096)
     def build(cls, user_id: str | None, organization_id: str | None) -> ListingKeys:
         """``user_id`` None: the organization's own listing (its connections, which every
-        member shares), ended by the organization's marker like its members' listings."""
+        member shares), ended by the organization's generation like its members'."""
         return cls(
             listing=make_key("l", user_id, organization_id),
-            user_marker=listing_marker(user_id, organization_id),
-            org_marker=organization_listing_marker(organization_id),
+            user_generation=listing_generation(user_id, organization_id),
+            org_generation=organization_listing_generation(organization_id),
         )
 
 

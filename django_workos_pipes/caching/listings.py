@@ -1,7 +1,8 @@
 """Cached connections listings: what one user's entry holds, written compactly.
 
-Like token entries (:mod:`.entries`), a listing records when its fetch started, so an
-invalidation written after that start makes it invalid, and until when it is fresh. It
+Like token entries (:mod:`.entries`), a listing records the generations it was fetched
+under (read before the fetch), so an invalidation, which writes new ones, makes it
+invalid whatever the hosts' clocks say; and until when it is fresh. It
 is stored as nested tuples of strings and numbers: no class paths in the cache, so a
 renamed class can't turn an old entry into an unpickling error.
 """
@@ -15,10 +16,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..results import ConnectedAccount, Connection
-from .entries import is_current
+from .entries import Generations, current_generations
 from .keys import ListingKeys
 
-VERSION = "L1"
+VERSION = "L2"
 """The first item of an encoded listing; bump it when the encoding changes."""
 
 _ACCOUNT_FIELDS = (
@@ -41,16 +42,16 @@ _MOMENTS = frozenset({"created_at", "updated_at"})
 
 @dataclass(frozen=True)
 class ListingEntry:
-    """A cached listing: when its fetch started, until when it is fresh, the connections."""
+    """A cached listing: its generations, until when it is fresh, the connections."""
 
-    fetched_at: float
+    generations: Generations
     fresh_until: float
     connections: tuple[Connection, ...]
 
     def encode(self) -> tuple[Any, ...]:
         return (
             VERSION,
-            self.fetched_at,
+            self.generations,
             self.fresh_until,
             tuple(_encode_connection(connection) for connection in self.connections),
         )
@@ -68,18 +69,21 @@ class ListingEntry:
 
 def valid_listing(found: Mapping[str, Any], keys: ListingKeys) -> ListingEntry | None:
     """The listing among ``found`` (one ``get_many``), unless it was invalidated after
-    its fetch started."""
+    its fetch began."""
     entry = ListingEntry.decode(found.get(keys.listing))
-    if entry is None:
+    if entry is None or entry.generations != current_generations(found, keys):
         return None
-    return entry if is_current(entry.fetched_at, found, keys.user_marker, keys.org_marker) else None
+    return entry
 
 
 @functools.lru_cache(maxsize=1024)
 def _decode(value: tuple[Any, ...]) -> ListingEntry:
     """Decode, memoised: a page rendered again costs a dictionary lookup."""
     connections = tuple(_decode_connection(item) for item in value[3])
-    return ListingEntry(float(value[1]), float(value[2]), connections)
+    generations = value[1]
+    if type(generations) is not tuple or [type(item) for item in generations] != [int, int]:
+        raise ValueError("not generations")
+    return ListingEntry((generations[0], generations[1]), float(value[2]), connections)
 
 
 def _encode_connection(connection: Connection) -> tuple[Any, ...]:

@@ -3,7 +3,9 @@
 ``{% pipe_status "salesforce" as sf %}`` gives a :class:`~django_workos_pipes.status.PipeStatus`
 (never the token), read through the service's cache like any other lookup, so a page
 listing ten providers costs ten cache reads; ``credentials=True`` reads the credentials
-call instead, for API-key providers and the provider's ``config`` (never the key).
+call instead, for API-key providers and the provider's ``config`` (never the key). With
+WorkOS down it costs at most one ``TIMEOUT``: the tag asks without retries, and the
+circuit breaker answers the rest.
 ``{% pipe_connections as connections %}`` gives the user's
 :class:`~django_workos_pipes.results.Connection` list (one cache read),
 ``{% pipe_organization_connections as shared %}`` their organization's.
@@ -64,11 +66,11 @@ def pipe_status(
     credentials: bool = False,
     owner: str = USER,
 ) -> PipeStatus:
-    """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable,
-    ``"anonymous"`` when there is no user to look up, ``"not_linked"`` when the
-    logged-in user can't be linked to a WorkOS user (the connect link explains why), and
-    ``"organization_required"`` for an organization's connection
-    (``owner="organization"``) without an organization.
+    """The status of a connection; ``error`` is ``"unknown"`` while WorkOS is unavailable
+    (asked once, without retries), ``"anonymous"`` when there is no user to look up,
+    ``"not_linked"`` when the logged-in user can't be linked to a WorkOS user (the
+    connect link explains why), and ``"organization_required"`` for an organization's
+    connection (``owner="organization"``) without an organization.
 
     By default the user and organization come from the resolvers, and the account is the
     one the user chose (of several). With ``user_id`` given
@@ -90,12 +92,15 @@ def pipe_status(
         if user_id is FROM_REQUEST:
             request = _request(context, "pipe_status")
             account = chosen_account(request, provider, owner=whose, organization_id=organization)
+        # No retries: a page shows "unknown" rather than wait; and after one failure
+        # the breaker answers the page's other tags at once.
         result = get(
             provider,
             user_id=user,
             organization_id=organization,
             owner=whose,
             connected_account_id=account,
+            max_retries=0,
         )
     except LinkRefused:
         return PipeStatus.not_linked(provider)

@@ -348,7 +348,9 @@ class PipesFake:
         """WorkOS can't answer for this connection: every call about it, and the listing
         of this owner's connections, raises
         :class:`~django_workos_pipes.exceptions.PipesUnavailable` (the views answer 503).
-        Declaring anything else for it ends the outage."""
+        Declaring anything else for it ends the outage. Other connections go on
+        answering: the service's WorkOS circuit breaker, which would make them fail fast
+        after a real outage, is not used with a fake."""
         key = _key(provider, user_id, organization_id, owner)
         with self._lock:
             self._down.add(key)
@@ -819,25 +821,23 @@ class PipesFake:
 
 
 def _forget(service: PipesService, seen: Iterable[_Seen], listed: Iterable[_Owner] = ()) -> None:
-    """Delete the cache entries (answers of both kinds, markers, locks) of ``seen`` and
-    the listings of ``listed``: a clean slate."""
-    from ..caching.keys import CREDENTIALS, TOKEN, CacheKeys, ListingKeys
+    """Delete the cache entries (answers of both kinds, generations, locks) of ``seen``
+    and the listings of ``listed``, and the WorkOS breaker's key: a clean slate."""
+    from ..caching.keys import CREDENTIALS, TOKEN, WORKOS_DOWN, CacheKeys, ListingKeys
 
-    names: list[str] = []
+    names: list[str] = [WORKOS_DOWN]
     for provider, user_id, organization_id, account_id in seen:
         for kind in (TOKEN, CREDENTIALS):
             keys = CacheKeys.build(provider, user_id, organization_id, kind, account_id)
-            names += [keys.token, keys.user_marker, keys.lock, keys.failure]
-            if user_id is None:
-                names.append(keys.org_marker)
+            # The organization's generation too (every fetch starts both): deleting one
+            # only makes the entries under it misses, never serves a stale one.
+            names += [keys.token, keys.user_generation, keys.org_generation]
+            names += [keys.lock, keys.failure]
     for user_id, organization_id in set(listed):
         listing_keys = ListingKeys.build(user_id, organization_id)
-        names += [listing_keys.listing, listing_keys.user_marker]
-        if user_id is None:
-            names.append(listing_keys.org_marker)
-    if names:
-        with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
-            service.cache.delete_many(names)
+        names += [listing_keys.listing, listing_keys.user_generation, listing_keys.org_generation]
+    with contextlib.suppress(Exception):  # a cache that is down holds nothing to clean
+        service.cache.delete_many(names)
 
 
 def _forget_links(services: Iterable[PipesService], links: Iterable[tuple[str, str]]) -> None:

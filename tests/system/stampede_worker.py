@@ -1,8 +1,9 @@
 """One process of the cross-process stampede test.
 
-``python -m tests.system.stampede_worker REDIS_URL PREFIX BASE_URL THREADS START_AT`` configures
-Django with a Redis cache, waits for the shared start time, misses one key from
-THREADS threads at once and prints the tokens it was given, as JSON.
+``python -m tests.system.stampede_worker CACHE PREFIX BASE_URL THREADS START_AT``
+configures Django with a shared cache (CACHE: a Redis URL, or the JSON of a ``CACHES``
+entry), waits for the shared start time, misses one key from THREADS threads at once and
+prints the tokens it was given, as JSON.
 """
 
 from __future__ import annotations
@@ -16,16 +17,14 @@ import django
 from django.conf import settings
 
 
-def main(redis_url: str, prefix: str, base_url: str, threads: int, start_at: float) -> None:
+def main(cache: str, prefix: str, base_url: str, threads: int, start_at: float) -> None:
+    if cache.startswith("{"):
+        config = json.loads(cache)
+    else:
+        config = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache}
     settings.configure(
         INSTALLED_APPS=["django_workos_pipes"],
-        CACHES={
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": redis_url,
-                "KEY_PREFIX": prefix,
-            }
-        },
+        CACHES={"default": {**config, "KEY_PREFIX": prefix}},
         WORKOS_PIPES={"API_KEY": "sk_test_stampede_0123456789", "BASE_URL": base_url},
     )
     django.setup()

@@ -145,4 +145,4 @@ def test_the_fake_cleans_the_listings_it_answered() -> None:
     for user, organization in ((ANN, None), ("user_bob", "org_b")):
         keys = ListingKeys.build(user, organization)
         assert service.cache.get(keys.listing) is None
-        assert service.cache.get(keys.user_marker) is None
+        assert service.cache.get(keys.user_generation) is None

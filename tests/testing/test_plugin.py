@@ -262,10 +262,10 @@ def test_installed_restores_the_client_and_cleans_the_cache() -> None:
         fake.needs_reauthorization("salesforce", user_id=ANN)
         assert token_for().error == "needs_reauthorization"
         assert cache.get(keys.token) is not None
-        assert cache.get(keys.user_marker) is not None
+        assert cache.get(keys.user_generation) is not None
 
     assert pipes._client is None
-    assert cache.get_many([keys.token, keys.user_marker]) == {}
+    assert cache.get_many([keys.token, keys.user_generation]) == {}
 
 
 def test_a_later_fake_starts_from_a_clean_cache() -> None:
@@ -342,7 +342,7 @@ def test_flipping_works_on_a_shared_redis_cache(redis_cache: str) -> None:
         assert token_for().error == "needs_reauthorization"
         assert caches["default"].get(keys.token) is not None
 
-    assert caches["default"].get_many([keys.token, keys.user_marker]) == {}
+    assert caches["default"].get_many([keys.token, keys.user_generation]) == {}
 
 
 def test_the_docs_show_the_example_test_file_as_it_is() -> None:

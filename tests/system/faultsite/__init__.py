@@ -17,10 +17,14 @@ def pipes_settings(
     backoff_max: float = 0.1,
     token_ttl: float = 3600,
     encryption_keys: str = "",
+    breaker_seconds: float = 0,
 ) -> dict[str, Any]:
     """``WORKOS_PIPES`` for the site: short timeouts, no backoff but ``Retry-After``
     (capped at ``backoff_max``), the user taken from ``?user=``, and tokens encrypted in
-    the cache when ``encryption_keys`` (comma-separated) are given."""
+    the cache when ``encryption_keys`` (comma-separated) are given.
+
+    The circuit breakers are off unless ``breaker_seconds`` is given: most of the fault
+    suite measures what one request does on its own (its attempts, its timeouts)."""
     return {
         "ENCRYPTION_KEYS": encryption_keys,
         "API_KEY": api_key,
@@ -31,6 +35,8 @@ def pipes_settings(
         "BACKOFF_FACTOR": 0,
         "BACKOFF_MAX": backoff_max,
         "TOKEN_TTL": token_ttl,
+        "WORKOS_BREAKER_SECONDS": breaker_seconds,
+        "CACHE_BREAKER_SECONDS": breaker_seconds,
         "USER_ID_RESOLVER": "tests.system.faultsite.views.user_from_query",
         "ORGANIZATION_ID_RESOLVER": "tests.system.faultsite.views.no_organization",
     }

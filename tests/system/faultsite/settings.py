@@ -4,8 +4,9 @@
 webhook secret. ``DWP_REDIS_URL`` (with ``DWP_CACHE_PREFIX``) selects a Redis cache,
 else the cache is process-local. ``DWP_TIMEOUT``, ``DWP_MAX_RETRIES``,
 ``DWP_BACKOFF_MAX``, ``DWP_TOKEN_TTL`` and ``DWP_CACHE_TIMEOUT`` (Redis socket timeouts)
-keep the faults quick. ``DWP_ENCRYPTION_KEYS`` encrypts the cached tokens. Everything is logged at DEBUG to stderr, the process's log file,
-so the secrets test can read every line.
+keep the faults quick; ``DWP_BREAKER_SECONDS`` turns the circuit breakers on and
+``DWP_ENCRYPTION_KEYS`` encrypts the cached tokens. Everything is logged at DEBUG to
+stderr, the process's log file, so the secrets test can read every line.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ WORKOS_PIPES = pipes_settings(
     backoff_max=float(os.environ.get("DWP_BACKOFF_MAX", "0.1")),
     token_ttl=float(os.environ.get("DWP_TOKEN_TTL", "3600")),
     encryption_keys=os.environ.get("DWP_ENCRYPTION_KEYS", ""),
+    breaker_seconds=float(os.environ.get("DWP_BREAKER_SECONDS", "0")),
 )
 
 LOGGING = {
