@@ -58,7 +58,7 @@ def test_concurrent_requests_met_by_a_refusal_make_one_upstream_call(
         calls = len(workos.calls)
     with capsys.disabled():
         print(
-            f"\n{REQUESTS} concurrent requests met by a {status} ({backend}): "
+            f"\n{REQUESTS} concurrent requests met by a {status} ({cache_backend}): "
             f"{calls} workos call(s), {elapsed:.2f} s"
         )
     assert calls == 1
