@@ -42,7 +42,7 @@ def test_concurrent_requests_met_by_a_refusal_make_one_upstream_call(
     cache_backend: str, status: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(0.3)
+        time.sleep(1.0)  # long enough for all 32 threads to be waiting, even on a busy machine
         return status, {"X-Request-ID": "req_refused"}, json.dumps(REFUSALS[status])
 
     with (
