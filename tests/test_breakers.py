@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
@@ -278,10 +279,13 @@ def test_the_breaker_serves_cached_tokens_and_recovers_by_itself(
     flaky_cache: type[test_caches.FlakyCache],
     workos: responses.RequestsMock,
 ) -> None:
-    with override_settings(WORKOS_PIPES=settings(TOKEN_TTL=0.05, WORKOS_BREAKER_SECONDS=SHORT)):
+    with (
+        override_settings(WORKOS_PIPES=settings(TOKEN_TTL=0.05, WORKOS_BREAKER_SECONDS=SHORT)),
+        time_machine.travel(time.time()) as clock,
+    ):
         assert statuses(client) == ["active"] * 10
         calls_to(workos)
-        time.sleep(0.1)  # every token is due for a refresh, and none has expired
+        clock.shift(0.1)  # every token is due for a refresh, and none has expired
         fail_workos(workos, 503)
         assert statuses(client) == ["active"] * 10, "stale-if-error, for every tag"
         assert calls_to(workos) == 1
@@ -290,7 +294,8 @@ def test_the_breaker_serves_cached_tokens_and_recovers_by_itself(
             workos.replace(
                 responses.POST, token_url(provider), json=token_answer(f"ya29.{provider}-2")
             )
-        time.sleep(1.1)  # the shared key lives whole seconds, as cache timeouts do
+        time.sleep(SHORT)  # this process's breaker counts real (monotonic) time
+        clock.shift(1)  # the shared key lives whole seconds, as cache timeouts do
         assert statuses(client) == ["active"] * 10
         assert calls_to(workos) == 10, "closed after the first success: every tag refreshed"
         assert pipes.workos_breaker.state == CLOSED

@@ -45,7 +45,7 @@ from django_workos_pipes.workos.client import PipesClient
 from tests.builders import token_answer
 from tests.settings import API_KEY
 from tests.stubs import WORKOS, stub_token
-from tests.threads import run_at_once
+from tests.threads import run_at_once, wait_for_waiters
 
 API_KEY_VALUE = "zd_live_0123456789abcdef0123456789"
 OAUTH_VALUE = "ya29.credential-oauth-token-value"
@@ -429,7 +429,7 @@ def test_single_flight_across_threads(
     cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(0.3)
+        wait_for_waiters(15)
         return 200, {}, json.dumps(api_key_answer("key-only-one-xxxxxxxxxxxxxxxx"))
 
     lenient_workos_stub.add_callback(responses.POST, credentials_url(), callback=respond)
@@ -735,7 +735,7 @@ def test_a_refusal_is_shared_by_the_requests_waiting_on_it(
     cache_backend: str, lenient_workos_stub: responses.RequestsMock
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(0.3)
+        wait_for_waiters(7)
         return 422, {}, json.dumps({"message": "No such integration", "code": "nope"})
 
     lenient_workos_stub.add_callback(responses.POST, credentials_url(), callback=respond)

@@ -27,7 +27,7 @@ from tests.builders import inactive_answer, token_answer
 from tests.environment import DEAD_REDIS
 from tests.settings import API_KEY
 from tests.stubs import WORKOS, issue_tokens
-from tests.threads import run_at_once
+from tests.threads import run_at_once, wait_for_waiters
 
 TOKEN_URL = f"{WORKOS}/data-integrations/salesforce/token"
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
@@ -206,7 +206,7 @@ def test_single_flight_across_threads(
     cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(0.3)
+        wait_for_waiters(31)
         return (
             200,
             {},
@@ -223,7 +223,7 @@ def test_single_flight_shares_a_failure(
     cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(0.3)
+        wait_for_waiters(15)
         return 503, {}, "{}"
 
     workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
@@ -242,14 +242,14 @@ def test_requests_served_a_stale_token_by_a_peers_failure_name_the_connection(
     )
 
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(0.3)
+        wait_for_waiters(7)
         return 503, {}, "{}"
 
     workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)
-    settings = {"API_KEY": API_KEY, "MAX_RETRIES": 0, "TOKEN_TTL": 0.2}
+    settings = {"API_KEY": API_KEY, "MAX_RETRIES": 0, "TOKEN_TTL": 0.05}
     with override_settings(WORKOS_PIPES=settings), caplog.at_level(logging.WARNING):
         assert token_value() == "ya29.stale-but-valid"
-        time.sleep(0.3)  # past TOKEN_TTL: due for a refresh, which fails
+        time.sleep(0.1)  # past TOKEN_TTL: due for a refresh, which fails
         results = run_at_once(8, token_value)
     assert results == ["ya29.stale-but-valid"] * 8
     assert len(workos_stub.calls) == 2
@@ -264,7 +264,7 @@ def test_crashed_lock_holder_blocks_nobody_past_lock_timeout(
     issue_tokens(workos_stub)
     keys = CacheKeys.build("salesforce", "user_1", None)
     caches["default"].add(keys.lock, "a-process-that-died", 60)
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "LOCK_TIMEOUT": 0.3}):
+    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "LOCK_TIMEOUT": 0.1}):
         started = time.monotonic()
         assert token_value() == "ya29.token-1"
     assert time.monotonic() - started < 2
@@ -340,8 +340,10 @@ def test_cache_keys_are_safe_for_every_backend(
 
 
 def test_async_twins_do_not_block_the_event_loop(workos_stub: responses.RequestsMock) -> None:
+    slow = [0.3]  # the awaited call only
+
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(0.3)
+        time.sleep(slow.pop() if slow else 0)
         return 200, {}, json.dumps(token_answer("ya29.async", expires_at=None))
 
     workos_stub.add_callback(responses.POST, TOKEN_URL, callback=respond)

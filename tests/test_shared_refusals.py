@@ -22,7 +22,7 @@ from django_workos_pipes.exceptions import PipesAPIError, PipesUnavailable
 from tests.builders import token_answer
 from tests.settings import API_KEY
 from tests.stubs import token_url
-from tests.threads import run_at_once
+from tests.threads import run_at_once, wait_for_waiters
 
 REQUESTS = 32
 REFUSALS = {
@@ -42,7 +42,7 @@ def test_concurrent_requests_met_by_a_refusal_make_one_upstream_call(
     cache_backend: str, status: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def respond(request: Any) -> tuple[int, dict[str, str], str]:
-        time.sleep(1.0)  # long enough for all 32 threads to be waiting, even on a busy machine
+        wait_for_waiters(REQUESTS - 1)  # answer once every other request waits for it
         return status, {"X-Request-ID": "req_refused"}, json.dumps(REFUSALS[status])
 
     with (

@@ -3,11 +3,11 @@ WorkOS gives, and connected accounts (``emulator/api.py``)."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+import time_machine
 
 from django_workos_pipes.emulator import (
     EVENT_CONNECTED,
@@ -99,10 +99,14 @@ def test_an_expired_token_is_rotated_when_asked(http: requests.Session, emu: Emu
 
 
 def test_a_token_near_its_expiry_is_rotated(http: requests.Session) -> None:
-    with Emulator(api_key=API_KEY, token_lifetime=2) as short:
+    with (
+        Emulator(api_key=API_KEY, token_lifetime=2) as short,
+        time_machine.travel(datetime.now(timezone.utc)) as clock,
+    ):
         short.connect("salesforce", "user_1")
         first = token(http, short).json()["access_token"]["access_token"]
-        time.sleep(1.1)  # within the last half of the lifetime
+        assert token(http, short).json()["access_token"]["access_token"] == first
+        clock.shift(timedelta(seconds=1.1))  # within the last half of the lifetime
         assert token(http, short).json()["access_token"]["access_token"] != first
 
 
