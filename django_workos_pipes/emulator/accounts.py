@@ -142,8 +142,14 @@ class Accounts:
         connected_account_id: str | None,
     ) -> Connection:
         """Apply ``action`` (a name in :data:`CHANGES`) to the account named: the one
-        ``connected_account_id`` names, else the owner's compatibility one."""
-        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
+        ``connected_account_id`` names (found by id alone when no owner is given), else
+        the owner's compatibility one."""
+        target = None
+        if connected_account_id is not None and user_id is None and organization_id is None:
+            target = self._store.by_id(connected_account_id)
+        if target is None or target.provider != provider:
+            key = self.key(provider, user_id, organization_id, owner)
+            target = require(key, self._store.select(key, connected_account_id))
         return self.apply(action, target, wait=True)
 
     def remove(self, connection: Connection, *, wait: bool) -> Connection:
@@ -204,16 +210,6 @@ class Accounts:
             self.save()
 
     # Reading -----------------------------------------------------------------------
-
-    def get(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: str = USER,
-    ) -> Connection | None:
-        """The owner's compatibility connection."""
-        return self._store.get(make_key(provider, user_id, organization_id, owner))
 
     def select(
         self, key: Key, connected_account_id: str | None = None, multiple: bool = False
@@ -303,22 +299,6 @@ class Accounts:
     def save(self) -> None:
         if self._state_file is not None:
             self._state_file.save_connections(self._store.all())
-
-    def _target(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None,
-        owner: str,
-        connected_account_id: str | None,
-    ) -> Connection:
-        """The account a state method acts on: the one named, else the compatibility one."""
-        if connected_account_id is not None and user_id is None and organization_id is None:
-            found = self._store.by_id(connected_account_id)
-            if found is not None and found.provider == provider:
-                return found
-        key = self.key(provider, user_id, organization_id, owner)
-        return require(key, self._store.select(key, connected_account_id))
 
     def _changed(
         self, change: str | None, connection: Connection, *, state: str | None = None

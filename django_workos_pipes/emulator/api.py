@@ -63,7 +63,7 @@ class PipesApi:
             ("authorize", "/data-integrations/{provider}/authorize", self._authorize),
         ]
         for operation, pattern, step in routes:
-            router.add("POST", pattern, guarded(self.guard, operation, step))
+            router.add("POST", pattern, self.guard.route(operation, step))
 
     def _token(self, request: Request, params: Mapping[str, str]) -> Response:
         """An OAuth token; an API-key connection has none (ask for credentials)."""
@@ -141,15 +141,6 @@ class PipesApi:
 
 
 # Shared by the endpoint modules ---------------------------------------------------
-
-
-def guarded(guard: ApiGuard, operation: str, step: Handler, target: str | None = None) -> Handler:
-    """``step`` behind the guard, as a route handler."""
-
-    def handler(request: Request, params: Mapping[str, str]) -> Response:
-        return guard.serve(operation, step, request, params, target=target)
-
-    return handler
 
 
 def known_provider(accounts: Accounts, params: Mapping[str, str]) -> str:

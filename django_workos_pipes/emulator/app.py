@@ -171,7 +171,7 @@ class Emulator(ConnectionMethods):
         owner: str = USER,
     ) -> Connection | None:
         """The owner's compatibility connection to ``provider``, if any."""
-        return self._accounts.get(provider, user_id, organization_id, owner)
+        return self._accounts.select(make_key(provider, user_id, organization_id, owner))
 
     def accounts(
         self,

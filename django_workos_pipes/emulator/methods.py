@@ -101,8 +101,9 @@ class ConnectionMethods:
         connected_account_id: str | None = None,
     ) -> Connection:
         """Flip a connection to ``needs_reauthorization``; webhook on the transition."""
-        which = (provider, user_id, organization_id, owner, connected_account_id)
-        return self._accounts.change("needs_reauthorization", *which)
+        return self._accounts.change(
+            "needs_reauthorization", provider, user_id, organization_id, owner, connected_account_id
+        )
 
     def disconnect(
         self,
@@ -114,8 +115,9 @@ class ConnectionMethods:
         connected_account_id: str | None = None,
     ) -> Connection:
         """Remove a connection (token calls answer ``not_installed``); webhook."""
-        which = (provider, user_id, organization_id, owner, connected_account_id)
-        return self._accounts.change("disconnect", *which)
+        return self._accounts.change(
+            "disconnect", provider, user_id, organization_id, owner, connected_account_id
+        )
 
     def expire(
         self,
@@ -127,8 +129,9 @@ class ConnectionMethods:
         connected_account_id: str | None = None,
     ) -> Connection:
         """Make the current token expired, so the next token call rotates it (no webhook)."""
-        which = (provider, user_id, organization_id, owner, connected_account_id)
-        return self._accounts.change("expire", *which)
+        return self._accounts.change(
+            "expire", provider, user_id, organization_id, owner, connected_account_id
+        )
 
     def revoke_at_provider(
         self,
@@ -143,8 +146,9 @@ class ConnectionMethods:
         once (no webhook); the next token call answers ``needs_reauthorization``, moves
         the connection there and sends ``reauthorization_needed``. Reauthorizing (a new
         consent) clears it."""
-        which = (provider, user_id, organization_id, owner, connected_account_id)
-        return self._accounts.change("revoke_at_provider", *which)
+        return self._accounts.change(
+            "revoke_at_provider", provider, user_id, organization_id, owner, connected_account_id
+        )
 
     def issue_token(
         self,
