@@ -1,10 +1,11 @@
 """Connected accounts and what each change to them sets off: a save, and a webhook.
 
 The :class:`~.state.Store` only holds connections; :class:`Accounts` is what the
-handlers and :class:`~.app.Emulator` change them through, so every change is checked,
-saved to the state file, and (for a state change) sends its signed webhook, in the
-order the changes happened, named in the event family chosen (``connected_account``,
-or the newer ``account_connection``).
+handlers and :class:`~.methods.ConnectionMethods` (the emulator's own methods) change
+them through, so every change is saved to the state file and (for a state change)
+sends its signed webhook, in the order the changes happened, named in the event family
+chosen (``connected_account``, or the newer ``account_connection``). The state changes
+are one table, :data:`CHANGES`.
 """
 
 from __future__ import annotations
