@@ -1,27 +1,25 @@
 """Connected accounts and what each change to them sets off: a save, and a webhook.
 
 The :class:`~.state.Store` only holds connections; :class:`Accounts` is what the
-handlers and :class:`~.app.Emulator` change them through, so every change is checked,
-saved to the state file, and (for a state change) sends its signed webhook, in the
-order the changes happened, named in the event family chosen (``connected_account``,
-or the newer ``account_connection``).
+handlers and :class:`~.methods.ConnectionMethods` (the emulator's own methods) change
+them through, so every change is saved to the state file and (for a state change)
+sends its signed webhook, in the order the changes happened, named in the event family
+chosen (``connected_account``, or the newer ``account_connection``). The state changes
+are one table, :data:`CHANGES`.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from .. import wire
 from .persistence import StateFile
 from .providers import Provider
 from .state import (
-    API_KEY,
     DISCONNECTED,
-    KEEP,
     NEEDS_REAUTHORIZATION,
     OAUTH,
     ORGANIZATION,
@@ -30,7 +28,6 @@ from .state import (
     Connection,
     ConsentRequest,
     Grant,
-    Keep,
     Key,
     Store,
     make_key,
@@ -44,39 +41,30 @@ WEBHOOK_WAIT = 10.0
 EVENT_FAMILIES = wire.EVENT_FAMILIES
 
 
-class Connect(Protocol):
-    """:meth:`Accounts.connect`, or a method that wraps it (``Emulator.connect``)."""
+class Change(NamedTuple):
+    """One state change: its step on the store (the connection after it, and whether
+    it changed anything a webhook names) and that webhook's change, if it sends one."""
 
-    def __call__(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        scopes: Sequence[str] | None = None,
-        missing_scopes: Sequence[str] = (),
-        *,
-        account_display_name: str | Keep | None = KEEP,
-        owner: str = USER,
-        connection_intent: str | None = None,
-        connected_account_id: str | None = None,
-        config: Mapping[str, str] | None = None,
-        established_by_user_id: str | None = None,
-    ) -> Connection: ...
+    step: Callable[[Store, str], tuple[Connection, bool]]
+    event: str | None = None
+    state: str | None = None  # the state the webhook reports, if not the connection's
 
 
-class IssueToken(Protocol):
-    """:meth:`Accounts.issue_token`, or a method that wraps it (``Emulator.issue_token``)."""
-
-    def __call__(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-        multiple: bool = False,
-    ) -> Connection | None: ...
+CHANGES: Mapping[str, Change] = {
+    "needs_reauthorization": Change(
+        lambda store, cid: store.set_state(cid, NEEDS_REAUTHORIZATION), "reauthorization_needed"
+    ),
+    "disconnect": Change(
+        lambda store, cid: (store.remove(cid), True), "disconnected", DISCONNECTED
+    ),
+    # No webhook: WorkOS sends none when a token expires, it hands out a fresh one on
+    # the next token call.
+    "expire": Change(lambda store, cid: (store.expire(cid), False)),
+    # No webhook: WorkOS doesn't know yet; the next token call finds out.
+    "revoke_at_provider": Change(lambda store, cid: (store.revoke_at_provider(cid), False)),
+}
+"""The state changes the emulator can make to an account, by name (the control API's
+``/_emulator/connections/{action}``)."""
 
 
 class Accounts:
@@ -124,146 +112,65 @@ class Accounts:
 
     def connect(
         self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        scopes: Sequence[str] | None = None,
-        missing_scopes: Sequence[str] = (),
-        *,
-        account_display_name: str | Keep | None = KEEP,
-        owner: str = USER,
-        connection_intent: str | None = None,
-        connected_account_id: str | None = None,
-        config: Mapping[str, str] | None = None,
-        established_by_user_id: str | None = None,
+        key: Key,
+        grant: Grant,
+        auth_method: str,
+        intent: str | None,
+        connected_account_id: str | None,
     ) -> Connection:
         """Connect (or re-connect) with a fresh token; waits for the ``connected`` webhook.
-
-        ``scopes=None`` grants the provider's default scopes; the display name is kept
-        unless one is given (``None`` clears it). ``owner="organization"`` connects the
-        organization's account (``user_id``, if given, is the member who set it up).
-        ``connection_intent="add"`` adds another account; ``connected_account_id``
-        re-connects that one.
+        ``intent="add"`` adds another account; ``connected_account_id`` re-connects that one.
         """
-        key = self.key(provider, user_id, organization_id, owner)
-        granted = self.providers[provider].scopes if scopes is None else _strings(scopes, "scopes")
-        grant = Grant(
-            scopes=granted,
-            missing_scopes=_strings(missing_scopes, "missing_scopes"),
-            account_display_name=_label(account_display_name),
-            config=_config(config),
-            established_by_user_id=established_by_user_id or user_id,
-        )
-        return self._connect(key, grant, OAUTH, connection_intent, connected_account_id)
-
-    def install_api_key(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        api_key: str | None = None,
-        config: Mapping[str, str] | None = None,
-        owner: str = USER,
-        account_display_name: str | Keep | None = KEEP,
-        connection_intent: str | None = None,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Install an API key (``api_key=None`` makes one up) with its ``config``: an
-        ``api_key`` connection, with no expiry and no scopes; ``connected`` webhook."""
-        key = self.key(provider, user_id, organization_id, owner)
-        if api_key is not None and (not isinstance(api_key, str) or len(api_key.strip()) < 8):
-            raise ValueError("api_key must be a string of at least 8 characters")
-        secret = api_key.strip() if api_key else _made_up_key(self.providers[provider])
-        grant = Grant(
-            account_display_name=_label(account_display_name),
-            api_key=secret,
-            config=_config(config) or {},
-            established_by_user_id=user_id,
-        )
-        return self._connect(key, grant, API_KEY, connection_intent, connected_account_id)
-
-    def needs_reauthorization(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Flip to ``needs_reauthorization``; a webhook only when that is a change."""
-        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
         with self._changes:
-            connection, changed = self._store.set_state(target.id, NEEDS_REAUTHORIZATION)
-            delivery = self._changed("reauthorization_needed" if changed else None, connection)
+            connection = self._store.connect(
+                key,
+                grant,
+                auth_method=auth_method,
+                connected_account_id=connected_account_id,
+                add=intent == "add",
+            )
+            delivery = self._changed("connected", connection)
         await_delivery(delivery)
         return connection
 
-    def expire(
+    def change(
         self,
+        action: str,
         provider: str,
         user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
+        organization_id: str | None,
+        owner: str,
+        connected_account_id: str | None,
     ) -> Connection:
-        """Expire the token early, with no webhook: WorkOS sends none when a token
-        expires, it hands out a fresh one on the next token call."""
-        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
-        with self._changes:
-            connection = self._store.expire(target.id)
-            self._changed(None, connection)
-        return connection
-
-    def revoke_at_provider(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Revoke the grant at the provider: its API refuses the token at once; no
-        webhook (WorkOS doesn't know yet), until the next token call finds out."""
-        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
-        with self._changes:
-            connection = self._store.revoke_at_provider(target.id)
-            self._changed(None, connection)
-        return connection
-
-    def disconnect(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        target = self._target(provider, user_id, organization_id, owner, connected_account_id)
-        return self.remove(target, wait=True)
+        """Apply ``action`` (a name in :data:`CHANGES`) to the account named: the one
+        ``connected_account_id`` names (found by id alone when no owner is given), else
+        the owner's compatibility one."""
+        target = None
+        if connected_account_id is not None and user_id is None and organization_id is None:
+            target = self._store.by_id(connected_account_id)
+        if target is None or target.provider != provider:
+            key = self.key(provider, user_id, organization_id, owner)
+            target = require(key, self._store.select(key, connected_account_id))
+        return self.apply(action, target, wait=True)
 
     def remove(self, connection: Connection, *, wait: bool) -> Connection:
         """Disconnect; ``wait`` for the webhook unless answering the wire's own DELETE."""
+        return self.apply("disconnect", connection, wait=wait)
+
+    def apply(self, action: str, connection: Connection, *, wait: bool) -> Connection:
+        """Apply one of :data:`CHANGES`, save, and send its webhook if it sends one
+        (``wait`` for that delivery, bounded)."""
+        change = CHANGES[action]
         with self._changes:
-            removed = self._store.remove(connection.id)
-            delivery = self._changed("disconnected", removed, state=DISCONNECTED)
+            changed, happened = change.step(self._store, connection.id)
+            event = change.event if happened else None
+            delivery = self._changed(event, changed, state=change.state)
         if wait:
             await_delivery(delivery)
-        return removed
+        return changed
 
     def issue_token(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-        multiple: bool = False,
+        self, key: Key, connected_account_id: str | None, multiple: bool
     ) -> Connection | None:
         """The connection behind a token (or credentials) call, its token rotated first if
         it is due. Raises :class:`~.state.AccountSelectionRequired` as ``select`` does.
@@ -272,7 +179,6 @@ class Accounts:
         its refresh fails: the connection needs reauthorization, and the webhook says
         so (sent without waiting, like the DELETE's).
         """
-        key = make_key(provider, user_id, organization_id, owner)
         with self._changes:
             connection = self._store.select(key, connected_account_id, multiple)
             if connection is None:
@@ -305,16 +211,6 @@ class Accounts:
             self.save()
 
     # Reading -----------------------------------------------------------------------
-
-    def get(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: str = USER,
-    ) -> Connection | None:
-        """The owner's compatibility connection."""
-        return self._store.get(make_key(provider, user_id, organization_id, owner))
 
     def select(
         self, key: Key, connected_account_id: str | None = None, multiple: bool = False
@@ -363,40 +259,12 @@ class Accounts:
 
     # Consents ----------------------------------------------------------------------
 
-    def start_consent(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        return_to: str | None,
-        connection_intent: str | None = None,
-        connected_account_id: str | None = None,
-        account_display_name: str | Keep | None = KEEP,
-        *,
-        owner: str = USER,
-        config: Mapping[str, str] | None = None,
-    ) -> ConsentRequest:
-        """A consent for the page; :class:`~.state.UnknownConnection` when asked to
+    def add_consent(self, consent: ConsentRequest) -> None:
+        """Keep a consent for the page; :class:`~.state.UnknownConnection` when it would
         reauthorize an account the owner doesn't have."""
-        key = self.key(provider, user_id, organization_id, owner)
-        if connected_account_id is not None:
-            require(key, self._store.select(key, connected_account_id))
-        consent = ConsentRequest(
-            id=wire.new_id("consent").lower(),
-            state=secrets.token_urlsafe(24),
-            provider=provider,
-            user_id=user_id,
-            organization_id=organization_id or None,
-            return_to=return_to,
-            connection_intent=connection_intent,
-            connected_account_id=connected_account_id,
-            created_at=wire.now(),
-            account_display_name=account_display_name,
-            owner=owner,
-            config=None if config is None else dict(config),
-        )
+        if consent.connected_account_id is not None:
+            require(consent.key, self._store.select(consent.key, consent.connected_account_id))
         self._store.add_consent(consent)
-        return consent
 
     def pending_consent(self, consent_id: str) -> ConsentRequest | None:
         return self._store.consent(consent_id)
@@ -433,42 +301,6 @@ class Accounts:
         if self._state_file is not None:
             self._state_file.save_connections(self._store.all())
 
-    def _connect(
-        self,
-        key: Key,
-        grant: Grant,
-        auth_method: str,
-        intent: str | None,
-        connected_account_id: str | None,
-    ) -> Connection:
-        with self._changes:
-            connection = self._store.connect(
-                key,
-                grant,
-                auth_method=auth_method,
-                connected_account_id=connected_account_id,
-                add=intent == "add",
-            )
-            delivery = self._changed("connected", connection)
-        await_delivery(delivery)
-        return connection
-
-    def _target(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None,
-        owner: str,
-        connected_account_id: str | None,
-    ) -> Connection:
-        """The account a state method acts on: the one named, else the compatibility one."""
-        if connected_account_id is not None and user_id is None and organization_id is None:
-            found = self._store.by_id(connected_account_id)
-            if found is not None and found.provider == provider:
-                return found
-        key = self.key(provider, user_id, organization_id, owner)
-        return require(key, self._store.select(key, connected_account_id))
-
     def _changed(
         self, change: str | None, connection: Connection, *, state: str | None = None
     ) -> Delivery | None:
@@ -492,29 +324,3 @@ def await_delivery(delivery: Delivery | None) -> None:
     """Wait, bounded, until the receiver has had the webhook (or it was given up)."""
     if delivery is not None and not delivery.done.wait(WEBHOOK_WAIT):
         logger.warning("webhook %s still pending after %.0f s", delivery.event["id"], WEBHOOK_WAIT)
-
-
-def _strings(values: Sequence[str], name: str) -> tuple[str, ...]:
-    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
-        raise ValueError(f"{name} must be a list of strings")
-    return tuple(values)
-
-
-def _label(value: str | Keep | None) -> str | Keep | None:
-    if not isinstance(value, (str, Keep, type(None))):
-        raise ValueError("account_display_name must be a string or None")
-    return value
-
-
-def _config(config: Mapping[str, str] | None) -> dict[str, str] | None:
-    if config is None:
-        return None
-    if not isinstance(config, Mapping) or not all(
-        isinstance(k, str) and k and isinstance(v, str) for k, v in config.items()
-    ):
-        raise ValueError("config must map names to strings")
-    return dict(config)
-
-
-def _made_up_key(provider: Provider) -> str:
-    return f"{provider.token_prefix}key_{secrets.token_urlsafe(24)}"

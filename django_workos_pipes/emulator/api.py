@@ -16,9 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import wire
-from .accounts import Accounts, IssueToken
+from .accounts import Accounts
 from .endpoint import Endpoint
 from .guard import ApiGuard, flag, invalid, not_found, optional_string, required_string
+from .methods import ConnectionMethods
 from .state import (
     API_KEY,
     CONNECTED,
@@ -40,7 +41,7 @@ CONNECTION_INTENTS = ("add", "reauthorize")
 class PipesApi:
     """The token, credentials and authorize calls.
 
-    ``issue_token`` is :meth:`Accounts.issue_token` or a method wrapping it.
+    ``connections``: the emulator, whose ``issue_token`` a subclass may wrap.
     """
 
     def __init__(
@@ -48,12 +49,12 @@ class PipesApi:
         endpoint: Endpoint,
         accounts: Accounts,
         guard: ApiGuard,
-        issue_token: IssueToken,
+        connections: ConnectionMethods,
     ) -> None:
         self.endpoint = endpoint
         self.accounts = accounts
         self.guard = guard
-        self.issue_token = issue_token
+        self.connections = connections
 
     def register(self, router: Router) -> None:
         routes: list[tuple[str, str, Handler]] = [
@@ -62,7 +63,7 @@ class PipesApi:
             ("authorize", "/data-integrations/{provider}/authorize", self._authorize),
         ]
         for operation, pattern, step in routes:
-            router.add("POST", pattern, guarded(self.guard, operation, step))
+            router.add("POST", pattern, self.guard.route(operation, step))
 
     def _token(self, request: Request, params: Mapping[str, str]) -> Response:
         """An OAuth token; an API-key connection has none (ask for credentials)."""
@@ -88,7 +89,7 @@ class PipesApi:
         user_id, organization_id, owner = owner_of(body)
         account_id, multiple = selection(body)
         try:
-            connection = self.issue_token(
+            connection = self.connections.issue_token(
                 provider,
                 user_id,
                 organization_id,
@@ -122,7 +123,7 @@ class PipesApi:
         if account_id is not None and intent != "reauthorize":
             raise invalid("connected_account_id", "is accepted with connection_intent reauthorize")
         try:
-            consent = self.accounts.start_consent(
+            consent = self.connections.start_consent(
                 provider,
                 user_id,
                 organization_id,
@@ -140,15 +141,6 @@ class PipesApi:
 
 
 # Shared by the endpoint modules ---------------------------------------------------
-
-
-def guarded(guard: ApiGuard, operation: str, step: Handler, target: str | None = None) -> Handler:
-    """``step`` behind the guard, as a route handler."""
-
-    def handler(request: Request, params: Mapping[str, str]) -> Response:
-        return guard.serve(operation, step, request, params, target=target)
-
-    return handler
 
 
 def known_provider(accounts: Accounts, params: Mapping[str, str]) -> str:

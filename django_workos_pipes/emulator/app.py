@@ -27,11 +27,12 @@ from .directory import Directory, Organization, User
 from .endpoint import DEFAULT_API_KEY, Endpoint
 from .faults import FaultQueue, make_fault
 from .guard import ApiGuard
+from .methods import ConnectionMethods
 from .persistence import StateFile
 from .provider_api import ProviderApi
 from .providers import Provider, registry
 from .server import BackgroundServer
-from .state import KEEP, USER, Connection, ConsentRequest, Keep, make_key
+from .state import USER, Connection, ConsentRequest, make_key
 from .users import UsersApi
 from .web import Request, Response, Router, error_response
 from .webhooks import Delivery, WebhookSender
@@ -47,13 +48,12 @@ EVENT_REAUTHORIZATION_NEEDED = wire.EVENT_REAUTHORIZATION_NEEDED
 EVENT_DISCONNECTED = wire.EVENT_DISCONNECTED
 
 
-class Emulator:
+class Emulator(ConnectionMethods):
     """A local stand-in for the WorkOS Pipes API; ``start()`` serves it on a thread.
 
-    ``connect`` and ``issue_token`` reach the handlers as this object's own methods, so
-    a subclass that overrides them (``tests/faultkit.py``'s recording emulator) sees
-    every token, whether Python, the control API, the consent page or a token call
-    asked for it.
+    The handlers reach ``connect`` and ``issue_token`` through this object (see
+    :class:`~.methods.ConnectionMethods`), so a subclass that overrides them
+    (``tests/system/faultkit.py``'s recording emulator) sees every token.
     """
 
     def __init__(
@@ -158,149 +158,9 @@ class Emulator:
 
     # Connections -------------------------------------------------------------------
     #
-    # Each method acts on a user's account by default. ``owner="organization"`` acts on
-    # the organization's own (``user_id`` is then the member who sets it up, or None);
-    # ``connected_account_id`` names one account when the owner has several.
-
-    def connect(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        scopes: Sequence[str] | None = None,
-        missing_scopes: Sequence[str] = (),
-        *,
-        account_display_name: str | Keep | None = KEEP,
-        owner: str = USER,
-        connection_intent: str | None = None,
-        connected_account_id: str | None = None,
-        config: Mapping[str, str] | None = None,
-        established_by_user_id: str | None = None,
-    ) -> Connection:
-        """Connect (or re-connect) an account with a fresh token; ``connected`` webhook.
-
-        ``scopes=None`` grants the provider's default scopes. The account's display
-        name is kept unless one is given; ``None`` clears it. ``connection_intent="add"``
-        adds another account (a ``standard`` one, once the owner has one);
-        ``connected_account_id`` re-connects that very account. ``config``: the
-        connect-time config values it keeps.
-        """
-        return self._accounts.connect(
-            provider,
-            user_id,
-            organization_id,
-            scopes,
-            missing_scopes,
-            account_display_name=account_display_name,
-            owner=owner,
-            connection_intent=connection_intent,
-            connected_account_id=connected_account_id,
-            config=config,
-            established_by_user_id=established_by_user_id,
-        )
-
-    def install_api_key(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        api_key: str | None = None,
-        config: Mapping[str, str] | None = None,
-        owner: str = USER,
-        account_display_name: str | Keep | None = KEEP,
-        connection_intent: str | None = None,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Install an API key (made up when ``api_key`` is None) with its ``config``: an
-        ``api_key`` connection, vended by ``/credentials`` with no expiry and no scopes;
-        ``connected`` webhook."""
-        return self._accounts.install_api_key(
-            provider,
-            user_id,
-            organization_id,
-            api_key=api_key,
-            config=config,
-            owner=owner,
-            account_display_name=account_display_name,
-            connection_intent=connection_intent,
-            connected_account_id=connected_account_id,
-        )
-
-    def needs_reauthorization(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Flip a connection to ``needs_reauthorization``; webhook on the transition."""
-        return self._accounts.needs_reauthorization(
-            provider,
-            user_id,
-            organization_id,
-            owner=owner,
-            connected_account_id=connected_account_id,
-        )
-
-    def disconnect(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Remove a connection (token calls answer ``not_installed``); webhook."""
-        return self._accounts.disconnect(
-            provider,
-            user_id,
-            organization_id,
-            owner=owner,
-            connected_account_id=connected_account_id,
-        )
-
-    def expire(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Make the current token expired, so the next token call rotates it (no webhook)."""
-        return self._accounts.expire(
-            provider,
-            user_id,
-            organization_id,
-            owner=owner,
-            connected_account_id=connected_account_id,
-        )
-
-    def revoke_at_provider(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection:
-        """Revoke the grant at the provider: ``/_provider/{slug}/me`` refuses its token at
-        once (no webhook); the next token call answers ``needs_reauthorization``, moves
-        the connection there and sends ``reauthorization_needed``. Reauthorizing (a new
-        consent) clears it."""
-        return self._accounts.revoke_at_provider(
-            provider,
-            user_id,
-            organization_id,
-            owner=owner,
-            connected_account_id=connected_account_id,
-        )
+    # ``connect``, ``install_api_key``, ``needs_reauthorization``, ``disconnect``,
+    # ``expire``, ``revoke_at_provider``, ``issue_token`` and ``start_consent`` come from
+    # :class:`~.methods.ConnectionMethods`.
 
     def connection(
         self,
@@ -311,7 +171,7 @@ class Emulator:
         owner: str = USER,
     ) -> Connection | None:
         """The owner's compatibility connection to ``provider``, if any."""
-        return self._accounts.get(provider, user_id, organization_id, owner)
+        return self._accounts.select(make_key(provider, user_id, organization_id, owner))
 
     def accounts(
         self,
@@ -455,59 +315,12 @@ class Emulator:
             logger.exception("emulator failed on %s %s", request.method, request.path)
             return error_response(500, "The emulator failed on this request.", "server_error")
 
-    def issue_token(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-        multiple: bool = False,
-    ) -> Connection | None:
-        """The connection behind a token or credentials call, its token rotated first if
-        it is due."""
-        return self._accounts.issue_token(
-            provider,
-            user_id,
-            organization_id,
-            owner=owner,
-            connected_account_id=connected_account_id,
-            multiple=multiple,
-        )
-
-    def start_consent(
-        self,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        return_to: str | None,
-        connection_intent: str | None = None,
-        connected_account_id: str | None = None,
-        account_display_name: str | Keep | None = KEEP,
-        *,
-        owner: str = USER,
-        config: Mapping[str, str] | None = None,
-    ) -> ConsentRequest:
-        """What an authorize call starts: a consent waiting on its page."""
-        return self._accounts.start_consent(
-            provider,
-            user_id,
-            organization_id,
-            return_to,
-            connection_intent,
-            connected_account_id,
-            account_display_name,
-            owner=owner,
-            config=config,
-        )
-
     def pending_consent(self, consent_id: str) -> ConsentRequest | None:
         return self._accounts.pending_consent(consent_id)
 
     def answer_consent(self, consent_id: str, allow: bool) -> ConsentRequest | None:
         """Allow (connect the account) or deny a consent; ``None`` if already answered."""
-        return answer_consent(self._accounts, self.connect, consent_id, allow)
+        return answer_consent(self._accounts, self, consent_id, allow)
 
     def consent_scopes(self, consent: ConsentRequest) -> tuple[str, ...]:
         """What Allow grants: what the account had and lacked, or the provider's defaults."""
@@ -522,17 +335,17 @@ class Emulator:
         faults, calls = self._faults, self._calls
         router = Router()
         guard = ApiGuard(endpoint, faults, calls)
-        PipesApi(endpoint, accounts, guard, self.issue_token).register(router)
+        PipesApi(endpoint, accounts, guard, self).register(router)
         ConnectedApi(accounts, guard).register(router)
         UsersApi(self._directory, guard).register(router)
         ProviderApi(accounts, faults, calls).register(router)
-        ConsentPages(accounts, self.connect).register(router)
+        ConsentPages(accounts, self).register(router)
         control = ControlApi(
             endpoint,
             accounts,
             faults,
             calls,
-            self.connect,
+            self,
             self.webhook_url,
             self._webhook_secret,
             directory=self._directory,

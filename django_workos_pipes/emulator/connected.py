@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from .. import wire
 from .accounts import Accounts
-from .api import guarded, known_provider, selection, selection_required
+from .api import known_provider, selection, selection_required
 from .guard import ApiGuard, flag, not_found, optional_string
 from .state import (
     COMPATIBILITY,
@@ -47,13 +47,13 @@ class ConnectedApi:
             ("DELETE", ORGANIZATION_ACCOUNT, "delete_organization_connected_account", self._delete),
         ]
         for method, pattern, operation, step in routes:
-            router.add(method, pattern, guarded(self.guard, operation, step))
+            router.add(method, pattern, self.guard.route(operation, step))
         listings = [
             ("/user_management/users/{user_id}/data_providers", "data_providers"),
             ("/organizations/{organization_id}/data_providers", "organization_data_providers"),
         ]
         for pattern, operation in listings:
-            handler = guarded(self.guard, operation, self._list, target="data_providers")
+            handler = self.guard.route(operation, self._list, "data_providers")
             router.add("GET", pattern, handler)
 
     def _get(self, request: Request, params: Mapping[str, str]) -> Response:

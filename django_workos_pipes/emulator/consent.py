@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from .accounts import Accounts, Connect, await_delivery
+from .accounts import Accounts, await_delivery
+from .methods import ConnectionMethods
 from .pages import consent_page, message_page
 from .state import ConsentRequest
 from .web import Request, Response, Router, html_response, redirect
@@ -31,12 +32,12 @@ CONFIG_PREFIX = "config_"
 class ConsentPages:
     """``GET /consent/{id}`` shows the page; ``POST`` records the decision.
 
-    ``connect`` is :meth:`Accounts.connect` or a method wrapping it.
+    ``connections``: the emulator, whose ``connect`` a subclass may wrap.
     """
 
-    def __init__(self, accounts: Accounts, connect: Connect) -> None:
+    def __init__(self, accounts: Accounts, connections: ConnectionMethods) -> None:
         self.accounts = accounts
-        self.connect = connect
+        self.connections = connections
 
     def register(self, router: Router) -> None:
         router.add("GET", "/consent/{consent_id}", self.show)
@@ -63,7 +64,7 @@ class ConsentPages:
             if refusal is not None:
                 return html_response(400, message_page("Check the API key", refusal))
         consent = answer_consent(
-            self.accounts, self.connect, params["consent_id"], decision == "allow", form
+            self.accounts, self.connections, params["consent_id"], decision == "allow", form
         )
         if consent is None:
             return html_response(404, message_page(NOT_FOUND_TITLE, NOT_FOUND_TEXT))
@@ -80,7 +81,7 @@ class ConsentPages:
 
 def answer_consent(
     accounts: Accounts,
-    connect: Connect,
+    connections: ConnectionMethods,
     consent_id: str,
     allow: bool,
     form: Mapping[str, str] | None = None,
@@ -99,7 +100,7 @@ def answer_consent(
     provider = accounts.providers[consent.provider]
     if provider.takes_api_key:
         config = {**(consent.config or {}), **_config_fields(form or {})}
-        accounts.install_api_key(
+        connections.install_api_key(
             consent.provider,
             consent.user_id,
             consent.organization_id,
@@ -111,7 +112,7 @@ def answer_consent(
             connected_account_id=consent.connected_account_id,
         )
         return consent
-    connect(
+    connections.connect(
         consent.provider,
         consent.user_id,
         consent.organization_id,

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 from ..masking import mask
-from .accounts import Accounts, Connect
+from .accounts import CHANGES, Accounts
 from .calls import CallLog
 from .directory import Directory, Taken, User
 from .endpoint import Endpoint
 from .faults import FaultQueue, check_retry_after, make_fault
+from .methods import ConnectionMethods
 from .pages import Dashboard, control_page
 from .state import (
     API_KEY,
@@ -68,7 +69,7 @@ NOTICES = {
 class ControlApi:
     """Handlers for ``/_emulator/*``.
 
-    ``connect`` is :meth:`Accounts.connect` or a method wrapping it.
+    ``connections``: the emulator, whose ``connect`` a subclass may wrap.
     """
 
     def __init__(
@@ -77,7 +78,7 @@ class ControlApi:
         accounts: Accounts,
         faults: FaultQueue,
         calls: CallLog,
-        connect: Connect,
+        connections: ConnectionMethods,
         webhook_url: str | None,
         webhook_secret: str | None = None,
         *,
@@ -88,15 +89,9 @@ class ControlApi:
         self.accounts = accounts
         self.faults = faults
         self.call_log = calls
-        self.connect_account = connect
+        self.connections = connections
         self.webhook_url = webhook_url
         self._webhook_secret = webhook_secret
-        self._actions: dict[str, _Action] = {
-            "needs_reauthorization": accounts.needs_reauthorization,
-            "disconnect": accounts.disconnect,
-            "expire": accounts.expire,
-            "revoke_at_provider": accounts.revoke_at_provider,
-        }
 
     def register(self, router: Router) -> None:
         routes: list[tuple[str, str, Handler]] = [
@@ -202,7 +197,7 @@ class ControlApi:
             )
             method = _optional(data, "auth_method") or OAUTH
             if method == API_KEY:
-                connection = self.accounts.install_api_key(
+                connection = self.connections.install_api_key(
                     provider,
                     user_id,
                     organization_id,
@@ -211,7 +206,7 @@ class ControlApi:
                 )
             elif method == OAUTH:
                 scopes = data.get("scopes")
-                connection = self.connect_account(
+                connection = self.connections.connect(
                     provider,
                     user_id,
                     organization_id,
@@ -227,21 +222,22 @@ class ControlApi:
         return self._run(request, act)
 
     def change(self, request: Request, params: Mapping[str, str]) -> Response:
-        action = self._actions.get(params["action"])
-        if action is None:
-            return error_response(404, f"Unknown action {params['action']!r}.", "not_found")
+        action = params["action"]
+        if action not in CHANGES:
+            return error_response(404, f"Unknown action {action!r}.", "not_found")
 
         def act(data: dict[str, Any]) -> Response:
             owner = _owner(data)
             account_id = _optional(data, "connected_account_id")
-            connection = action(
+            connection = self.accounts.change(
+                action,
                 _required(data, "provider"),
                 _user(data, owner, required=account_id is None),
                 _optional(data, "organization_id"),
-                owner=owner,
-                connected_account_id=account_id,
+                owner,
+                account_id,
             )
-            notice = NOTICES[params["action"]]
+            notice = NOTICES[action]
             return self._done(request, 200, _connection_json(connection), notice)
 
         return self._run(request, act)
@@ -390,18 +386,6 @@ def _connection_json(connection: Connection) -> dict[str, Any]:
         "access_token": token["access_token"],
         "expires_at": token["expires_at"],
     }
-
-
-class _Action(Protocol):
-    def __call__(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None = None,
-        *,
-        owner: str = USER,
-        connected_account_id: str | None = None,
-    ) -> Connection: ...
 
 
 def _owner(data: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import wire
 from .persistence import StateFile
+from .state import saved_times
 
 # The fields a create or an update may set, as the endpoints have checked them.
 FIELDS = (
@@ -92,10 +93,7 @@ class User:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> User:
-        created = wire.parse_timestamp(data["created_at"])
-        updated = wire.parse_timestamp(data["updated_at"])
-        if created is None or updated is None:
-            raise ValueError("created_at and updated_at are required")
+        created, updated = saved_times(data)
         return cls(
             id=str(data["id"]),
             email=str(data["email"]),
@@ -134,10 +132,7 @@ class Organization:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Organization:
-        created = wire.parse_timestamp(data["created_at"])
-        updated = wire.parse_timestamp(data["updated_at"])
-        if created is None or updated is None:
-            raise ValueError("created_at and updated_at are required")
+        created, updated = saved_times(data)
         return cls(
             id=str(data["id"]),
             name=str(data["name"]),

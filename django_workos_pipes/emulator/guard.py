@@ -53,6 +53,14 @@ class ApiGuard:
             return cut_short(answer)
         return answer
 
+    def route(self, operation: str, step: Handler, target: str | None = None) -> Handler:
+        """``step`` behind the guard, as a route handler (see :meth:`serve`)."""
+
+        def handler(request: Request, params: Mapping[str, str]) -> Response:
+            return self.serve(operation, step, request, params, target=target)
+
+        return handler
+
     def _record(self, request: Request) -> None:
         try:
             body = request.json()

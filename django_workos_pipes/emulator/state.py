@@ -187,10 +187,7 @@ class Connection:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Connection:
-        created = wire.parse_timestamp(data["created_at"])
-        updated = wire.parse_timestamp(data["updated_at"])
-        if created is None or updated is None:
-            raise ValueError("created_at and updated_at are required")
+        created, updated = saved_times(data)
         owner = str(data.get("owner") or USER)
         if owner not in OWNERS:
             raise ValueError(f"unknown owner {owner!r}")
@@ -258,6 +255,16 @@ class ConsentRequest:
     @property
     def key(self) -> Key:
         return make_key(self.provider, self.user_id, self.organization_id, self.owner)
+
+
+def saved_times(data: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    """``created_at`` and ``updated_at`` of a record read back from the state file;
+    every record has both."""
+    created = wire.parse_timestamp(data["created_at"])
+    updated = wire.parse_timestamp(data["updated_at"])
+    if created is None or updated is None:
+        raise ValueError("created_at and updated_at are required")
+    return created, updated
 
 
 def identifier_for(key: Key, number: int = 1) -> str:

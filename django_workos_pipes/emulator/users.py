@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import wire
-from .directory import Directory, Taken, UnknownUser, User, normal_email
+from .directory import Directory, Organization, Taken, UnknownUser, User, normal_email
 from .guard import ApiGuard, invalid, not_found, optional_string
 from .web import Handler, HttpError, Request, Response, Router, error_response, json_response
 
@@ -52,7 +52,7 @@ class UsersApi:
             ("POST", USERS, "create_user", self._create),
         ]
         for method, pattern, operation, step in routes:
-            router.add(method, pattern, self._guarded(operation, step))
+            router.add(method, pattern, self.guard.route(operation, step, "users"))
         organizations: list[tuple[str, str, str, Handler]] = [
             (
                 "GET",
@@ -64,25 +64,17 @@ class UsersApi:
             ("POST", "/organizations", "create_organization", self._create_organization),
         ]
         for method, pattern, operation, step in organizations:
-            router.add(method, pattern, self._guarded(operation, step, "organizations"))
-
-    def _guarded(self, operation: str, step: Handler, target: str = "users") -> Handler:
-        def handler(request: Request, params: Mapping[str, str]) -> Response:
-            return self.guard.serve(operation, step, request, params, target=target)
-
-        return handler
+            router.add(method, pattern, self.guard.route(operation, step, "organizations"))
 
     def _organization_by_ext(self, request: Request, params: Mapping[str, str]) -> Response:
-        found = self.directory.organization_by_external_id(params["external_id"])
-        if found is None:
-            raise not_found(f"Organization with external ID '{params['external_id']}' not found.")
-        return json_response(200, found.to_api())
+        external_id = params["external_id"]
+        found = self.directory.organization_by_external_id(external_id)
+        return _found(found, f"Organization with external ID '{external_id}' not found.")
 
     def _organization(self, request: Request, params: Mapping[str, str]) -> Response:
-        found = self.directory.organization(params["organization_id"])
-        if found is None:
-            raise not_found(f"Organization not found: '{params['organization_id']}'.")
-        return json_response(200, found.to_api())
+        organization_id = params["organization_id"]
+        found = self.directory.organization(organization_id)
+        return _found(found, f"Organization not found: '{organization_id}'.")
 
     def _create_organization(self, request: Request, params: Mapping[str, str]) -> Response:
         """A new organization (``name``, ``external_id``; domains are not kept)."""
@@ -103,10 +95,9 @@ class UsersApi:
         return json_response(201, created.to_api())
 
     def _by_ext(self, request: Request, params: Mapping[str, str]) -> Response:
-        user = self.directory.by_external_id(params["external_id"])
-        if user is None:
-            raise not_found(f"User with external ID '{params['external_id']}' not found.")
-        return json_response(200, user.to_api())
+        external_id = params["external_id"]
+        found = self.directory.by_external_id(external_id)
+        return _found(found, f"User with external ID '{external_id}' not found.")
 
     def _get(self, request: Request, params: Mapping[str, str]) -> Response:
         return json_response(200, self._user(params["user_id"]).to_api())
@@ -155,6 +146,13 @@ class UsersApi:
         if user is None:
             raise _user_not_found(user_id)
         return user
+
+
+def _found(record: User | Organization | None, message: str) -> Response:
+    """The record, or the 404 WorkOS answers when there is none."""
+    if record is None:
+        raise not_found(message)
+    return json_response(200, record.to_api())
 
 
 def page(users: Sequence[User], query: Mapping[str, str]) -> dict[str, Any]:
