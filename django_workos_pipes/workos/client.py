@@ -256,6 +256,11 @@ class PipesClient:
         path = f"/user_management/users/external_id/{segment(external_id)}"
         return self._by_external_id(path, external_id, WorkOSUser.from_api, "user")
 
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None on a 404."""
+        path = f"/organizations/external_id/{segment(external_id)}"
+        return self._by_external_id(path, external_id, WorkOSOrganization.from_api, "organization")
+
     def create_user(
         self,
         *,
@@ -280,11 +285,6 @@ class PipesClient:
         return self._call(
             "POST", path, parse, "user", labels=labels, operation="create_user", json=body
         )
-
-    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
-        """``GET /organizations/external_id/{external_id}``; None on a 404."""
-        path = f"/organizations/external_id/{segment(external_id)}"
-        return self._by_external_id(path, external_id, WorkOSOrganization.from_api, "organization")
 
     def _vend(
         self,
