@@ -63,6 +63,35 @@ ACCOUNT_SELECTION_REQUIRED = "account_selection_required"
 OWNER_USER = "user"
 OWNER_ORGANIZATION = "organization"
 
+
+def owner_fields(organization_id: str | None, owner: str) -> dict[str, str]:
+    """The fields of a pipes call (token, credentials, authorize) that say whose
+    connection it is about; each is left out when it says nothing new, as the official
+    SDK does: ``organization_id`` when there is none, ``connection_owner`` for a user's."""
+    fields: dict[str, str] = {}
+    if organization_id is not None:
+        fields["organization_id"] = organization_id
+    if owner == OWNER_ORGANIZATION:
+        fields["connection_owner"] = OWNER_ORGANIZATION
+    return fields
+
+
+def authorize_body(
+    user_id: str,
+    return_to: str,
+    organization_id: str | None,
+    owner: str,
+    connected_account_id: str | None,
+) -> dict[str, str]:
+    """The body of ``POST /data-integrations/{provider}/authorize`` (the testing fake puts
+    it in its URL's query): naming an account makes the flow reauthorize it."""
+    body = {"user_id": user_id, "return_to": return_to, **owner_fields(organization_id, owner)}
+    if connected_account_id is not None:
+        body["connection_intent"] = "reauthorize"
+        body["connected_account_id"] = connected_account_id
+    return body
+
+
 # Display names of well-known provider slugs (slugs are free, lower-case strings).
 PROVIDER_NAMES: Mapping[str, str] = {
     "salesforce": "Salesforce",

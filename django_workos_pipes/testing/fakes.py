@@ -38,10 +38,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode
 
 from .. import wire
@@ -80,6 +80,8 @@ _Owner = tuple[str | None, str | None]
 """(user, organization) of a listing; the user is None for an organization's listing."""
 _Seen = tuple[str, str | None, str | None, str | None]
 """A :data:`_Key` and an account id: what the service may have cached an answer for."""
+_Result = TypeVar("_Result", TokenResult, CredentialResult)
+_Entry = TypeVar("_Entry", WorkOSUser, WorkOSOrganization)
 
 
 class FakeCall(NamedTuple):
@@ -121,6 +123,12 @@ class _Account:
     established_by_user_id: str | None = None
     auth_method: str = "oauth"
     config: Mapping[str, str] = field(default_factory=dict)
+
+    def token_result(self) -> TokenResult:
+        """The token call's answer: the token (or API key), else the error."""
+        if self.token is None:
+            return TokenResult.inactive(self.error or NOT_INSTALLED)
+        return TokenResult.connected(self.token)
 
     def credential(self) -> CredentialResult:
         """The credentials call's answer: the token (or API key) with the config."""
@@ -387,17 +395,8 @@ class PipesFake:
         provisioning a Django user with the same address is refused
         (``email_not_available``), as WorkOS does.
         """
-        user = WorkOSUser(
-            id=user_id or f"user_fake_{secrets.token_hex(8)}",
-            email=email.strip().lower(),
-            external_id=external_id,
-            first_name=first_name,
-            last_name=last_name,
-        )
-        with self._lock:
-            self._users.append(user)
-        if external_id is not None:
-            self._forget_link("u", external_id)
+        user = _user(email, external_id, first_name, last_name, user_id)
+        self._add_entry(self._users, user, "u")
         return user
 
     def add_organization(
@@ -410,10 +409,7 @@ class PipesFake:
             name=name,
             external_id=external_id,
         )
-        with self._lock:
-            self._organizations.append(organization)
-        if external_id is not None:
-            self._forget_link("g", external_id)
+        self._add_entry(self._organizations, organization, "g")
         return organization
 
     # What happened -----------------------------------------------------------------
@@ -455,15 +451,7 @@ class PipesFake:
             owner=owner,
             supports_multiple_connections=supports_multiple_connections,
         )
-        accounts = self._answer(call)
-        if connected_account_id is None and supports_multiple_connections and len(accounts) > 1:
-            return TokenResult.inactive(ACCOUNT_SELECTION_REQUIRED)
-        account = _pick(accounts, connected_account_id)
-        if account is None:
-            return TokenResult.inactive(NOT_INSTALLED)
-        if account.token is not None:
-            return TokenResult.connected(account.token)
-        return TokenResult.inactive(account.error or NOT_INSTALLED)
+        return self._vend(call, _Account.token_result, TokenResult.inactive)
 
     def get_credentials(
         self,
@@ -486,13 +474,7 @@ class PipesFake:
             owner=owner,
             supports_multiple_connections=supports_multiple_connections,
         )
-        accounts = self._answer(call)
-        if connected_account_id is None and supports_multiple_connections and len(accounts) > 1:
-            return CredentialResult.inactive(ACCOUNT_SELECTION_REQUIRED)
-        account = _pick(accounts, connected_account_id)
-        if account is None:
-            return CredentialResult.inactive(NOT_INSTALLED)
-        return account.credential()
+        return self._vend(call, _Account.credential, CredentialResult.inactive)
 
     def authorize_url(
         self,
@@ -515,14 +497,9 @@ class PipesFake:
             owner=owner,
         )
         self._answer(call)
-        query: dict[str, str] = {"user_id": user_id, "return_to": return_to}
-        if organization_id is not None:
-            query["organization_id"] = organization_id
-        if owner == ORGANIZATION:
-            query["connection_owner"] = ORGANIZATION
-        if connected_account_id is not None:
-            query["connection_intent"] = "reauthorize"
-            query["connected_account_id"] = connected_account_id
+        query = wire.authorize_body(
+            user_id, return_to, organization_id, owner, connected_account_id
+        )
         return f"{AUTHORIZE_BASE_URL}/{quote(provider, safe='')}/authorize?{urlencode(query)}"
 
     def get_connected_account(
@@ -633,13 +610,7 @@ class PipesFake:
         """Creates the user, unless another has the e-mail address: then the 400 WorkOS
         answers (``errors[].code`` ``email_not_available``)."""
         self._record_link_call("create_user", "u", external_id)
-        user = WorkOSUser(
-            id=f"user_fake_{secrets.token_hex(8)}",
-            email=email.strip().lower(),
-            external_id=external_id,
-            first_name=first_name,
-            last_name=last_name,
-        )
+        user = _user(email, external_id, first_name, last_name)
         with self._lock:
             if any(existing.email == user.email for existing in self._users):
                 raise PipesAPIError(
@@ -757,6 +728,22 @@ class PipesFake:
             raise PipesUnavailable("WorkOS is unavailable (declared by PipesFake.unavailable)")
         return accounts
 
+    def _vend(
+        self,
+        call: FakeCall,
+        answer: Callable[[_Account], _Result],
+        inactive: Callable[[str], _Result],
+    ) -> _Result:
+        """The token or credentials call: the named account's ``answer`` (else the
+        compatibility one's), or the ``inactive`` answer WorkOS gives when there is none,
+        or when several could answer a call that supports multiple connections."""
+        accounts = self._answer(call)
+        several = call.supports_multiple_connections and len(accounts) > 1
+        if several and call.connected_account_id is None:
+            return inactive(ACCOUNT_SELECTION_REQUIRED)
+        account = _pick(accounts, call.connected_account_id)
+        return inactive(NOT_INSTALLED) if account is None else answer(account)
+
     def _listing(
         self, call: FakeCall, listed: _Owner, *, organization: bool
     ) -> tuple[Connection, ...]:
@@ -792,6 +779,13 @@ class PipesFake:
         with self._lock:
             self._calls.append(FakeCall(method, "", "", external_id=external_id))
             self._linked.add((kind, external_id))
+
+    def _add_entry(self, entries: list[_Entry], entry: _Entry, kind: str) -> None:
+        """Add a user or an organization; a link cached for its ``external_id`` goes."""
+        with self._lock:
+            entries.append(entry)
+        if entry.external_id is not None:
+            self._forget_link(kind, entry.external_id)
 
     def _forget_link(self, kind: str, external_id: str) -> None:
         """Make every service this fake is installed in forget a cached link."""
@@ -867,6 +861,23 @@ def _call_key(call: FakeCall) -> _Key:
     if call.owner == ORGANIZATION:
         return call.provider, None, call.organization_id or None
     return call.provider, call.user_id, call.organization_id or None
+
+
+def _user(
+    email: str,
+    external_id: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    user_id: str | None = None,
+) -> WorkOSUser:
+    """A WorkOS user; the address is kept as WorkOS keeps it (trimmed, lower case)."""
+    return WorkOSUser(
+        id=user_id or f"user_fake_{secrets.token_hex(8)}",
+        email=email.strip().lower(),
+        external_id=external_id,
+        first_name=first_name,
+        last_name=last_name,
+    )
 
 
 def _pick(accounts: list[_Account], account_id: str | None) -> _Account | None:

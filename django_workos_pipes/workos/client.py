@@ -19,10 +19,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
-from .. import __version__
+from .. import __version__, wire
 from ..exceptions import (
     InvalidPathSegment,
     PipesAPIError,
@@ -153,12 +153,7 @@ class PipesClient:
         body = _vend_body(
             user_id, organization_id, owner, connected_account_id, supports_multiple_connections
         )
-        try:
-            return self._vend(provider, "token", body, TokenResult.from_api)
-        except PipesAPIError as exc:
-            if exc.code == ACCOUNT_SELECTION_REQUIRED:
-                return TokenResult.inactive(ACCOUNT_SELECTION_REQUIRED)
-            raise
+        return self._vend(provider, "token", body, TokenResult.from_api, TokenResult.inactive)
 
     def get_credentials(
         self,
@@ -176,12 +171,8 @@ class PipesClient:
         body = _vend_body(
             user_id, organization_id, owner, connected_account_id, supports_multiple_connections
         )
-        try:
-            return self._vend(provider, "credentials", body, CredentialResult.from_api)
-        except PipesAPIError as exc:
-            if exc.code == ACCOUNT_SELECTION_REQUIRED:
-                return CredentialResult.inactive(ACCOUNT_SELECTION_REQUIRED)
-            raise
+        parse, inactive = CredentialResult.from_api, CredentialResult.inactive
+        return self._vend(provider, "credentials", body, parse, inactive)
 
     def authorize_url(
         self,
@@ -196,26 +187,10 @@ class PipesClient:
         """The WorkOS URL that starts the connect flow; with ``connected_account_id``,
         the flow reauthorizes that account. ``user_id`` is who gives consent, also for
         an organization's connection (which they then don't own)."""
-        body: dict[str, Any] = {"user_id": user_id, "return_to": return_to}
-        if organization_id is not None:
-            body["organization_id"] = organization_id
-        if owner == ORGANIZATION:
-            body["connection_owner"] = ORGANIZATION
-        if connected_account_id is not None:
-            body["connection_intent"] = "reauthorize"
-            body["connected_account_id"] = connected_account_id
+        body = wire.authorize_body(user_id, return_to, organization_id, owner, connected_account_id)
         path = f"/data-integrations/{segment(provider)}/authorize"
-        data, response = self._request(
-            "POST", path, json=body, operation="authorize", labels=_pipe_labels(provider, user_id)
-        )
-        url = data.get("url") if isinstance(data, Mapping) else None
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise PipesMalformedResponse(
-                "authorize answer has no 'url'",
-                status_code=response.status_code,
-                request_id=response.headers.get("X-Request-ID"),
-            )
-        return url
+        labels = _pipe_labels(provider, user_id)
+        return self._call("POST", path, _authorize_url, "authorize", labels=labels, json=body)
 
     def get_connected_account(
         self,
@@ -232,21 +207,11 @@ class PipesClient:
         A user's account is under ``/user_management/users/{user_id}``, an
         organization's under ``/organizations/{organization_id}``.
         """
-        try:
-            data, response = self._request(
-                "GET",
-                _account_path(provider, user_id, organization_id, owner),
-                params=_account_query(
-                    owner, organization_id, connected_account_id, supports_multiple_connections
-                ),
-                operation=_operation("connected_account", owner),
-                labels=_owner_labels(provider, user_id, organization_id, owner),
-            )
-        except PipesAPIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        return _parsed(ConnectedAccount.from_api, data, response, "connected account")
+        account = _AccountAddress(provider, user_id, organization_id, owner)
+        query = account.query(connected_account_id, supports_multiple_connections)
+        return self._on_account(
+            "GET", "connected_account", account, query, ConnectedAccount.from_api
+        )
 
     def list_data_providers(
         self,
@@ -256,33 +221,18 @@ class PipesClient:
         supports_multiple_connections: bool = False,
     ) -> tuple[Connection, ...]:
         """Every provider configured in WorkOS, with this user's connection to each."""
-        params = _organization(organization_id) or {}
-        if supports_multiple_connections:
-            params["supports_multiple_connections"] = "true"
-        data, response = self._request(
-            "GET",
-            f"/user_management/users/{segment(user_id)}/data_providers",
-            params=params or None,
-            operation="data_providers",
-            labels=_pipe_labels("*", user_id),
-        )
-        return _parsed(Connection.list_from_api, data, response, "data providers")
+        query = {**_organization(organization_id), **_multiple(supports_multiple_connections)}
+        path = f"/user_management/users/{segment(user_id)}/data_providers"
+        return self._data_providers(path, query, "data_providers", _pipe_labels("*", user_id))
 
     def list_organization_data_providers(
         self, organization_id: str, *, supports_multiple_connections: bool = False
     ) -> tuple[Connection, ...]:
         """The organization-owned providers, with the organization's connection to each."""
-        params = (
-            {"supports_multiple_connections": "true"} if supports_multiple_connections else None
-        )
-        data, response = self._request(
-            "GET",
-            f"/organizations/{segment(organization_id)}/data_providers",
-            params=params,
-            operation="organization_data_providers",
-            labels=f"provider=* organization={mask_id(organization_id)}",
-        )
-        return _parsed(Connection.list_from_api, data, response, "data providers")
+        path = f"/organizations/{segment(organization_id)}/data_providers"
+        labels = f"provider=* organization={mask_id(organization_id)}"
+        query = _multiple(supports_multiple_connections)
+        return self._data_providers(path, query, "organization_data_providers", labels)
 
     def delete_connected_account(
         self,
@@ -296,58 +246,20 @@ class PipesClient:
     ) -> bool:
         """Disconnect the account and drop its stored tokens; False when WorkOS knows no
         such account (404). The provider side is not revoked (WorkOS doesn't)."""
-        try:
-            self._request(
-                "DELETE",
-                _account_path(provider, user_id, organization_id, owner),
-                params=_account_query(
-                    owner, organization_id, connected_account_id, supports_multiple_connections
-                ),
-                operation=_operation("delete_connected_account", owner),
-                labels=_owner_labels(provider, user_id, organization_id, owner),
-                expect_body=False,
-            )
-        except PipesAPIError as exc:
-            if exc.status_code == 404:
-                return False
-            raise
-        return True
-
-    def _vend(
-        self, provider: str, what: str, body: Mapping[str, Any], parse: Callable[[Any], T]
-    ) -> T:
-        """``POST /data-integrations/{provider}/{what}``, parsed by ``parse``.
-
-        The answer holds a secret, so it is a variable of no frame that raises (Django's
-        error pages and e-mails print those): a body ``parse`` refuses is dropped before
-        :class:`PipesMalformedResponse` is raised.
-        """
-        path = f"/data-integrations/{segment(provider)}/{what}"
-        labels = _pipe_labels(provider, body["user_id"])
-        data, response = self._request("POST", path, json=body, operation=what, labels=labels)
-        try:
-            return parse(data)
-        except ValueError as exc:
-            problem = str(exc)
-        del data
-        raise PipesMalformedResponse(
-            f"unexpected {what} answer: {problem}",
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
-        )
+        account = _AccountAddress(provider, user_id, organization_id, owner)
+        query = account.query(connected_account_id, supports_multiple_connections)
+        gone = self._on_account("DELETE", "delete_connected_account", account, query, _done)
+        return gone is not None
 
     def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
         """``GET /user_management/users/external_id/{external_id}``; None on a 404."""
         path = f"/user_management/users/external_id/{segment(external_id)}"
-        try:
-            data, response = self._request(
-                "GET", path, operation="user_by_external_id", labels=_external_labels(external_id)
-            )
-        except PipesAPIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        return _parsed(WorkOSUser.from_api, data, response, "user")
+        return self._by_external_id(path, external_id, WorkOSUser.from_api, "user")
+
+    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
+        """``GET /organizations/external_id/{external_id}``; None on a 404."""
+        path = f"/organizations/external_id/{segment(external_id)}"
+        return self._by_external_id(path, external_id, WorkOSOrganization.from_api, "organization")
 
     def create_user(
         self,
@@ -368,30 +280,115 @@ class PipesClient:
             body["first_name"] = first_name
         if last_name:
             body["last_name"] = last_name
-        data, response = self._request(
-            "POST",
-            "/user_management/users",
-            json=body,
-            operation="create_user",
-            labels=_external_labels(external_id),
+        path, labels = "/user_management/users", _external_labels(external_id)
+        parse = WorkOSUser.from_api
+        return self._call(
+            "POST", path, parse, "user", labels=labels, operation="create_user", json=body
         )
-        return _parsed(WorkOSUser.from_api, data, response, "user")
 
-    def get_organization_by_external_id(self, external_id: str) -> WorkOSOrganization | None:
-        """``GET /organizations/external_id/{external_id}``; None on a 404."""
-        path = f"/organizations/external_id/{segment(external_id)}"
+    def _vend(
+        self,
+        provider: str,
+        what: str,
+        body: Mapping[str, Any],
+        parse: Callable[[Any], T],
+        inactive: Callable[[str], T],
+    ) -> T:
+        """``POST /data-integrations/{provider}/{what}``, parsed by ``parse``; the error
+        ``account_selection_required`` is the ``inactive`` answer with that code."""
+        path = f"/data-integrations/{segment(provider)}/{what}"
+        labels = _pipe_labels(provider, body["user_id"])
         try:
-            data, response = self._request(
-                "GET",
-                path,
-                operation="organization_by_external_id",
-                labels=_external_labels(external_id),
-            )
+            return self._call("POST", path, parse, what, labels=labels, json=body)
+        except PipesAPIError as exc:
+            if exc.code == ACCOUNT_SELECTION_REQUIRED:
+                return inactive(ACCOUNT_SELECTION_REQUIRED)
+            raise
+
+    def _on_account(
+        self,
+        method: str,
+        operation: str,
+        account: _AccountAddress,
+        query: dict[str, str],
+        parse: Callable[[Any], T],
+    ) -> T | None:
+        """A call on the connected account's path; None on a 404 (no such account)."""
+        return self._find(
+            method,
+            account.path,
+            parse,
+            "connected account",
+            labels=account.labels,
+            operation=account.operation(operation),
+            params=query,
+        )
+
+    def _by_external_id(
+        self, path: str, external_id: str, parse: Callable[[Any], T], what: str
+    ) -> T | None:
+        """``GET`` of the user or organization carrying ``external_id``; None on a 404."""
+        labels, operation = _external_labels(external_id), f"{what}_by_external_id"
+        return self._find("GET", path, parse, what, labels=labels, operation=operation)
+
+    def _find(
+        self, method: str, path: str, parse: Callable[[Any], T], what: str, **request: Any
+    ) -> T | None:
+        """:meth:`_call` (``request`` is its keyword arguments), or None when WorkOS
+        answers 404: it knows no such thing."""
+        try:
+            return self._call(method, path, parse, what, **request)
         except PipesAPIError as exc:
             if exc.status_code == 404:
                 return None
             raise
-        return _parsed(WorkOSOrganization.from_api, data, response, "organization")
+
+    def _data_providers(
+        self, path: str, query: dict[str, str], operation: str, labels: str
+    ) -> tuple[Connection, ...]:
+        """A ``data_providers`` listing (a user's or an organization's)."""
+        parse = Connection.list_from_api
+        return self._call(
+            "GET", path, parse, "data providers", labels=labels, operation=operation, params=query
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], T],
+        what: str,
+        *,
+        labels: str,
+        operation: str | None = None,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> T:
+        """One call, its answer built by ``parse``; ``what`` names the answer (and the
+        call's log line, unless ``operation`` does).
+
+        An answer may hold a secret (a token), so it is a variable of no frame that
+        raises (Django's error pages and e-mails print those): a body ``parse`` refuses
+        is dropped before :class:`PipesMalformedResponse` is raised.
+        """
+        data, response = self._request(
+            method,
+            path,
+            operation=operation or what,
+            labels=labels,
+            json=json,
+            params=params or None,
+        )
+        try:
+            return parse(data)
+        except ValueError as exc:
+            problem = str(exc)
+        del data
+        raise PipesMalformedResponse(
+            f"unexpected {what} answer: {problem}",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-ID"),
+        )
 
     def _request(
         self,
@@ -402,10 +399,9 @@ class PipesClient:
         labels: str,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
-        expect_body: bool = True,
     ) -> tuple[Any, requests.Response]:
-        """Send one call; the decoded JSON body (None for an empty answer when
-        ``expect_body`` is False) and the response. Raises on anything but a 2xx."""
+        """Send one call; the decoded JSON body (None for a DELETE's empty answer) and
+        the response. Raises on anything but a 2xx."""
         import requests
 
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
@@ -428,7 +424,7 @@ class PipesClient:
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("X-Request-ID")
         _log_call(operation, labels, response.status_code, request_id, elapsed)
-        return _decode(response, request_id, expect_body), response
+        return _decode(response, request_id, expect_body=method != "DELETE"), response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send the request and read its whole answer, within one budget of retries.
@@ -477,34 +473,43 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _account_path(
-    provider: str, user_id: str | None, organization_id: str | None, owner: Owner
-) -> str:
-    """The connected account's path: under the organization for its own connections,
+class _AccountAddress(NamedTuple):
+    """Where a connected account is: under the organization for its own connections,
     under the user otherwise."""
-    if owner == ORGANIZATION:
-        root = f"/organizations/{segment(organization_id or '')}"
-    else:
-        root = f"/user_management/users/{segment(user_id or '')}"
-    return f"{root}/connected_accounts/{segment(provider)}"
 
+    provider: str
+    user_id: str | None
+    organization_id: str | None
+    owner: Owner
 
-def _account_query(
-    owner: Owner,
-    organization_id: str | None,
-    connected_account_id: str | None,
-    supports_multiple_connections: bool,
-) -> dict[str, str] | None:
-    """The query of the connected-account endpoints (the organization's takes no
-    ``organization_id``: it is in the path)."""
-    params: dict[str, str] = {}
-    if owner == USER and organization_id:
-        params["organization_id"] = organization_id
-    if connected_account_id:
-        params["connected_account_id"] = connected_account_id
-    if supports_multiple_connections:
-        params["supports_multiple_connections"] = "true"
-    return params or None
+    @property
+    def path(self) -> str:
+        if self.owner == ORGANIZATION:
+            root = f"/organizations/{segment(self.organization_id or '')}"
+        else:
+            root = f"/user_management/users/{segment(self.user_id or '')}"
+        return f"{root}/connected_accounts/{segment(self.provider)}"
+
+    @property
+    def labels(self) -> str:
+        if self.owner == ORGANIZATION:
+            return f"provider={self.provider} organization={mask_id(self.organization_id)}"
+        return _pipe_labels(self.provider, self.user_id or "")
+
+    def operation(self, name: str) -> str:
+        """The operation's name in the log line: ``organization_<name>`` for the
+        organization endpoints."""
+        return f"organization_{name}" if self.owner == ORGANIZATION else name
+
+    def query(
+        self, connected_account_id: str | None, supports_multiple_connections: bool
+    ) -> dict[str, str]:
+        """The query of the connected-account endpoints (the organization's takes no
+        ``organization_id``: it is in the path)."""
+        query = _organization(self.organization_id) if self.owner == USER else {}
+        if connected_account_id:
+            query["connected_account_id"] = connected_account_id
+        return {**query, **_multiple(supports_multiple_connections)}
 
 
 def _vend_body(
@@ -517,11 +522,7 @@ def _vend_body(
     """The body of the token and credentials calls. A field is left out when it says
     nothing new (as the official SDK does): the owner unless it is the organization, the
     account unless one is named, the multiple-connections flag unless it is on."""
-    body: dict[str, Any] = {"user_id": user_id}
-    if organization_id is not None:
-        body["organization_id"] = organization_id
-    if owner == ORGANIZATION:
-        body["connection_owner"] = ORGANIZATION
+    body: dict[str, Any] = {"user_id": user_id, **wire.owner_fields(organization_id, owner)}
     if connected_account_id is not None:
         body["connected_account_id"] = connected_account_id
     if supports_multiple_connections:
@@ -529,27 +530,27 @@ def _vend_body(
     return body
 
 
-def _operation(name: str, owner: Owner) -> str:
-    """The operation's name in the log line: ``organization_<name>`` for the
-    organization endpoints."""
-    return f"organization_{name}" if owner == ORGANIZATION else name
-
-
-def _organization(organization_id: str | None) -> dict[str, str] | None:
+def _organization(organization_id: str | None) -> dict[str, str]:
     """The query of the user endpoints: ``organization_id`` when there is one."""
-    return {"organization_id": organization_id} if organization_id else None
+    return {"organization_id": organization_id} if organization_id else {}
 
 
-def _parsed(build: Callable[[Any], T], data: Any, response: requests.Response, what: str) -> T:
-    """``build(data)``; a body it refuses is a :class:`PipesMalformedResponse`."""
-    try:
-        return build(data)
-    except ValueError as exc:
-        raise PipesMalformedResponse(
-            f"unexpected {what} answer: {exc}",
-            status_code=response.status_code,
-            request_id=response.headers.get("X-Request-ID"),
-        ) from None
+def _multiple(supports_multiple_connections: bool) -> dict[str, str]:
+    """WorkOS's ``supports_multiple_connections`` flag, in a query, when it is on."""
+    return {"supports_multiple_connections": "true"} if supports_multiple_connections else {}
+
+
+def _authorize_url(data: Any) -> str:
+    """The consent URL of an authorize answer."""
+    url = data.get("url") if isinstance(data, Mapping) else None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ValueError("no 'url'")
+    return url
+
+
+def _done(data: Any) -> bool:
+    """A DELETE's (empty) answer: it was done."""
+    return True
 
 
 def _decode(response: requests.Response, request_id: str | None, expect_body: bool = True) -> Any:
@@ -605,14 +606,6 @@ def _error_codes(data: Any) -> tuple[str, ...]:
 
 def _pipe_labels(provider: str, user_id: str) -> str:
     return f"provider={provider} user={mask_id(user_id)}"
-
-
-def _owner_labels(
-    provider: str, user_id: str | None, organization_id: str | None, owner: Owner
-) -> str:
-    if owner == ORGANIZATION:
-        return f"provider={provider} organization={mask_id(organization_id)}"
-    return _pipe_labels(provider, user_id or "")
 
 
 def _external_labels(external_id: str) -> str:
