@@ -302,9 +302,7 @@ class PipesSettings:
     @property
     def ORGANIZATION_ADMIN_RESOLVER(self) -> Callable[..., bool] | None:
         """None when unset: then nobody may manage an organization's connections."""
-        if self.get("ORGANIZATION_ADMIN_RESOLVER") is None:
-            return None
-        return self._resolver("ORGANIZATION_ADMIN_RESOLVER")
+        return self._optional_resolver("ORGANIZATION_ADMIN_RESOLVER")
 
     @property
     def SUPPORTS_MULTIPLE_CONNECTIONS(self) -> bool:
@@ -324,9 +322,7 @@ class PipesSettings:
 
     @property
     def ORGANIZATION_EXTERNAL_ID(self) -> Callable[..., str | None] | None:
-        if self.get("ORGANIZATION_EXTERNAL_ID") is None:
-            return None
-        return self._resolver("ORGANIZATION_EXTERNAL_ID")
+        return self._optional_resolver("ORGANIZATION_EXTERNAL_ID")
 
     @property
     def PROVIDER_NAMES(self) -> Mapping[str, str]:
@@ -365,6 +361,10 @@ class PipesSettings:
         if found is None:
             found = self._resolvers[name] = _import(self.get(name), name)
         return found
+
+    def _optional_resolver(self, name: str) -> Callable[..., Any] | None:
+        """The resolver, or None when the setting is unset (it has no default)."""
+        return None if self.get(name) is None else self._resolver(name)
 
 
 def split_secrets(value: Any) -> tuple[str, ...]:
