@@ -133,9 +133,7 @@ def _parse_expiry(value: Any) -> datetime | None:
     parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None:
         raise ValueError("'expires_at' must be an ISO 8601 date-time or null")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return _utc(parsed)
 
 
 def _parse_strings(value: Any, name: str) -> tuple[str, ...]:
@@ -486,11 +484,14 @@ def _parse_moment(value: Any) -> datetime | None:
         parsed = parse_datetime(value) if isinstance(value, str) else None
     except ValueError:  # well formed but impossible: "2024-02-30T..."
         parsed = None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return None if parsed is None else _utc(parsed)
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; WorkOS sends UTC, so a naive timestamp is taken to be UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def _isoformat(value: datetime | None) -> str | None:
