@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 import environ
 from django.conf import settings
@@ -25,6 +25,8 @@ from .exceptions import PipesConfigurationError
 DEFAULT_BASE_URL = "https://api.workos.com"
 
 env = environ.Env()
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,29 @@ SETTINGS: tuple[Setting, ...] = (
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
+class _Value(Generic[_T]):
+    """A typed attribute of :class:`PipesSettings`: the setting of the same name,
+    converted by ``convert`` on each access (so ``override_settings`` applies)."""
+
+    def __init__(self, convert: Callable[[Any], _T]) -> None:
+        self._convert = convert
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _Value[_T]: ...
+
+    @overload
+    def __get__(self, instance: PipesSettings, owner: type) -> _T: ...
+
+    def __get__(self, instance: PipesSettings | None, owner: type) -> _Value[_T] | _T:
+        if instance is None:
+            return self
+        return self._convert(instance.get(self._name))
+
+
 class PipesSettings:
     """Typed view of ``settings.WORKOS_PIPES``; attributes are looked up on each access."""
 
@@ -233,45 +258,16 @@ class PipesSettings:
         """
         return split_secrets(self.get("WEBHOOK_SECRET"))
 
-    @property
-    def WEBHOOK_TOLERANCE(self) -> float:
-        return float(self.get("WEBHOOK_TOLERANCE"))
-
-    @property
-    def CACHE_ALIAS(self) -> str:
-        return str(self.get("CACHE_ALIAS"))
-
-    @property
-    def TIMEOUT(self) -> float:
-        return float(self.get("TIMEOUT"))
-
-    @property
-    def MAX_RETRIES(self) -> int:
-        return int(self.get("MAX_RETRIES"))
-
-    @property
-    def BACKOFF_FACTOR(self) -> float:
-        return float(self.get("BACKOFF_FACTOR"))
-
-    @property
-    def BACKOFF_MAX(self) -> float:
-        return float(self.get("BACKOFF_MAX"))
-
-    @property
-    def EXPIRY_LEEWAY(self) -> float:
-        return float(self.get("EXPIRY_LEEWAY"))
-
-    @property
-    def TOKEN_TTL(self) -> float:
-        return float(self.get("TOKEN_TTL"))
-
-    @property
-    def INACTIVE_TTL(self) -> float:
-        return float(self.get("INACTIVE_TTL"))
-
-    @property
-    def CONNECTIONS_TTL(self) -> float:
-        return float(self.get("CONNECTIONS_TTL"))
+    WEBHOOK_TOLERANCE = _Value(float)
+    CACHE_ALIAS = _Value(str)
+    TIMEOUT = _Value(float)
+    MAX_RETRIES = _Value(int)
+    BACKOFF_FACTOR = _Value(float)
+    BACKOFF_MAX = _Value(float)
+    EXPIRY_LEEWAY = _Value(float)
+    TOKEN_TTL = _Value(float)
+    INACTIVE_TTL = _Value(float)
+    CONNECTIONS_TTL = _Value(float)
 
     @property
     def LOCK_TIMEOUT(self) -> float:
@@ -283,13 +279,8 @@ class PipesSettings:
         attempts = self.MAX_RETRIES + 1
         return self.TIMEOUT * attempts + self.BACKOFF_MAX * self.MAX_RETRIES
 
-    @property
-    def WORKOS_BREAKER_SECONDS(self) -> float:
-        return float(self.get("WORKOS_BREAKER_SECONDS"))
-
-    @property
-    def CACHE_BREAKER_SECONDS(self) -> float:
-        return float(self.get("CACHE_BREAKER_SECONDS"))
+    WORKOS_BREAKER_SECONDS = _Value(float)
+    CACHE_BREAKER_SECONDS = _Value(float)
 
     @property
     def USER_ID_RESOLVER(self) -> Callable[..., str | None]:
@@ -302,31 +293,20 @@ class PipesSettings:
     @property
     def ORGANIZATION_ADMIN_RESOLVER(self) -> Callable[..., bool] | None:
         """None when unset: then nobody may manage an organization's connections."""
-        if self.get("ORGANIZATION_ADMIN_RESOLVER") is None:
-            return None
-        return self._resolver("ORGANIZATION_ADMIN_RESOLVER")
+        return self._optional_resolver("ORGANIZATION_ADMIN_RESOLVER")
 
-    @property
-    def SUPPORTS_MULTIPLE_CONNECTIONS(self) -> bool:
-        return bool(self.get("SUPPORTS_MULTIPLE_CONNECTIONS"))
+    SUPPORTS_MULTIPLE_CONNECTIONS = _Value(bool)
 
     @property
     def USER_EXTERNAL_ID(self) -> Callable[..., str | None]:
         return self._resolver("USER_EXTERNAL_ID")
 
-    @property
-    def PROVISION_USERS(self) -> bool:
-        return bool(self.get("PROVISION_USERS"))
-
-    @property
-    def USER_LINK_TTL(self) -> float:
-        return float(self.get("USER_LINK_TTL"))
+    PROVISION_USERS = _Value(bool)
+    USER_LINK_TTL = _Value(float)
 
     @property
     def ORGANIZATION_EXTERNAL_ID(self) -> Callable[..., str | None] | None:
-        if self.get("ORGANIZATION_EXTERNAL_ID") is None:
-            return None
-        return self._resolver("ORGANIZATION_EXTERNAL_ID")
+        return self._optional_resolver("ORGANIZATION_EXTERNAL_ID")
 
     @property
     def PROVIDER_NAMES(self) -> Mapping[str, str]:
@@ -347,17 +327,9 @@ class PipesSettings:
             )
         return split_secrets(value)
 
-    @property
-    def CONNECT_URL(self) -> str:
-        return str(self.get("CONNECT_URL"))
-
-    @property
-    def REAUTHORIZE_URL(self) -> str:
-        return str(self.get("REAUTHORIZE_URL"))
-
-    @property
-    def SELECT_ACCOUNT_URL(self) -> str:
-        return str(self.get("SELECT_ACCOUNT_URL"))
+    CONNECT_URL = _Value(str)
+    REAUTHORIZE_URL = _Value(str)
+    SELECT_ACCOUNT_URL = _Value(str)
 
     def _resolver(self, name: str) -> Callable[..., Any]:
         """The resolver, imported once (until settings change): it runs on every request."""
@@ -365,6 +337,10 @@ class PipesSettings:
         if found is None:
             found = self._resolvers[name] = _import(self.get(name), name)
         return found
+
+    def _optional_resolver(self, name: str) -> Callable[..., Any] | None:
+        """The resolver, or None when the setting is unset (it has no default)."""
+        return None if self.get(name) is None else self._resolver(name)
 
 
 def split_secrets(value: Any) -> tuple[str, ...]:

@@ -11,9 +11,9 @@ which holds anything secret.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from django.utils.dateparse import parse_datetime
 
@@ -25,33 +25,50 @@ NEEDS_REAUTHORIZATION = wire.NEEDS_REAUTHORIZATION
 ACCOUNT_SELECTION_REQUIRED = wire.ACCOUNT_SELECTION_REQUIRED
 
 
-@dataclass(frozen=True)
-class AccessToken:
-    """An OAuth access token for one provider, vended by WorkOS."""
+class _Secret:
+    """What a token and a credential share: one field holds a secret, which ``str``,
+    ``repr`` and :attr:`masked` show masked (both end up in logs and error pages), and
+    the scopes it was granted."""
 
-    access_token: str = field(repr=False)
-    expires_at: datetime | None = None
-    scopes: tuple[str, ...] = ()
-    missing_scopes: tuple[str, ...] = ()
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+    _SECRET: ClassVar[str]
+    """The name of the field that holds the secret."""
+    scopes: tuple[str, ...]
+    missing_scopes: tuple[str, ...]
 
     def __repr__(self) -> str:
-        return (
-            f"AccessToken(access_token={mask(self.access_token)!r}, "
-            f"expires_at={self.expires_at!r}, scopes={self.scopes!r}, "
-            f"missing_scopes={self.missing_scopes!r})"
-        )
+        shown = ", ".join(f"{name}={self._shown(name)!r}" for name in self.__dataclass_fields__)
+        return f"{type(self).__name__}({shown})"
 
     __str__ = __repr__
 
     @property
     def masked(self) -> str:
-        """The token as it may be shown to a person: ``ya29…``."""
-        return mask(self.access_token)
+        """The secret as it may be shown to a person: ``ya29…``."""
+        return mask(getattr(self, self._SECRET))
 
     def has_scopes(self, required: tuple[str, ...] | list[str]) -> bool:
         """True when every required scope was granted and none of them is missing."""
         granted = set(self.scopes) - set(self.missing_scopes)
         return set(required) <= granted
+
+    def _shown(self, name: str) -> Any:
+        value = getattr(self, name)
+        if name == self._SECRET:
+            return mask(value)
+        return dict(value) if isinstance(value, Mapping) else value
+
+
+@dataclass(frozen=True, repr=False)
+class AccessToken(_Secret):
+    """An OAuth access token for one provider, vended by WorkOS."""
+
+    _SECRET = "access_token"
+
+    access_token: str = field(repr=False)
+    expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    missing_scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,9 +133,7 @@ def _parse_expiry(value: Any) -> datetime | None:
     parsed = parse_datetime(value) if isinstance(value, str) else None
     if parsed is None:
         raise ValueError("'expires_at' must be an ISO 8601 date-time or null")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return _utc(parsed)
 
 
 def _parse_strings(value: Any, name: str) -> tuple[str, ...]:
@@ -178,8 +193,8 @@ class ReadOnlyDict(dict[str, _V]):
         return (type(self), (dict(self),))
 
 
-@dataclass(frozen=True)
-class Credential:
+@dataclass(frozen=True, repr=False)
+class Credential(_Secret):
     """What a provider's API takes from this connection, vended by WorkOS.
 
     ``value`` is the secret: an OAuth access token, an API key or a client-credentials
@@ -199,25 +214,7 @@ class Credential:
     config: Mapping[str, str] = field(default_factory=ReadOnlyDict, hash=False)
     metadata: Mapping[str, Any] = field(default_factory=ReadOnlyDict, hash=False)
 
-    def __repr__(self) -> str:
-        return (
-            f"Credential(auth_method={self.auth_method!r}, value={mask(self.value)!r}, "
-            f"expires_at={self.expires_at!r}, scopes={self.scopes!r}, "
-            f"missing_scopes={self.missing_scopes!r}, config={dict(self.config)!r}, "
-            f"metadata={dict(self.metadata)!r})"
-        )
-
-    __str__ = __repr__
-
-    @property
-    def masked(self) -> str:
-        """The secret as it may be shown to a person: ``zd_a…``."""
-        return mask(self.value)
-
-    def has_scopes(self, required: tuple[str, ...] | list[str]) -> bool:
-        """True when every required scope was granted and none of them is missing."""
-        granted = set(self.scopes) - set(self.missing_scopes)
-        return set(required) <= granted
+    _SECRET = "value"
 
 
 @dataclass(frozen=True)
@@ -487,11 +484,14 @@ def _parse_moment(value: Any) -> datetime | None:
         parsed = parse_datetime(value) if isinstance(value, str) else None
     except ValueError:  # well formed but impossible: "2024-02-30T..."
         parsed = None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return None if parsed is None else _utc(parsed)
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; WorkOS sends UTC, so a naive timestamp is taken to be UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
 
 
 def _isoformat(value: datetime | None) -> str | None:

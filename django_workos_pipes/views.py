@@ -19,6 +19,8 @@ several accounts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.http import (
     Http404,
@@ -118,38 +120,31 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     ``owner=organization`` removes the organization's account (administrators only);
     ``account=<id>`` one of several accounts.
     """
-    if not wire.is_provider_slug(provider):
-        raise Http404("Unknown provider.")
-    back = safe_next(request, default=reverse("workos_pipes:connections"))
-    owner = _owner(request)
-    if owner is None:
-        return _bad_owner()
-    account_id = _param(request, "account")
-    try:
-        user_id = resolve_user_id(request)
-        if not user_id:
-            return login_required(request, back)
-        organization_id = resolve_organization_id(request)
-        refused = _may_manage(request, provider, owner, organization_id)
-        if refused is not None:
-            return refused
-        removed = service.pipes.disconnect(
-            provider,
-            user_id=user_id,
-            organization_id=organization_id,
-            owner=owner,
-            connected_account_id=account_id,
-        )
-    except LinkRefused as refusal:
-        return not_linked(request, refusal)
-    except (PipesUnavailable, PipesAPIError) as exc:
-        return unavailable(request, provider, exc)
-    if account_id is not None:
+    return _account_post(request, provider, _disconnect)
+
+
+def _disconnect(request: HttpRequest, asked: _AccountPost) -> HttpResponse:
+    """``disconnect`` once the user is known: only who may manage the account removes it."""
+    refused = _may_manage(request, asked.provider, asked.owner, asked.organization_id)
+    if refused is not None:
+        return refused
+    removed = service.pipes.disconnect(
+        asked.provider,
+        user_id=asked.user_id,
+        organization_id=asked.organization_id,
+        owner=asked.owner,
+        connected_account_id=asked.account_id,
+    )
+    if asked.account_id is not None:
         forget_account(
-            request, provider, owner=owner, organization_id=organization_id, account_id=account_id
+            request,
+            asked.provider,
+            owner=asked.owner,
+            organization_id=asked.organization_id,
+            account_id=asked.account_id,
         )
-    body = {"provider": provider, "disconnected": removed}
-    return client_redirect(request, back, status=200, body=body)
+    body = {"provider": asked.provider, "disconnected": removed}
+    return client_redirect(request, asked.back, status=200, body=body)
 
 
 @require_POST
@@ -160,32 +155,66 @@ def choose_account(request: HttpRequest, provider: str) -> HttpResponse:
     back to ``next`` or the connections page. Members choose among their organization's
     accounts too (``owner=organization``): using one is not managing it.
     """
+    return _account_post(request, provider, _choose_account)
+
+
+def _choose_account(request: HttpRequest, asked: _AccountPost) -> HttpResponse:
+    """``choose_account`` once the user is known: only an account the listing shows is
+    remembered, so the session never names one WorkOS doesn't have."""
+    provider, account_id = asked.provider, asked.account_id
+    if asked.owner == ORGANIZATION and not asked.organization_id:
+        return organization_refused(request, provider, ORGANIZATION_REQUIRED)
+    if account_id is not None and account_id not in _account_ids(asked):
+        if wants_json(request):
+            return JsonResponse({"error": "unknown_account", "provider": provider}, status=400)
+        return HttpResponseBadRequest("No such account.")
+    remember_account(
+        request, provider, account_id, owner=asked.owner, organization_id=asked.organization_id
+    )
+    body = {"provider": provider, "connected_account_id": account_id}
+    return client_redirect(request, asked.back, status=200, body=body)
+
+
+@dataclass(frozen=True)
+class _AccountPost:
+    """What a POST about one provider's account asks: who asks, about whose account
+    (``owner``), which one (``account``), and where to go back to."""
+
+    provider: str
+    owner: Owner
+    account_id: str | None
+    back: str
+    user_id: str
+    organization_id: str | None
+
+
+def _account_post(
+    request: HttpRequest,
+    provider: str,
+    act: Callable[[HttpRequest, _AccountPost], HttpResponse],
+) -> HttpResponse:
+    """What ``disconnect`` and ``choose_account`` share: a known provider and owner, a
+    logged-in user (else the login page, coming back to ``next``), then ``act``; a
+    refused link and WorkOS down or refusing are the pages that say so."""
     if not wire.is_provider_slug(provider):
         raise Http404("Unknown provider.")
     back = safe_next(request, default=reverse("workos_pipes:connections"))
     owner = _owner(request)
     if owner is None:
         return _bad_owner()
-    account_id = _param(request, "account")
     try:
         user_id = resolve_user_id(request)
         if not user_id:
             return login_required(request, back)
         organization_id = resolve_organization_id(request)
-        if owner == ORGANIZATION and not organization_id:
-            return organization_refused(request, provider, ORGANIZATION_REQUIRED)
-        known = _account_ids(provider, user_id, organization_id, owner) if account_id else set()
+        asked = _AccountPost(
+            provider, owner, _param(request, "account"), back, user_id, organization_id
+        )
+        return act(request, asked)
     except LinkRefused as refusal:
         return not_linked(request, refusal)
     except (PipesUnavailable, PipesAPIError) as exc:
         return unavailable(request, provider, exc)
-    if account_id is not None and account_id not in known:
-        if wants_json(request):
-            return JsonResponse({"error": "unknown_account", "provider": provider}, status=400)
-        return HttpResponseBadRequest("No such account.")
-    remember_account(request, provider, account_id, owner=owner, organization_id=organization_id)
-    body = {"provider": provider, "connected_account_id": account_id}
-    return client_redirect(request, back, status=200, body=body)
 
 
 @require_http_methods(["GET", "POST"])
@@ -272,17 +301,17 @@ def _organization_connections(organization_id: str | None) -> tuple[Connection, 
         return None
 
 
-def _account_ids(
-    provider: str, user_id: str, organization_id: str | None, owner: Owner
-) -> set[str]:
+def _account_ids(asked: _AccountPost) -> set[str]:
     """The ids of the owner's ``provider`` accounts, from the cached listing."""
-    if owner == ORGANIZATION and organization_id:
-        listed = service.pipes.list_organization_connections(organization_id)
+    if asked.owner == ORGANIZATION and asked.organization_id:
+        listed = service.pipes.list_organization_connections(asked.organization_id)
     else:
-        listed = service.pipes.list_connections(user_id, organization_id=organization_id)
+        listed = service.pipes.list_connections(
+            asked.user_id, organization_id=asked.organization_id
+        )
     ids: set[str] = set()
     for connection in listed:
-        if connection.provider == provider:
+        if connection.provider == asked.provider:
             ids.update(account.id for account in connection.accounts)
             if connection.account is not None:
                 ids.add(connection.account.id)
