@@ -27,13 +27,14 @@ import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypedDict, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 
 from . import signals, wire
 from .breaker import CircuitBreaker
+from .caching.entries import R
 from .caching.keys import (
     CREDENTIALS,
     TOKEN,
@@ -74,10 +75,12 @@ from .workos.protocol import WorkOSClient
 
 if TYPE_CHECKING:
     import requests
+    from typing_extensions import Unpack
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R_co = TypeVar("R_co", covariant=True)
 P = ParamSpec("P")
 S = TypeVar("S")
 
@@ -272,23 +275,10 @@ class PipesService:
         flight, stale-if-error); raises as it does.
         """
         ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        multiple = self.supports_multiple_connections
-
-        def call() -> CredentialResult:
-            return self._workos_guard.call(
-                lambda: self._workos(max_retries).get_credentials(
-                    ask.provider,
-                    user_id=ask.user_id,
-                    organization_id=ask.organization_id,
-                    connected_account_id=ask.connected_account_id,
-                    owner=ask.owner,
-                    supports_multiple_connections=multiple,
-                )
-            )
-
-        return self._flight.get(
-            Fetch(ask.keys(CREDENTIALS), call, CredentialResult, provider, user_id)
+        fetch = self._fetch(
+            ask, CREDENTIALS, CredentialResult, max_retries, lambda client: client.get_credentials
         )
+        return self._flight.get(fetch)
 
     def require_access_token(
         self,
@@ -374,14 +364,7 @@ class PipesService:
 
         ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
         session = requests.Session()
-        session.auth = PipesAuth(
-            provider,
-            user_id=user_id,
-            organization_id=ask.organization_id,
-            owner=ask.owner,
-            connected_account_id=ask.connected_account_id,
-            service=self,
-        )
+        session.auth = PipesAuth(provider, service=self, **ask.whose)
         return session
 
     def invalidate(
@@ -472,20 +455,9 @@ class PipesService:
         """The account with ``provider`` (the user's, or with ``owner="organization"`` the
         organization's, no user needed), or None if WorkOS knows none. Asked of WorkOS
         each time (it is not cached): for support tools and reauthorization."""
-        check_provider(provider)
-        owner, organization_id = _whose(owner, organization_id)
-        if owner == USER:
-            _required_user(user_id)
-        multiple = self.supports_multiple_connections
+        account = self._account(provider, user_id, organization_id, owner, connected_account_id)
         return self._workos_guard.call(
-            lambda: self.client.get_connected_account(
-                provider,
-                user_id=user_id,
-                organization_id=organization_id,
-                owner=owner,
-                connected_account_id=connected_account_id,
-                supports_multiple_connections=multiple,
-            )
+            lambda: self.client.get_connected_account(provider, **account)
         )
 
     def list_connections(
@@ -546,23 +518,17 @@ class PipesService:
         ``event_type="disconnect"`` (and ``user_id`` None for an organization's
         connection), when an account was removed.
         """
-        check_provider(provider)
-        owner, organization_id = _whose(owner, organization_id)
-        if owner == USER:
-            _required_user(user_id)
-        else:
-            user_id = None
+        account = self._account(provider, user_id, organization_id, owner, connected_account_id)
+        if account["owner"] == ORGANIZATION:
+            account["user_id"] = None
+        user_id, organization_id, owner = (
+            account["user_id"],
+            account["organization_id"],
+            account["owner"],
+        )
         self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
-        multiple = self.supports_multiple_connections
         removed = self._workos_guard.call(
-            lambda: self.client.delete_connected_account(
-                provider,
-                user_id=user_id,
-                organization_id=organization_id,
-                owner=owner,
-                connected_account_id=connected_account_id,
-                supports_multiple_connections=multiple,
-            )
+            lambda: self.client.delete_connected_account(provider, **account)
         )
         self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
         logger.info(
@@ -586,6 +552,28 @@ class PipesService:
                 error_reason=None,
             )
         return removed
+
+    def _account(
+        self,
+        provider: str,
+        user_id: str | None,
+        organization_id: str | None,
+        owner: Owner,
+        connected_account_id: str | None,
+    ) -> _Account:
+        """The checked keyword arguments of a call about one connected account (a user's
+        needs ``user_id``)."""
+        check_provider(provider)
+        owner, organization_id = _whose(owner, organization_id)
+        if owner == USER:
+            _required_user(user_id)
+        return {
+            "user_id": user_id,
+            "organization_id": organization_id,
+            "owner": owner,
+            "connected_account_id": connected_account_id,
+            "supports_multiple_connections": self.supports_multiple_connections,
+        }
 
     def _connected_account_id(
         self, provider: str, user_id: str, organization_id: str | None, owner: Owner
@@ -689,46 +677,42 @@ class PipesService:
             error,
         )
         answers = signals.reauthorization_required.send_robust(
-            sender=type(self),
-            provider=ask.provider,
-            user_id=ask.user_id,
-            organization_id=ask.organization_id,
-            error=error,
-            owner=ask.owner,
-            connected_account_id=ask.connected_account_id,
+            sender=type(self), provider=ask.provider, error=error, **ask.whose
         )
         for receiver, answer in answers:
             if isinstance(answer, Exception):
                 logger.error(
                     "reauthorization_required receiver %r failed", receiver, exc_info=answer
                 )
-        return PipesReauthorizationRequired(
-            ask.provider,
-            user_id=ask.user_id,
-            organization_id=ask.organization_id,
-            error=error,
-            owner=ask.owner,
-            connected_account_id=ask.connected_account_id,
-        )
+        return PipesReauthorizationRequired(ask.provider, error=error, **ask.whose)
 
     # Cache reads and writes.
 
     def _token_fetch(self, ask: _Ask, max_retries: int | None) -> Fetch[TokenResult]:
+        return self._fetch(
+            ask, TOKEN, TokenResult, max_retries, lambda client: client.get_access_token
+        )
+
+    def _fetch(
+        self,
+        ask: _Ask,
+        key_kind: str,
+        kind: type[R],
+        max_retries: int | None,
+        lookup: Callable[[WorkOSClient], _Lookup[R]],
+    ) -> Fetch[R]:
+        """The cached answer to ``ask``: ``lookup`` picks the client's call that fetches
+        it, made through the WorkOS breaker."""
         multiple = self.supports_multiple_connections
 
-        def call() -> TokenResult:
+        def call() -> R:
             return self._workos_guard.call(
-                lambda: self._workos(max_retries).get_access_token(
-                    ask.provider,
-                    user_id=ask.user_id,
-                    organization_id=ask.organization_id,
-                    owner=ask.owner,
-                    connected_account_id=ask.connected_account_id,
-                    supports_multiple_connections=multiple,
+                lambda: lookup(self._workos(max_retries))(
+                    ask.provider, supports_multiple_connections=multiple, **ask.whose
                 )
             )
 
-        return Fetch(ask.keys(TOKEN), call, TokenResult, ask.provider, ask.user_id)
+        return Fetch(ask.keys(key_kind), call, kind, ask.provider, ask.user_id)
 
     def _timing(self) -> Timing:
         """The durations in force: the constructor's arguments, else the settings."""
@@ -739,6 +723,31 @@ class PipesService:
             expiry_leeway=_pick(self._expiry_leeway, app_settings.EXPIRY_LEEWAY),
             connections_ttl=_pick(self._connections_ttl, app_settings.CONNECTIONS_TTL),
         )
+
+
+class _Whose(TypedDict):
+    user_id: str
+    organization_id: str | None
+    owner: Owner
+    connected_account_id: str | None
+
+
+class _Account(TypedDict):
+    """A connected account, as the keyword arguments of the client's calls about it."""
+
+    user_id: str | None
+    organization_id: str | None
+    owner: Owner
+    connected_account_id: str | None
+    supports_multiple_connections: bool
+
+
+class _Lookup(Protocol[R_co]):
+    """A client's call that answers for one connection: the token or the credentials."""
+
+    def __call__(
+        self, provider: str, *, supports_multiple_connections: bool, **whose: Unpack[_Whose]
+    ) -> R_co: ...
 
 
 @dataclass(frozen=True)
@@ -765,6 +774,17 @@ class _Ask:
         check_provider(provider)
         owner, organization_id = _whose(owner, organization_id)
         return cls(provider, user_id, organization_id, owner, connected_account_id or None)
+
+    @property
+    def whose(self) -> _Whose:
+        """The connection, as keyword arguments (of the WorkOS calls, ``PipesAuth``, the
+        signal and the exception)."""
+        return {
+            "user_id": self.user_id,
+            "organization_id": self.organization_id,
+            "owner": self.owner,
+            "connected_account_id": self.connected_account_id,
+        }
 
     def keys(self, kind: str) -> CacheKeys:
         return connection_keys(
