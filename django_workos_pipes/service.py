@@ -99,7 +99,7 @@ def _threaded(
         return await sync_to_async(bound, thread_sensitive=False)(*args, **kwargs)
 
     twin.__name__ = f"a{name}"
-    twin.__qualname__ = f"{method.__qualname__.rpartition('.')[0]}.a{name}"
+    twin.__qualname__ = method.__qualname__.removesuffix(name) + twin.__name__
     twin.__doc__ = f":meth:`{name}` in a worker thread: awaiting it never blocks the event loop."
     return twin
 
