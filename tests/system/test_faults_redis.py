@@ -59,9 +59,9 @@ def cache_settings(url: str, prefix: str) -> dict[str, Any]:
 def _restore_the_cache_warning_clock() -> Iterator[None]:
     """The service warns at most every 30 s that the cache is down; these tests make it
     warn, so its clock is put back for the tests that follow (and count warnings)."""
-    saved = service.pipes._last_cache_warning
+    saved = service.pipes._cache_guard._last_warning
     yield
-    service.pipes._last_cache_warning = saved
+    service.pipes._cache_guard._last_warning = saved
 
 
 @pytest.fixture
