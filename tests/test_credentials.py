@@ -43,13 +43,13 @@ from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.testing.fakes import FakeCall, PipesFake
 from django_workos_pipes.workos.client import PipesClient
 from tests.builders import token_answer
+from tests.freshness import LIFETIMES, NOW, Lifetime
 from tests.settings import API_KEY
 from tests.stubs import WORKOS, stub_token
 from tests.threads import run_at_once
 
 API_KEY_VALUE = "zd_live_0123456789abcdef0123456789"
 OAUTH_VALUE = "ya29.credential-oauth-token-value"
-NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 
 # WorkOS answers, shaped as workos-python 10.6.0 reads them.
@@ -371,30 +371,13 @@ def test_each_connected_account_is_cached_apart(
     ]
 
 
-def test_a_credential_that_never_expires_is_fresh_for_token_ttl(
-    cache_backend: str, lenient_workos_stub: responses.RequestsMock
+@pytest.mark.parametrize("lifetime", LIFETIMES.values(), ids=LIFETIMES.keys())
+def test_a_credential_is_refetched_at_the_end_of_its_lifetime(
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock, lifetime: Lifetime
 ) -> None:
-    answers_in_order(lenient_workos_stub)
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "TOKEN_TTL": 300}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(seconds=299))
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(seconds=2))
-            assert value_of() == "key-2"
-
-
-def test_an_expiring_credential_is_refetched_within_leeway_of_its_expiry(
-    cache_backend: str, lenient_workos_stub: responses.RequestsMock
-) -> None:
-    answers_in_order(lenient_workos_stub, expires_in=timedelta(minutes=10))
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "EXPIRY_LEEWAY": 60}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(minutes=8, seconds=59))
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(seconds=2))
-            assert value_of() == "key-2"
+    """Without an expiry (an API key) it lives for TOKEN_TTL."""
+    answers_in_order(lenient_workos_stub, expires_in=lifetime.expires_in)
+    lifetime.check(value_of, ("key-1", "key-2"))
 
 
 def test_inactive_answers_are_cached_briefly(workos_stub: responses.RequestsMock) -> None:
