@@ -26,7 +26,7 @@ from django.core.cache import caches
 from django.http import HttpRequest, JsonResponse
 from django.template import Context, Template
 from django.test import AsyncClient, Client, RequestFactory, override_settings
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import path
 from django.views import View
 from responses import matchers
 
@@ -47,6 +47,7 @@ from tests.freshness import LIFETIMES, NOW, Lifetime
 from tests.settings import API_KEY
 from tests.stubs import WORKOS, stub_token
 from tests.threads import run_at_once
+from tests.urls import with_pipes
 
 API_KEY_VALUE = "zd_live_0123456789abcdef0123456789"
 OAUTH_VALUE = "ya29.credential-oauth-token-value"
@@ -525,13 +526,12 @@ class ZendeskView(PipeRequiredMixin, View):
         return credential_view(request)
 
 
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("pipes/", include("django_workos_pipes.urls")),
+urlpatterns = with_pipes(
     path("zendesk/", zendesk),
     path("scoped/", scoped),
     path("zendesk-async/", zendesk_async),
     path("zendesk-mixin/", ZendeskView.as_view()),
-]
+)
 
 GRANTED = {"auth_method": "api_key", "config": {"subdomain": "acme"}, "masked": "zd_l\u2026"}
 

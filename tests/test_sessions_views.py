@@ -15,7 +15,7 @@ import responses
 from asgiref.sync import async_to_sync, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import AsyncClient, Client
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import path
 from django.views import View
 
 from django_workos_pipes import pipes
@@ -27,6 +27,7 @@ from django_workos_pipes.signals import reauthorization_required
 from tests.builders import inactive_answer, token_answer
 from tests.provider import API, Provider
 from tests.stubs import WorkOSTokens, token_url
+from tests.urls import with_pipes
 
 pytestmark = [
     pytest.mark.django_db,
@@ -81,14 +82,13 @@ class AsyncAccounts(PipeRequiredMixin, View):
         return JsonResponse({"provider_said": response.json()})
 
 
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("pipes/", include("django_workos_pipes.urls")),
+urlpatterns = with_pipes(
     path("accounts/", accounts),
     path("async-accounts/", async_accounts),
     path("someone-elses/", someone_elses),
     path("mixin/", Accounts.as_view()),
     path("async-mixin/", AsyncAccounts.as_view()),
-]
+)
 
 
 def aget(async_client: AsyncClient, url: str, **extra: Any) -> Any:

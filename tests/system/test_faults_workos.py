@@ -83,10 +83,7 @@ def new_user(label: str) -> str:
 
 def connected_users(workos: EmulatedWorkOS, *labels: str) -> list[str]:
     """A new user per label, each with a Salesforce connection at the emulator."""
-    users = [new_user(label) for label in labels]
-    for user in users:
-        workos.emulator.connect(PROVIDER, user)
-    return users
+    return workos.connect_all([new_user(label) for label in labels], [PROVIDER])
 
 
 class Attempts:
