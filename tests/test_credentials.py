@@ -60,19 +60,19 @@ def credentials_url(provider: str = "zendesk") -> str:
     return f"{WORKOS}/data-integrations/{provider}/credentials"
 
 
+def credential_answer(auth_method: str, value: str, **fields: Any) -> dict[str, Any]:
+    """An active credentials answer; ``fields`` are the credential's other keys."""
+    credential = {"object": "credential", "auth_method": auth_method, "value": value}
+    return {"active": True, "credential": {**credential, **fields}}
+
+
 def api_key_answer(
     value: str = API_KEY_VALUE, config: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """An API key: no ``expires_at``, ``scopes`` or ``missing_scopes`` (the docs say so)."""
-    return {
-        "active": True,
-        "credential": {
-            "object": "credential",
-            "auth_method": "api_key",
-            "value": value,
-            "config": {"subdomain": "acme"} if config is None else config,
-        },
-    }
+    return credential_answer(
+        "api_key", value, config={"subdomain": "acme"} if config is None else config
+    )
 
 
 def oauth_answer(
@@ -81,18 +81,14 @@ def oauth_answer(
     scopes: tuple[str, ...] = ("api",),
     missing: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    return {
-        "active": True,
-        "credential": {
-            "object": "credential",
-            "auth_method": "oauth",
-            "value": value,
-            "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
-            "scopes": list(scopes),
-            "missing_scopes": list(missing),
-            "config": {},
-        },
-    }
+    return credential_answer(
+        "oauth",
+        value,
+        expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
+        scopes=list(scopes),
+        missing_scopes=list(missing),
+        config={},
+    )
 
 
 def stub_credentials(
