@@ -45,3 +45,18 @@ LIFETIMES = {
         timedelta(minutes=10), {"EXPIRY_LEEWAY": 60}, timedelta(minutes=8, seconds=59)
     ),
 }
+
+
+def check_refusal_kept_for_inactive_ttl(
+    read_error: Callable[[], str | None], calls: Callable[[], int]
+) -> None:
+    """With ``INACTIVE_TTL`` 10 s on a clock frozen at NOW: ``not_installed`` is asked
+    for once and served from the cache, then asked for again 11 s later."""
+    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "INACTIVE_TTL": 10}):
+        with time_machine.travel(NOW, tick=False) as traveller:
+            for _ in range(5):
+                assert read_error() == "not_installed"
+            assert calls() == 1
+            traveller.shift(timedelta(seconds=11))
+            assert read_error() == "not_installed"
+    assert calls() == 2
