@@ -7,8 +7,10 @@ them exactly as it uses Redis or Memcached.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
@@ -44,31 +46,36 @@ class CountingCache(LocMemCache):
     def _before(self, operation: str) -> None:
         Calls.count(operation)
 
-    def get(self, *args: Any, **kwargs: Any) -> Any:
+    def _before_one(self, operation: str) -> None:
+        """Count a single-key operation, unless a ``*_many`` is making it per key."""
         if not getattr(self._inside, "many", False):
-            self._before("get")
+            self._before(operation)
+
+    @contextlib.contextmanager
+    def _many(self, operation: str) -> Iterator[None]:
+        """Count a ``*_many`` once, and not the per-key calls it makes inside."""
+        self._before(operation)
+        self._inside.many = True
+        try:
+            yield
+        finally:
+            self._inside.many = False
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        self._before_one("get")
         return super().get(*args, **kwargs)
 
     def get_many(self, *args: Any, **kwargs: Any) -> Any:
-        self._before("get_many")
-        self._inside.many = True
-        try:
+        with self._many("get_many"):
             return super().get_many(*args, **kwargs)
-        finally:
-            self._inside.many = False
 
     def set(self, *args: Any, **kwargs: Any) -> Any:
-        if not getattr(self._inside, "many", False):
-            self._before("set")
+        self._before_one("set")
         return super().set(*args, **kwargs)
 
     def set_many(self, *args: Any, **kwargs: Any) -> Any:
-        self._before("set_many")
-        self._inside.many = True
-        try:
+        with self._many("set_many"):
             return super().set_many(*args, **kwargs)
-        finally:
-            self._inside.many = False
 
     def add(self, *args: Any, **kwargs: Any) -> Any:
         self._before("add")

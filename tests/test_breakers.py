@@ -81,6 +81,12 @@ def flaky_cache() -> Iterator[type[test_caches.FlakyCache]]:
 
 
 @pytest.fixture
+def ann_client(client: Client, ann: User, flaky_cache: type[test_caches.FlakyCache]) -> Client:
+    """pytest-django's client, logged in as Ann, on the counting cache: the page's visitor."""
+    return client
+
+
+@pytest.fixture
 def workos() -> Iterator[responses.RequestsMock]:
     """Every provider's token answered (any user), until a test replaces the answers."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -171,48 +177,46 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 def test_a_cache_that_is_down_costs_one_call_per_period_not_one_per_tag(
-    client: Client,
-    ann: User,
+    ann_client: Client,
     flaky_cache: type[test_caches.FlakyCache],
     workos: responses.RequestsMock,
     clock: Clock,
 ) -> None:
-    assert statuses(client) == ["active"] * 10
+    assert statuses(ann_client) == ["active"] * 10
     test_caches.Calls.take()
     calls_to(workos)
     flaky_cache.down = True
 
-    assert statuses(client) == ["active"] * 10  # straight from WorkOS
+    assert statuses(ann_client) == ["active"] * 10  # straight from WorkOS
     assert test_caches.Calls.take() == {"get_many": 1}, "one cache call, then the breaker"
     assert calls_to(workos) == 10
     assert pipes.cache_breaker.state == OPEN
 
-    assert statuses(client) == ["active"] * 10
+    assert statuses(ann_client) == ["active"] * 10
     assert test_caches.Calls.take() == {}, "the cache is skipped for the period"
 
     clock.now += PERIOD * 1.2
-    assert statuses(client) == ["active"] * 10
+    assert statuses(ann_client) == ["active"] * 10
     assert test_caches.Calls.take() == {"get_many": 1}, "one trial per period"
     assert pipes.cache_breaker.state == OPEN
 
     flaky_cache.down = False
     clock.now += PERIOD * 1.2
-    assert statuses(client) == ["active"] * 10
+    assert statuses(ann_client) == ["active"] * 10
     assert pipes.cache_breaker.state == CLOSED, "recovered by itself"
     calls_to(workos)
-    assert statuses(client) == ["active"] * 10
+    assert statuses(ann_client) == ["active"] * 10
     assert calls_to(workos) == 0, "cached again"
 
 
 def test_ten_stacked_decorators_cost_one_cache_call_with_the_cache_down(
-    client: Client,
-    ann: User,
+    ann_client: Client,
     flaky_cache: type[test_caches.FlakyCache],
     workos: responses.RequestsMock,
     clock: Clock,
 ) -> None:
     flaky_cache.down = True
-    response = client.get("/ten/")
+    response = ann_client.get("/ten/")
     assert response.status_code == 200
     assert response.content.decode() == ",".join(sorted(PROVIDERS))
     assert test_caches.Calls.take() == {"get_many": 1}
@@ -241,30 +245,26 @@ def test_invalidations_are_not_stored_while_the_cache_breaker_is_open(
     ids=["503", "timeout", "refused"],
 )
 def test_workos_down_costs_a_page_of_ten_tags_one_call(
-    client: Client,
-    ann: User,
-    flaky_cache: type[test_caches.FlakyCache],
+    ann_client: Client,
     workos: responses.RequestsMock,
     failure: Any,
 ) -> None:
     fail_workos(workos, failure)
-    assert statuses(client) == ["unknown"] * 10
+    assert statuses(ann_client) == ["unknown"] * 10
     assert calls_to(workos) == 1, "no retries from a tag, and the breaker answers the rest"
     assert pipes.workos_breaker.state == OPEN
     assert WORKOS_DOWN in caches["default"].get_many([WORKOS_DOWN])
 
-    assert statuses(client) == ["unknown"] * 10
+    assert statuses(ann_client) == ["unknown"] * 10
     assert calls_to(workos) == 0
 
 
 def test_another_process_learns_of_the_outage_through_the_cache(
-    client: Client,
-    ann: User,
-    flaky_cache: type[test_caches.FlakyCache],
+    ann_client: Client,
     workos: responses.RequestsMock,
 ) -> None:
     fail_workos(workos, 503)
-    assert statuses(client) == ["unknown"] * 10
+    assert statuses(ann_client) == ["unknown"] * 10
     calls_to(workos)
     other_process = PipesService()
     assert other_process.workos_breaker.state == CLOSED
@@ -302,39 +302,33 @@ def test_the_breaker_serves_cached_tokens_and_recovers_by_itself(
 
 
 def test_stacked_decorators_pay_one_request_s_retries_not_ten(
-    client: Client,
-    ann: User,
-    flaky_cache: type[test_caches.FlakyCache],
+    ann_client: Client,
     workos: responses.RequestsMock,
 ) -> None:
     fail_workos(workos, 503)
-    assert client.get("/ten/").status_code == 503
+    assert ann_client.get("/ten/").status_code == 503
     assert calls_to(workos) == 3, "1 + MAX_RETRIES for the outermost, then the 503 page"
-    assert client.get("/ten/").status_code == 503
+    assert ann_client.get("/ten/").status_code == 503
     assert calls_to(workos) == 0
 
 
 def test_a_refusal_is_an_answer_and_does_not_open_the_breaker(
-    client: Client,
-    ann: User,
-    flaky_cache: type[test_caches.FlakyCache],
+    ann_client: Client,
     workos: responses.RequestsMock,
 ) -> None:
     fail_workos(workos, 401)
-    assert statuses(client) == ["unknown"] * 10
+    assert statuses(ann_client) == ["unknown"] * 10
     assert calls_to(workos) == 10
     assert pipes.workos_breaker.state == CLOSED
 
 
 def test_zero_seconds_turns_the_workos_breaker_off(
-    client: Client,
-    ann: User,
-    flaky_cache: type[test_caches.FlakyCache],
+    ann_client: Client,
     workos: responses.RequestsMock,
 ) -> None:
     fail_workos(workos, 503)
     with override_settings(WORKOS_PIPES=settings(WORKOS_BREAKER_SECONDS=0)):
-        assert statuses(client) == ["unknown"] * 10
+        assert statuses(ann_client) == ["unknown"] * 10
         assert calls_to(workos) == 10
         assert pipes.workos_breaker.state == CLOSED
         assert caches["default"].get(WORKOS_DOWN) is None

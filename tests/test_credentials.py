@@ -26,7 +26,7 @@ from django.core.cache import caches
 from django.http import HttpRequest, JsonResponse
 from django.template import Context, Template
 from django.test import AsyncClient, Client, RequestFactory, override_settings
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import path
 from django.views import View
 from responses import matchers
 
@@ -43,13 +43,14 @@ from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.testing.fakes import FakeCall, PipesFake
 from django_workos_pipes.workos.client import PipesClient
 from tests.builders import token_answer
+from tests.freshness import LIFETIMES, NOW, Lifetime, check_refusal_kept_for_inactive_ttl
 from tests.settings import API_KEY
 from tests.stubs import WORKOS, stub_token
 from tests.threads import run_at_once, wait_for_waiters
+from tests.urls import with_pipes
 
 API_KEY_VALUE = "zd_live_0123456789abcdef0123456789"
 OAUTH_VALUE = "ya29.credential-oauth-token-value"
-NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 
 # WorkOS answers, shaped as workos-python 10.6.0 reads them.
@@ -59,19 +60,19 @@ def credentials_url(provider: str = "zendesk") -> str:
     return f"{WORKOS}/data-integrations/{provider}/credentials"
 
 
+def credential_answer(auth_method: str, value: str, **fields: Any) -> dict[str, Any]:
+    """An active credentials answer; ``fields`` are the credential's other keys."""
+    credential = {"object": "credential", "auth_method": auth_method, "value": value}
+    return {"active": True, "credential": {**credential, **fields}}
+
+
 def api_key_answer(
     value: str = API_KEY_VALUE, config: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """An API key: no ``expires_at``, ``scopes`` or ``missing_scopes`` (the docs say so)."""
-    return {
-        "active": True,
-        "credential": {
-            "object": "credential",
-            "auth_method": "api_key",
-            "value": value,
-            "config": {"subdomain": "acme"} if config is None else config,
-        },
-    }
+    return credential_answer(
+        "api_key", value, config={"subdomain": "acme"} if config is None else config
+    )
 
 
 def oauth_answer(
@@ -80,18 +81,14 @@ def oauth_answer(
     scopes: tuple[str, ...] = ("api",),
     missing: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    return {
-        "active": True,
-        "credential": {
-            "object": "credential",
-            "auth_method": "oauth",
-            "value": value,
-            "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
-            "scopes": list(scopes),
-            "missing_scopes": list(missing),
-            "config": {},
-        },
-    }
+    return credential_answer(
+        "oauth",
+        value,
+        expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if expires_at else None,
+        scopes=list(scopes),
+        missing_scopes=list(missing),
+        config={},
+    )
 
 
 def stub_credentials(
@@ -371,43 +368,23 @@ def test_each_connected_account_is_cached_apart(
     ]
 
 
-def test_a_credential_that_never_expires_is_fresh_for_token_ttl(
-    cache_backend: str, lenient_workos_stub: responses.RequestsMock
+@pytest.mark.parametrize("lifetime", LIFETIMES.values(), ids=LIFETIMES.keys())
+def test_a_credential_is_refetched_at_the_end_of_its_lifetime(
+    cache_backend: str, lenient_workos_stub: responses.RequestsMock, lifetime: Lifetime
 ) -> None:
-    answers_in_order(lenient_workos_stub)
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "TOKEN_TTL": 300}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(seconds=299))
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(seconds=2))
-            assert value_of() == "key-2"
-
-
-def test_an_expiring_credential_is_refetched_within_leeway_of_its_expiry(
-    cache_backend: str, lenient_workos_stub: responses.RequestsMock
-) -> None:
-    answers_in_order(lenient_workos_stub, expires_in=timedelta(minutes=10))
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "EXPIRY_LEEWAY": 60}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(minutes=8, seconds=59))
-            assert value_of() == "key-1"
-            traveller.shift(timedelta(seconds=2))
-            assert value_of() == "key-2"
+    """Without an expiry (an API key) it lives for TOKEN_TTL."""
+    answers_in_order(lenient_workos_stub, expires_in=lifetime.expires_in)
+    lifetime.check(value_of, ("key-1", "key-2"))
 
 
 def test_inactive_answers_are_cached_briefly(workos_stub: responses.RequestsMock) -> None:
     stub_credentials(
         workos_stub, {"active": False, "error": "not_installed"}, sent={"user_id": "u"}
     )
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "INACTIVE_TTL": 10}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            for _ in range(3):
-                assert pipes.get_credentials("zendesk", user_id="u").error == "not_installed"
-            traveller.shift(timedelta(seconds=11))
-            assert pipes.get_credentials("zendesk", user_id="u").error == "not_installed"
-    assert len(workos_stub.calls) == 2
+    check_refusal_kept_for_inactive_ttl(
+        lambda: pipes.get_credentials("zendesk", user_id="u").error,
+        lambda: len(workos_stub.calls),
+    )
 
 
 def test_whatever_invalidates_the_token_invalidates_the_credential(
@@ -542,13 +519,12 @@ class ZendeskView(PipeRequiredMixin, View):
         return credential_view(request)
 
 
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("pipes/", include("django_workos_pipes.urls")),
+urlpatterns = with_pipes(
     path("zendesk/", zendesk),
     path("scoped/", scoped),
     path("zendesk-async/", zendesk_async),
     path("zendesk-mixin/", ZendeskView.as_view()),
-]
+)
 
 GRANTED = {"auth_method": "api_key", "config": {"subdomain": "acme"}, "masked": "zd_l\u2026"}
 

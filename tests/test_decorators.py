@@ -417,28 +417,28 @@ def test_async_refusals_render_in_a_worker_thread(
 
 # Stacking.
 
+HUBSPOT_AND_SLACK = {"hubspot": "hub-token-000", "slack": "xoxb-slack-token"}
+
+
+def stub_hubspot_and_slack(workos_stub: responses.RequestsMock) -> None:
+    """Ann's tokens of both providers the stacked views and the multi-provider mixin need."""
+    stub_token(workos_stub, "hubspot", token_answer("hub-token-000", scopes=("crm.read",)))
+    stub_token(workos_stub, "slack", token_answer("xoxb-slack-token"))
+
 
 def test_stacked_decorators_fill_one_mapping(
     client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(workos_stub, "hubspot", token_answer("hub-token-000", scopes=("crm.read",)))
-    stub_token(workos_stub, "slack", token_answer("xoxb-slack-token"))
-    assert client.get("/stacked/").json() == {
-        "hubspot": "hub-token-000",
-        "slack": "xoxb-slack-token",
-    }
+    stub_hubspot_and_slack(workos_stub)
+    assert client.get("/stacked/").json() == HUBSPOT_AND_SLACK
 
 
 def test_stacked_async_decorators_fill_one_mapping(
     async_client: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
     async_client.force_login(User.objects.create_user("ann"))
-    stub_token(workos_stub, "hubspot", token_answer("hub-token-000", scopes=("crm.read",)))
-    stub_token(workos_stub, "slack", token_answer("xoxb-slack-token"))
-    assert aget(async_client, "/stacked-async/").json() == {
-        "hubspot": "hub-token-000",
-        "slack": "xoxb-slack-token",
-    }
+    stub_hubspot_and_slack(workos_stub)
+    assert aget(async_client, "/stacked-async/").json() == HUBSPOT_AND_SLACK
 
 
 @pytest.mark.parametrize("path", ["/stacked/", "/stacked-async/", "/mixin-multi/"])
@@ -491,12 +491,8 @@ def test_mixin_checks_scopes(
 def test_mixin_with_several_providers(
     client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_token(workos_stub, "hubspot", token_answer("hub-token-000", scopes=("crm.read",)))
-    stub_token(workos_stub, "slack", token_answer("xoxb-slack-token"))
-    assert client.get("/mixin-multi/").json() == {
-        "hubspot": "hub-token-000",
-        "slack": "xoxb-slack-token",
-    }
+    stub_hubspot_and_slack(workos_stub)
+    assert client.get("/mixin-multi/").json() == HUBSPOT_AND_SLACK
 
 
 def test_mixin_on_an_async_view(

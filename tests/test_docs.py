@@ -10,6 +10,7 @@ command the package has. The site itself is built and crawled by
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from collections.abc import Iterator
@@ -167,26 +168,24 @@ def test_every_management_command_is_on_the_commands_page() -> None:
 # The generators (Sphinx extensions: the docs extra, which the tox matrix leaves out) ---------
 
 
-@pytest.fixture
-def pipes_docs() -> Any:
+def docs_extension(name: str) -> Any:
+    """The module of ``docs/_ext`` named ``name`` (skips without Sphinx)."""
     pytest.importorskip("sphinx")
     sys.path.insert(0, str(DOCS / "_ext"))
     try:
-        import pipes_docs
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(DOCS / "_ext"))
-    return pipes_docs
+
+
+@pytest.fixture
+def pipes_docs() -> Any:
+    return docs_extension("pipes_docs")
 
 
 @pytest.fixture
 def sequence() -> Any:
-    pytest.importorskip("sphinx")
-    sys.path.insert(0, str(DOCS / "_ext"))
-    try:
-        import sequence
-    finally:
-        sys.path.remove(str(DOCS / "_ext"))
-    return sequence
+    return docs_extension("sequence")
 
 
 def test_the_checks_table_finds_every_check_id(pipes_docs: Any) -> None:

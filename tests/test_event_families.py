@@ -11,7 +11,6 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from workos import WorkOSClient
 
 from django_workos_pipes import pipes, wire
 from django_workos_pipes.events import PIPES_EVENT_TYPES
-from django_workos_pipes.signals import connection_changed
 from django_workos_pipes.testing import (
     EVENT_FAMILIES,
     EVENT_TYPES,
@@ -80,17 +78,6 @@ def workos_issuing_values(workos_stub: responses.RequestsMock) -> responses.Requ
     return workos_stub
 
 
-def changed() -> Iterator[list[dict[str, Any]]]:
-    calls: list[dict[str, Any]] = []
-
-    def receiver(**kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    connection_changed.connect(receiver, dispatch_uid="test-families")
-    yield calls
-    connection_changed.disconnect(dispatch_uid="test-families")
-
-
 def snapshot() -> dict[tuple[str, str, str, str | None], str]:
     """Every cached value, by (kind, provider, user, organization)."""
     values: dict[tuple[str, str, str, str | None], str] = {}
@@ -120,11 +107,9 @@ def both(provider: str, user: str, organization: str | None) -> set[Any]:
 
 
 @pytest.mark.parametrize("event_type", CHANGES)
+@pytest.mark.usefixtures("workos_issuing_values")
 def test_a_change_to_a_users_connection_forgets_that_connection_only(
-    client: Client,
-    workos_issuing_values: responses.RequestsMock,
-    changed: list[dict[str, Any]],
-    event_type: str,
+    client: Client, changed: list[dict[str, Any]], event_type: str
 ) -> None:
     event = webhook_event(event_type, "salesforce", "user_1", "org_a")
     assert invalidated_by(client, event) == both("salesforce", "user_1", "org_a")
@@ -140,11 +125,9 @@ def test_a_change_to_a_users_connection_forgets_that_connection_only(
 
 
 @pytest.mark.parametrize("event_type", CHANGES)
+@pytest.mark.usefixtures("workos_issuing_values")
 def test_a_change_to_an_organizations_connection_forgets_it_for_every_member(
-    client: Client,
-    workos_issuing_values: responses.RequestsMock,
-    changed: list[dict[str, Any]],
-    event_type: str,
+    client: Client, changed: list[dict[str, Any]], event_type: str
 ) -> None:
     event = webhook_event(event_type, "salesforce", None, "org_a")
     assert invalidated_by(client, event) == both("salesforce", "user_1", "org_a") | both(
@@ -154,11 +137,9 @@ def test_a_change_to_an_organizations_connection_forgets_it_for_every_member(
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.usefixtures("workos_issuing_values")
 def test_an_event_about_one_account_forgets_every_account_of_the_user(
-    client: Client,
-    workos_issuing_values: responses.RequestsMock,
-    changed: list[dict[str, Any]],
-    family: str,
+    client: Client, changed: list[dict[str, Any]], family: str
 ) -> None:
     """Accounts are cached apart but share the connection's invalidation: the event
     names its account (``data.id``), which receivers get as ``connected_account_id``."""

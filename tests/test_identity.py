@@ -82,6 +82,25 @@ def not_found() -> dict[str, Any]:
     return wire.error_body("User not found.", "entity_not_found")
 
 
+@pytest.fixture
+def warned(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The package's warnings and errors, captured from the start of the test."""
+    caplog.set_level(logging.WARNING, "django_workos_pipes")
+    return caplog
+
+
+def stub_unknown(workos_stub: responses.RequestsMock, user: User) -> None:
+    """WorkOS has no user whose external id is ``user``'s pk (yet)."""
+    workos_stub.get(user_url(user.pk), json=not_found(), status=404)
+
+
+@pytest.fixture
+def unknown_ann(ann_lee: User, workos_stub: responses.RequestsMock) -> User:
+    """Ann, logged in, whom WorkOS does not know by her pk yet: her lookup is a 404."""
+    stub_unknown(workos_stub, ann_lee)
+    return ann_lee
+
+
 def urls(workos_stub: responses.RequestsMock) -> list[str]:
     return [f"{call.request.method} {call.request.url}" for call in workos_stub.calls]
 
@@ -196,24 +215,26 @@ def test_async_views_link_in_a_worker_thread(
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_with_no_workos_user_gets_one_with_email_names_and_external_id(
-    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
+    client: Client, unknown_ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
     body = {
-        "email": ann_lee.email,  # as Django stored it; WorkOS lower-cases it
-        "external_id": str(ann_lee.pk),
+        "email": unknown_ann.email,  # as Django stored it; WorkOS lower-cases it
+        "external_id": str(unknown_ann.pk),
         "first_name": "Ann",
         "last_name": "Lee",
     }
     workos_stub.post(
-        USERS, json=workos_user(ann_lee.pk), status=201, match=[matchers.json_params_matcher(body)]
+        USERS,
+        json=workos_user(unknown_ann.pk),
+        status=201,
+        match=[matchers.json_params_matcher(body)],
     )
     stub_token(workos_stub, "salesforce", token_answer(TOKEN), user_id=WORKOS_ANN)
 
     assert client.get("/sync/").status_code == 200
     assert client.get("/sync/").status_code == 200  # linked: no second lookup
     assert urls(workos_stub) == [
-        f"GET {user_url(ann_lee.pk)}",
+        f"GET {user_url(unknown_ann.pk)}",
         f"POST {USERS}",
         f"POST {WORKOS}/data-integrations/salesforce/token",
     ]
@@ -221,31 +242,27 @@ def test_a_user_with_no_workos_user_gets_one_with_email_names_and_external_id(
 
 @pytest.mark.usefixtures("provisioning")
 def test_a_user_created_by_a_concurrent_request_is_linked(
-    ann_lee: User, workos_stub: responses.RequestsMock
+    unknown_ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
     workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
-    workos_stub.get(user_url(ann_lee.pk), json=workos_user(ann_lee.pk))
+    workos_stub.get(user_url(unknown_ann.pk), json=workos_user(unknown_ann.pk))
 
-    assert pipes.link_user(str(ann_lee.pk), email="ann@example.com") == WORKOS_ANN
+    assert pipes.link_user(str(unknown_ann.pk), email="ann@example.com") == WORKOS_ANN
 
 
 def test_without_provisioning_an_unknown_user_is_refused_with_a_page(
     client: Client,
-    ann_lee: User,
+    unknown_ann: User,
     workos_stub: responses.RequestsMock,
-    caplog: pytest.LogCaptureFixture,
+    warned: pytest.LogCaptureFixture,
 ) -> None:
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
-
-    with caplog.at_level(logging.WARNING, "django_workos_pipes"):
-        response = client.get("/sync/")
+    response = client.get("/sync/")
 
     assert response.status_code == 403
     assert "workos_pipes/not_linked.html" in [t.name for t in response.templates]
     assert "isn't set up yet" in response.content.decode()
-    assert "PROVISION_USERS" in caplog.text
-    assert f"external_id='{ann_lee.pk}'" in caplog.text
+    assert "PROVISION_USERS" in warned.text
+    assert f"external_id='{unknown_ann.pk}'" in warned.text
 
 
 # An e-mail address WorkOS already has: never linked by e-mail.
@@ -254,11 +271,10 @@ def test_without_provisioning_an_unknown_user_is_refused_with_a_page(
 @pytest.mark.usefixtures("provisioning")
 def test_an_email_taken_in_workos_is_a_logged_409_that_says_what_to_do(
     client: Client,
-    ann_lee: User,
+    unknown_ann: User,
     workos_stub: responses.RequestsMock,
-    caplog: pytest.LogCaptureFixture,
+    warned: pytest.LogCaptureFixture,
 ) -> None:
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
     workos_stub.post(
         USERS,
         json=wire.email_not_available_error(),
@@ -266,22 +282,21 @@ def test_an_email_taken_in_workos_is_a_logged_409_that_says_what_to_do(
         headers={"X-Request-ID": "req_taken"},
     )
 
-    with caplog.at_level(logging.WARNING, "django_workos_pipes"):
-        response = client.get("/sync/")
-        again = client.get("/sync/")  # the refusal is cached: WorkOS is not asked again
+    response = client.get("/sync/")
+    again = client.get("/sync/")  # the refusal is cached: WorkOS is not asked again
 
     page = response.content.decode()
     assert response.status_code == again.status_code == 409
     assert "never joined by e-mail address alone" in page
-    assert f">{ann_lee.pk}</code>" not in page  # what to set in WorkOS is for staff only
+    assert f">{unknown_ann.pk}</code>" not in page  # what to set in WorkOS is for staff only
     assert len(workos_stub.calls) == 3  # lookup, create, lookup again: no search by e-mail
     assert not any("email=" in (call.request.url or "") for call in workos_stub.calls)
-    (warning,) = [r for r in caplog.records if "Not linking" in r.getMessage()]
+    (warning,) = [r for r in warned.records if "Not linking" in r.getMessage()]
     message = warning.getMessage()
-    assert f"external_id='{ann_lee.pk}'" in message
+    assert f"external_id='{unknown_ann.pk}'" in message
     assert "email_not_available" in message
     assert "request_id=req_taken" in message
-    assert ann_lee.email not in message
+    assert unknown_ann.email not in message
 
 
 @pytest.mark.usefixtures("provisioning")
@@ -290,7 +305,7 @@ def test_staff_see_the_external_id_to_set_in_workos(
 ) -> None:
     ann_lee.is_staff = True
     ann_lee.save()
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
+    stub_unknown(workos_stub, ann_lee)
     workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
 
     page = client.get("/sync/").content.decode()
@@ -301,9 +316,8 @@ def test_staff_see_the_external_id_to_set_in_workos(
 
 @pytest.mark.usefixtures("provisioning")
 def test_json_clients_get_the_refusal_as_json(
-    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
+    client: Client, unknown_ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
     workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
 
     response = client.get("/sync/", **JSON)
@@ -318,7 +332,7 @@ def test_a_user_without_email_cannot_be_provisioned(
 ) -> None:
     bob = User.objects.create_user("bob")
     client.force_login(bob)
-    workos_stub.get(user_url(bob.pk), json=not_found(), status=404)
+    stub_unknown(workos_stub, bob)
 
     response = client.get("/sync/")
 
@@ -328,11 +342,10 @@ def test_a_user_without_email_cannot_be_provisioned(
 
 @pytest.mark.usefixtures("provisioning")
 def test_the_status_tag_and_the_connect_view_show_the_refusal(
-    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
+    client: Client, unknown_ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
     workos_stub.post(USERS, json=wire.email_not_available_error(), status=400)
-    workos_stub.get(user_url(ann_lee.pk), json=not_found(), status=404)
+    stub_unknown(workos_stub, unknown_ann)
 
     status = client.get("/status/?provider=salesforce").content.decode()
     connect = client.get("/pipes/connect/salesforce/?next=/sync/")

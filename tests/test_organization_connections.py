@@ -64,6 +64,11 @@ def organization_tokens(workos_stub: responses.RequestsMock) -> list[dict[str, A
     return sent
 
 
+def shared_token(user_id: str = "user_ann") -> None:
+    """A member reads the organization's Salesforce token (the shared entry)."""
+    pipes.get_access_token("salesforce", user_id=user_id, organization_id=ORG, owner="organization")
+
+
 # Owner values ------------------------------------------------------------------------
 
 
@@ -177,11 +182,10 @@ def test_organization_invalidation_ends_the_shared_entry(
     lenient_workos_stub: responses.RequestsMock, invalidate: Any
 ) -> None:
     sent = organization_tokens(lenient_workos_stub)
-    ask = {"user_id": "user_ann", "organization_id": ORG, "owner": "organization"}
-    pipes.get_access_token("salesforce", **ask)
+    shared_token()
 
     assert invalidate() is True
-    pipes.get_access_token("salesforce", **ask)
+    shared_token()
 
     assert len(sent) == 2
 
@@ -190,12 +194,11 @@ def test_a_member_s_own_invalidation_keeps_the_shared_entry(
     lenient_workos_stub: responses.RequestsMock,
 ) -> None:
     sent = organization_tokens(lenient_workos_stub)
-    ask = {"user_id": "user_ann", "organization_id": ORG, "owner": "organization"}
-    pipes.get_access_token("salesforce", **ask)
+    shared_token()
 
     pipes.invalidate("salesforce", user_id="user_ann", organization_id=ORG)
     pipes.invalidate_organization("salesforce", "org_other")
-    pipes.get_access_token("salesforce", **ask)
+    shared_token()
 
     assert len(sent) == 1
 
@@ -205,12 +208,11 @@ def test_an_organization_event_ends_the_shared_entry(
     lenient_workos_stub: responses.RequestsMock, client: Any
 ) -> None:
     sent = organization_tokens(lenient_workos_stub)
-    ask = {"user_id": "user_bob", "organization_id": ORG, "owner": "organization"}
-    pipes.get_access_token("salesforce", **ask)
+    shared_token("user_bob")
 
     event = webhook_event("reauthorization_needed", "salesforce", None, ORG)
     assert post_webhook(client, event).status_code == 200
-    pipes.get_access_token("salesforce", **ask)
+    shared_token("user_bob")
 
     assert len(sent) == 2
 
@@ -344,8 +346,7 @@ def test_disconnecting_the_organization_s_account(
     lenient_workos_stub.delete(
         ORG_ACCOUNT_URL, status=204, match=[matchers.query_param_matcher({})]
     )
-    ask = {"user_id": "user_ann", "organization_id": ORG, "owner": "organization"}
-    pipes.get_access_token("salesforce", **ask)
+    shared_token()
     changes: list[dict[str, Any]] = []
 
     def receiver(**kwargs: Any) -> None:
@@ -356,7 +357,7 @@ def test_disconnecting_the_organization_s_account(
         removed = pipes.disconnect("salesforce", organization_id=ORG, owner="organization")
     finally:
         connection_changed.disconnect(receiver)
-    pipes.get_access_token("salesforce", **ask)
+    shared_token()
 
     assert removed is True
     assert [(c["user_id"], c["organization_id"], c["event_type"]) for c in changes] == [

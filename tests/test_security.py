@@ -160,8 +160,6 @@ def test_valid_slugs_reach_workos(slug: str) -> None:
         assert pipes.get_access_token(slug, user_id="user_1").error == "not_installed"
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("stub_resolver")
 @pytest.mark.parametrize("view", ["connect", "reauthorize"])
 @pytest.mark.parametrize("slug", ["%2E%2E", "..", "%2e", "Salesforce", "caf%C3%A9", "a%2Fb"])
 def test_the_views_answer_404_to_an_invalid_slug_and_call_nobody(
@@ -243,8 +241,6 @@ def still_cached() -> bool:
         return len(workos.calls) == 0 and result.active
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("stub_resolver")
 @pytest.mark.parametrize("view", ["connect", "reauthorize"])
 def test_a_cross_site_get_gets_a_confirmation_page_and_changes_nothing(
     client: Client, ann: User, view: str
@@ -276,8 +272,6 @@ def test_a_cross_site_get_gets_a_confirmation_page_and_changes_nothing(
     assert still_cached(), "the cross-site GET dropped the cached token"
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("stub_resolver")
 def test_the_confirmation_button_starts_the_flow(ann: User) -> None:
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(ann)
@@ -297,8 +291,6 @@ def test_the_confirmation_button_starts_the_flow(ann: User) -> None:
     assert response["Location"] == CONSENT
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("stub_resolver")
 @pytest.mark.parametrize("sec_fetch_site", ["same-origin", "same-site", "none", None])
 def test_a_same_site_typed_or_unlabelled_get_goes_straight_to_workos(
     client: Client, ann: User, sec_fetch_site: str | None
@@ -312,8 +304,6 @@ def test_a_same_site_typed_or_unlabelled_get_goes_straight_to_workos(
     assert response["Location"] == CONSENT
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("stub_resolver")
 @pytest.mark.parametrize("middleware", ["with", "without"])
 def test_a_post_without_a_csrf_token_is_refused(ann: User, middleware: str, settings: Any) -> None:
     """With or without ``CsrfViewMiddleware``: the views protect themselves."""
@@ -328,8 +318,6 @@ def test_a_post_without_a_csrf_token_is_refused(ann: User, middleware: str, sett
     assert response.status_code == 403
 
 
-@pytest.mark.django_db
-@pytest.mark.usefixtures("stub_resolver")
 @pytest.mark.parametrize("slug", ["%2E%2E", "Salesforce"])
 def test_disconnect_answers_404_to_an_invalid_slug_and_calls_nobody(
     client: Client, ann: User, slug: str

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -25,12 +25,12 @@ from django_workos_pipes.exceptions import PipesConfigurationError, PipesUnavail
 from django_workos_pipes.service import PipesService
 from tests.builders import inactive_answer, token_answer
 from tests.environment import DEAD_REDIS
+from tests.freshness import LIFETIMES, NOW, Lifetime, check_refusal_kept_for_inactive_ttl
 from tests.settings import API_KEY
 from tests.stubs import WORKOS, issue_tokens
 from tests.threads import run_at_once, wait_for_waiters
 
 TOKEN_URL = f"{WORKOS}/data-integrations/salesforce/token"
-NOW = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def token_value(
@@ -114,45 +114,23 @@ def test_keys_are_per_provider_user_and_organization(
     assert len(workos_stub.calls) == 4
 
 
-def test_token_is_refetched_within_leeway_of_expiry(
-    cache_backend: str, workos_stub: responses.RequestsMock
+@pytest.mark.parametrize("lifetime", LIFETIMES.values(), ids=LIFETIMES.keys())
+def test_a_token_is_refetched_at_the_end_of_its_lifetime(
+    cache_backend: str, workos_stub: responses.RequestsMock, lifetime: Lifetime
 ) -> None:
-    issue_tokens(workos_stub, expires_in=timedelta(minutes=10))
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "EXPIRY_LEEWAY": 60}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            assert token_value() == "ya29.token-1"
-            traveller.shift(timedelta(minutes=8, seconds=59))
-            assert token_value() == "ya29.token-1"
-            traveller.shift(timedelta(seconds=2))  # 9:01 in: inside the 60 s leeway
-            assert token_value() == "ya29.token-2"
+    issue_tokens(workos_stub, expires_in=lifetime.expires_in)
+    lifetime.check(token_value, ("ya29.token-1", "ya29.token-2"))
     assert len(workos_stub.calls) == 2
-
-
-def test_token_without_expiry_lives_for_token_ttl(
-    cache_backend: str, workos_stub: responses.RequestsMock
-) -> None:
-    issue_tokens(workos_stub, expires_in=None)
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "TOKEN_TTL": 300}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            assert token_value() == "ya29.token-1"
-            traveller.shift(timedelta(seconds=299))
-            assert token_value() == "ya29.token-1"
-            traveller.shift(timedelta(seconds=2))
-            assert token_value() == "ya29.token-2"
 
 
 def test_inactive_answers_are_cached_briefly(
     cache_backend: str, workos_stub: responses.RequestsMock
 ) -> None:
     workos_stub.post(TOKEN_URL, json=inactive_answer("not_installed"))
-    with override_settings(WORKOS_PIPES={"API_KEY": API_KEY, "INACTIVE_TTL": 10}):
-        with time_machine.travel(NOW, tick=False) as traveller:
-            for _ in range(5):
-                assert pipes.get_access_token("salesforce", user_id="u").error == "not_installed"
-            assert len(workos_stub.calls) == 1
-            traveller.shift(timedelta(seconds=11))
-            pipes.get_access_token("salesforce", user_id="u")
-    assert len(workos_stub.calls) == 2
+    check_refusal_kept_for_inactive_ttl(
+        lambda: pipes.get_access_token("salesforce", user_id="u").error,
+        lambda: len(workos_stub.calls),
+    )
 
 
 def test_invalidate_forces_a_new_upstream_call(

@@ -24,7 +24,7 @@ import pytest
 import requests
 from django.http import JsonResponse
 from django.test import Client
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import path
 
 from django_workos_pipes import pipes
 from django_workos_pipes.conf import app_settings
@@ -32,6 +32,7 @@ from django_workos_pipes.decorators import PipesHttpRequest, require_pipe
 from django_workos_pipes.emulator import Emulator
 from django_workos_pipes.redirects import reauthorize_url
 from tests.emulator.calls import API_KEY, running
+from tests.urls import with_pipes
 
 pytestmark = [
     pytest.mark.django_db,
@@ -63,10 +64,9 @@ def salesforce(request: PipesHttpRequest) -> JsonResponse:
     return JsonResponse(provider_answer(response))
 
 
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("pipes/", include("django_workos_pipes.urls")),
+urlpatterns = with_pipes(
     path("salesforce/", salesforce),
-]
+)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import responses
 from asgiref.sync import async_to_sync, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import AsyncClient, Client
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import path
 from django.views import View
 
 from django_workos_pipes import pipes
@@ -27,6 +27,7 @@ from django_workos_pipes.signals import reauthorization_required
 from tests.builders import inactive_answer, token_answer
 from tests.provider import API, Provider
 from tests.stubs import WorkOSTokens, token_url
+from tests.urls import with_pipes
 
 pytestmark = [
     pytest.mark.django_db,
@@ -81,14 +82,13 @@ class AsyncAccounts(PipeRequiredMixin, View):
         return JsonResponse({"provider_said": response.json()})
 
 
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("pipes/", include("django_workos_pipes.urls")),
+urlpatterns = with_pipes(
     path("accounts/", accounts),
     path("async-accounts/", async_accounts),
     path("someone-elses/", someone_elses),
     path("mixin/", Accounts.as_view()),
     path("async-mixin/", AsyncAccounts.as_view()),
-]
+)
 
 
 def aget(async_client: AsyncClient, url: str, **extra: Any) -> Any:
@@ -96,6 +96,15 @@ def aget(async_client: AsyncClient, url: str, **extra: Any) -> Any:
         return await async_client.get(url, **extra)
 
     return async_to_sync(get)()
+
+
+def granted_a_dead_token(
+    workos_stub: responses.RequestsMock, then: dict[str, Any], live: str | None = None
+) -> None:
+    """WorkOS grants DEAD, which the provider refuses, and answers ``then`` to the renewal;
+    the provider accepts ``live`` (if given) and nothing else."""
+    WorkOSTokens(workos_stub, [token_answer(DEAD), then])
+    Provider(workos_stub, *([live] if live else []))
 
 
 @pytest.fixture
@@ -136,16 +145,14 @@ def test_a_token_that_died_early_is_renewed_inside_the_view(
 def test_the_class_based_view_recovers_too(
     client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
-    Provider(workos_stub, FRESH)
+    granted_a_dead_token(workos_stub, then=token_answer(FRESH), live=FRESH)
     assert client.get("/mixin/").json()["provider_said"] == {"token": FRESH}
 
 
 def test_the_async_view_recovers_too(
     ann_async: AsyncClient, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
-    Provider(workos_stub, FRESH)
+    granted_a_dead_token(workos_stub, then=token_answer(FRESH), live=FRESH)
     for url in ("/async-accounts/", "/async-mixin/"):
         assert aget(ann_async, url).json() == {"provider_said": {"token": FRESH}}
 
@@ -182,8 +189,7 @@ def test_workos_down_while_an_async_view_renews_a_token_is_a_503(
 def test_a_grant_revoked_at_the_provider_sends_the_browser_to_reauthorize(
     client: Client, workos_stub: responses.RequestsMock, url: str
 ) -> None:
-    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")])
-    Provider(workos_stub)
+    granted_a_dead_token(workos_stub, then=inactive_answer("needs_reauthorization"))
     sent: list[dict[str, Any]] = []
     receiver = lambda **kwargs: sent.append(kwargs)  # noqa: E731
     reauthorization_required.connect(receiver)
@@ -200,8 +206,7 @@ def test_a_grant_revoked_at_the_provider_sends_the_browser_to_reauthorize(
 def test_htmx_and_json_clients_are_told_where_to_go(
     client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")])
-    Provider(workos_stub)
+    granted_a_dead_token(workos_stub, then=inactive_answer("needs_reauthorization"))
     target = reauthorize_url("salesforce", "/accounts/")
 
     htmx = client.get("/accounts/", **HTMX)
@@ -221,8 +226,7 @@ def test_htmx_and_json_clients_are_told_where_to_go(
 def test_a_refused_fresh_token_answers_json_with_its_own_error(
     client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(workos_stub, [token_answer(DEAD), token_answer(FRESH)])
-    Provider(workos_stub)
+    granted_a_dead_token(workos_stub, then=token_answer(FRESH))
     response = client.get("/accounts/", **JSON)
     assert response.status_code == 403
     assert response.json()["error"] == PROVIDER_REJECTED_TOKEN
@@ -233,8 +237,7 @@ def test_a_refused_fresh_token_answers_json_with_its_own_error(
 def test_a_connection_removed_meanwhile_sends_the_user_to_connect(
     client: Client, workos_stub: responses.RequestsMock
 ) -> None:
-    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("not_installed")])
-    Provider(workos_stub)
+    granted_a_dead_token(workos_stub, then=inactive_answer("not_installed"))
     response = client.get("/accounts/")
     assert response["Location"] == connect_url("salesforce", "/accounts/")
 
@@ -243,8 +246,7 @@ def test_a_connection_removed_meanwhile_sends_the_user_to_connect(
 def test_the_async_views_send_the_user_to_reauthorize(
     ann_async: AsyncClient, workos_stub: responses.RequestsMock, url: str
 ) -> None:
-    WorkOSTokens(workos_stub, [token_answer(DEAD), inactive_answer("needs_reauthorization")])
-    Provider(workos_stub)
+    granted_a_dead_token(workos_stub, then=inactive_answer("needs_reauthorization"))
     response = aget(ann_async, url)
     assert response.status_code == 302
     assert response["Location"] == reauthorize_url("salesforce", url)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import responses
 from django.contrib.auth.models import AnonymousUser, User
+from django.http import HttpRequest
 from django.template import Context, Template
 from django.test import Client, RequestFactory
 
@@ -32,6 +33,12 @@ def request_for(rf: RequestFactory, user: Any, path: str = "/page/") -> Any:
     request = rf.get(path)
     request.user = user
     return request
+
+
+@pytest.fixture
+def ann_request(rf: RequestFactory, ann: User) -> HttpRequest:
+    """A request for a page by ann, logged in."""
+    return request_for(rf, ann)
 
 
 def paragraphs(html: str) -> list[str]:
@@ -88,12 +95,10 @@ def test_the_token_is_nowhere_in_the_page(
     ],
 )
 def test_no_template_lookup_reaches_the_token(
-    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock, lookup: str
+    ann_request: HttpRequest, workos_stub: responses.RequestsMock, lookup: str
 ) -> None:
     stub_token(workos_stub, "salesforce", token_answer(TOKEN))
-    html = render(
-        '{% pipe_status "salesforce" as status %}{{ ' + lookup + " }}", request_for(rf, ann)
-    )
+    html = render('{% pipe_status "salesforce" as status %}{{ ' + lookup + " }}", ann_request)
     assert "ya29" not in html
 
 
@@ -127,20 +132,18 @@ def test_ten_providers_on_a_page_are_ten_cache_reads(
 
 
 def test_workos_down_renders_unknown(
-    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
+    ann_request: HttpRequest, workos_stub: responses.RequestsMock
 ) -> None:
     workos_stub.post(token_url("salesforce"), status=503)
-    html = render(
-        '{% pipe_status "salesforce" as sf %}{{ sf.active }} {{ sf.error }}', request_for(rf, ann)
-    )
+    html = render('{% pipe_status "salesforce" as sf %}{{ sf.active }} {{ sf.error }}', ann_request)
     assert html == "False unknown"
 
 
 def test_an_unknown_provider_renders_unknown(
-    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
+    ann_request: HttpRequest, workos_stub: responses.RequestsMock
 ) -> None:
     workos_stub.post(token_url("nope"), status=404, json={"message": "Integration not found"})
-    html = render('{% pipe_status "nope" as s %}{{ s.error }}', request_for(rf, ann))
+    html = render('{% pipe_status "nope" as s %}{{ s.error }}', ann_request)
     assert html == "unknown"
 
 
@@ -180,7 +183,7 @@ def test_explicit_user_and_organization(
 
 
 def test_an_explicit_user_does_not_take_the_viewers_organization(
-    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock, settings: Any
+    ann_request: HttpRequest, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.WORKOS_PIPES = {
         **settings.WORKOS_PIPES,
@@ -188,28 +191,28 @@ def test_an_explicit_user_does_not_take_the_viewers_organization(
     }
     stub_token(workos_stub, "salesforce", inactive_answer("not_installed"), user_id="user_X")
     html = render(
-        '{% pipe_status "salesforce" user_id="user_X" as sf %}{{ sf.error }}', request_for(rf, ann)
+        '{% pipe_status "salesforce" user_id="user_X" as sf %}{{ sf.error }}', ann_request
     )
     assert html == "not_installed"
 
 
 def test_the_organization_can_be_overridden_for_the_current_user(
-    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
+    ann_request: HttpRequest, workos_stub: responses.RequestsMock
 ) -> None:
     stub_token(workos_stub, "salesforce", token_answer(TOKEN), organization_id="org_Z")
     html = render(
         '{% pipe_status "salesforce" organization_id="org_Z" as sf %}{{ sf.active }}',
-        request_for(rf, ann),
+        ann_request,
     )
     assert html == "True"
 
 
 def test_a_missing_user_id_is_anonymous_not_the_viewer(
-    rf: RequestFactory, ann: User, workos_stub: responses.RequestsMock
+    ann_request: HttpRequest, workos_stub: responses.RequestsMock
 ) -> None:
     html = render(
         '{% pipe_status "salesforce" user_id=customer.workos_id as sf %}{{ sf.error }}',
-        request_for(rf, ann),
+        ann_request,
         customer={"workos_id": None},
     )
     assert html == "anonymous"
@@ -246,7 +249,7 @@ def test_an_explicit_next_needs_no_request() -> None:
     assert render('{% pipe_connect_url "jira" next="/x/" %}') == "/pipes/connect/jira/?next=/x/"
 
 
-def test_urls_are_escaped_in_html(rf: RequestFactory, ann: User, settings: Any) -> None:
+def test_urls_are_escaped_in_html(ann_request: HttpRequest, settings: Any) -> None:
     settings.WORKOS_PIPES = {**settings.WORKOS_PIPES, "CONNECT_URL": "/c/?a=1&b=\"'"}
-    html = render('{% pipe_connect_url "jira" next="/x/" %}', request_for(rf, ann))
+    html = render('{% pipe_connect_url "jira" next="/x/" %}', ann_request)
     assert html == "/c/?a=1&amp;b=%22%27&amp;next=/x/"

@@ -42,6 +42,34 @@ def stub_authorize(
     )
 
 
+@pytest.fixture
+def ann_in_acme(settings: Any) -> None:
+    """Ann's organization is ``org_acme`` (``ORGANIZATION_ID_RESOLVER``)."""
+    settings.WORKOS_PIPES = {
+        **settings.WORKOS_PIPES,
+        "ORGANIZATION_ID_RESOLVER": lambda request: "org_acme",
+    }
+
+
+def consent_redirect(
+    client: Client,
+    workos_stub: responses.RequestsMock,
+    return_to: str,
+    path: str = "/pipes/connect/salesforce/",
+    *,
+    method: str = "get",
+    data: dict[str, str] | None = None,
+    secure: bool = False,
+    **body: str,
+) -> str:
+    """Where ``path`` sends Ann when WorkOS expects exactly her ``return_to`` (and ``body``):
+    the consent URL if the view sent that, else the stub did not match and the view
+    answered 503."""
+    stub_authorize(workos_stub, user_id="user_ann", return_to=return_to, **body)
+    response = getattr(client, method)(path, data, secure=secure)
+    return str(response.get("Location"))
+
+
 def test_connect_sends_the_user_to_the_consent_url(
     client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
@@ -51,62 +79,55 @@ def test_connect_sends_the_user_to_the_consent_url(
     assert response["Location"] == CONSENT
 
 
+@pytest.mark.usefixtures("ann_in_acme")
 def test_connect_sends_the_organization(
-    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    settings.WORKOS_PIPES = {
-        **settings.WORKOS_PIPES,
-        "ORGANIZATION_ID_RESOLVER": lambda request: "org_acme",
-    }
-    stub_authorize(
-        workos_stub,
-        user_id="user_ann",
-        organization_id="org_acme",
-        return_to="http://testserver/reports/",
+    path = "/pipes/connect/salesforce/?next=/reports/"
+    location = consent_redirect(
+        client, workos_stub, "http://testserver/reports/", path, organization_id="org_acme"
     )
-    response = client.get("/pipes/connect/salesforce/?next=/reports/")
-    assert response["Location"] == CONSENT
+    assert location == CONSENT
 
 
 def test_connect_accepts_a_post_with_next_in_the_form(
     client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/from-form/")
-    response = client.post("/pipes/connect/salesforce/?next=/from-query/", {"next": "/from-form/"})
-    assert response["Location"] == CONSENT
+    path = "/pipes/connect/salesforce/?next=/from-query/"
+    form = {"next": "/from-form/"}
+    location = consent_redirect(
+        client, workos_stub, "http://testserver/from-form/", path, method="post", data=form
+    )
+    assert location == CONSENT
 
 
+@pytest.mark.usefixtures("ann_in_acme")
 def test_reauthorize_sends_the_reauthorize_intent_for_the_connected_account(
-    client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
+    client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    settings.WORKOS_PIPES = {
-        **settings.WORKOS_PIPES,
-        "ORGANIZATION_ID_RESOLVER": lambda request: "org_acme",
-    }
     workos_stub.get(
         f"{ACCOUNTS}/salesforce",
         json={"object": "connected_account", "id": "ca_01XYZ", "state": "needs_reauthorization"},
         match=[matchers.query_param_matcher({"organization_id": "org_acme"})],
     )
-    stub_authorize(
+    location = consent_redirect(
+        client,
         workos_stub,
-        user_id="user_ann",
+        "http://testserver/reports/",
+        "/pipes/reauthorize/salesforce/?next=/reports/",
         organization_id="org_acme",
-        return_to="http://testserver/reports/",
         connection_intent="reauthorize",
         connected_account_id="ca_01XYZ",
     )
-    response = client.get("/pipes/reauthorize/salesforce/?next=/reports/")
-    assert response["Location"] == CONSENT
+    assert location == CONSENT
 
 
 def test_reauthorize_without_an_account_is_a_plain_connect(
     client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
     workos_stub.get(f"{ACCOUNTS}/salesforce", status=404, json={"message": "Not found"})
-    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/reports/")
-    response = client.get("/pipes/reauthorize/salesforce/?next=/reports/")
-    assert response["Location"] == CONSENT
+    path = "/pipes/reauthorize/salesforce/?next=/reports/"
+    assert consent_redirect(client, workos_stub, "http://testserver/reports/", path) == CONSENT
 
 
 @pytest.mark.parametrize(
@@ -130,36 +151,37 @@ def test_reauthorize_without_an_account_is_a_plain_connect(
 def test_a_foreign_or_missing_next_falls_back_to_login_redirect_url(
     client: Client, ann: User, workos_stub: responses.RequestsMock, next_url: str
 ) -> None:
-    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/")
-    response = client.get("/pipes/connect/salesforce/", {"next": next_url})
-    assert response["Location"] == CONSENT
+    location = consent_redirect(client, workos_stub, "http://testserver/", data={"next": next_url})
+    assert location == CONSENT
 
 
 def test_login_redirect_url_may_be_a_url_name(
     client: Client, ann: User, workos_stub: responses.RequestsMock, settings: Any
 ) -> None:
     settings.LOGIN_REDIRECT_URL = "connections"
-    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/connections/")
-    response = client.get("/pipes/connect/salesforce/?next=//evil.com")
-    assert response["Location"] == CONSENT
+    path = "/pipes/connect/salesforce/?next=//evil.com"
+    assert consent_redirect(client, workos_stub, "http://testserver/connections/", path) == CONSENT
 
 
 def test_a_next_on_this_host_is_kept_whole(
     client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(workos_stub, user_id="user_ann", return_to="http://testserver/a/b?c=1#d")
-    response = client.get("/pipes/connect/salesforce/", {"next": "http://testserver/a/b?c=1#d"})
-    assert response["Location"] == CONSENT
+    next_url = "http://testserver/a/b?c=1#d"
+    location = consent_redirect(client, workos_stub, next_url, data={"next": next_url})
+    assert location == CONSENT
 
 
 def test_an_http_next_is_refused_on_an_https_request(
     client: Client, ann: User, workos_stub: responses.RequestsMock
 ) -> None:
-    stub_authorize(workos_stub, user_id="user_ann", return_to="https://testserver/")
-    response = client.get(
-        "/pipes/connect/salesforce/", {"next": "http://testserver/page/"}, secure=True
+    location = consent_redirect(
+        client,
+        workos_stub,
+        "https://testserver/",
+        data={"next": "http://testserver/page/"},
+        secure=True,
     )
-    assert response["Location"] == CONSENT
+    assert location == CONSENT
 
 
 @pytest.mark.parametrize(
@@ -173,9 +195,8 @@ def test_an_http_next_is_refused_on_an_https_request(
 def test_odd_local_next_values_become_an_encoded_return_to(
     client: Client, ann: User, workos_stub: responses.RequestsMock, next_url: str, return_to: str
 ) -> None:
-    stub_authorize(workos_stub, user_id="user_ann", return_to=return_to)
-    response = client.get("/pipes/connect/salesforce/", {"next": next_url})
-    assert response["Location"] == CONSENT
+    location = consent_redirect(client, workos_stub, return_to, data={"next": next_url})
+    assert location == CONSENT
 
 
 def test_anonymous_users_log_in_first(client: Client, workos_stub: responses.RequestsMock) -> None:

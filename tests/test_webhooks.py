@@ -21,7 +21,7 @@ import responses
 import time_machine
 from django.core.cache import caches
 from django.test import Client, override_settings
-from django.urls import URLPattern, URLResolver, include, path, reverse
+from django.urls import path, reverse
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -37,6 +37,7 @@ from tests.builders import sdk_signature, sign_webhook, signature_at, webhook_ev
 from tests.environment import DEAD_REDIS
 from tests.settings import WEBHOOK_SECRET
 from tests.stubs import issue_tokens
+from tests.urls import with_pipes
 
 OLD, NEW, OTHER = "whsec_old_secret_aaaa", "whsec_new_secret_bbbb", "whsec_other_secret_cccc"
 FROZEN = datetime.fromtimestamp(1_900_000_000, tz=timezone.utc)
@@ -48,12 +49,11 @@ CHANGE_TYPES = [name for name in PIPES_TYPES if not name.endswith("_failed")]
 
 
 # Custom routing: the view class with its own secrets, and the function view on any path.
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("pipes/", include("django_workos_pipes.urls")),
+urlpatterns = with_pipes(
     path("custom/webhook/", webhook),
     path("second-env/webhook/", WebhookView.as_view(secrets=[OTHER], tolerance=30)),
     path("one-string/webhook/", WebhookView.as_view(secrets=f"{OLD}, {NEW}")),
-]
+)
 
 
 # The tally of forged and replayed requests.

@@ -4,8 +4,13 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from tests import views
 
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("pipes/", include("django_workos_pipes.urls")),
+
+def with_pipes(*patterns: URLPattern | URLResolver) -> list[URLPattern | URLResolver]:
+    """A test URLconf: the package's views under ``pipes/``, then ``patterns``."""
+    return [path("pipes/", include("django_workos_pipes.urls")), *patterns]
+
+
+urlpatterns = with_pipes(
     path("sync/", views.sync_view),
     path("scoped/", views.scoped_view),
     path("async/", views.async_view),
@@ -19,4 +24,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("status/", views.status_page),
     path("connections/", views.connections, name="connections"),
     path("connections/<str:provider>/", views.connections, name="connection"),
-]
+)

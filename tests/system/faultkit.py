@@ -20,7 +20,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,6 +255,15 @@ class EmulatedWorkOS:
         self.guard.watch_emulator(emulator)
         emulator.start()
         return emulator
+
+    def connect_all(
+        self, users: list[str], providers: Iterable[str] = ("salesforce",)
+    ) -> list[str]:
+        """Give each user a connection to each provider; the users."""
+        for provider in providers:
+            for user in users:
+                self.emulator.connect(provider, user)
+        return users
 
     @contextlib.contextmanager
     def down(self) -> Iterator[None]:

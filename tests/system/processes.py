@@ -170,6 +170,22 @@ def end_process(
     return process.wait(timeout)
 
 
+def run_python(
+    *args: str, env: Mapping[str, str], cwd: Path = ROOT, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` to the end and assert it succeeded (its output says why not)."""
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
 def start_server(
     settings_module: str,
     *,

@@ -11,111 +11,33 @@ refuses new ones while Redis and its data live on, ``mend()`` lets clients in ag
 from __future__ import annotations
 
 import contextlib
-import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 import threading
-import time
 from types import TracebackType
 
-from tests.environment import require_service
 from tests.servers import free_port
-from tests.system.processes import end_process
-
-READY_TIMEOUT = 5.0
+from tests.system.local_server import LocalServer, installed
 
 
-def redis_binary() -> str:
-    """The ``redis-server`` executable; skips (fails under CI=true) when it is missing."""
-    binary = shutil.which("redis-server")
-    require_service(binary is not None, "redis-server is not installed")
-    assert binary is not None
-    return binary
-
-
-class RedisServer:
+class RedisServer(LocalServer):
     """One ``redis-server`` process on 127.0.0.1:``port`` (a free port by default)."""
 
+    name = "redis-server"
+    probe, answer = b"PING\r\n", b"+PONG"
+
     def __init__(self, port: int | None = None) -> None:
-        self.binary = redis_binary()
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(installed("redis-server"), port)
         self._dir = tempfile.TemporaryDirectory(prefix="dwp-redis-")
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self) -> RedisServer:
-        """Start (or start again, on the same port) and wait until it answers PING."""
-        if self.running:
-            return self
+    def command(self) -> list[str]:
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        command += ["--loglevel", "warning", "--dir", self._dir.name]
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not self.ping():
-            if not self.running:
-                error = self._stderr()
-                self.process = None
-                raise RuntimeError(f"redis-server on port {self.port} exited: {error}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server on port {self.port} never answered")
-            time.sleep(0.02)
-        return self
-
-    def ping(self) -> bool:
-        """True when the server answers ``PING`` within 0.5 s (raw RESP, no client)."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """Terminate (SIGTERM; SIGKILL if it lingers) and wait: the port is free again."""
-        self._end(signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL: open connections are reset, nothing is flushed."""
-        self._end(signal.SIGKILL)
-
-    def freeze(self) -> None:
-        """SIGSTOP: the port still accepts connections, but nothing answers."""
-        if self.running:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        if self.running:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGCONT)
-
-    def _end(self, sig: signal.Signals) -> None:
-        process, self.process = self.process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGCONT)  # a frozen server can't handle SIGTERM
-        end_process(process, sig)
-        if process.stderr is not None:
-            process.stderr.close()
-
-    def _stderr(self) -> str:
-        if self.process is None or self.process.stderr is None:
-            return ""
-        return self.process.stderr.read().decode(errors="replace")
+        return [*command, "--loglevel", "warning", "--dir", self._dir.name]
 
     def close(self) -> None:
         self.stop()

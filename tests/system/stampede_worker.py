@@ -3,18 +3,49 @@
 ``python -m tests.system.stampede_worker CACHE PREFIX BASE_URL THREADS START_AT``
 configures Django with a shared cache (CACHE: a Redis URL, or the JSON of a ``CACHES``
 entry), waits for the shared start time, misses one key from THREADS threads at once and
-prints the tokens it was given, as JSON.
+prints the tokens it was given, as JSON. :func:`stampede` starts the processes and reads
+what each printed.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import django
 from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stampede(
+    cache: str, prefix: str, base_url: str, threads: int, processes: int = 2
+) -> list[list[str]]:
+    """Run ``processes`` workers that start together 3 s from now; each one's tokens."""
+    args = [cache, prefix, base_url, str(threads), str(time.time() + 3)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.system.stampede_worker", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err
+        outputs.append(json.loads(out))
+    return outputs
 
 
 def main(cache: str, prefix: str, base_url: str, threads: int, start_at: float) -> None:

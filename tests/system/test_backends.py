@@ -10,14 +10,10 @@ skip, and under CI=true they fail.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,8 +31,8 @@ from tests.settings import API_KEY, WEBHOOK_SECRET
 from tests.stubs import WORKOS
 from tests.system.memcached_server import MemcachedServer
 from tests.system.redis_server import RedisServer
+from tests.system.stampede_worker import stampede
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN_URL = f"{WORKOS}/data-integrations/salesforce/token"
 TIMEOUT = 0.5  # socket timeouts of every backend here
 BREAKER = 0.3
@@ -216,25 +212,7 @@ def test_single_flight_across_two_processes(backend: tuple[Backend, Server]) -> 
     config = {**spec.config(server.location)}
     prefix = f"dwp-stampede-{uuid.uuid4().hex[:10]}"
     with LoopbackServer(issuing_tokens(delay=0.3)) as upstream:
-        start_at = time.time() + 3
-        args = [json.dumps(config), prefix, upstream.url, "16", str(start_at)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.system.stampede_worker", *args],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        outputs = []
-        for worker in workers:
-            out, err = worker.communicate(timeout=60)
-            assert worker.returncode == 0, err
-            outputs.append(json.loads(out))
+        outputs = stampede(json.dumps(config), prefix, upstream.url, 16)
         calls = upstream.count
     assert [len(tokens) for tokens in outputs] == [16, 16]
     assert len({value for tokens in outputs for value in tokens}) == 1

@@ -20,9 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from django_workos_pipes.emulator import CONNECTED, NEEDS_REAUTHORIZATION, Emulator
+from django_workos_pipes.emulator import CONNECTED, NEEDS_REAUTHORIZATION
 from django_workos_pipes.masking import mask
 from example_project.demo import accounts
+from tests.system.browser.consent import assert_asked_to_connect_salesforce, consent_shown
 from tests.system.browser.example_site import ROOT, Stack
 
 if TYPE_CHECKING:
@@ -56,12 +57,6 @@ class Pages:
         return html
 
 
-def consent_id(url: str, emulator: Emulator) -> str:
-    path = urlsplit(url).path
-    assert url.startswith(emulator.url + "/consent/"), url
-    return path.rsplit("/", 1)[-1]
-
-
 def test_connect_allow_flip_reauthorize_deny(stack: Stack, page: Page) -> None:
     from playwright.sync_api import expect
 
@@ -79,15 +74,7 @@ def test_connect_allow_flip_reauthorize_deny(stack: Stack, page: Page) -> None:
     page.get_by_label("Username").fill(accounts.USERNAME)
     page.get_by_label("Password").fill(accounts.PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{emulator.url}/consent/*")
-    consent = emulator.pending_consent(consent_id(page.url, emulator))
-    assert consent is not None
-    assert (consent.provider, consent.user_id, consent.connection_intent) == (
-        "salesforce",
-        USER_ID,
-        None,
-    )
-    expect(page.get_by_role("heading", name="Connect your Salesforce account")).to_be_visible()
+    assert_asked_to_connect_salesforce(page, emulator, USER_ID)
     expect(page.get_by_text(USER_ID)).to_be_visible()
     shots.snap("consent-connect")
 
@@ -122,9 +109,7 @@ def test_connect_allow_flip_reauthorize_deny(stack: Stack, page: Page) -> None:
 
     # 6. The Salesforce page now sends the browser to reauthorize that account.
     page.goto(f"{site.url}/salesforce/")
-    page.wait_for_url(f"{emulator.url}/consent/*")
-    consent = emulator.pending_consent(consent_id(page.url, emulator))
-    assert consent is not None
+    consent = consent_shown(page, emulator)
     assert consent.connection_intent == "reauthorize"
     assert consent.connected_account_id == connection.id
     expect(page.get_by_role("heading", name="Connect your Salesforce account")).to_be_visible()

@@ -26,6 +26,7 @@ import pytest
 
 from django_workos_pipes.masking import mask
 from example_project.demo import accounts
+from tests.system.browser.consent import assert_asked_to_connect_salesforce, consent_shown
 from tests.system.browser.example_site import ExampleSite, Stack
 
 if TYPE_CHECKING:
@@ -130,15 +131,7 @@ def test_connect_see_render_disconnect_and_connect_again(
 
     # 6. The Salesforce page now sends the user to connect again (not to reauthorize).
     page.goto(f"{site.url}/salesforce/")
-    page.wait_for_url(f"{emulator.url}/consent/*")
-    consent = emulator.pending_consent(urlsplit(page.url).path.rsplit("/", 1)[-1])
-    assert consent is not None
-    assert (consent.provider, consent.user_id, consent.connection_intent) == (
-        "salesforce",
-        USER_ID,
-        None,
-    )
-    expect(page.get_by_role("heading", name="Connect your Salesforce account")).to_be_visible()
+    assert_asked_to_connect_salesforce(page, emulator, USER_ID)
     shots.snap("salesforce-connect-again")
 
     for name, value in figures.items():
@@ -225,10 +218,8 @@ def test_provider_pages_survive_a_dead_token_and_send_a_revoked_one_to_reauthori
     emulator.revoke_at_provider("salesforce", USER_ID)
     before = counts()
     page.goto(f"{site.url}/salesforce/")
-    page.wait_for_url(f"{emulator.url}/consent/*")
+    consent = consent_shown(page, emulator)
     figures["revoked grant, one page load"] = since(before)
-    consent = emulator.pending_consent(urlsplit(page.url).path.rsplit("/", 1)[-1])
-    assert consent is not None
     assert (consent.connection_intent, consent.connected_account_id) == (
         "reauthorize",
         connection.id,

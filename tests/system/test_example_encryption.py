@@ -6,15 +6,13 @@ from __future__ import annotations
 import os
 import runpy
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from django_workos_pipes.caching import crypto
-from tests.system.processes import ROOT
+from tests.system.processes import ROOT, run_python
 
 SETTINGS = ROOT / "example_project" / "settings.py"
 MANAGE = ROOT / "example_project" / "manage.py"
@@ -62,15 +60,7 @@ def deploy_check(state_dir: Path, **env: str) -> str:
         CACHE_URL="redis://127.0.0.1:6379/1",  # shared; the check does not connect
         **env,
     )
-    result = subprocess.run(
-        [sys.executable, str(MANAGE), "check", "--deploy"],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(str(MANAGE), "check", "--deploy", env=environ)
     return result.stdout + result.stderr
 
 

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from example_project.demo import accounts
-from tests.system.processes import ROOT
+from tests.system.processes import ROOT, run_python
 
 pytestmark = pytest.mark.processes
 
@@ -239,15 +239,7 @@ def test_the_example_passes_its_checks_and_its_migrations_are_complete(tmp_path:
     env = example_env(tmp_path)
     env.update(WORKOS_API_KEY="sk_test_check", WORKOS_WEBHOOK_SECRET="whsec_check")
     for command in (["check", "--fail-level", "WARNING"], ["makemigrations", "--check"]):
-        result = subprocess.run(
-            [sys.executable, str(MANAGE), *command],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        run_python(str(MANAGE), *command, env=env)
 
 
 def _arguments(pid: int) -> list[str]:

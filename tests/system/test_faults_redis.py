@@ -143,9 +143,9 @@ def test_redis_gone_and_back_in_process(
     site_over_link: Client,
     leak_guard: LeakGuard,
 ) -> None:
-    users = [f"user_redis_{i}_{uuid.uuid4().hex[:6]}" for i in range(5)]
-    for user in users:
-        emulated_workos.emulator.connect("salesforce", user)
+    users = emulated_workos.connect_all(
+        [f"user_redis_{i}_{uuid.uuid4().hex[:6]}" for i in range(5)]
+    )
     round_ = Round(site_over_link, emulated_workos, leak_guard, users)
     assert round_() == len(users)
     assert round_() == 0, "cached in Redis"
@@ -180,9 +180,9 @@ def test_redis_frozen_and_thawed_in_process(
 ) -> None:
     """A Redis that accepts connections but never answers (SIGSTOP): a request waits
     one socket timeout, then is served straight from WorkOS."""
-    users = [f"user_frozen_{i}_{uuid.uuid4().hex[:6]}" for i in range(2)]
-    for user in users:
-        emulated_workos.emulator.connect("salesforce", user)
+    users = emulated_workos.connect_all(
+        [f"user_frozen_{i}_{uuid.uuid4().hex[:6]}" for i in range(2)]
+    )
     round_ = Round(site_over_link, emulated_workos, leak_guard, users)
     assert round_() == len(users)
 
@@ -313,10 +313,7 @@ def test_redis_killed_and_restarted_under_load_of_two_processes(
     emulated_workos: EmulatedWorkOS,
     leak_guard: LeakGuard,
 ) -> None:
-    users = [f"user_load_{i}" for i in range(10)]
-    for provider in PROVIDERS:
-        for user in users:
-            emulated_workos.emulator.connect(provider, user)
+    users = emulated_workos.connect_all([f"user_load_{i}" for i in range(10)], PROVIDERS)
     env = {
         "DWP_WORKOS_URL": emulated_workos.url,
         "DWP_API_KEY": API_KEY,

@@ -81,6 +81,11 @@ def new_user(label: str) -> str:
     return f"user_{label}_{uuid.uuid4().hex[:10]}"
 
 
+def connected_users(workos: EmulatedWorkOS, *labels: str) -> list[str]:
+    """A new user per label, each with a Salesforce connection at the emulator."""
+    return workos.connect_all([new_user(label) for label in labels], [PROVIDER])
+
+
 class Attempts:
     """How many attempts reached WorkOS since the last look.
 
@@ -159,9 +164,7 @@ def test_fault_through_the_view(
     fault_site: Client,
     leak_guard: LeakGuard,
 ) -> None:
-    cached, cold = new_user("cached"), new_user("cold")
-    emulated_workos.emulator.connect(PROVIDER, cached)
-    emulated_workos.emulator.connect(PROVIDER, cold)
+    cached, cold = connected_users(emulated_workos, "cached", "cold")
     old = served(get(fault_site, leak_guard, path, cached))
     assert old == current_token(emulated_workos, cached)
     attempts = Attempts(emulated_workos, lambda: "\n".join(leak_guard.records))
@@ -207,8 +210,7 @@ def test_an_expired_cached_token_is_never_served(
     leak_guard: LeakGuard,
 ) -> None:
     """Stale-if-error ends at the token's expiry: after it, the 503 page, not the token."""
-    user = new_user("expired")
-    emulated_workos.emulator.connect(PROVIDER, user)
+    (user,) = connected_users(emulated_workos, "expired")
     served(get(fault_site, leak_guard, "/salesforce/", user))
     with time_machine.travel(time.time() + EXPIRED, tick=True):
         emulated_workos.emulator.inject_fault("status", count=10_000, status=503)
@@ -221,8 +223,7 @@ def test_a_fault_shorter_than_the_retries_is_invisible(
     leak_guard: LeakGuard,
 ) -> None:
     """Two failed attempts, then an answer: the retries absorb it, the user sees 200."""
-    user = new_user("blip")
-    emulated_workos.emulator.connect(PROVIDER, user)
+    (user,) = connected_users(emulated_workos, "blip")
     emulated_workos.emulator.inject_fault("status", count=MAX_RETRIES, status=502)
     assert served(get(fault_site, leak_guard, "/salesforce/", user)) == current_token(
         emulated_workos, user
@@ -246,8 +247,7 @@ def test_mixed_faults_share_one_budget_of_retries(
     leak_guard: LeakGuard,
 ) -> None:
     """Failures before and after the headers count against the same MAX_RETRIES."""
-    user = new_user("mixed")
-    emulated_workos.emulator.connect(PROVIDER, user)
+    (user,) = connected_users(emulated_workos, "mixed")
     for kind in sequence:
         emulated_workos.emulator.inject_fault(kind, delay=TIMEOUT + 0.3 if kind == "latency" else 0)
     assert_unavailable_page(get(fault_site, leak_guard, "/salesforce/", user))
@@ -303,9 +303,7 @@ def process_site() -> Iterator[ProcessSite]:
 @pytest.mark.parametrize("fault", FAULTS, ids=[fault.name for fault in FAULTS])
 def test_fault_through_a_server_process(fault: WorkosFault, process_site: ProcessSite) -> None:
     site, emulated_workos = process_site, process_site.workos
-    cached, cold = new_user("cached"), new_user("cold")
-    emulated_workos.emulator.connect(PROVIDER, cached)
-    emulated_workos.emulator.connect(PROVIDER, cold)
+    cached, cold = connected_users(emulated_workos, "cached", "cold")
     status, body = site.get(cached)
     assert status == 200, body
     old = json.loads(body)["fingerprint"]

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +12,8 @@ import pytest
 from tests.builders import inactive_answer, token_answer
 from tests.provider import ProviderServer
 from tests.servers import Answer, LoopbackServer, json_answer
+from tests.system.processes import ROOT, run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 DEAD, FRESH = "ya29.dead-at-the-provider", "ya29.fresh-from-workos"
 
 
@@ -50,15 +47,7 @@ def test_a_worker_process_runs_the_job_from_ids_over_real_sockets() -> None:
             "WORKOS_BASE_URL": workos.url,
             "PYTHONPATH": str(ROOT),
         }
-        done = subprocess.run(
-            [sys.executable, "-c", WORKER, provider.url],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
+        done = run_python("-c", WORKER, provider.url, env=env)
         assert json.loads(done.stdout) == ["synced", "needs the user", "paused"]
         assert provider.seen == [DEAD, FRESH, DEAD]
         assert workos.count == 4

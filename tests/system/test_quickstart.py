@@ -60,6 +60,18 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
+def spawn(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A process that keeps running, its output (stderr too) on one pipe."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def wait_for_line(process: subprocess.Popen[bytes], pattern: str, timeout: float = 30) -> str:
     """The first match of ``pattern`` in the process's output."""
     assert process.stdout is not None
@@ -145,13 +157,8 @@ def test_a_new_project_gets_a_token_by_following_the_quick_start(
 
     emulator_options = ["--port", "0", "--webhook-url", f"{site}/pipes/webhook/"]
     emulator_options += ["--webhook-secret", env["WORKOS_WEBHOOK_SECRET"]]
-    emulator = subprocess.Popen(
-        [python, "-m", "django_workos_pipes.emulator", *emulator_options],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    emulator = spawn(
+        [python, "-m", "django_workos_pipes.emulator", *emulator_options], tmp_path, env
     )
     processes.append(emulator)
     env["WORKOS_BASE_URL"] = wait_for_line(emulator, r"listening on (http://\S+) ")
@@ -162,14 +169,8 @@ def test_a_new_project_gets_a_token_by_following_the_quick_start(
     run([python, "manage.py", "createsuperuser", "--noinput"], tmp_path, env)
     steps.done("manage.py createsuperuser")
 
-    server = subprocess.Popen(
-        [python, "manage.py", "runserver", "--noreload", f"127.0.0.1:{site_port}"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    runserver = ["manage.py", "runserver", "--noreload", f"127.0.0.1:{site_port}"]
+    server = spawn([python, *runserver], tmp_path, env)
     processes.append(server)
     wait_for_http(site)
     steps.done("manage.py runserver answering")
