@@ -41,7 +41,7 @@ def wait_for_waiters(n: int, function: str = "_wait_for_peer", timeout: float = 
     while (found := _threads_in(function, me)) < n:
         if time.monotonic() > deadline:
             raise AssertionError(f"{found} of {n} threads reached {function}() in {timeout} s")
-        time.sleep(0.002)
+        time.sleep(0.01)
 
 
 def _threads_in(function: str, me: int) -> int:
