@@ -448,7 +448,9 @@ class PipesService:
         """The account with ``provider`` (the user's, or with ``owner="organization"`` the
         organization's, no user needed), or None if WorkOS knows none. Asked of WorkOS
         each time (it is not cached): for support tools and reauthorization."""
-        ref = _account(provider, user_id, organization_id, owner, connected_account_id)
+        ref = _connection(
+            provider, user_id, organization_id, owner, connected_account_id, account=True
+        )
         multiple = self.supports_multiple_connections
         return self._workos_guard.call(
             lambda: self.client.get_connected_account(ref, supports_multiple_connections=multiple)
@@ -512,7 +514,9 @@ class PipesService:
         ``event_type="disconnect"`` (and ``user_id`` None for an organization's
         connection), when an account was removed.
         """
-        ref = _account(provider, user_id, organization_id, owner, connected_account_id)
+        ref = _connection(
+            provider, user_id, organization_id, owner, connected_account_id, account=True
+        )
         if ref.owner == ORGANIZATION:
             ref = dataclasses.replace(ref, user_id=None)
         multiple = self.supports_multiple_connections
@@ -716,27 +720,19 @@ def _connection(
     organization_id: str | None,
     owner: Owner,
     connected_account_id: str | None,
+    *,
+    account: bool = False,
 ) -> ConnectionRef:
     """The connection a call is about, checked: a provider slug, a known owner, no
-    empty ids."""
+    empty ids. With ``account`` (a call that reads or removes the account itself), a
+    user's needs ``user_id`` and ``connected_account_id`` is kept as given."""
     check_provider(provider)
     owner, organization_id = _whose(owner, organization_id)
-    return ConnectionRef(provider, user_id, organization_id, owner, connected_account_id or None)
-
-
-def _account(
-    provider: str,
-    user_id: str | None,
-    organization_id: str | None,
-    owner: Owner,
-    connected_account_id: str | None,
-) -> ConnectionRef:
-    """The checked connected account a call reads or removes (a user's needs
-    ``user_id``); ``connected_account_id`` as given: an empty one names no account."""
-    ref = _connection(provider, user_id, organization_id, owner, None)
-    if ref.owner == USER:
+    if not account:
+        connected_account_id = connected_account_id or None
+    elif owner == USER:
         _required_user(user_id)
-    return dataclasses.replace(ref, connected_account_id=connected_account_id)
+    return ConnectionRef(provider, user_id, organization_id, owner, connected_account_id)
 
 
 def _whose(owner: object, organization_id: str | None) -> tuple[Owner, str | None]:

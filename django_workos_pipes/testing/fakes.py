@@ -110,12 +110,7 @@ class FakeCall(NamedTuple):
 
     @classmethod
     def of(
-        cls,
-        method: str,
-        ref: ConnectionRef,
-        *,
-        return_to: str | None = None,
-        supports_multiple_connections: bool = False,
+        cls, method: str, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> FakeCall:
         """The call ``method`` about the connection ``ref`` names."""
         return cls(
@@ -123,7 +118,6 @@ class FakeCall(NamedTuple):
             ref.provider,
             ref.user_id,
             ref.organization_id,
-            return_to=return_to,
             connected_account_id=ref.connected_account_id,
             owner=ref.owner,
             supports_multiple_connections=supports_multiple_connections,
@@ -473,7 +467,7 @@ class PipesFake:
 
     def authorize_url(self, ref: ConnectionRef, *, return_to: str) -> str:
         """``https://pipes-fake.invalid/<provider>/authorize?user_id=...&return_to=...``."""
-        self._answer(FakeCall.of("authorize_url", ref, return_to=return_to))
+        self._answer(FakeCall.of("authorize_url", ref)._replace(return_to=return_to))
         query = wire.authorize_body(
             ref.user, return_to, ref.organization_id, ref.owner, ref.connected_account_id
         )
