@@ -560,12 +560,7 @@ class PipesService:
         does an owner with several accounts and none named: WorkOS then reauthorizes its
         compatibility connection)."""
         try:
-            account = self.get_connected_account(
-                ref.provider,
-                user_id=ref.user_id,
-                organization_id=ref.organization_id,
-                owner=ref.owner,
-            )
+            account = self.get_connected_account(ref.provider, **ref.whose)
         except PipesAPIError as exc:
             if exc.code != ACCOUNT_SELECTION_REQUIRED:
                 raise
