@@ -53,7 +53,7 @@ class Fetch(Generic[R]):
     call: Callable[[], R]
     kind: type[R]
     provider: str
-    user_id: str
+    user_id: str | None
 
     @property
     def what(self) -> str:

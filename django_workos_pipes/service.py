@@ -22,12 +22,12 @@ next listing is fresh everywhere.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
@@ -38,10 +38,9 @@ from .caching.entries import R
 from .caching.keys import (
     CREDENTIALS,
     TOKEN,
-    CacheKeys,
     ListingKeys,
-    connection_keys,
     invalidation_keys,
+    ref_keys,
 )
 from .conf import app_settings
 from .exceptions import (
@@ -61,7 +60,7 @@ from .links import (
     find_organization,
 )
 from .masking import mask_id
-from .owners import ORGANIZATION, USER, Owner, check_owner
+from .owners import ORGANIZATION, USER, ConnectionRef, Owner, check_owner
 from .results import (
     ACCOUNT_SELECTION_REQUIRED,
     AccessToken,
@@ -75,7 +74,6 @@ from .workos.protocol import WorkOSClient
 
 if TYPE_CHECKING:
     import requests
-    from typing_extensions import Unpack
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +250,8 @@ class PipesService:
         call, and ValueError for an unknown ``owner`` or an organization's connection
         asked for without ``organization_id``.
         """
-        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        return self._flight.get(self._token_fetch(ask, max_retries))
+        ref = _connection(provider, user_id, organization_id, owner, connected_account_id)
+        return self._flight.get(self._token_fetch(ref, max_retries))
 
     def get_credentials(
         self,
@@ -274,9 +272,9 @@ class PipesService:
         Cached and invalidated like :meth:`get_access_token`, by the same code (single
         flight, stale-if-error); raises as it does.
         """
-        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        ref = _connection(provider, user_id, organization_id, owner, connected_account_id)
         fetch = self._fetch(
-            ask, CREDENTIALS, CredentialResult, max_retries, lambda client: client.get_credentials
+            ref, CREDENTIALS, CredentialResult, max_retries, lambda client: client.get_credentials
         )
         return self._flight.get(fetch)
 
@@ -295,8 +293,8 @@ class PipesService:
         ``reauthorization_required`` signal) when the connection is inactive, and
         :class:`PipesUnavailable` as :meth:`get_access_token` does.
         """
-        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        return self._live(ask, self._flight.get(self._token_fetch(ask, None)))
+        ref = _connection(provider, user_id, organization_id, owner, connected_account_id)
+        return self._live(ref, self._flight.get(self._token_fetch(ref, None)))
 
     def renew_access_token(
         self,
@@ -317,11 +315,11 @@ class PipesService:
         :class:`PipesReauthorizationRequired` when WorkOS answers inactive or hands back
         ``rejected`` itself: only the user (or an administrator) can fix that.
         """
-        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        result = self._flight.renew(self._token_fetch(ask, None), rejected)
-        token = self._live(ask, result)
+        ref = _connection(provider, user_id, organization_id, owner, connected_account_id)
+        result = self._flight.renew(self._token_fetch(ref, None), rejected)
+        token = self._live(ref, result)
         if token.access_token == rejected:
-            raise self._reauthorization_required(ask, PROVIDER_REJECTED_TOKEN)
+            raise self._reauthorization_required(ref, PROVIDER_REJECTED_TOKEN)
         return token
 
     def reauthorization_required(
@@ -340,8 +338,8 @@ class PipesService:
         A receiver that fails is logged: the caller must still get this exception, or a
         job's ``except`` would miss it and the job would be retried for nothing.
         """
-        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
-        return self._reauthorization_required(ask, error)
+        ref = _connection(provider, user_id, organization_id, owner, connected_account_id)
+        return self._reauthorization_required(ref, error)
 
     def session(
         self,
@@ -362,9 +360,16 @@ class PipesService:
 
         from .auth import PipesAuth
 
-        ask = _Ask.of(provider, user_id, organization_id, owner, connected_account_id)
+        ref = _connection(provider, user_id, organization_id, owner, connected_account_id)
         session = requests.Session()
-        session.auth = PipesAuth(provider, service=self, **ask.whose)
+        session.auth = PipesAuth(
+            provider,
+            user_id=user_id,
+            organization_id=ref.organization_id,
+            owner=ref.owner,
+            connected_account_id=ref.connected_account_id,
+            service=self,
+        )
         return session
 
     def invalidate(
@@ -423,24 +428,12 @@ class PipesService:
         reauthorize; without it, the one WorkOS returns for this owner is looked up.
         The cached answer is forgotten, since the connection is about to change.
         """
-        check_provider(provider)
-        owner, organization_id = _whose(owner, organization_id)
-        account_id = None
+        ref = _connection(provider, user_id, organization_id, owner, None)
         if reauthorize:
-            account_id = connected_account_id or self._connected_account_id(
-                provider, user_id, organization_id, owner
-            )
-        url = self._workos_guard.call(
-            lambda: self.client.authorize_url(
-                provider,
-                user_id=user_id,
-                organization_id=organization_id,
-                return_to=return_to,
-                connected_account_id=account_id,
-                owner=owner,
-            )
-        )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
+            account_id = connected_account_id or self._connected_account_id(ref)
+            ref = dataclasses.replace(ref, connected_account_id=account_id)
+        url = self._workos_guard.call(lambda: self.client.authorize_url(ref, return_to=return_to))
+        self._invalidate(ref)
         return url
 
     def get_connected_account(
@@ -455,9 +448,12 @@ class PipesService:
         """The account with ``provider`` (the user's, or with ``owner="organization"`` the
         organization's, no user needed), or None if WorkOS knows none. Asked of WorkOS
         each time (it is not cached): for support tools and reauthorization."""
-        account = self._account(provider, user_id, organization_id, owner, connected_account_id)
+        ref = _connection(
+            provider, user_id, organization_id, owner, connected_account_id, account=True
+        )
+        multiple = self.supports_multiple_connections
         return self._workos_guard.call(
-            lambda: self.client.get_connected_account(provider, **account)
+            lambda: self.client.get_connected_account(ref, supports_multiple_connections=multiple)
         )
 
     def list_connections(
@@ -518,33 +514,33 @@ class PipesService:
         ``event_type="disconnect"`` (and ``user_id`` None for an organization's
         connection), when an account was removed.
         """
-        account = self._account(provider, user_id, organization_id, owner, connected_account_id)
-        if account["owner"] == ORGANIZATION:
-            account["user_id"] = None
-        user_id, organization_id, owner = (
-            account["user_id"],
-            account["organization_id"],
-            account["owner"],
+        ref = _connection(
+            provider, user_id, organization_id, owner, connected_account_id, account=True
         )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
+        if ref.owner == ORGANIZATION:
+            ref = dataclasses.replace(ref, user_id=None)
+        multiple = self.supports_multiple_connections
+        self._invalidate(ref)
         removed = self._workos_guard.call(
-            lambda: self.client.delete_connected_account(provider, **account)
+            lambda: self.client.delete_connected_account(
+                ref, supports_multiple_connections=multiple
+            )
         )
-        self.invalidate(provider, user_id=user_id, organization_id=organization_id, owner=owner)
+        self._invalidate(ref)
         logger.info(
             "Disconnect provider=%s owner=%s user=%s organization=%s: %s",
             provider,
-            owner,
-            mask_id(user_id),
-            mask_id(organization_id),
+            ref.owner,
+            mask_id(ref.user_id),
+            mask_id(ref.organization_id),
             "removed" if removed else "no such account",
         )
         if removed:
             connection_changed.send(
                 sender=type(self),
                 provider=provider,
-                user_id=user_id,
-                organization_id=organization_id,
+                user_id=ref.user_id,
+                organization_id=ref.organization_id,
                 event_type=DISCONNECT,
                 event=None,
                 connected_account_id=connected_account_id,
@@ -553,38 +549,18 @@ class PipesService:
             )
         return removed
 
-    def _account(
-        self,
-        provider: str,
-        user_id: str | None,
-        organization_id: str | None,
-        owner: Owner,
-        connected_account_id: str | None,
-    ) -> _Account:
-        """The checked keyword arguments of a call about one connected account (a user's
-        needs ``user_id``)."""
-        check_provider(provider)
-        owner, organization_id = _whose(owner, organization_id)
-        if owner == USER:
-            _required_user(user_id)
-        return {
-            "user_id": user_id,
-            "organization_id": organization_id,
-            "owner": owner,
-            "connected_account_id": connected_account_id,
-            "supports_multiple_connections": self.supports_multiple_connections,
-        }
+    def _invalidate(self, ref: ConnectionRef) -> bool:
+        """:meth:`invalidate` of ``ref``'s connection (every account of it)."""
+        return self.invalidate(
+            ref.provider, user_id=ref.user_id, organization_id=ref.organization_id, owner=ref.owner
+        )
 
-    def _connected_account_id(
-        self, provider: str, user_id: str, organization_id: str | None, owner: Owner
-    ) -> str | None:
+    def _connected_account_id(self, ref: ConnectionRef) -> str | None:
         """The id of the account to reauthorize; None starts a plain connect instead (as
         does an owner with several accounts and none named: WorkOS then reauthorizes its
         compatibility connection)."""
         try:
-            account = self.get_connected_account(
-                provider, user_id=user_id, organization_id=organization_id, owner=owner
-            )
+            account = self.get_connected_account(ref.provider, **ref.whose)
         except PipesAPIError as exc:
             if exc.code != ACCOUNT_SELECTION_REQUIRED:
                 raise
@@ -662,57 +638,59 @@ class PipesService:
     ainvalidate = _threaded(invalidate)
     ainvalidate_organization = _threaded(invalidate_organization)
 
-    def _live(self, ask: _Ask, result: TokenResult) -> AccessToken:
+    def _live(self, ref: ConnectionRef, result: TokenResult) -> AccessToken:
         token = result.access_token
         if result.active and token is not None:
             return token
-        raise self._reauthorization_required(ask, result.error or "unknown")
+        raise self._reauthorization_required(ref, result.error or "unknown")
 
-    def _reauthorization_required(self, ask: _Ask, error: str) -> PipesReauthorizationRequired:
+    def _reauthorization_required(
+        self, ref: ConnectionRef, error: str
+    ) -> PipesReauthorizationRequired:
         logger.info(
             "Connection needs reauthorization: provider=%s owner=%s user=%s error=%s",
-            ask.provider,
-            ask.owner,
-            mask_id(ask.user_id),
+            ref.provider,
+            ref.owner,
+            mask_id(ref.user_id),
             error,
         )
         answers = signals.reauthorization_required.send_robust(
-            sender=type(self), provider=ask.provider, error=error, **ask.whose
+            sender=type(self), provider=ref.provider, error=error, **ref.whose
         )
         for receiver, answer in answers:
             if isinstance(answer, Exception):
                 logger.error(
                     "reauthorization_required receiver %r failed", receiver, exc_info=answer
                 )
-        return PipesReauthorizationRequired(ask.provider, error=error, **ask.whose)
+        return PipesReauthorizationRequired(ref.provider, error=error, **ref.whose)
 
     # Cache reads and writes.
 
-    def _token_fetch(self, ask: _Ask, max_retries: int | None) -> Fetch[TokenResult]:
+    def _token_fetch(self, ref: ConnectionRef, max_retries: int | None) -> Fetch[TokenResult]:
         return self._fetch(
-            ask, TOKEN, TokenResult, max_retries, lambda client: client.get_access_token
+            ref, TOKEN, TokenResult, max_retries, lambda client: client.get_access_token
         )
 
     def _fetch(
         self,
-        ask: _Ask,
+        ref: ConnectionRef,
         key_kind: str,
         kind: type[R],
         max_retries: int | None,
         lookup: Callable[[WorkOSClient], _Lookup[R]],
     ) -> Fetch[R]:
-        """The cached answer to ``ask``: ``lookup`` picks the client's call that fetches
+        """The cached answer about ``ref``: ``lookup`` picks the client's call that fetches
         it, made through the WorkOS breaker."""
         multiple = self.supports_multiple_connections
 
         def call() -> R:
             return self._workos_guard.call(
                 lambda: lookup(self._workos(max_retries))(
-                    ask.provider, supports_multiple_connections=multiple, **ask.whose
+                    ref, supports_multiple_connections=multiple
                 )
             )
 
-        return Fetch(ask.keys(key_kind), call, kind, ask.provider, ask.user_id)
+        return Fetch(ref_keys(ref, key_kind), call, kind, ref.provider, ref.user_id)
 
     def _timing(self) -> Timing:
         """The durations in force: the constructor's arguments, else the settings."""
@@ -725,76 +703,31 @@ class PipesService:
         )
 
 
-class _Whose(TypedDict):
-    user_id: str
-    organization_id: str | None
-    owner: Owner
-    connected_account_id: str | None
-
-
-class _Account(TypedDict):
-    """A connected account, as the keyword arguments of the client's calls about it."""
-
-    user_id: str | None
-    organization_id: str | None
-    owner: Owner
-    connected_account_id: str | None
-    supports_multiple_connections: bool
-
-
 class _Lookup(Protocol[R_co]):
     """A client's call that answers for one connection: the token or the credentials."""
 
-    def __call__(
-        self, provider: str, *, supports_multiple_connections: bool, **whose: Unpack[_Whose]
-    ) -> R_co: ...
+    def __call__(self, ref: ConnectionRef, *, supports_multiple_connections: bool) -> R_co: ...
 
 
-@dataclass(frozen=True)
-class _Ask:
-    """Whose connection an answer is about, which account, and who asks (for an
-    organization's connection, the member the answer is vended for)."""
-
-    provider: str
-    user_id: str
-    organization_id: str | None
-    owner: Owner = USER
-    connected_account_id: str | None = None
-
-    @classmethod
-    def of(
-        cls,
-        provider: str,
-        user_id: str,
-        organization_id: str | None,
-        owner: Owner,
-        connected_account_id: str | None,
-    ) -> _Ask:
-        """Checked: a provider slug, a known owner, no empty ids."""
-        check_provider(provider)
-        owner, organization_id = _whose(owner, organization_id)
-        return cls(provider, user_id, organization_id, owner, connected_account_id or None)
-
-    @property
-    def whose(self) -> _Whose:
-        """The connection, as keyword arguments (of the WorkOS calls, ``PipesAuth``, the
-        signal and the exception)."""
-        return {
-            "user_id": self.user_id,
-            "organization_id": self.organization_id,
-            "owner": self.owner,
-            "connected_account_id": self.connected_account_id,
-        }
-
-    def keys(self, kind: str) -> CacheKeys:
-        return connection_keys(
-            self.provider,
-            self.user_id,
-            self.organization_id,
-            owner=self.owner,
-            kind=kind,
-            connected_account_id=self.connected_account_id,
-        )
+def _connection(
+    provider: str,
+    user_id: str | None,
+    organization_id: str | None,
+    owner: Owner,
+    connected_account_id: str | None,
+    *,
+    account: bool = False,
+) -> ConnectionRef:
+    """The connection a call is about, checked: a provider slug, a known owner, no
+    empty ids. With ``account`` (a call that reads or removes the account itself), a
+    user's needs ``user_id`` and ``connected_account_id`` is kept as given."""
+    check_provider(provider)
+    owner, organization_id = _whose(owner, organization_id)
+    if not account:
+        connected_account_id = connected_account_id or None
+    elif owner == USER:
+        _required_user(user_id)
+    return ConnectionRef(provider, user_id, organization_id, owner, connected_account_id)
 
 
 def _whose(owner: object, organization_id: str | None) -> tuple[Owner, str | None]:

@@ -25,6 +25,7 @@ from django_workos_pipes.exceptions import (
     PipesMalformedResponse,
     PipesUnavailable,
 )
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.results import ConnectedAccount, Connection
 from django_workos_pipes.service import PipesService
 from django_workos_pipes.signals import DISCONNECT, connection_changed
@@ -264,10 +265,10 @@ def test_get_connected_account_is_parsed_and_404_is_none(
     workos_stub.get(stubs.account_url("salesforce"), json=builders.account())
     workos_stub.get(stubs.account_url("hubspot"), json={"message": "Not found"}, status=404)
 
-    account = workos_client.get_connected_account("salesforce", user_id="user_ann")
+    account = workos_client.get_connected_account(ConnectionRef("salesforce", user_id="user_ann"))
 
     assert isinstance(account, ConnectedAccount) and account.id == "ca_01SALESFORCE"
-    assert workos_client.get_connected_account("hubspot", user_id="user_ann") is None
+    assert workos_client.get_connected_account(ConnectionRef("hubspot", user_id="user_ann")) is None
 
 
 def test_delete_answers_whether_an_account_was_removed(
@@ -277,9 +278,9 @@ def test_delete_answers_whether_an_account_was_removed(
     stubs.stub_delete(workos_stub, "hubspot", status=404, body=json.dumps({"message": "Not found"}))
 
     assert workos_client.delete_connected_account(
-        "salesforce", user_id="user_ann", organization_id="org_acme"
+        ConnectionRef("salesforce", user_id="user_ann", organization_id="org_acme")
     )
-    assert not workos_client.delete_connected_account("hubspot", user_id="user_ann")
+    assert not workos_client.delete_connected_account(ConnectionRef("hubspot", user_id="user_ann"))
     assert workos_stub.calls[0].request.method == "DELETE"
     assert "Idempotency-Key" not in workos_stub.calls[0].request.headers
 
@@ -288,7 +289,7 @@ def test_delete_answered_200_with_a_body_is_fine_too(
     workos_client: PipesClient, workos_stub: responses.RequestsMock
 ) -> None:
     stubs.stub_delete(workos_stub, "salesforce", status=200, body="{}")
-    assert workos_client.delete_connected_account("salesforce", user_id="user_ann")
+    assert workos_client.delete_connected_account(ConnectionRef("salesforce", user_id="user_ann"))
 
 
 def test_delete_refused_is_an_api_error(
@@ -297,7 +298,7 @@ def test_delete_refused_is_an_api_error(
     body = json.dumps({"message": "Conflict", "code": "conflict"})
     stubs.stub_delete(workos_stub, "salesforce", status=409, body=body)
     with pytest.raises(PipesAPIError) as caught:
-        workos_client.delete_connected_account("salesforce", user_id="user_ann")
+        workos_client.delete_connected_account(ConnectionRef("salesforce", user_id="user_ann"))
     assert caught.value.status_code == 409
 
 

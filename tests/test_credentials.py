@@ -36,6 +36,7 @@ from django_workos_pipes.caching.keys import CREDENTIALS, CacheKeys
 from django_workos_pipes.decorators import require_pipe
 from django_workos_pipes.exceptions import InvalidProvider, PipesAPIError, PipesMalformedResponse
 from django_workos_pipes.mixins import PipeRequiredMixin
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.redirects import connect_url, reauthorize_url
 from django_workos_pipes.results import Credential, CredentialResult, TokenResult
 from django_workos_pipes.service import PipesService
@@ -283,9 +284,14 @@ def test_the_client_sends_only_the_fields_given(workos_stub: responses.RequestsM
     stub_credentials(workos_stub, api_key_answer(), sent={"user_id": "user_1"})
     full = {"user_id": "user_1", "organization_id": "org_1", "connected_account_id": "ca_1"}
     stub_credentials(workos_stub, oauth_answer(), sent=full)
-    assert client.get_credentials("zendesk", user_id="user_1").credential.value == API_KEY_VALUE  # type: ignore[union-attr]
+    assert (
+        client.get_credentials(ConnectionRef("zendesk", user_id="user_1")).credential.value
+        == API_KEY_VALUE
+    )  # type: ignore[union-attr]
     result = client.get_credentials(
-        "zendesk", user_id="user_1", organization_id="org_1", connected_account_id="ca_1"
+        ConnectionRef(
+            "zendesk", user_id="user_1", organization_id="org_1", connected_account_id="ca_1"
+        )
     )
     assert result.credential is not None and result.credential.value == OAUTH_VALUE
     request = workos_stub.calls[0].request
@@ -299,7 +305,7 @@ def test_the_provider_slug_is_one_encoded_path_segment(workos_stub: responses.Re
         json={"active": False, "error": "not_installed"},
     )
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
-    assert client.get_credentials("a/b", user_id="user_1").error == "not_installed"
+    assert client.get_credentials(ConnectionRef("a/b", user_id="user_1")).error == "not_installed"
 
 
 def test_a_malformed_answer_is_an_error_that_quotes_no_secret(
@@ -310,7 +316,7 @@ def test_a_malformed_answer_is_an_error_that_quotes_no_secret(
     workos_stub.post(credentials_url(), json=body, headers={"X-Request-ID": "req_1"})
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
     with pytest.raises(PipesMalformedResponse) as caught:
-        client.get_credentials("zendesk", user_id="user_1")
+        client.get_credentials(ConnectionRef("zendesk", user_id="user_1"))
     assert caught.value.request_id == "req_1"
     assert "unexpected credentials answer" in str(caught.value)
     assert API_KEY_VALUE not in f"{caught.value} {caught.value!r}"
@@ -321,7 +327,7 @@ def test_an_unknown_integration_is_an_api_error(workos_stub: responses.RequestsM
     workos_stub.post(credentials_url(), status=404, json={"message": "Not found", "code": "nope"})
     client = PipesClient(api_key=API_KEY, base_url=WORKOS, max_retries=0)
     with pytest.raises(PipesAPIError) as caught:
-        client.get_credentials("zendesk", user_id="user_1")
+        client.get_credentials(ConnectionRef("zendesk", user_id="user_1"))
     assert caught.value.status_code == 404 and caught.value.code == "nope"
 
 

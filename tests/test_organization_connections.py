@@ -15,7 +15,7 @@ from responses import matchers
 from django_workos_pipes import pipes, wire
 from django_workos_pipes.caching.keys import connection_keys
 from django_workos_pipes.exceptions import InvalidPathSegment, PipesReauthorizationRequired
-from django_workos_pipes.owners import OWNERS, check_owner
+from django_workos_pipes.owners import OWNERS, ConnectionRef, check_owner
 from django_workos_pipes.signals import DISCONNECT, connection_changed
 from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.workos.client import PipesClient
@@ -412,7 +412,9 @@ def test_the_client_refuses_an_empty_organization_before_sending() -> None:
     with pytest.raises(InvalidPathSegment):
         client.list_organization_data_providers("")
     with pytest.raises(InvalidPathSegment):
-        client.get_connected_account("salesforce", user_id=None, owner="organization")
+        client.get_connected_account(
+            ConnectionRef("salesforce", user_id=None, owner="organization")
+        )
 
 
 def test_the_support_command_lists_the_organization_s_shared_connections(

@@ -36,6 +36,7 @@ from django_workos_pipes.exceptions import (
     PipesAPIError,
     PipesUnavailable,
 )
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.testing import post_webhook, webhook_event
 from django_workos_pipes.workos.client import PipesClient
 from tests.builders import token_answer
@@ -179,13 +180,15 @@ def test_the_client_refuses_dot_and_empty_path_segments(user_id: str) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as workos:
         workos.get(re.compile(f"{WORKOS}/.*"), json={"id": "someone"})
         with pytest.raises(InvalidPathSegment) as caught:
-            client.get_connected_account("salesforce", user_id=user_id)
+            client.get_connected_account(ConnectionRef("salesforce", user_id=user_id))
         assert isinstance(caught.value, ValueError)
         for slug in ("", ".", ".."):
             with pytest.raises(InvalidPathSegment):
-                client.get_access_token(slug, user_id="user_1")
+                client.get_access_token(ConnectionRef(slug, user_id="user_1"))
             with pytest.raises(InvalidPathSegment):
-                client.authorize_url(slug, user_id="user_1", return_to="https://site.example/")
+                client.authorize_url(
+                    ConnectionRef(slug, user_id="user_1"), return_to="https://site.example/"
+                )
         assert len(workos.calls) == 0
 
 
@@ -194,7 +197,7 @@ def test_the_client_encodes_each_path_segment() -> None:
     with responses.RequestsMock() as workos:
         url = f"{WORKOS}/user_management/users/a%2F..%2Fb%3F%23%20%25/connected_accounts/hubspot"
         workos.get(url, json={"id": "ca_1", "state": "connected"})
-        account = client.get_connected_account("hubspot", user_id="a/../b?# %")
+        account = client.get_connected_account(ConnectionRef("hubspot", user_id="a/../b?# %"))
         assert workos.calls[0].request.url == url
     assert account is not None
 

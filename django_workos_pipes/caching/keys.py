@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ..owners import ORGANIZATION, USER, Owner
+from ..owners import ORGANIZATION, USER, ConnectionRef, Owner
 
 KEY_PREFIX = "wpipes2"
 """Bumped whenever what a key holds changes meaning (``wpipes1`` held timestamps), so a
@@ -128,6 +128,18 @@ def connection_keys(
     """
     subject = None if owner == ORGANIZATION else user_id
     return CacheKeys.build(provider, subject, organization_id, kind, connected_account_id)
+
+
+def ref_keys(ref: ConnectionRef, kind: str = TOKEN) -> CacheKeys:
+    """:func:`connection_keys` of the connection ``ref`` names."""
+    return connection_keys(
+        ref.provider,
+        ref.user_id,
+        ref.organization_id,
+        owner=ref.owner,
+        kind=kind,
+        connected_account_id=ref.connected_account_id,
+    )
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from urllib.parse import quote, urlencode
 
 from .. import wire
 from ..exceptions import PipesAPIError, PipesUnavailable
-from ..owners import ORGANIZATION, USER, Owner, check_owner
+from ..owners import ORGANIZATION, USER, ConnectionRef, Owner, check_owner
 from ..results import (
     ACCOUNT_SELECTION_REQUIRED,
     NEEDS_REAUTHORIZATION,
@@ -107,6 +107,21 @@ class FakeCall(NamedTuple):
     external_id: str | None = None
     owner: Owner = USER
     supports_multiple_connections: bool = False
+
+    @classmethod
+    def of(
+        cls, method: str, ref: ConnectionRef, *, supports_multiple_connections: bool = False
+    ) -> FakeCall:
+        """The call ``method`` about the connection ``ref`` names."""
+        return cls(
+            method,
+            ref.provider,
+            ref.user_id,
+            ref.organization_id,
+            connected_account_id=ref.connected_account_id,
+            owner=ref.owner,
+            supports_multiple_connections=supports_multiple_connections,
+        )
 
 
 @dataclass(frozen=True)
@@ -433,96 +448,38 @@ class PipesFake:
     # The client's methods, answered from the declarations ----------------------------
 
     def get_access_token(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        organization_id: str | None = None,
-        owner: Owner = USER,
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> TokenResult:
-        call = FakeCall(
-            "get_access_token",
-            provider,
-            user_id,
-            organization_id,
-            connected_account_id=connected_account_id,
-            owner=owner,
-            supports_multiple_connections=supports_multiple_connections,
+        call = FakeCall.of(
+            "get_access_token", ref, supports_multiple_connections=supports_multiple_connections
         )
         return self._vend(call, _Account.token_result, TokenResult.inactive)
 
     def get_credentials(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        organization_id: str | None = None,
-        connected_account_id: str | None = None,
-        owner: Owner = USER,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> CredentialResult:
         """The declared connection's credential; ``not_installed`` when none is declared,
         or when ``connected_account_id`` names no declared account."""
-        call = FakeCall(
-            "get_credentials",
-            provider,
-            user_id,
-            organization_id,
-            connected_account_id=connected_account_id,
-            owner=owner,
-            supports_multiple_connections=supports_multiple_connections,
+        call = FakeCall.of(
+            "get_credentials", ref, supports_multiple_connections=supports_multiple_connections
         )
         return self._vend(call, _Account.credential, CredentialResult.inactive)
 
-    def authorize_url(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        return_to: str,
-        organization_id: str | None = None,
-        connected_account_id: str | None = None,
-        owner: Owner = USER,
-    ) -> str:
+    def authorize_url(self, ref: ConnectionRef, *, return_to: str) -> str:
         """``https://pipes-fake.invalid/<provider>/authorize?user_id=...&return_to=...``."""
-        call = FakeCall(
-            "authorize_url",
-            provider,
-            user_id,
-            organization_id,
-            return_to=return_to,
-            connected_account_id=connected_account_id,
-            owner=owner,
-        )
-        self._answer(call)
+        self._answer(FakeCall.of("authorize_url", ref)._replace(return_to=return_to))
         query = wire.authorize_body(
-            user_id, return_to, organization_id, owner, connected_account_id
+            ref.user, return_to, ref.organization_id, ref.owner, ref.connected_account_id
         )
-        return f"{AUTHORIZE_BASE_URL}/{quote(provider, safe='')}/authorize?{urlencode(query)}"
+        return f"{AUTHORIZE_BASE_URL}/{quote(ref.provider, safe='')}/authorize?{urlencode(query)}"
 
     def get_connected_account(
-        self,
-        provider: str,
-        *,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: Owner = USER,
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> ConnectedAccount | None:
-        call = FakeCall(
-            "get_connected_account",
-            provider,
-            user_id,
-            organization_id,
-            connected_account_id=connected_account_id,
-            owner=owner,
-            supports_multiple_connections=supports_multiple_connections,
-        )
+        multiple = supports_multiple_connections
+        call = FakeCall.of("get_connected_account", ref, supports_multiple_connections=multiple)
         accounts = self._answer(call)
-        account = _pick(accounts, connected_account_id)
+        account = _pick(accounts, ref.connected_account_id)
         if account is None:
             return None
         return account.connected_account(_call_key(call), _role(accounts, account))
@@ -562,27 +519,13 @@ class PipesFake:
         return self._listing(call, (None, organization_id), organization=True)
 
     def delete_connected_account(
-        self,
-        provider: str,
-        *,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: Owner = USER,
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> bool:
         """Remove the named account (else the compatibility one), as WorkOS does; False
         when there is none."""
-        call = FakeCall(
-            "delete_connected_account",
-            provider,
-            user_id,
-            organization_id,
-            connected_account_id=connected_account_id,
-            owner=owner,
-            supports_multiple_connections=supports_multiple_connections,
-        )
-        account = _pick(self._answer(call), connected_account_id)
+        multiple = supports_multiple_connections
+        call = FakeCall.of("delete_connected_account", ref, supports_multiple_connections=multiple)
+        account = _pick(self._answer(call), ref.connected_account_id)
         if account is None:
             return False
         key = _call_key(call)

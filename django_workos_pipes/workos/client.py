@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from .. import __version__, wire
@@ -30,7 +30,7 @@ from ..exceptions import (
     PipesUnavailable,
 )
 from ..masking import mask, mask_id
-from ..owners import ORGANIZATION, USER, Owner
+from ..owners import ORGANIZATION, USER, ConnectionRef
 from ..results import (
     ACCOUNT_SELECTION_REQUIRED,
     ConnectedAccount,
@@ -139,78 +139,44 @@ class PipesClient:
         return f"PipesClient(base_url={self.base_url!r})"
 
     def get_access_token(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        organization_id: str | None = None,
-        owner: Owner = USER,
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> TokenResult:
         """The token answer; ``account_selection_required`` is an inactive answer whether
         WorkOS sends it as a 200 ``error`` or as an error status whose ``code`` it is."""
-        body = _vend_body(
-            user_id, organization_id, owner, connected_account_id, supports_multiple_connections
-        )
-        return self._vend(provider, "token", body, TokenResult.from_api, TokenResult.inactive)
+        parse, inactive = TokenResult.from_api, TokenResult.inactive
+        return self._vend(ref, "token", supports_multiple_connections, parse, inactive)
 
     def get_credentials(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        organization_id: str | None = None,
-        connected_account_id: str | None = None,
-        owner: Owner = USER,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> CredentialResult:
         """The connection's credential (OAuth token, API key, client-credentials token)
         and the provider's config; fields left unset are left out, as the SDK does.
         ``account_selection_required`` is an inactive answer, as for tokens."""
-        body = _vend_body(
-            user_id, organization_id, owner, connected_account_id, supports_multiple_connections
-        )
         parse, inactive = CredentialResult.from_api, CredentialResult.inactive
-        return self._vend(provider, "credentials", body, parse, inactive)
+        return self._vend(ref, "credentials", supports_multiple_connections, parse, inactive)
 
-    def authorize_url(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        return_to: str,
-        organization_id: str | None = None,
-        connected_account_id: str | None = None,
-        owner: Owner = USER,
-    ) -> str:
+    def authorize_url(self, ref: ConnectionRef, *, return_to: str) -> str:
         """The WorkOS URL that starts the connect flow; with ``connected_account_id``,
         the flow reauthorizes that account. ``user_id`` is who gives consent, also for
         an organization's connection (which they then don't own)."""
-        body = wire.authorize_body(user_id, return_to, organization_id, owner, connected_account_id)
-        path = f"/data-integrations/{segment(provider)}/authorize"
-        labels = _pipe_labels(provider, user_id)
+        body = wire.authorize_body(
+            ref.user, return_to, ref.organization_id, ref.owner, ref.connected_account_id
+        )
+        path = f"/data-integrations/{segment(ref.provider)}/authorize"
+        labels = _pipe_labels(ref.provider, ref.user_id)
         return self._call("POST", path, _authorize_url, "authorize", labels=labels, json=body)
 
     def get_connected_account(
-        self,
-        provider: str,
-        *,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: Owner = USER,
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> ConnectedAccount | None:
         """The connected account, or None when WorkOS knows no such account (404).
 
         A user's account is under ``/user_management/users/{user_id}``, an
         organization's under ``/organizations/{organization_id}``.
         """
-        account = _AccountAddress(provider, user_id, organization_id, owner)
-        query = account.query(connected_account_id, supports_multiple_connections)
+        parse = ConnectedAccount.from_api
         return self._on_account(
-            "GET", "connected_account", account, query, ConnectedAccount.from_api
+            "GET", "connected_account", ref, supports_multiple_connections, parse
         )
 
     def list_data_providers(
@@ -235,20 +201,12 @@ class PipesClient:
         return self._data_providers(path, query, "organization_data_providers", labels)
 
     def delete_connected_account(
-        self,
-        provider: str,
-        *,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: Owner = USER,
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> bool:
         """Disconnect the account and drop its stored tokens; False when WorkOS knows no
         such account (404). The provider side is not revoked (WorkOS doesn't)."""
-        account = _AccountAddress(provider, user_id, organization_id, owner)
-        query = account.query(connected_account_id, supports_multiple_connections)
-        gone = self._on_account("DELETE", "delete_connected_account", account, query, _done)
+        multiple = supports_multiple_connections
+        gone = self._on_account("DELETE", "delete_connected_account", ref, multiple, _done)
         return gone is not None
 
     def get_user_by_external_id(self, external_id: str) -> WorkOSUser | None:
@@ -288,16 +246,17 @@ class PipesClient:
 
     def _vend(
         self,
-        provider: str,
+        ref: ConnectionRef,
         what: str,
-        body: Mapping[str, Any],
+        supports_multiple_connections: bool,
         parse: Callable[[Any], T],
         inactive: Callable[[str], T],
     ) -> T:
         """``POST /data-integrations/{provider}/{what}``, parsed by ``parse``; the error
         ``account_selection_required`` is the ``inactive`` answer with that code."""
-        path = f"/data-integrations/{segment(provider)}/{what}"
-        labels = _pipe_labels(provider, body["user_id"])
+        path = f"/data-integrations/{segment(ref.provider)}/{what}"
+        body = _vend_body(ref, supports_multiple_connections)
+        labels = _pipe_labels(ref.provider, ref.user_id)
         try:
             return self._call("POST", path, parse, what, labels=labels, json=body)
         except PipesAPIError as exc:
@@ -309,19 +268,19 @@ class PipesClient:
         self,
         method: str,
         operation: str,
-        account: _AccountAddress,
-        query: dict[str, str],
+        ref: ConnectionRef,
+        supports_multiple_connections: bool,
         parse: Callable[[Any], T],
     ) -> T | None:
         """A call on the connected account's path; None on a 404 (no such account)."""
         return self._find(
             method,
-            account.path,
+            _account_path(ref),
             parse,
             "connected account",
-            labels=account.labels,
-            operation=account.operation(operation),
-            params=query,
+            labels=_account_labels(ref),
+            operation=f"organization_{operation}" if ref.owner == ORGANIZATION else operation,
+            params=_account_query(ref, supports_multiple_connections),
         )
 
     def _by_external_id(
@@ -473,58 +432,42 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-class _AccountAddress(NamedTuple):
+def _account_path(ref: ConnectionRef) -> str:
     """Where a connected account is: under the organization for its own connections,
     under the user otherwise."""
-
-    provider: str
-    user_id: str | None
-    organization_id: str | None
-    owner: Owner
-
-    @property
-    def path(self) -> str:
-        if self.owner == ORGANIZATION:
-            root = f"/organizations/{segment(self.organization_id or '')}"
-        else:
-            root = f"/user_management/users/{segment(self.user_id or '')}"
-        return f"{root}/connected_accounts/{segment(self.provider)}"
-
-    @property
-    def labels(self) -> str:
-        if self.owner == ORGANIZATION:
-            return f"provider={self.provider} organization={mask_id(self.organization_id)}"
-        return _pipe_labels(self.provider, self.user_id or "")
-
-    def operation(self, name: str) -> str:
-        """The operation's name in the log line: ``organization_<name>`` for the
-        organization endpoints."""
-        return f"organization_{name}" if self.owner == ORGANIZATION else name
-
-    def query(
-        self, connected_account_id: str | None, supports_multiple_connections: bool
-    ) -> dict[str, str]:
-        """The query of the connected-account endpoints (the organization's takes no
-        ``organization_id``: it is in the path)."""
-        query = _organization(self.organization_id) if self.owner == USER else {}
-        if connected_account_id:
-            query["connected_account_id"] = connected_account_id
-        return {**query, **_multiple(supports_multiple_connections)}
+    if ref.owner == ORGANIZATION:
+        root = f"/organizations/{segment(ref.organization_id or '')}"
+    else:
+        root = f"/user_management/users/{segment(ref.user_id or '')}"
+    return f"{root}/connected_accounts/{segment(ref.provider)}"
 
 
-def _vend_body(
-    user_id: str,
-    organization_id: str | None,
-    owner: Owner,
-    connected_account_id: str | None,
-    supports_multiple_connections: bool,
-) -> dict[str, Any]:
+def _account_labels(ref: ConnectionRef) -> str:
+    """The log line's labels of a call on a connected account: its owner's id, masked."""
+    if ref.owner == ORGANIZATION:
+        return f"provider={ref.provider} organization={mask_id(ref.organization_id)}"
+    return _pipe_labels(ref.provider, ref.user_id or "")
+
+
+def _account_query(ref: ConnectionRef, supports_multiple_connections: bool) -> dict[str, str]:
+    """The query of the connected-account endpoints (the organization's takes no
+    ``organization_id``: it is in the path)."""
+    query = _organization(ref.organization_id) if ref.owner == USER else {}
+    if ref.connected_account_id:
+        query["connected_account_id"] = ref.connected_account_id
+    return {**query, **_multiple(supports_multiple_connections)}
+
+
+def _vend_body(ref: ConnectionRef, supports_multiple_connections: bool) -> dict[str, Any]:
     """The body of the token and credentials calls. A field is left out when it says
     nothing new (as the official SDK does): the owner unless it is the organization, the
     account unless one is named, the multiple-connections flag unless it is on."""
-    body: dict[str, Any] = {"user_id": user_id, **wire.owner_fields(organization_id, owner)}
-    if connected_account_id is not None:
-        body["connected_account_id"] = connected_account_id
+    body: dict[str, Any] = {
+        "user_id": ref.user,
+        **wire.owner_fields(ref.organization_id, ref.owner),
+    }
+    if ref.connected_account_id is not None:
+        body["connected_account_id"] = ref.connected_account_id
     if supports_multiple_connections:
         body["supports_multiple_connections"] = True
     return body
@@ -604,7 +547,7 @@ def _error_codes(data: Any) -> tuple[str, ...]:
     return tuple(code for code in codes if isinstance(code, str) and code)
 
 
-def _pipe_labels(provider: str, user_id: str) -> str:
+def _pipe_labels(provider: str, user_id: str | None) -> str:
     return f"provider={provider} user={mask_id(user_id)}"
 
 

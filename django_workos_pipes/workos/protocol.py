@@ -4,17 +4,17 @@
 fake (:class:`~django_workos_pipes.testing.fakes.PipesFake`) is another. A service takes
 either through ``PipesService(client=...)`` or ``service.use_client(...)``.
 
-``owner`` is ``"user"`` (the user's own connection) or ``"organization"`` (the
-organization's, shared by its members); ``connected_account_id`` picks one of several
-accounts; ``supports_multiple_connections`` is the ``SUPPORTS_MULTIPLE_CONNECTIONS``
-setting, sent as WorkOS's flag of that name.
+The calls about one connection take a :class:`~django_workos_pipes.owners.ConnectionRef`:
+whose connection (the user's own, or the organization's, shared by its members), to
+which provider, and which account of several. ``supports_multiple_connections`` is the
+``SUPPORTS_MULTIPLE_CONNECTIONS`` setting, sent as WorkOS's flag of that name.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from ..owners import Owner
+from ..owners import ConnectionRef
 from ..results import (
     ConnectedAccount,
     Connection,
@@ -31,55 +31,26 @@ class WorkOSClient(Protocol):
     and :class:`~django_workos_pipes.exceptions.PipesAPIError` when it refuses."""
 
     def get_access_token(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        organization_id: str | None = None,
-        owner: Owner = "user",
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> TokenResult:
         """``POST /data-integrations/{provider}/token``; an ``account_selection_required``
         answer, in either of its forms, is an inactive result with that error."""
         ...
 
     def get_credentials(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        organization_id: str | None = None,
-        connected_account_id: str | None = None,
-        owner: Owner = "user",
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> CredentialResult:
         """``POST /data-integrations/{provider}/credentials``: the token call's generic
         form, for OAuth, API-key and client-credentials connections alike."""
         ...
 
-    def authorize_url(
-        self,
-        provider: str,
-        *,
-        user_id: str,
-        return_to: str,
-        organization_id: str | None = None,
-        connected_account_id: str | None = None,
-        owner: Owner = "user",
-    ) -> str:
-        """``POST /data-integrations/{provider}/authorize``: the consent URL."""
+    def authorize_url(self, ref: ConnectionRef, *, return_to: str) -> str:
+        """``POST /data-integrations/{provider}/authorize``: the consent URL (``user_id``
+        gives consent; naming an account reauthorizes it)."""
         ...
 
     def get_connected_account(
-        self,
-        provider: str,
-        *,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: Owner = "user",
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> ConnectedAccount | None:
         """``GET /user_management/users/{user_id}/connected_accounts/{provider}``, or
         ``/organizations/{organization_id}/connected_accounts/{provider}`` for an
@@ -105,14 +76,7 @@ class WorkOSClient(Protocol):
         ...
 
     def delete_connected_account(
-        self,
-        provider: str,
-        *,
-        user_id: str | None,
-        organization_id: str | None = None,
-        owner: Owner = "user",
-        connected_account_id: str | None = None,
-        supports_multiple_connections: bool = False,
+        self, ref: ConnectionRef, *, supports_multiple_connections: bool = False
     ) -> bool:
         """``DELETE`` on the connected account's path (see :meth:`get_connected_account`);
         False when WorkOS knows no such account."""

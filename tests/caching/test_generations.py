@@ -21,6 +21,7 @@ from django.test import override_settings
 
 from django_workos_pipes.caching.entries import Entry
 from django_workos_pipes.caching.keys import WORKOS_DOWN, CacheKeys
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.results import AccessToken, TokenResult
 from django_workos_pipes.service import PipesService
 from tests import caches as test_caches
@@ -124,13 +125,9 @@ class InvalidatedMidFetch:
     def __init__(self, real: Any, other_host: Host) -> None:
         self.real, self.other_host, self.invalidated = real, other_host, False
 
-    def get_access_token(
-        self, provider: str, *, user_id: str, organization_id: str | None = None, **more: Any
-    ) -> TokenResult:
-        result = self.real.get_access_token(
-            provider, user_id=user_id, organization_id=organization_id, **more
-        )
-        self.invalidated = self.other_host.invalidate(user_id, organization_id)
+    def get_access_token(self, ref: ConnectionRef, **more: Any) -> TokenResult:
+        result = self.real.get_access_token(ref, **more)
+        self.invalidated = self.other_host.invalidate(ref.user, ref.organization_id)
         return result
 
 

@@ -19,6 +19,7 @@ import pytest
 from django.test import Client, override_settings
 
 from django_workos_pipes.masking import mask
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.workos.client import PipesClient
 from tests.builders import expiring_in, token_answer
 from tests.servers import LoopbackServer, json_answer
@@ -83,7 +84,9 @@ def test_the_guard_watches_every_token_the_emulator_hands_out() -> None:
         client = PipesClient(api_key=API_KEY, base_url=emulator.url, max_retries=0)
         first = emulator.connect("salesforce", "user_a").access_token
         emulator.expire("salesforce", "user_a")
-        rotated = client.get_access_token("salesforce", user_id="user_a").access_token
+        rotated = client.get_access_token(
+            ConnectionRef("salesforce", user_id="user_a")
+        ).access_token
         assert rotated is not None and rotated.access_token != first
         assert guard.tokens() == {first, rotated.access_token}
         assert emulator.tokens_of("salesforce", "user_a") == {first, rotated.access_token}

@@ -8,6 +8,7 @@ from django.test import Client
 
 from django_workos_pipes import pipes
 from django_workos_pipes.exceptions import PipesUnavailable
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.service import PipesService
 from django_workos_pipes.testing.fakes import FakeCall, PipesFake
 
@@ -71,9 +72,9 @@ def test_listings_are_cached_and_declarations_refresh_them(pipes_fake: PipesFake
 
 def test_labels_survive_a_reconnect(pipes_fake: PipesFake) -> None:
     pipes_fake.connect("salesforce", ANN, account_identifier="00D", account_display_name="Acme")
-    first = pipes_fake.get_connected_account("salesforce", user_id=ANN)
+    first = pipes_fake.get_connected_account(ConnectionRef("salesforce", user_id=ANN))
     pipes_fake.needs_reauthorization("salesforce", ANN)
-    second = pipes_fake.get_connected_account("salesforce", user_id=ANN)
+    second = pipes_fake.get_connected_account(ConnectionRef("salesforce", user_id=ANN))
 
     assert first is not None and second is not None
     assert (second.id, second.account_identifier, second.label) == (first.id, "00D", "Acme")

@@ -24,6 +24,7 @@ from django.test import Client
 from django_workos_pipes import pipes
 from django_workos_pipes.caching.keys import CacheKeys
 from django_workos_pipes.exceptions import PipesUnavailable
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.results import AccessToken, TokenResult
 from django_workos_pipes.service import PipesService
 from django_workos_pipes.testing.fakes import AUTHORIZE_BASE_URL, FakeCall, PipesFake
@@ -146,7 +147,7 @@ def test_unavailable_raises_and_no_cached_token_hides_it(pipes_fake: PipesFake) 
     with pytest.raises(PipesUnavailable):
         token_for()
     with pytest.raises(PipesUnavailable):
-        pipes_fake.get_connected_account("salesforce", user_id=ANN)
+        pipes_fake.get_connected_account(ConnectionRef("salesforce", user_id=ANN))
 
 
 def test_calls_record_what_the_app_asked_and_can_be_cleared(pipes_fake: PipesFake) -> None:
@@ -211,7 +212,7 @@ def test_reauthorize_view_names_the_existing_account(
 ) -> None:
     pipes_fake.connect("salesforce", user_id=ANN)
     pipes_fake.needs_reauthorization("salesforce", user_id=ANN)
-    account = pipes_fake.get_connected_account("salesforce", user_id=ANN)
+    account = pipes_fake.get_connected_account(ConnectionRef("salesforce", user_id=ANN))
     assert account is not None and account.state == "needs_reauthorization"
     pipes_fake.clear_calls()
 
@@ -224,11 +225,11 @@ def test_reauthorize_view_names_the_existing_account(
 
 
 def test_reconnecting_keeps_the_account_id(pipes_fake: PipesFake) -> None:
-    assert pipes_fake.get_connected_account("salesforce", user_id=ANN) is None
+    assert pipes_fake.get_connected_account(ConnectionRef("salesforce", user_id=ANN)) is None
     pipes_fake.connect("salesforce", user_id=ANN)
-    first = pipes_fake.get_connected_account("salesforce", user_id=ANN)
+    first = pipes_fake.get_connected_account(ConnectionRef("salesforce", user_id=ANN))
     pipes_fake.connect("salesforce", user_id=ANN, scopes=["api"])
-    second = pipes_fake.get_connected_account("salesforce", user_id=ANN)
+    second = pipes_fake.get_connected_account(ConnectionRef("salesforce", user_id=ANN))
 
     assert first is not None and second is not None
     assert first.id == second.id

@@ -19,6 +19,7 @@ from django_workos_pipes.exceptions import (
     PipesMalformedResponse,
     PipesUnavailable,
 )
+from django_workos_pipes.owners import ConnectionRef
 from django_workos_pipes.workos.client import PipesClient
 from tests.builders import inactive_answer, token_answer
 from tests.servers import LoopbackServer, json_answer, scripted
@@ -64,7 +65,9 @@ def test_active_token_request_and_result(pipes_client: PipesClient) -> None:
             ),
         ],
     )
-    result = pipes_client.get_access_token("salesforce", user_id="user_1", organization_id="org_1")
+    result = pipes_client.get_access_token(
+        ConnectionRef("salesforce", user_id="user_1", organization_id="org_1")
+    )
 
     assert result.active is True
     assert result.error is None
@@ -82,14 +85,14 @@ def test_active_token_request_and_result(pipes_client: PipesClient) -> None:
 @responses.activate
 def test_organization_is_left_out_when_not_given(pipes_client: PipesClient) -> None:
     responses.post(TOKEN_URL, json=inactive_answer("not_installed"))
-    pipes_client.get_access_token("salesforce", user_id="user_1")
+    pipes_client.get_access_token(ConnectionRef("salesforce", user_id="user_1"))
     assert json.loads(responses.calls[0].request.body or b"") == {"user_id": "user_1"}
 
 
 @responses.activate
 def test_provider_slug_is_url_encoded(pipes_client: PipesClient) -> None:
     responses.post(f"{WORKOS}/data-integrations/a%2Fb%20c/token", json=inactive_answer("x"))
-    assert pipes_client.get_access_token("a/b c", user_id="u").error == "x"
+    assert pipes_client.get_access_token(ConnectionRef("a/b c", user_id="u")).error == "x"
 
 
 @responses.activate
@@ -97,7 +100,7 @@ def test_null_expiry_means_no_expiry(pipes_client: PipesClient) -> None:
     responses.post(
         TOKEN_URL, json=token_answer(SECRET_TOKEN, expires_at=None, scopes=("api", "refresh_token"))
     )
-    token = pipes_client.get_access_token("salesforce", user_id="u").access_token
+    token = pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u")).access_token
     assert token is not None
     assert token.expires_at is None
     assert token.missing_scopes == ()
@@ -109,7 +112,7 @@ def test_null_expiry_means_no_expiry(pipes_client: PipesClient) -> None:
 @responses.activate
 def test_inactive_answers_pass_their_code_through(pipes_client: PipesClient, error: str) -> None:
     responses.post(TOKEN_URL, json=inactive_answer(error))
-    result = pipes_client.get_access_token("salesforce", user_id="u")
+    result = pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u"))
     assert (result.active, result.error, result.access_token) == (False, error, None)
 
 
@@ -130,7 +133,7 @@ def test_inactive_answers_pass_their_code_through(pipes_client: PipesClient, err
 def test_malformed_200_is_an_api_error(pipes_client: PipesClient, body: str) -> None:
     responses.post(TOKEN_URL, body=body, headers={"X-Request-ID": "req_bad"})
     with pytest.raises(PipesMalformedResponse) as caught:
-        pipes_client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u"))
     assert isinstance(caught.value, PipesAPIError)
     assert caught.value.status_code == 200
     assert caught.value.request_id == "req_bad"
@@ -161,7 +164,7 @@ def test_client_errors_raise_api_error(
 ) -> None:
     responses.post(TOKEN_URL, json=body, status=status, headers={"X-Request-ID": "req_4xx"})
     with pytest.raises(PipesAPIError) as caught:
-        pipes_client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u"))
     error = caught.value
     assert not isinstance(error, PipesUnavailable)
     assert (error.status_code, error.code, error.message, error.request_id) == (
@@ -181,7 +184,7 @@ def test_retries_on_503_then_succeeds_with_one_idempotency_key(
     responses.post(TOKEN_URL, status=503)
     responses.post(TOKEN_URL, status=503)
     responses.post(TOKEN_URL, json=ACTIVE)
-    result = pipes_client.get_access_token("salesforce", user_id="u")
+    result = pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u"))
     assert result.active
     assert len(responses.calls) == 3
     keys = {call.request.headers["Idempotency-Key"] for call in responses.calls}
@@ -194,7 +197,7 @@ OK = json_answer(ACTIVE)
 def test_retry_after_is_honoured_on_429(sleeps: list[float]) -> None:
     with LoopbackServer(scripted([(429, {"Retry-After": "2"}, b"{}"), OK])) as server:
         client = PipesClient(api_key=API_KEY, base_url=server.url, max_retries=3, backoff_factor=0)
-        assert client.get_access_token("salesforce", user_id="u").active
+        assert client.get_access_token(ConnectionRef("salesforce", user_id="u")).active
     assert sleeps == [2]
     assert len(server.requests) == 2
     assert (
@@ -206,7 +209,7 @@ def test_retry_after_is_honoured_on_429(sleeps: list[float]) -> None:
 def test_retry_after_is_capped_at_backoff_max(sleeps: list[float]) -> None:
     with LoopbackServer(scripted([(503, {"Retry-After": "3600"}, b""), OK])) as server:
         client = PipesClient(api_key=API_KEY, base_url=server.url, max_retries=1, backoff_max=3)
-        assert client.get_access_token("salesforce", user_id="u").active
+        assert client.get_access_token(ConnectionRef("salesforce", user_id="u")).active
     assert sleeps == [3]
 
 
@@ -215,7 +218,7 @@ def test_backoff_grows_between_retries_without_retry_after(sleeps: list[float]) 
         client = PipesClient(
             api_key=API_KEY, base_url=server.url, max_retries=3, backoff_factor=0.5
         )
-        assert client.get_access_token("salesforce", user_id="u").active
+        assert client.get_access_token(ConnectionRef("salesforce", user_id="u")).active
     assert len(server.requests) == 4
     # urllib3 skips the wait before the first retry, then doubles (plus jitter up to 0.5 s).
     assert len(sleeps) == 2
@@ -228,7 +231,7 @@ def test_retries_exhausted_raise_unavailable(
 ) -> None:
     responses.post(TOKEN_URL, status=502, headers={"X-Request-ID": "req_last"})
     with pytest.raises(PipesUnavailable) as caught:
-        pipes_client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u"))
     assert len(responses.calls) == 4, "one call and MAX_RETRIES=3 retries"
     assert caught.value.status_code == 502
     assert caught.value.request_id == "req_last"
@@ -240,14 +243,14 @@ def test_connection_errors_are_retried_then_unavailable(
 ) -> None:
     responses.post(TOKEN_URL, body=requests.ConnectionError("refused"))
     with pytest.raises(PipesUnavailable, match="could not be reached"):
-        pipes_client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u"))
 
 
 @responses.activate
 def test_timeout_is_unavailable(pipes_client: PipesClient) -> None:
     responses.post(TOKEN_URL, body=requests.Timeout("slow"))
     with pytest.raises(PipesUnavailable):
-        pipes_client.get_access_token("salesforce", user_id="u")
+        pipes_client.get_access_token(ConnectionRef("salesforce", user_id="u"))
 
 
 def test_real_timeout_against_a_silent_socket() -> None:
@@ -268,7 +271,7 @@ def test_real_timeout_against_a_silent_socket() -> None:
         )
         started = time.monotonic()
         with pytest.raises(PipesUnavailable):
-            client.get_access_token("salesforce", user_id="u")
+            client.get_access_token(ConnectionRef("salesforce", user_id="u"))
         assert time.monotonic() - started < 2
 
 
@@ -280,11 +283,15 @@ def test_secrets_never_in_errors_reprs_or_logs(
     responses.post(TOKEN_URL, json=ACTIVE, headers={"X-Request-ID": "req_ok"})
     responses.post(TOKEN_URL, status=401, json={"message": "Unauthorized"})
     responses.post(TOKEN_URL, status=500)
-    result = pipes_client.get_access_token("salesforce", user_id="user_01HSECRETUSERID")
+    result = pipes_client.get_access_token(
+        ConnectionRef("salesforce", user_id="user_01HSECRETUSERID")
+    )
     texts = [repr(result), str(result), repr(result.access_token), repr(pipes_client)]
     for _ in range(2):
         with pytest.raises(PipesError) as caught:
-            pipes_client.get_access_token("salesforce", user_id="user_01HSECRETUSERID")
+            pipes_client.get_access_token(
+                ConnectionRef("salesforce", user_id="user_01HSECRETUSERID")
+            )
         texts += [str(caught.value), repr(caught.value)]
     texts += [record.getMessage() for record in caplog.records]
     joined = "\n".join(texts)
