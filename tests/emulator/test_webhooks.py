@@ -14,6 +14,7 @@ from django_workos_pipes.emulator import (
     Emulator,
     UnknownConnection,
 )
+from django_workos_pipes.emulator import webhooks as emulator_webhooks
 from tests.emulator.calls import (
     API_KEY,
     SECRET,
@@ -74,6 +75,13 @@ def test_a_failing_receiver_gets_retries() -> None:
         flaky.close()
 
 
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries 10 ms apart: these tests count attempts, not the pauses between them."""
+    monkeypatch.setattr(emulator_webhooks, "BACKOFF", (0.01, 0.01))
+
+
+@pytest.mark.usefixtures("quick_retries")
 def test_an_unreachable_receiver_never_breaks_the_emulator(http: requests.Session) -> None:
     dead = f"http://127.0.0.1:{free_port()}/hook"  # a port nobody listens on
     with Emulator(api_key=API_KEY, webhook_url=dead, webhook_secret=SECRET) as emu:
@@ -97,6 +105,7 @@ def test_webhooks_arrive_with_the_header_spelled_as_workos_does() -> None:
     assert headers["Content-Type"] == "application/json"
 
 
+@pytest.mark.usefixtures("quick_retries")
 def test_a_redirect_is_a_failed_delivery_not_followed() -> None:
     answer = (302, {"Location": "/elsewhere"}, b"")
     with LoopbackServer(lambda request: answer) as inbox:
