@@ -60,7 +60,8 @@ def provider_answer(response: requests.Response) -> dict[str, Any]:
 
 @require_pipe("salesforce")
 def salesforce(request: PipesHttpRequest) -> JsonResponse:
-    response = request.pipes.session("salesforce").get(me_url("salesforce"), timeout=5)
+    with request.pipes.session("salesforce") as session:
+        response = session.get(me_url("salesforce"), timeout=5)
     return JsonResponse(provider_answer(response))
 
 
