@@ -22,7 +22,7 @@ from .breaker import CircuitBreaker
 from .caching.backends import install_hint
 from .caching.keys import WORKOS_DOWN
 from .conf import app_settings
-from .exceptions import PipesAPIError, PipesUnavailable
+from .exceptions import LinkRefused, PipesAPIError, PipesUnavailable
 from .workos.protocol import WorkOSClient
 
 logger = logging.getLogger("django_workos_pipes.service")
@@ -126,7 +126,7 @@ class WorkOSGuard:
         except PipesUnavailable:
             self._failed()
             raise
-        except PipesAPIError:  # a refusal is an answer: WorkOS is up
+        except (PipesAPIError, LinkRefused):  # a refusal is an answer: WorkOS is up
             breaker.succeeded()
             raise
         breaker.succeeded()

@@ -588,7 +588,10 @@ class PipesService:
 
         Raises :class:`LinkRefused` (``not_provisioned``, ``no_email``,
         ``email_not_available``), or :class:`PipesUnavailable` / :class:`PipesAPIError`
-        when WorkOS can't answer or refuses the call itself.
+        when WorkOS can't answer or refuses the call itself. Like the token calls, the
+        lookup goes through the WorkOS circuit breaker: after a failure, linking an
+        uncached user fails at once for ``WORKOS_BREAKER_SECONDS`` instead of waiting
+        for WorkOS again.
         """
         provision = app_settings.PROVISION_USERS if provision is None else provision
 
@@ -597,7 +600,7 @@ class PipesService:
                 self.client, external_id, email, first_name, last_name, provision
             )
 
-        return self._links().link(USER_LINK, external_id, find)
+        return self._links().link(USER_LINK, external_id, lambda: self._workos_guard.call(find))
 
     def link_organization(self, external_id: str) -> str:
         """The id of the WorkOS organization whose ``external_id`` is ``external_id``.
@@ -607,7 +610,9 @@ class PipesService:
         raises :class:`LinkRefused` (``organization_not_found``) when there is none.
         """
         find = functools.partial(find_organization, self.client, external_id)
-        return self._links().link(ORGANIZATION_LINK, external_id, find)
+        return self._links().link(
+            ORGANIZATION_LINK, external_id, lambda: self._workos_guard.call(find)
+        )
 
     def forget_user_link(self, external_id: str) -> bool:
         """Drop the cached link of ``external_id`` (after changing the WorkOS user's

@@ -9,6 +9,7 @@ the real ones.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.test import AsyncClient, Client, RequestFactory
 from responses import matchers
 
 from django_workos_pipes import identity, wire
+from django_workos_pipes.breaker import CLOSED, OPEN
 from django_workos_pipes.exceptions import LinkRefused, PipesConfigurationError
 from django_workos_pipes.service import PipesService, pipes
 from django_workos_pipes.testing.fakes import PipesFake
@@ -363,6 +365,31 @@ def test_workos_down_while_linking_is_the_503_page(
 
     assert response.status_code == 503
     assert "workos_pipes/unavailable.html" in [t.name for t in response.templates]
+
+
+def test_workos_down_while_linking_opens_the_breaker_for_the_next_users(
+    client: Client, ann_lee: User, workos_stub: responses.RequestsMock
+) -> None:
+    """A link goes through the WorkOS breaker, as a token does: the next uncached user
+    gets the 503 page at once instead of waiting for WorkOS again."""
+    workos_stub.get(user_url(ann_lee.pk), status=502)
+    assert client.get("/sync/").status_code == 503
+    assert pipes.workos_breaker.state == OPEN
+
+    client.force_login(User.objects.create_user("bob", email="bob@example.com"))
+    response = client.get("/sync/")
+
+    assert response.status_code == 503
+    assert len(workos_stub.calls) == 1, "no second lookup while the breaker is open"
+
+
+def test_a_link_refused_by_workos_is_an_answer_that_closes_the_breaker(
+    client: Client, unknown_ann: User, workos_stub: responses.RequestsMock
+) -> None:
+    pipes.workos_breaker.failed(0.01)
+    time.sleep(0.02)  # half-open: one trial goes through, the lookup (404, not provisioned)
+    assert client.get("/sync/").status_code == 403
+    assert pipes.workos_breaker.state == CLOSED
 
 
 def test_a_refusal_escaping_a_project_view_is_a_403() -> None:
